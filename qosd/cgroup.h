@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: MIT */
+/* cgroup hierarchy discovery (legacy / hybrid / unified) and the cpu, cpuset, memory and pids
+ * writers for v1 and v2. Takes plain structs (limits.h); never includes policy.h. */
+#pragma once
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "limits.h"
+#include "report.h"
+
+enum cg_mode { CG_LEGACY, CG_HYBRID, CG_UNIFIED };
+
+/* v1 controllers qosd uses; on v2 all are in the one hierarchy. */
+enum cg_ctrl { CG_CPU, CG_CPUSET, CG_MEMORY, CG_PIDS, CG_BLKIO, _CG_CTRL_MAX };
+
+struct cg_root;
+
+/* Open the cgroup root (normally /sys/fs/cgroup; a plain directory laid out like cgroupfs is a
+ * "fake tree" for tests) and detect its mode: statfs magic first, then the layout. */
+int cg_root_open(const char *path, struct cg_root **ret);
+void cg_root_free(struct cg_root *root);
+enum cg_mode cg_root_mode(const struct cg_root *root);
+const char *cg_mode_name(enum cg_mode mode);
+/* "cpu", "cpuset", ... (v1 hierarchy names). */
+const char *cg_ctrl_name(enum cg_ctrl c);
+
+/* Absolute path of the hierarchy whose directories stand for containers (v1: the cpu hierarchy;
+ * v2: the root). Watches and adoption scans run there. */
+const char *cg_primary_path(const struct cg_root *root);
+
+/* O_PATH dirfd of cgpath in controller c's hierarchy (v2: the unified one). -ENOENT if absent. */
+int cg_open(const struct cg_root *root, enum cg_ctrl c, const char *cgpath, int *ret_fd);
+
+/* True if cgpath exists in the primary hierarchy. */
+bool cg_exists(const struct cg_root *root, const char *cgpath);
+
+/* Make cgpath and its parents in every hierarchy qosd uses (v1: cpuset.cpus/mems copied into
+ * new directories so tasks can join; v2: controllers enabled in each ancestor's
+ * cgroup.subtree_control). Used for tenant cgroups, which qosd owns. */
+int cg_make(struct cg_root *root, const char *cgpath);
+
+/* v2 only: enable cpu, cpuset, io, memory, pids in the subtree_control of every ancestor of
+ * cgpath (not cgpath itself) where available. No-op on v1. */
+int cg_enable_controllers(struct cg_root *root, const char *cgpath);
+
+/* Bring cgpath's cpu, cpuset, memory and pids knobs to l, writing only what differs (dry_run:
+ * read only), v1 memory/memsw in a safe order, one report entry per knob with the value read
+ * back. Never stops at the first failure. Returns 0, or the first -errno (details in r). */
+int cg_apply(struct cg_root *root, const char *cgpath, const struct qos_cg_limits *l, bool dry_run,
+	     struct qos_report *r);
+
+/* The cgroup path of pid in the primary hierarchy (v1: the cpu line of /proc/PID/cgroup, or its
+ * "cpu,cpuacct" form; v2: the "0::" line). procfs may be NULL for "/proc". */
+int cg_pid_path(const struct cg_root *root, const char *procfs, pid_t pid, char **ret);

@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: MIT */
+/* The policy language: one INI file per tenant in a directory, parsed strictly (inih, with every
+ * line pre-checked so inih's truncation and continuation lines never change a value), with
+ * file:line diagnostics. Also the key table that qosctl overrides share. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum qos_key {
+	QK_CPU_SHARES,
+	QK_CPU_WEIGHT,
+	QK_CPU_QUOTA, /* num = per-mille percent (150% -> 150000) */
+	QK_CPU_PERIOD, /* num = microseconds */
+	QK_CPUSET_CPUS, /* str = normalized list */
+	QK_CPUSET_MEMS,
+	QK_MEMORY_LIMIT, /* bytes */
+	QK_MEMORY_SWAP,
+	QK_MEMORY_RESERVATION,
+	QK_PIDS_LIMIT,
+	QK_BLKIO_READ_BPS, /* str = normalized "TARGET RATE, TARGET RATE"; see policy_io_targets() */
+	QK_BLKIO_WRITE_BPS,
+	QK_BLKIO_READ_IOPS,
+	QK_BLKIO_WRITE_IOPS,
+	QK_NET_INGRESS, /* bits/s */
+	QK_NET_EGRESS,
+	QK_NET_BURST, /* bytes */
+	QK_DISK_QUOTA, /* bytes */
+	QK_DISK_INODES,
+	_QK_MAX
+};
+
+struct qos_value {
+	bool set;
+	uint64_t num; /* numbers, in the unit noted above */
+	char *str; /* canonical text of the value (always set when set = true) */
+	unsigned line; /* where it was given (0 for overrides) */
+};
+
+struct qos_settings {
+	struct qos_value v[_QK_MAX];
+};
+
+struct qos_class {
+	char *name;
+	unsigned line;
+	struct qos_settings s;
+};
+
+struct qos_match {
+	char *glob; /* on the cgroup path, fnmatch(FNM_PATHNAME) */
+	char *cls;
+	unsigned line;
+};
+
+struct qos_tenant {
+	char *name; /* file name without .conf */
+	char *file; /* full path */
+	bool has_budget; /* a [tenant] section was present */
+	struct qos_settings budget;
+	struct qos_class *classes;
+	size_t n_classes;
+	struct qos_match *matches;
+	size_t n_matches;
+};
+
+struct qos_policy {
+	char *dir;
+	struct qos_tenant *tenants; /* in file-name order */
+	size_t n_tenants;
+};
+
+/* Key table access. */
+const char *qos_key_name(enum qos_key k);
+/* -ENOENT for an unknown name. */
+int qos_key_from_name(const char *name);
+/* True for the keys allowed in [tenant] (not net.*, not disk.*). */
+bool qos_key_tenant_ok(enum qos_key k);
+
+/* Parse and validate one value for key k, filling ret (set, num, canonical str). On failure
+ * returns -EINVAL/-ERANGE and a message without file:line ("cpu.shares: 1 is out of range
+ * 2..262144"). Used by the policy parser and by qosctl overrides. */
+int qos_value_parse(enum qos_key k, const char *text, struct qos_value *ret, char **ret_msg);
+void qos_value_done(struct qos_value *v);
+int qos_value_copy(const struct qos_value *src, struct qos_value *dst);
+void qos_settings_done(struct qos_settings *s);
+
+/* Rules across keys of one section (cpu.shares with cpu.weight, cpu.quota x cpu.period below the
+ * kernel's 1 ms minimum, ...). Returns 0 or -EINVAL with a message naming the keys. */
+int qos_settings_check(const struct qos_settings *s, char **ret_msg);
+
+/* Load every *.conf in dir (name order). All-or-nothing: on any refused file returns -EINVAL
+ * with every problem in ret_errors ("file:line: message\n" lines) and no policy. An empty or
+ * missing directory is an empty policy (-ENOENT only if dir does not exist). */
+int policy_load_dir(const char *dir, struct qos_policy **ret, char **ret_errors);
+/* Load one file as tenant (name from the file name). ret_errors as above. */
+int policy_load_file(const char *path, struct qos_tenant **ret, char **ret_errors);
+/* Parse a tenant from a string (fuzzing and tests); name and path are used in messages. */
+int policy_load_string(const char *name, const char *path, const char *text,
+		       struct qos_tenant **ret, char **ret_errors);
+void policy_free(struct qos_policy *p);
+void tenant_free(struct qos_tenant *t);
+
+const struct qos_tenant *policy_tenant(const struct qos_policy *p, const char *name);
+const struct qos_class *policy_class(const struct qos_tenant *t, const char *name);
+/* First [match] line (files in name order, lines in order) whose glob matches cgpath. */
+int policy_match(const struct qos_policy *p, const char *cgpath, const struct qos_tenant **ret_t,
+		 const struct qos_class **ret_c);
+
+/* Split a blkio value's canonical text into targets: "TARGET RATE, TARGET RATE". */
+struct qos_io_target;
+int policy_io_targets(const struct qos_value *v, int kind, struct qos_io_target **targets,
+		      size_t *n);

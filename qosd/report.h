@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: MIT */
+/* Per-knob results of one reconcile (or read-only inspection): what qosctl show prints.
+ * Enforcers append one entry per kernel object they handle. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "util.h"
+
+struct qos_knob {
+	char *key; /* policy key, "memory.limit" */
+	char *object; /* kernel object, "memory.limit_in_bytes", "io.max 7:0", "tbf on veth12ab" */
+	char *desired; /* text; NULL = not desired (left alone) */
+	char *applied; /* as read back from the kernel after the write; NULL = could not read */
+	char *note; /* conversion or resolution remark ("shares 512 -> weight 50", "sda1 -> sda") */
+	char *source; /* filled by reconcile: "class gold", "override", "tenant acme" */
+	int error; /* 0 or -errno of the last failed operation */
+	char *error_msg; /* human words for error, with value and object */
+};
+
+struct qos_report {
+	struct qos_knob *v;
+	size_t n, cap;
+	/* set by an enforcer when something is not ready yet (cgroup directory missing in one
+	 * hierarchy, no process in the cgroup, veth not there): reconcile again later */
+	bool retry;
+	char *retry_why;
+};
+
+/* Append an entry with key and object set; returns it through ret (owned by the report). */
+int report_add(struct qos_report *r, const char *key, const char *object, struct qos_knob **ret);
+/* Replace *field with a printf'd string (NULL fmt clears). Returns 0 or -ENOMEM. */
+int knob_printf(char **field, const char *fmt, ...) _printf_(2, 3);
+/* Record an error on a knob: error = -abs(err), error_msg printf'd. */
+void knob_fail(struct qos_knob *k, int err, const char *fmt, ...) _printf_(3, 4);
+/* Mark the report for a later retry, keeping the first reason. */
+void report_retry(struct qos_report *r, const char *fmt, ...) _printf_(2, 3);
+/* Number of knobs with error != 0. */
+size_t report_errors(const struct qos_report *r);
+void report_done(struct qos_report *r);

@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: MIT */
+/* Units of the policy language: parse strictly (no silent truncation, no overflow, no sign,
+ * nothing trailing) and print canonically. All return 0 or -EINVAL / -ERANGE. */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Plain unsigned decimal, no sign, no leading '+', fits in 64 bits. */
+int parse_u64(const char *s, uint64_t *ret);
+/* Size: N, NK NM NG NT, NKiB NMiB NGiB NTiB (powers of 1024, case-sensitive suffixes K M G T, also
+ * KB? no: only the listed forms), plain bytes; no fractions. */
+int parse_size(const char *s, uint64_t *ret);
+/* Duration in microseconds: Nus, Nms, Ns. A unit is required. */
+int parse_duration_us(const char *s, uint64_t *ret);
+/* Net rate in bits/s: Nbit, Nkbit, Nmbit, Ngbit (powers of 1000, as tc). */
+int parse_rate_bits(const char *s, uint64_t *ret);
+/* Percent of one CPU: "150%" -> 150. 1..100000 percent (fractions "12.5%" -> parse into per-mille
+ * ret = percent x 1000, so "12.5%" -> 12500). */
+int parse_percent_milli(const char *s, uint64_t *ret);
+/* CPU / memory-node list "0-3,6": ascending ids < 4096, normalized into ret ("0-3,6"). */
+int parse_cpulist(const char *s, char **ret);
+
+/* Canonical text: sizes "512M" when exact, else bytes; rates "100mbit"; durations "100ms". */
+int format_size(uint64_t bytes, char *buf, size_t len);
+int format_rate_bits(uint64_t bps, char *buf, size_t len);
+int format_duration_us(uint64_t us, char *buf, size_t len);

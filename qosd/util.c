@@ -1,0 +1,221 @@
+/* SPDX-License-Identifier: MIT */
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "util.h"
+
+bool endswith(const char *s, const char *suffix)
+{
+	size_t ls = strlen(s), lx = strlen(suffix);
+
+	return ls >= lx && memcmp(s + ls - lx, suffix, lx) == 0;
+}
+
+char *strstrip(char *s)
+{
+	char *e;
+
+	s += strspn(s, " \t\r\n");
+	e = s + strlen(s);
+	while (e > s && strchr(" \t\r\n", e[-1]))
+		e--;
+	*e = 0;
+	return s;
+}
+
+char *strprintf(const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	return n < 0 ? NULL : s;
+}
+
+int strextend(char **buf, const char *fmt, ...)
+{
+	_cleanup_free_ char *add = NULL;
+	va_list ap;
+	size_t old = *buf ? strlen(*buf) : 0;
+	char *n;
+
+	va_start(ap, fmt);
+	if (vasprintf(&add, fmt, ap) < 0) {
+		va_end(ap);
+		return -ENOMEM;
+	}
+	va_end(ap);
+	n = realloc(*buf, old + strlen(add) + 1);
+	if (!n)
+		return -ENOMEM;
+	strcpy(n + old, add);
+	*buf = n;
+	return 0;
+}
+
+int read_file_at(int dirfd, const char *name, size_t max, char **ret)
+{
+	_cleanup_close_ int fd = -1;
+	_cleanup_free_ char *buf = NULL;
+	size_t len = 0, cap = 4096;
+
+	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return negative_errno();
+	buf = malloc(cap + 1);
+	if (!buf)
+		return -ENOMEM;
+	for (;;) {
+		ssize_t n;
+
+		if (len == cap) {
+			char *nb;
+
+			if (cap >= max)
+				return -EFBIG;
+			cap = MIN(cap * 2, max);
+			nb = realloc(buf, cap + 1);
+			if (!nb)
+				return -ENOMEM;
+			buf = nb;
+		}
+		n = read(fd, buf + len, cap - len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return negative_errno();
+		}
+		if (n == 0)
+			break;
+		len += n;
+	}
+	if (len > max)
+		return -EFBIG;
+	buf[len] = 0;
+	*ret = TAKE_PTR(buf);
+	return (int) MIN(len, (size_t) INT_MAX);
+}
+
+static int write_all(int fd, const char *p, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return negative_errno();
+		}
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
+int write_file_atomic(const char *path, const char *contents, size_t len, mode_t mode)
+{
+	_cleanup_free_ char *tmp = NULL, *dir = NULL;
+	_cleanup_close_ int fd = -1, dfd = -1;
+	const char *slash;
+	int r;
+
+	tmp = strprintf("%s.tmp.%d", path, (int) getpid());
+	slash = strrchr(path, '/');
+	dir = slash ? strndup(path, slash == path ? 1 : (size_t) (slash - path)) : strdup(".");
+	if (!tmp || !dir)
+		return -ENOMEM;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+	if (fd < 0)
+		return negative_errno();
+	if (fchmod(fd, mode) < 0 || (r = write_all(fd, contents, len)) < 0 || fsync(fd) < 0) {
+		r = negative_errno();
+		unlink(tmp);
+		return r;
+	}
+	if (rename(tmp, path) < 0) {
+		r = negative_errno();
+		unlink(tmp);
+		return r;
+	}
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0)
+		(void) fsync(dfd);
+	return 0;
+}
+
+static const char *const reserved_names[] = {
+	"release_agent",	 "notify_on_release",	 "tasks",
+	"cgroup.procs",		 "cgroup.threads",	 "cgroup.subtree_control",
+	"cgroup.clone_children", "cgroup.sane_behavior",
+};
+
+int name_validate(const char *s, size_t max)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > max)
+		return -EINVAL;
+	if (streq(s, ".") || streq(s, ".."))
+		return -EINVAL;
+	if (!((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z') ||
+	      (s[0] >= '0' && s[0] <= '9')))
+		return -EINVAL;
+	for (const char *p = s; *p; p++) {
+		char c = *p;
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '_' || c == '.' || c == '+' || c == '-'))
+			return -EINVAL;
+	}
+	for (size_t i = 0; i < ELEMENTSOF(reserved_names); i++)
+		if (streq(s, reserved_names[i]))
+			return -EINVAL;
+	/* a kernel attribute looks like "controller.knob": refuse the controllers' prefixes */
+	if (startswith(s, "cgroup.") || startswith(s, "cpu.") || startswith(s, "cpuset.") ||
+	    startswith(s, "memory.") || startswith(s, "pids.") || startswith(s, "blkio.") ||
+	    startswith(s, "io.") || startswith(s, "cpuacct.") || startswith(s, "hugetlb.") ||
+	    startswith(s, "rdma.") || startswith(s, "misc."))
+		return -EINVAL;
+	return 0;
+}
+
+int cgpath_validate(const char *p)
+{
+	size_t n = strlen(p);
+	const char *c;
+
+	if (n == 0 || n > CGPATH_MAX || p[0] != '/')
+		return -EINVAL;
+	if (streq(p, "/"))
+		return 0;
+	if (p[n - 1] == '/')
+		return -EINVAL;
+	for (c = p; *c; c++)
+		if ((unsigned char) *c < 0x20 || *c == 0x7f)
+			return -EINVAL;
+	for (c = p + 1; *c;) {
+		size_t len = strcspn(c, "/");
+
+		if (len == 0 || (len == 1 && c[0] == '.') ||
+		    (len == 2 && c[0] == '.' && c[1] == '.'))
+			return -EINVAL;
+		c += len;
+		if (*c == '/')
+			c++;
+	}
+	return 0;
+}
+
+uint64_t now_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000;
+}

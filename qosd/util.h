@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: MIT */
+/* Small helpers every module shares: cleanup attributes, ownership hand-off, string and file utilities. */
+#pragma once
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define _cleanup_(f) __attribute__((cleanup(f)))
+#define _printf_(a, b) __attribute__((format(printf, a, b)))
+#define _unused_ __attribute__((unused))
+
+static inline void freep(void *p)
+{
+	free(*(void **) p);
+}
+
+static inline void closep(int *fd)
+{
+	if (*fd >= 0) {
+		int saved = errno;
+		close(*fd);
+		errno = saved;
+	}
+}
+
+static inline void fclosep(FILE **f)
+{
+	if (*f)
+		fclose(*f);
+}
+
+#define _cleanup_free_ _cleanup_(freep)
+#define _cleanup_close_ _cleanup_(closep)
+#define _cleanup_fclose_ _cleanup_(fclosep)
+
+/* Hand ownership on: returns the value and leaves NULL (or -1) behind. */
+#define TAKE_PTR(p)                   \
+	({                            \
+		typeof(p) _tp_ = (p); \
+		(p) = NULL;           \
+		_tp_;                 \
+	})
+#define TAKE_FD(fd)              \
+	({                       \
+		int _tf_ = (fd); \
+		(fd) = -1;       \
+		_tf_;            \
+	})
+
+#define ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))
+#define streq(a, b) (strcmp((a), (b)) == 0)
+#define strneq(a, b, n) (strncmp((a), (b), (n)) == 0)
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
+#define MAX(a, b) ((a) > (b) ? (a) : (b))
+
+/* Negative errno from the current errno, never 0 (guards against libraries that fail without it). */
+static inline int negative_errno(void)
+{
+	return errno > 0 ? -errno : -EIO;
+}
+
+/* True if s starts with prefix. */
+static inline bool startswith(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* True if s ends with suffix. */
+bool endswith(const char *s, const char *suffix);
+
+/* Strip leading and trailing whitespace in place; returns s moved past leading blanks. */
+char *strstrip(char *s);
+
+/* malloc'd printf; NULL on allocation failure. */
+char *strprintf(const char *fmt, ...) _printf_(1, 2);
+
+/* Append a printf'd string to a malloc'd buffer (*buf may be NULL). Returns 0 or -ENOMEM. */
+int strextend(char **buf, const char *fmt, ...) _printf_(2, 3);
+
+/* Read a whole file (at most max bytes, -EFBIG beyond) relative to dirfd (AT_FDCWD for a path). */
+int read_file_at(int dirfd, const char *name, size_t max, char **ret);
+
+/* Atomically replace path with contents: tmp file in the same directory, fsync, rename, fsync dir.
+ * The file gets mode (umask ignored). */
+int write_file_atomic(const char *path, const char *contents, size_t len, mode_t mode);
+
+/* Validate a container id / tenant / class name: [A-Za-z0-9][A-Za-z0-9_.+-]*, at most max bytes,
+ * never "." or "..", never a cgroup attribute name. Returns 0 or -EINVAL. */
+int name_validate(const char *s, size_t max);
+
+/* Validate a cgroup path relative to the cgroup root: begins with '/', no "." or ".." components,
+ * no empty components, no control-character bytes, bounded length. "/" itself is valid. */
+int cgpath_validate(const char *p);
+
+/* Monotonic clock in microseconds. */
+uint64_t now_usec(void);
+
+#define ID_MAX 128
+#define TENANT_MAX 32
+#define CLASS_MAX 64
+#define CGPATH_MAX 1024

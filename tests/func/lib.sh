@@ -1,0 +1,180 @@
+# Shared by the func tests (bash; also runs inside the VM, where only busybox, bash and the tools
+# the VM layer copies in are present). Each test prints PASS:/FAIL:/SKIP: lines; cleanup runs on
+# every exit. Everything is named qosd-test-<pid>-...; only processes started here are stopped.
+#
+#   QOSD_BIN_DIR     qosd, qosctl, qos-hook      QOSD_HELPER_DIR  qt-burn, qt-alloc, ...
+#   QOSD_SRC         the source tree             QT_CGROOT        cgroup root (/sys/fs/cgroup)
+
+QOSD_SRC=${QOSD_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+QOSD_BIN_DIR=${QOSD_BIN_DIR:-$QOSD_SRC/build/san}
+QOSD_HELPER_DIR=${QOSD_HELPER_DIR:-$QOSD_BIN_DIR/helpers}
+QT_CGROOT=${QT_CGROOT:-/sys/fs/cgroup}
+QOSD=$QOSD_BIN_DIR/qosd
+QOSCTL=$QOSD_BIN_DIR/qosctl
+QOSHOOK=$QOSD_BIN_DIR/qos-hook
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:exitcode=99}
+
+QT_FAILS=0
+pass() { echo "PASS: $QT_NAME/$1"; }
+fail() {
+	echo "FAIL: $QT_NAME/$1: ${*:2}"
+	QT_FAILS=$((QT_FAILS + 1))
+}
+skip() { echo "SKIP: $QT_NAME/$1: ${*:2}"; }
+# check NAME WHY-IF-FAILED CMD...: pass if CMD succeeds
+check() {
+	local n=$1 why=$2
+	shift 2
+	if "$@"; then pass "$n"; else fail "$n" "$why"; fi
+}
+note() { echo "  # $*"; }
+
+# qt_init NAME: sets QT_NAME, QT_ID (qosd-test-PID), QT_TMP, QT_CGP (test cgroup parent path)
+qt_init() {
+	QT_NAME=$1
+	QT_ID=qosd-test-$$
+	QT_TMP=$(mktemp -d "/tmp/$QT_ID-$QT_NAME.XXXXXX")
+	QT_CGP=/$QT_ID
+	QT_PIDS=()
+	QT_QOSD_PID=
+	mkdir -p "$QT_TMP/conf.d" "$QT_TMP/state"
+	trap qt_cleanup EXIT
+	trap 'exit 130' INT TERM
+	if [[ $(stat -f -c %T "$QT_CGROOT") == cgroup2fs ]]; then
+		QT_V=2
+		QT_CTRLS=(.)
+	else
+		QT_V=1
+		QT_CTRLS=()
+		for c in cpu cpuset memory pids blkio; do
+			[[ -d $QT_CGROOT/$c ]] && QT_CTRLS+=("$c")
+		done
+	fi
+	qt_cg_mkdir "$QT_CGP"
+}
+
+qt_cleanup() {
+	local p
+	for p in "${QT_PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+	[[ -n $QT_QOSD_PID ]] && kill -9 "$QT_QOSD_PID" 2>/dev/null
+	for p in "${QT_PIDS[@]}" $QT_QOSD_PID; do wait "$p" 2>/dev/null; done
+	qt_cg_rmtree "$QT_CGP"
+	[[ -n ${QT_EXTRA_CLEANUP:-} ]] && eval "$QT_EXTRA_CLEANUP"
+	rm -rf "$QT_TMP"
+}
+
+# Directory of cgroup path P in controller C (v2: C ignored).
+qt_cgdir() {
+	if [[ $QT_V == 2 ]]; then echo "$QT_CGROOT$2"; else echo "$QT_CGROOT/$1$2"; fi
+}
+
+# Create cgroup P in every hierarchy (v1: cpuset made usable; v2: controllers enabled above it).
+qt_cg_mkdir() {
+	local p=$1 c d parent
+	if [[ $QT_V == 2 ]]; then
+		parent=$(dirname "$p")
+		[[ $parent != / ]] && [[ ! -d $QT_CGROOT$parent ]] && qt_cg_mkdir "$parent"
+		for c in cpu cpuset io memory pids; do
+			grep -qw $c "$QT_CGROOT${parent%/}/cgroup.controllers" 2>/dev/null &&
+				echo "+$c" >"$QT_CGROOT${parent%/}/cgroup.subtree_control" 2>/dev/null
+		done
+		mkdir -p "$QT_CGROOT$p"
+		return
+	fi
+	for c in "${QT_CTRLS[@]}"; do
+		d=$QT_CGROOT/$c$p
+		mkdir -p "$d"
+		if [[ $c == cpuset ]]; then
+			local walk=$QT_CGROOT/cpuset rel
+			IFS=/ read -ra rel <<<"${p#/}"
+			for seg in "${rel[@]}"; do
+				[[ -s $walk/$seg/cpuset.cpus ]] || cat "$walk/cpuset.cpus" >"$walk/$seg/cpuset.cpus"
+				[[ -s $walk/$seg/cpuset.mems ]] || cat "$walk/cpuset.mems" >"$walk/$seg/cpuset.mems"
+				walk=$walk/$seg
+			done
+		fi
+	done
+}
+
+# Remove cgroup P and everything below it in every hierarchy, moving stray tasks (ours) out first.
+qt_cg_rmtree() {
+	local p=$1 c top
+	for c in "${QT_CTRLS[@]}"; do
+		top=$(qt_cgdir "$c" "$p")
+		[[ -d $top ]] || continue
+		find "$top" -depth -type d 2>/dev/null | while read -r d; do
+			rmdir "$d" 2>/dev/null || { sleep 0.2; rmdir "$d" 2>/dev/null; } ||
+				echo "  # cleanup: could not remove $d" >&2
+		done
+	done
+}
+
+# Start CMD in cgroup P (all hierarchies) in the background; its pid is in QT_LASTPID.
+qt_cg_run() {
+	local p=$1
+	shift
+	local files=() c
+	for c in "${QT_CTRLS[@]}"; do files+=("$(qt_cgdir "$c" "$p")/cgroup.procs"); done
+	bash -c 'for f in "${@:2:$1}"; do echo $$ > "$f" || exit 97; done; shift $(($1 + 1)); exec "$@"' \
+		qt-run "${#files[@]}" "${files[@]}" "$@" &
+	QT_LASTPID=$!
+	QT_PIDS+=("$QT_LASTPID")
+}
+
+# Read a knob of cgroup P: qt_knob P CTRL FILE
+qt_knob() { cat "$(qt_cgdir "$2" "$1")/$3" 2>/dev/null; }
+
+# qt_wait TIMEOUT_S CMD...: poll CMD every 50 ms until it succeeds; 1 on timeout
+qt_wait() {
+	local end=$(($(date +%s%N) / 1000000 + ${1%.*} * 1000))
+	shift
+	while ! "$@" 2>/dev/null; do
+		(($(date +%s%N) / 1000000 > end)) && return 1
+		sleep 0.05
+	done
+}
+
+# Start qosd in the background on the test's config dir, state dir and socket, and wait for the
+# socket. Extra args pass through. QT_QOSD_LOG gets its output.
+qt_start_qosd() {
+	QT_SOCK=$QT_TMP/qosd.sock
+	QT_QOSD_LOG=$QT_TMP/qosd.log
+	"$QOSD" --config-dir "$QT_TMP/conf.d" --state-dir "$QT_TMP/state" --socket "$QT_SOCK" \
+		--cgroupfs "$QT_CGROOT" --log-level debug "$@" >>"$QT_QOSD_LOG" 2>&1 &
+	QT_QOSD_PID=$!
+	if ! qt_wait 10 test -S "$QT_SOCK" || ! qt_wait 10 "$QOSCTL" -s "$QT_SOCK" list >/dev/null; then
+		echo "  # qosd did not come up; log:" >&2
+		tail -20 "$QT_QOSD_LOG" | sed 's/^/  # /' >&2
+		return 1
+	fi
+}
+
+qt_stop_qosd() {
+	[[ -n $QT_QOSD_PID ]] || return 0
+	kill -TERM "$QT_QOSD_PID" 2>/dev/null
+	wait "$QT_QOSD_PID" 2>/dev/null
+	local rc=$?
+	QT_QOSD_PID=
+	return $rc
+}
+
+qt_kill9_qosd() {
+	[[ -n $QT_QOSD_PID ]] || return 0
+	kill -9 "$QT_QOSD_PID" 2>/dev/null
+	wait "$QT_QOSD_PID" 2>/dev/null
+	QT_QOSD_PID=
+	return 0
+}
+
+qosctl() { "$QOSCTL" -s "$QT_SOCK" "$@"; }
+
+# Write a tenant policy file: qt_policy TENANT <<EOF ... EOF
+qt_policy() { cat >"$QT_TMP/conf.d/$1.conf"; }
+
+# Print the qosd log tail into the test output (after a failure).
+qt_show_log() { [[ -f ${QT_QOSD_LOG:-} ]] && tail -${1:-30} "$QT_QOSD_LOG" | sed 's/^/  # qosd: /'; }
+
+qt_finish() {
+	[[ $QT_FAILS -gt 0 ]] && qt_show_log 40
+	return 0
+}
