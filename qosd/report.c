@@ -96,6 +96,7 @@ void report_done(struct qos_report *r)
 		free(k->object);
 		free(k->desired);
 		free(k->applied);
+		free(k->before);
 		free(k->note);
 		free(k->source);
 		free(k->error_msg);

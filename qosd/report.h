@@ -15,6 +15,8 @@ struct qos_knob {
 	char *applied; /* as read back from the kernel after the write; NULL = could not read */
 	char *note; /* conversion or resolution remark ("shares 512 -> weight 50", "sda1 -> sda") */
 	char *source; /* filled by reconcile: "class gold", "override", "tenant acme" */
+	bool written; /* this pass wrote the kernel object (the value differed) */
+	char *before; /* value read before the write, when written (for "corrected X -> Y" logs) */
 	int error; /* 0 or -errno of the last failed operation */
 	char *error_msg; /* human words for error, with value and object */
 };

@@ -46,7 +46,7 @@ qt_init() {
 	else
 		QT_V=1
 		QT_CTRLS=()
-		for c in cpu cpuset memory pids blkio; do
+		for c in cpu cpuacct cpuset memory pids blkio; do
 			[[ -d $QT_CGROOT/$c ]] && QT_CTRLS+=("$c")
 		done
 	fi

@@ -1,0 +1,538 @@
+/* SPDX-License-Identifier: MIT */
+/* The control socket's requests: list, show, set, unset, reload, register, unregister. Every
+ * change is validated whole before anything is touched; a change the kernel refuses is rolled
+ * back, so a request is either applied or changes nothing. */
+#include <jansson.h>
+
+#include "cgroup.h"
+#include "log.h"
+#include "manager.h"
+
+static char *reply_ok(json_t *o)
+{
+	char *s;
+
+	if (!o)
+		return NULL;
+	json_object_set_new(o, "ok", json_true());
+	s = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	return s;
+}
+
+static json_t *jstr(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
+
+static json_t *container_summary(const struct container *c)
+{
+	return json_pack("{s:s,s:s,s:o,s:o,s:o,s:o}", "id", c->id, "cgroup", c->cgpath, "tenant",
+			 jstr(c->tenant), "class", jstr(c->cls), "origin", jstr(c->origin),
+			 "status", jstr(c->status));
+}
+
+static char *cmd_list(struct manager *m)
+{
+	json_t *arr = json_array(), *tenants = json_array();
+
+	for (size_t i = 0; i < registry_size(m->reg); i++)
+		json_array_append_new(arr, container_summary(registry_at(m->reg, i)));
+	for (size_t i = 0; i < m->n_tenants; i++)
+		json_array_append_new(tenants,
+				      json_pack("{s:s,s:s,s:o}", "tenant", m->tenants[i].name,
+						"cgroup", m->tenants[i].cgpath, "status",
+						jstr(m->tenants[i].status)));
+	return reply_ok(json_pack("{s:o,s:o,s:s}", "containers", arr, "tenants", tenants, "mode",
+				  cg_mode_name(cg_root_mode(m->env.cg))));
+}
+
+/* The last error recorded for a kernel object, from the container's "key\tobject\tmsg" lines. */
+static json_t *last_error(const struct container *c, const char *object)
+{
+	size_t ol = strlen(object);
+
+	for (const char *l = c->errors; l && *l;) {
+		const char *tab = strchr(l, '\t'), *nl = strchr(l, '\n');
+
+		if (!nl)
+			break;
+		if (tab && tab < nl && strneq(tab + 1, object, ol) && tab[1 + ol] == '\t')
+			return json_stringn(tab + 2 + ol, nl - (tab + 2 + ol));
+		l = nl + 1;
+	}
+	return json_null();
+}
+
+static json_t *knob_json(const struct container *c, const struct qos_knob *k)
+{
+	json_t *err = k->error ? json_string(k->error_msg ? k->error_msg : strerror(-k->error))
+			       : last_error(c, k->object);
+
+	return json_pack("{s:s,s:s,s:o,s:o,s:o,s:o,s:o}", "key", k->key, "object", k->object,
+			 "desired", jstr(k->desired), "applied", jstr(k->applied), "source",
+			 jstr(k->source), "note", jstr(k->note), "error", err);
+}
+
+static json_t *overrides_json(const struct container *c)
+{
+	json_t *o = json_object();
+
+	for (int k = 0; k < _QK_MAX; k++)
+		if (c->ovr.v[k].set)
+			json_object_set_new(o, qos_key_name(k), json_string(c->ovr.v[k].str));
+	return o;
+}
+
+static char *cmd_show(struct manager *m, const char *id)
+{
+	struct container *c = registry_get(m->reg, id);
+	struct qos_report r = { 0 };
+	_cleanup_free_ char *cpu_note = NULL, *msg = NULL;
+	json_t *o, *knobs;
+
+	if (!c || !cg_exists(m->env.cg, c->cgpath)) {
+		msg = strprintf("no container \"%s\" is known to qosd", id);
+		return control_error_reply(msg);
+	}
+	(void) manager_inspect(m, c, &r, &cpu_note);
+	knobs = json_array();
+	for (size_t i = 0; i < r.n; i++)
+		json_array_append_new(knobs, knob_json(c, &r.v[i]));
+	o = container_summary(c);
+	json_object_set_new(o, "knobs", knobs);
+	json_object_set_new(o, "overrides", overrides_json(c));
+	json_object_set_new(o, "cpu_conversion", jstr(cpu_note));
+	json_object_set_new(o, "pending", jstr(r.retry ? r.retry_why : NULL));
+	json_object_set_new(o, "disk_dir", jstr(c->dir));
+	if (c->projid)
+		json_object_set_new(o, "projid", json_integer(c->projid));
+	report_done(&r);
+	return reply_ok(o);
+}
+
+/* ---- set / unset ---- */
+
+/* Everything set/unset may change on a container, saved so a refused change can be undone. */
+struct snapshot {
+	char *op_tenant, *op_cls, *dir, *cgpath;
+	struct qos_settings ovr;
+};
+
+static int snapshot_take(const struct container *c, struct snapshot *s)
+{
+	*s = (struct snapshot){ 0 };
+	for (int k = 0; k < _QK_MAX; k++)
+		if (c->ovr.v[k].set && qos_value_copy(&c->ovr.v[k], &s->ovr.v[k]) < 0)
+			return -ENOMEM;
+	s->op_tenant = c->op_tenant ? strdup(c->op_tenant) : NULL;
+	s->op_cls = c->op_cls ? strdup(c->op_cls) : NULL;
+	s->dir = c->dir ? strdup(c->dir) : NULL;
+	s->cgpath = strdup(c->cgpath);
+	return 0;
+}
+
+static void snapshot_restore(struct manager *m, struct container *c, struct snapshot *s)
+{
+	qos_settings_done(&c->ovr);
+	c->ovr = s->ovr;
+	s->ovr = (struct qos_settings){ 0 };
+	free(c->op_tenant);
+	free(c->op_cls);
+	free(c->dir);
+	c->op_tenant = TAKE_PTR(s->op_tenant);
+	c->op_cls = TAKE_PTR(s->op_cls);
+	c->dir = TAKE_PTR(s->dir);
+	if (s->cgpath && !streq(s->cgpath, c->cgpath))
+		(void) registry_set_cgroup(m->reg, c, s->cgpath);
+}
+
+static void snapshot_done(struct snapshot *s)
+{
+	free(s->op_tenant);
+	free(s->op_cls);
+	free(s->dir);
+	free(s->cgpath);
+	qos_settings_done(&s->ovr);
+}
+
+static int set_field(char **field, const char *v)
+{
+	char *s = v ? strdup(v) : NULL;
+
+	if (v && !s)
+		return -ENOMEM;
+	free(*field);
+	*field = s;
+	return 0;
+}
+
+static int valid_dir(const char *v, char **msg)
+{
+	if (v[0] != '/' || strlen(v) >= 4096 || strstr(v, "/../") || endswith(v, "/..")) {
+		*msg = strprintf("disk.dir=%s: give an absolute path without \"..\"", v);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* One KEY=VALUE of qosctl set onto c. Policy keys become overrides. */
+static int apply_arg(struct manager *m, struct container *c, const char *arg, char **msg)
+{
+	_cleanup_free_ char *key = NULL, *vmsg = NULL;
+	const char *eq = strchr(arg, '='), *v;
+	struct qos_value val = { 0 };
+	int k;
+
+	if (!eq || eq == arg) {
+		*msg = strprintf("\"%s\": expected KEY=VALUE", arg);
+		return -EINVAL;
+	}
+	key = strndup(arg, eq - arg);
+	v = eq + 1;
+	if (!key)
+		return -ENOMEM;
+	if (streq(key, "class") || streq(key, "tenant")) {
+		if (name_validate(v, streq(key, "class") ? CLASS_MAX : TENANT_MAX) < 0) {
+			*msg = strprintf("%s=%s: not a valid name", key, v);
+			return -EINVAL;
+		}
+		return set_field(streq(key, "class") ? &c->op_cls : &c->op_tenant, v);
+	}
+	if (streq(key, "disk.dir"))
+		return valid_dir(v, msg) < 0 ? -EINVAL : set_field(&c->dir, v);
+	if (streq(key, "cgroup")) {
+		_cleanup_free_ char *why = NULL;
+
+		if (!manager_cgroup_allowed(m, v, &why)) {
+			*msg = strprintf("cgroup=%s: %s", v, why ? why : "not allowed");
+			return -EPERM;
+		}
+		return registry_set_cgroup(m->reg, c, v);
+	}
+	k = qos_key_from_name(key);
+	if (k < 0) {
+		*msg = strprintf(
+			"unknown key \"%s\" (class, tenant, disk.dir, cgroup, or a policy key)",
+			key);
+		return -EINVAL;
+	}
+	if (qos_value_parse(k, v, &val, &vmsg) < 0) {
+		*msg = TAKE_PTR(vmsg);
+		return -EINVAL;
+	}
+	qos_value_done(&c->ovr.v[k]);
+	c->ovr.v[k] = val;
+	/* cpu.shares and cpu.weight are one knob: an override of either replaces the other */
+	if (k == QK_CPU_SHARES || k == QK_CPU_WEIGHT)
+		qos_value_done(&c->ovr.v[k == QK_CPU_SHARES ? QK_CPU_WEIGHT : QK_CPU_SHARES]);
+	return 0;
+}
+
+static int unapply_arg(struct container *c, const char *key, char **msg)
+{
+	int k;
+
+	if (streq(key, "class"))
+		return set_field(&c->op_cls, NULL);
+	if (streq(key, "tenant"))
+		return set_field(&c->op_tenant, NULL);
+	if (streq(key, "disk.dir"))
+		return set_field(&c->dir, NULL);
+	k = qos_key_from_name(key);
+	if (k < 0) {
+		*msg = strprintf("unknown key \"%s\"", key);
+		return -EINVAL;
+	}
+	qos_value_done(&c->ovr.v[k]);
+	return 0;
+}
+
+/* Would the container's assignment and limits be valid? (Checked before touching the kernel.) */
+static int validate_result(struct manager *m, struct container *c, char **msg)
+{
+	const struct qos_tenant *t;
+	const struct qos_class *cls;
+	const char *origin;
+	struct qos_desired d = { 0 };
+	int r = manager_assignment(m, c, &t, &cls, &origin, msg);
+
+	if (r <= 0)
+		return r;
+	r = desired_compute(&cls->s, QOS_SRC_CLASS, &c->ovr, c->owned, &d, msg);
+	desired_done(&d);
+	return r;
+}
+
+/* Errors on knobs of the keys in mask (all keys: UINT32_MAX). */
+static char *errors_text(const struct qos_report *r, uint32_t mask)
+{
+	char *s = NULL;
+
+	for (size_t i = 0; i < r->n; i++) {
+		int key = qos_key_from_name(r->v[i].key);
+		bool named = key < 0 ? mask == UINT32_MAX : (mask & (1u << key)) != 0;
+
+		if (r->v[i].error && named)
+			(void) strextend(&s, "%s%s: %s", s ? "; " : "", r->v[i].object,
+					 r->v[i].error_msg ? r->v[i].error_msg
+							   : strerror(-r->v[i].error));
+	}
+	return s;
+}
+
+/* The policy keys a set/unset request names explicitly. */
+static uint32_t keys_named(const struct qos_request *req)
+{
+	uint32_t mask = 0;
+
+	for (size_t i = 0; i < req->n_args; i++) {
+		_cleanup_free_ char *key = strndup(req->args[i], strcspn(req->args[i], "="));
+		int k = key ? qos_key_from_name(key) : -1;
+
+		if (k >= 0)
+			mask |= 1u << k;
+	}
+	return mask;
+}
+
+/* Reconcile now. If the kernel refuses a key the request named, undo to the snapshot and
+ * reconcile again; other knobs' errors come back as warnings. */
+static char *commit(struct manager *m, struct container *c, struct snapshot *snap, uint32_t named)
+{
+	struct qos_report r = { 0 };
+	_cleanup_free_ char *errs = NULL, *msg = NULL, *warn = NULL;
+	char *id = strdup(c->id);
+	json_t *o;
+
+	if (manager_reconcile(m, c, &r) == 1) {
+		free(id);
+		report_done(&r);
+		return control_error_reply("the container's cgroup is gone");
+	}
+	errs = errors_text(&r, named);
+	warn = errors_text(&r, UINT32_MAX);
+	report_done(&r);
+	if (errs) {
+		snapshot_restore(m, c, snap);
+		(void) manager_reconcile(m, c, NULL);
+		msg = strprintf("the kernel refused the change, nothing changed: %s", errs);
+		log_warning("%s: %s", id ? id : "?", msg);
+		free(id);
+		return control_error_reply(msg);
+	}
+	free(id);
+	m->state_dirty = true;
+	(void) manager_save_state(m);
+	o = container_summary(c);
+	if (warn)
+		json_object_set_new(o, "warnings", json_string(warn));
+	return reply_ok(o);
+}
+
+static struct container *find_or_register(struct manager *m, const struct qos_request *req,
+					  char **msg)
+{
+	struct container *c = registry_get(m->reg, req->id);
+
+	if (c)
+		return c;
+	for (size_t i = 0; i < req->n_args; i++)
+		if (startswith(req->args[i], "cgroup=")) {
+			const char *cg = req->args[i] + strlen("cgroup=");
+
+			if (!manager_cgroup_allowed(m, cg, msg))
+				return NULL;
+			if (!cg_exists(m->env.cg, cg)) {
+				*msg = strprintf("cgroup %s does not exist", cg);
+				return NULL;
+			}
+			if (registry_add(m->reg, req->id, cg, &c) < 0)
+				return NULL;
+			return c;
+		}
+	*msg = strprintf("no container \"%s\" is known to qosd (register it with qos-hook, a "
+			 "[match] rule, or cgroup=PATH)",
+			 req->id);
+	return NULL;
+}
+
+static char *cmd_change(struct manager *m, const struct qos_request *req, bool set)
+{
+	_cleanup_free_ char *msg = NULL;
+	struct snapshot snap;
+	struct container *c = set ? find_or_register(m, req, &msg) : registry_get(m->reg, req->id);
+	bool fresh = c && !c->status;
+	char *reply;
+	int r = 0;
+
+	if (!c)
+		return control_error_reply(msg ? msg : "no such container");
+	if (req->n_args == 0 && !req->all)
+		return control_error_reply(set ? "set needs KEY=VALUE"
+					       : "unset needs KEY or --all");
+	if (snapshot_take(c, &snap) < 0)
+		return control_error_reply("out of memory");
+	if (!set && req->all) {
+		qos_settings_done(&c->ovr);
+		set_field(&c->op_cls, NULL);
+		set_field(&c->op_tenant, NULL);
+	}
+	for (size_t i = 0; r >= 0 && i < req->n_args; i++)
+		r = set ? apply_arg(m, c, req->args[i], &msg) : unapply_arg(c, req->args[i], &msg);
+	if (r >= 0)
+		r = validate_result(m, c, &msg);
+	if (r < 0) {
+		snapshot_restore(m, c, &snap);
+		snapshot_done(&snap);
+		if (fresh)
+			registry_remove(m->reg, c);
+		return control_error_reply(msg ? msg : strerror(-r));
+	}
+	reply = commit(m, c, &snap, keys_named(req));
+	snapshot_done(&snap);
+	return reply;
+}
+
+/* ---- register / unregister (qos-hook) ---- */
+
+static int check_names(struct manager *m, const struct qos_request *req, char **msg)
+{
+	const struct qos_tenant *t = NULL;
+
+	if (req->tenant && !(t = policy_tenant(m->policy, req->tenant))) {
+		*msg = strprintf("unknown tenant \"%s\" (no %s/%s.conf)", req->tenant,
+				 m->cfg->config_dir, req->tenant);
+		return -ENOENT;
+	}
+	if (req->cls && t && !policy_class(t, req->cls)) {
+		*msg = strprintf("tenant \"%s\" has no class \"%s\"", req->tenant, req->cls);
+		return -ENOENT;
+	}
+	if (req->cls && !t && !manager_tenant_with_class(m->policy, req->cls)) {
+		*msg = strprintf(
+			"class \"%s\" is not defined by exactly one tenant: name the tenant",
+			req->cls);
+		return -ENOENT;
+	}
+	return 0;
+}
+
+static int register_cgroup(struct manager *m, const struct qos_request *req, char **ret, char **msg)
+{
+	if (req->cgroup)
+		*ret = strdup(req->cgroup);
+	else if (cg_pid_path(m->env.cg, NULL, req->pid, ret) < 0) {
+		*msg = strprintf("pid %lld: no such process (or its cgroup is unreadable)",
+				 (long long) req->pid);
+		return -ESRCH;
+	}
+	if (!*ret)
+		return -ENOMEM;
+	if (!manager_cgroup_allowed(m, *ret, msg))
+		return -EPERM;
+	if (!cg_exists(m->env.cg, *ret)) {
+		*msg = strprintf("cgroup %s does not exist", *ret);
+		return -ENOENT;
+	}
+	return 0;
+}
+
+static char *cmd_register(struct manager *m, const struct qos_request *req)
+{
+	_cleanup_free_ char *msg = NULL, *cgpath = NULL;
+	struct qos_report r = { 0 };
+	struct container *c;
+	int k = check_names(m, req, &msg);
+
+	if (k >= 0)
+		k = register_cgroup(m, req, &cgpath, &msg);
+	if (k < 0)
+		return control_error_reply(msg ? msg : strerror(-k));
+	c = registry_get(m->reg, req->id);
+	if (c && !streq(c->cgpath, cgpath))
+		k = registry_set_cgroup(m->reg, c, cgpath);
+	else if (!c)
+		k = registry_add(m->reg, req->id, cgpath, &c);
+	if (k < 0)
+		return control_error_reply(strerror(-k));
+	set_field(&c->hook_tenant, req->tenant);
+	set_field(&c->hook_cls, req->cls);
+	if (req->dir)
+		set_field(&c->dir, req->dir);
+	if (req->bundle)
+		set_field(&c->bundle, req->bundle);
+	c->pid = (pid_t) req->pid;
+	m->state_dirty = true;
+	(void) manager_reconcile(m, c, &r);
+	/* a blkio target that is not there yet is a warning: it is applied when it appears */
+	msg = errors_text(&r,
+			  UINT32_MAX & ~((1u << QK_BLKIO_READ_BPS) | (1u << QK_BLKIO_WRITE_BPS) |
+					 (1u << QK_BLKIO_READ_IOPS) | (1u << QK_BLKIO_WRITE_IOPS)));
+	report_done(&r);
+	(void) manager_save_state(m);
+	log_info("registered %s (cgroup %s, tenant %s, class %s)", req->id, cgpath,
+		 req->tenant ? req->tenant : "-", req->cls ? req->cls : "-");
+	if (msg) {
+		_cleanup_free_ char *full = strprintf("limits not fully applied: %s", msg);
+
+		return control_error_reply(full);
+	}
+	return reply_ok(container_summary(c));
+}
+
+static char *cmd_unregister(struct manager *m, const char *id)
+{
+	struct container *c = registry_get(m->reg, id);
+
+	if (c) {
+		log_info("unregistered %s", id);
+		manager_forget(m, c);
+		(void) manager_save_state(m);
+	}
+	return reply_ok(json_pack("{s:b}", "known", c != NULL));
+}
+
+static char *cmd_reload(struct manager *m)
+{
+	_cleanup_free_ char *msg = NULL;
+
+	if (manager_reload(m, &msg) < 0)
+		return control_error_reply(msg ? msg : "reload refused");
+	return reply_ok(json_pack("{s:i}", "tenants", (int) m->policy->n_tenants));
+}
+
+int manager_handle_request(void *userdata, const struct qos_request *req,
+			   const struct control_peer *peer, char **ret)
+{
+	struct manager *m = userdata;
+
+	switch (req->cmd) {
+	case CMD_LIST:
+		*ret = cmd_list(m);
+		break;
+	case CMD_SHOW:
+		*ret = cmd_show(m, req->id);
+		break;
+	case CMD_SET:
+		*ret = cmd_change(m, req, true);
+		break;
+	case CMD_UNSET:
+		*ret = cmd_change(m, req, false);
+		break;
+	case CMD_RELOAD:
+		*ret = cmd_reload(m);
+		break;
+	case CMD_REGISTER:
+		*ret = cmd_register(m, req);
+		break;
+	case CMD_UNREGISTER:
+		*ret = cmd_unregister(m, req->id);
+		break;
+	default:
+		*ret = control_error_reply("unknown command");
+	}
+	if (m->state_dirty)
+		(void) manager_save_state(m);
+	return *ret ? 0 : -ENOMEM;
+}

@@ -1,0 +1,183 @@
+/* SPDX-License-Identifier: MIT */
+#include <fcntl.h>
+#include <grp.h>
+#include <syslog.h>
+
+#include "config.h"
+#include "units.h"
+#include "util.h"
+
+static int set_str(char **field, const char *v)
+{
+	char *s = strdup(v);
+
+	if (!s)
+		return -ENOMEM;
+	free(*field);
+	*field = s;
+	return 0;
+}
+
+int config_init(struct qosd_config *cfg)
+{
+	*cfg = (struct qosd_config){ .drift_usec = 30 * 1000000ULL, .log_level = LOG_INFO };
+	if (set_str(&cfg->config_dir, QOSD_CONFIG_DIR) < 0 ||
+	    set_str(&cfg->state_dir, QOSD_STATE_DIR) < 0 ||
+	    set_str(&cfg->socket, QOSD_SOCKET) < 0 || set_str(&cfg->cgroupfs, QOSD_CGROUPFS) < 0 ||
+	    set_str(&cfg->conf_file, QOSD_CONF_FILE) < 0 || set_str(&cfg->tenant_parent, "/") < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+void config_done(struct qosd_config *cfg)
+{
+	free(cfg->config_dir);
+	free(cfg->state_dir);
+	free(cfg->socket);
+	free(cfg->cgroupfs);
+	free(cfg->conf_file);
+	free(cfg->admin_group);
+	free(cfg->tenant_parent);
+	for (size_t i = 0; i < cfg->n_container_roots; i++)
+		free(cfg->container_roots[i]);
+	free(cfg->container_roots);
+	free(cfg->quota_roots);
+	*cfg = (struct qosd_config){ 0 };
+}
+
+static int set_group(struct qosd_config *cfg, const char *v, char **msg)
+{
+	struct group *g = getgrnam(v);
+
+	if (!g) {
+		*msg = strprintf("admin_group: no group named \"%s\"", v);
+		return -EINVAL;
+	}
+	cfg->have_admin_gid = true;
+	cfg->admin_gid = g->gr_gid;
+	return set_str(&cfg->admin_group, v);
+}
+
+static int set_roots(struct qosd_config *cfg, const char *v, char **msg)
+{
+	_cleanup_free_ char *copy = strdup(v);
+	char *save = NULL;
+
+	if (!copy)
+		return -ENOMEM;
+	for (char *t = strtok_r(copy, " ,", &save); t; t = strtok_r(NULL, " ,", &save)) {
+		char **n;
+
+		if (cgpath_validate(t) < 0) {
+			*msg = strprintf("container_roots: \"%s\" is not a cgroup path", t);
+			return -EINVAL;
+		}
+		n = realloc(cfg->container_roots, (cfg->n_container_roots + 1) * sizeof(char *));
+		if (!n)
+			return -ENOMEM;
+		cfg->container_roots = n;
+		n[cfg->n_container_roots] = strdup(t);
+		if (!n[cfg->n_container_roots])
+			return -ENOMEM;
+		cfg->n_container_roots++;
+	}
+	return 0;
+}
+
+static int set_range(struct qosd_config *cfg, const char *v, char **msg)
+{
+	unsigned lo, hi;
+	int n = 0;
+
+	if (sscanf(v, "%u-%u%n", &lo, &hi, &n) != 2 || v[n] || lo == 0 || lo > hi) {
+		*msg = strprintf("quota_range: \"%s\" is not LOW-HIGH with 0 < LOW <= HIGH", v);
+		return -EINVAL;
+	}
+	cfg->quota_lo = lo;
+	cfg->quota_hi = hi;
+	return 0;
+}
+
+static int apply_key(struct qosd_config *cfg, const char *k, const char *v, char **msg)
+{
+	if (streq(k, "admin_group"))
+		return set_group(cfg, v, msg);
+	if (streq(k, "drift_interval")) {
+		if (parse_duration_us(v, &cfg->drift_usec) < 0 ||
+		    (cfg->drift_usec && cfg->drift_usec < 10000)) {
+			*msg = strprintf(
+				"drift_interval: \"%s\" is not a duration of at least 10ms "
+				"(or 0s to disable)",
+				v);
+			return -EINVAL;
+		}
+		return 0;
+	}
+	if (streq(k, "tenant_parent")) {
+		if (cgpath_validate(v) < 0) {
+			*msg = strprintf("tenant_parent: \"%s\" is not a cgroup path", v);
+			return -EINVAL;
+		}
+		return set_str(&cfg->tenant_parent, v);
+	}
+	if (streq(k, "container_roots"))
+		return set_roots(cfg, v, msg);
+	if (streq(k, "quota_range"))
+		return set_range(cfg, v, msg);
+	if (streq(k, "quota_roots"))
+		return set_str(&cfg->quota_roots, v);
+	*msg = strprintf("unknown setting \"%s\"", k);
+	return -EINVAL;
+}
+
+static int load_line(struct qosd_config *cfg, char *line, char **msg)
+{
+	char *eq, *k, *v;
+
+	line = strstrip(line);
+	if (!*line || *line == '#' || *line == ';')
+		return 0;
+	eq = strchr(line, '=');
+	if (!eq) {
+		*msg = strdup("expected KEY = VALUE");
+		return -EINVAL;
+	}
+	*eq = 0;
+	k = strstrip(line);
+	v = strstrip(eq + 1);
+	if (!*v) {
+		*msg = strprintf("%s: empty value", k);
+		return -EINVAL;
+	}
+	return apply_key(cfg, k, v, msg);
+}
+
+int config_load_file(struct qosd_config *cfg, const char *path, bool required, char **ret_msg)
+{
+	_cleanup_free_ char *text = NULL;
+	char *save = NULL, *line;
+	unsigned n = 0;
+	int r = read_file_at(AT_FDCWD, path, 64 * 1024, &text);
+
+	if (r == -ENOENT && !required)
+		return 0;
+	if (r < 0) {
+		*ret_msg = strprintf("%s: %s", path, strerror(-r));
+		return r;
+	}
+	/* strtok_r skips empty lines, so count them by hand */
+	for (line = text; line; line = save) {
+		_cleanup_free_ char *msg = NULL;
+
+		save = strchr(line, '\n');
+		if (save)
+			*save++ = 0;
+		n++;
+		r = load_line(cfg, line, &msg);
+		if (r < 0) {
+			*ret_msg = strprintf("%s:%u: %s", path, n, msg ? msg : strerror(-r));
+			return r;
+		}
+	}
+	return 0;
+}

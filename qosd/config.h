@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: MIT */
+/* qosd's own settings: command line, and the optional /etc/qosd/qosd.conf (admin_group,
+ * drift_interval, tenant_parent, container_roots, quota ranges). */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define QOSD_CONFIG_DIR "/etc/qosd/conf.d"
+#define QOSD_CONF_FILE "/etc/qosd/qosd.conf"
+#define QOSD_STATE_DIR "/var/lib/qosd"
+#define QOSD_SOCKET "/run/qosd/qosd.sock"
+#define QOSD_CGROUPFS "/sys/fs/cgroup"
+
+struct qosd_config {
+	char *config_dir, *state_dir, *socket, *cgroupfs, *conf_file;
+	char *admin_group;
+	bool have_admin_gid;
+	gid_t admin_gid;
+	uint64_t drift_usec; /* 0 = no drift timer */
+	char *tenant_parent; /* cgroup under which qosd-<tenant> cgroups are made */
+	char **container_roots; /* cgroup path prefixes containers may live under; none = any */
+	size_t n_container_roots;
+	uint32_t quota_lo, quota_hi; /* 0 = default by the filesystem */
+	char *quota_roots; /* colon-separated directories disk.dir may be under; NULL = any */
+	int log_level;
+};
+
+/* Defaults (the paths above, drift 30 s, tenant_parent "/"). */
+int config_init(struct qosd_config *cfg);
+void config_done(struct qosd_config *cfg);
+/* Read KEY = VALUE lines of qosd.conf; a missing file is fine unless required. Unknown keys
+ * and bad values are refused with "file:line: message". */
+int config_load_file(struct qosd_config *cfg, const char *path, bool required, char **ret_msg);

@@ -1,0 +1,337 @@
+/* SPDX-License-Identifier: MIT */
+#include <fcntl.h>
+#include <jansson.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <systemd/sd-event.h>
+
+#include "control.h"
+#include "log.h"
+#include "util.h"
+
+#define CONN_TIMEOUT_USEC (5 * 1000000ULL)
+#define CONN_MAX 64
+
+struct control {
+	sd_event *event;
+	sd_event_source *listen_src;
+	int fd;
+	char *path;
+	bool have_admin;
+	gid_t admin_gid;
+	control_handler handler;
+	void *userdata;
+	unsigned n_conns;
+};
+
+struct conn {
+	struct control *ctl;
+	sd_event_source *io, *timer;
+	int fd;
+	char *buf;
+	size_t len;
+	char *out;
+	size_t out_len, out_off;
+};
+
+bool control_peer_is_admin(uid_t uid, gid_t gid, const gid_t *groups, size_t n, bool have_admin,
+			   gid_t admin_gid)
+{
+	if (uid == 0)
+		return true;
+	if (!have_admin)
+		return false;
+	if (gid == admin_gid)
+		return true;
+	for (size_t i = 0; i < n; i++)
+		if (groups[i] == admin_gid)
+			return true;
+	return false;
+}
+
+char *control_error_reply(const char *msg)
+{
+	json_auto_t *o = json_pack("{s:b,s:s}", "ok", 0, "error", msg ? msg : "error");
+
+	return o ? json_dumps(o, JSON_COMPACT) : NULL;
+}
+
+static void conn_free(struct conn *c)
+{
+	if (!c)
+		return;
+	sd_event_source_disable_unref(c->io);
+	sd_event_source_disable_unref(c->timer);
+	if (c->fd >= 0)
+		close(c->fd);
+	free(c->buf);
+	free(c->out);
+	c->ctl->n_conns--;
+	free(c);
+}
+
+static int peer_of(int fd, bool have_admin, gid_t admin_gid, struct control_peer *ret)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	gid_t groups[256];
+	socklen_t glen = sizeof(groups);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		return negative_errno();
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &glen) < 0)
+		glen = 0; /* too many groups or an old kernel: primary gid only */
+	ret->pid = cred.pid;
+	ret->uid = cred.uid;
+	ret->gid = cred.gid;
+	ret->admin = control_peer_is_admin(cred.uid, cred.gid, groups, glen / sizeof(gid_t),
+					   have_admin, admin_gid);
+	return 0;
+}
+
+static char *dispatch(struct conn *c)
+{
+	struct control_peer peer;
+	struct qos_request req = { 0 };
+	_cleanup_free_ char *err = NULL;
+	char *reply = NULL;
+	size_t n = c->len;
+	int r;
+
+	if (n > 0 && c->buf[n - 1] == '\n')
+		n--;
+	r = peer_of(c->fd, c->ctl->have_admin, c->ctl->admin_gid, &peer);
+	if (r < 0)
+		return control_error_reply("cannot read the peer's credentials");
+	r = proto_decode_request(c->buf, n, &req, &err);
+	if (r < 0)
+		return control_error_reply(err ? err : "malformed request");
+	if (proto_cmd_privileged(req.cmd) && !peer.admin) {
+		log_notice("refused \"%s\" from uid %u (pid %d): not root or the admin group",
+			   proto_cmd_name(req.cmd), (unsigned) peer.uid, (int) peer.pid);
+		proto_request_done(&req);
+		return control_error_reply(
+			"permission denied: changing qosd's state takes root or the admin group");
+	}
+	r = c->ctl->handler(c->ctl->userdata, &req, &peer, &reply);
+	proto_request_done(&req);
+	if (r < 0 || !reply) {
+		free(reply);
+		return control_error_reply("internal error");
+	}
+	return reply;
+}
+
+static int on_conn_write(struct conn *c)
+{
+	while (c->out_off < c->out_len) {
+		ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n < 0) {
+			if (errno == EAGAIN)
+				return sd_event_source_set_io_events(c->io, EPOLLOUT);
+			conn_free(c);
+			return 0;
+		}
+		c->out_off += n;
+	}
+	conn_free(c);
+	return 0;
+}
+
+static int start_reply(struct conn *c)
+{
+	char *reply = dispatch(c);
+
+	if (!reply) {
+		conn_free(c);
+		return 0;
+	}
+	if (strextend(&reply, "\n") < 0) {
+		free(reply);
+		conn_free(c);
+		return 0;
+	}
+	c->out = reply;
+	c->out_len = strlen(reply);
+	return on_conn_write(c);
+}
+
+static int on_conn_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+	struct conn *c = userdata;
+
+	if (c->out)
+		return on_conn_write(c);
+	for (;;) {
+		ssize_t n;
+
+		if (c->len >= PROTO_REQUEST_MAX + 1) {
+			c->out = control_error_reply("request too large");
+			if (c->out && strextend(&c->out, "\n") >= 0) {
+				c->out_len = strlen(c->out);
+				return on_conn_write(c);
+			}
+			conn_free(c);
+			return 0;
+		}
+		n = recv(fd, c->buf + c->len, PROTO_REQUEST_MAX + 1 - c->len, MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == EAGAIN)
+				return 0;
+			conn_free(c);
+			return 0;
+		}
+		c->len += n;
+		if (n == 0 || (c->len > 0 && memchr(c->buf, '\n', c->len)))
+			return start_reply(c);
+	}
+}
+
+static int on_conn_timeout(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	conn_free(userdata);
+	return 0;
+}
+
+static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+	struct control *ctl = userdata;
+	struct conn *c;
+	int cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+	if (cfd < 0)
+		return 0;
+	if (ctl->n_conns >= CONN_MAX) {
+		close(cfd);
+		return 0;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c || !(c->buf = malloc(PROTO_REQUEST_MAX + 2))) {
+		free(c);
+		close(cfd);
+		return 0;
+	}
+	c->ctl = ctl;
+	c->fd = cfd;
+	ctl->n_conns++;
+	if (sd_event_add_io(ctl->event, &c->io, cfd, EPOLLIN, on_conn_io, c) < 0 ||
+	    sd_event_add_time_relative(ctl->event, &c->timer, CLOCK_MONOTONIC, CONN_TIMEOUT_USEC, 0,
+				       on_conn_timeout, c) < 0)
+		conn_free(c);
+	return 0;
+}
+
+/* The socket's directory must be a real directory, owned by root (or us), not writable by
+ * others: anyone who can write it could swap the socket for their own. */
+static int check_dir(const char *path)
+{
+	_cleanup_free_ char *dir = strdup(path);
+	char *slash = dir ? strrchr(dir, '/') : NULL;
+	struct stat st;
+
+	if (!dir)
+		return -ENOMEM;
+	if (!slash)
+		return 0;
+	*slash = 0;
+	if (!*dir)
+		return 0;
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+		return log_error_errno(errno, "cannot create the socket directory %s", dir);
+	if (lstat(dir, &st) < 0)
+		return log_error_errno(errno, "cannot stat the socket directory %s", dir);
+	if (!S_ISDIR(st.st_mode))
+		return log_error_errno(ENOTDIR,
+				       "socket directory %s is not a directory (a symlink?)", dir);
+	if (st.st_uid != geteuid() || (st.st_mode & S_IWOTH && !(st.st_mode & S_ISVTX)))
+		return log_error_errno(EPERM,
+				       "socket directory %s is not owned by uid %u or is "
+				       "writable by others",
+				       dir, (unsigned) geteuid());
+	return 0;
+}
+
+static int check_path(const char *path)
+{
+	struct stat st;
+
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : log_error_errno(errno, "cannot stat %s", path);
+	if (!S_ISSOCK(st.st_mode))
+		return log_error_errno(EEXIST,
+				       "%s exists and is not a socket (a symlink?); refusing "
+				       "to replace it",
+				       path);
+	if (unlink(path) < 0)
+		return log_error_errno(errno, "cannot remove the old socket %s", path);
+	return 0;
+}
+
+static int bind_socket(struct control *ctl, const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	mode_t old;
+	int r;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return log_error_errno(ENAMETOOLONG, "socket path %s is too long", path);
+	strcpy(sa.sun_path, path);
+	ctl->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (ctl->fd < 0)
+		return negative_errno();
+	old = umask(0177);
+	r = bind(ctl->fd, (struct sockaddr *) &sa, sizeof(sa));
+	umask(old);
+	if (r < 0)
+		return log_error_errno(errno, "cannot bind %s", path);
+	if (ctl->have_admin &&
+	    (chown(path, geteuid(), ctl->admin_gid) < 0 || chmod(path, 0660) < 0))
+		return log_error_errno(errno, "cannot give %s to the admin group", path);
+	if (listen(ctl->fd, 64) < 0)
+		return negative_errno();
+	return 0;
+}
+
+int control_new(struct sd_event *e, const char *path, bool have_admin, gid_t admin_gid,
+		control_handler h, void *userdata, struct control **ret)
+{
+	struct control *ctl = calloc(1, sizeof(*ctl));
+	int r;
+
+	if (!ctl)
+		return -ENOMEM;
+	ctl->fd = -1;
+	ctl->event = e;
+	ctl->have_admin = have_admin;
+	ctl->admin_gid = admin_gid;
+	ctl->handler = h;
+	ctl->userdata = userdata;
+	ctl->path = strdup(path);
+	r = ctl->path ? check_dir(path) : -ENOMEM;
+	if (r >= 0)
+		r = check_path(path);
+	if (r >= 0)
+		r = bind_socket(ctl, path);
+	if (r >= 0)
+		r = sd_event_add_io(e, &ctl->listen_src, ctl->fd, EPOLLIN, on_accept, ctl);
+	if (r < 0) {
+		control_free(ctl);
+		return r;
+	}
+	*ret = ctl;
+	return 0;
+}
+
+void control_free(struct control *ctl)
+{
+	if (!ctl)
+		return;
+	sd_event_source_disable_unref(ctl->listen_src);
+	if (ctl->fd >= 0)
+		close(ctl->fd);
+	free(ctl->path);
+	free(ctl);
+}

@@ -1,0 +1,971 @@
+/* SPDX-License-Identifier: MIT */
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <sys/stat.h>
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-event.h>
+
+#include "blkio/blkio.h"
+#include "cgroup.h"
+#include "control.h"
+#include "desired.h"
+#include "log.h"
+#include "manager.h"
+#include "quota/quota.h"
+#include "tc/tc.h"
+#include "units.h"
+#include "watch.h"
+
+#define RETRY_MAX 40
+#define RETRY_CAP_USEC (5 * 1000000ULL)
+
+static const char *const runtime_prefixes[] = { "docker-", "cri-containerd-", "crio-", "libpod-" };
+
+int container_id_from_cgroup(const char *cgpath, char **ret)
+{
+	const char *base = strrchr(cgpath, '/');
+	_cleanup_free_ char *id = NULL;
+	size_t skip = 0, len;
+
+	base = base ? base + 1 : cgpath;
+	len = strlen(base);
+	if (endswith(base, ".scope"))
+		len -= strlen(".scope");
+	for (size_t i = 0; i < ELEMENTSOF(runtime_prefixes); i++)
+		if (startswith(base, runtime_prefixes[i]) && strlen(runtime_prefixes[i]) < len) {
+			skip = strlen(runtime_prefixes[i]);
+			break;
+		}
+	id = strndup(base + skip, len - skip);
+	if (!id)
+		return -ENOMEM;
+	if (name_validate(id, ID_MAX) < 0)
+		return -EINVAL;
+	*ret = TAKE_PTR(id);
+	return 0;
+}
+
+static struct log_ctx ctx_of(const struct container *c)
+{
+	return (struct log_ctx){ .container = c->id, .tenant = c->tenant, .cls = c->cls };
+}
+
+static void set_status(char **field, const char *fmt, ...) _printf_(2, 3);
+static void set_status(char **field, const char *fmt, ...)
+{
+	va_list ap;
+	char *s = NULL;
+
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) < 0)
+		s = NULL;
+	va_end(ap);
+	free(*field);
+	*field = s;
+}
+
+static void enable_defer(struct manager *m)
+{
+	sd_event_source_set_enabled(m->defer_src, SD_EVENT_ONESHOT);
+}
+
+void manager_mark_dirty(struct manager *m, struct container *c)
+{
+	c->dirty = true;
+	enable_defer(m);
+}
+
+void manager_mark_all_dirty(struct manager *m)
+{
+	for (size_t i = 0; i < registry_size(m->reg); i++)
+		registry_at(m->reg, i)->dirty = true;
+	m->tenants_dirty = true;
+	enable_defer(m);
+}
+
+bool manager_cgroup_allowed(struct manager *m, const char *cgpath, char **ret_why)
+{
+	const char *base = strrchr(cgpath, '/');
+	size_t n;
+
+	if (cgpath_validate(cgpath) < 0)
+		return (*ret_why = strprintf("\"%s\" is not a valid cgroup path", cgpath)), false;
+	if (streq(cgpath, "/"))
+		return (*ret_why = strdup("the root cgroup is never a container")), false;
+	n = strlen(cgpath);
+	if (m->self_cgroup && (streq(m->self_cgroup, cgpath) ||
+			       (strneq(m->self_cgroup, cgpath, n) && m->self_cgroup[n] == '/')))
+		return (*ret_why = strprintf("%s holds qosd itself", cgpath)), false;
+	if (base && endswith(base, ".service"))
+		return (*ret_why =
+				strprintf("%s is a system service unit, not a container", cgpath)),
+		       false;
+	for (size_t i = 0; i < m->n_tenants; i++)
+		if (streq(m->tenants[i].cgpath, cgpath))
+			return (*ret_why = strprintf("%s is a tenant cgroup", cgpath)), false;
+	if (m->cfg->n_container_roots == 0)
+		return true;
+	for (size_t i = 0; i < m->cfg->n_container_roots; i++) {
+		const char *root = m->cfg->container_roots[i];
+		size_t l = strlen(root);
+
+		if (streq(root, "/") || (strneq(root, cgpath, l) && cgpath[l] == '/'))
+			return true;
+	}
+	*ret_why = strprintf("%s is outside the configured container_roots", cgpath);
+	return false;
+}
+
+const struct qos_tenant *manager_tenant_with_class(const struct qos_policy *p, const char *cls)
+{
+	const struct qos_tenant *found = NULL;
+
+	for (size_t i = 0; i < p->n_tenants; i++)
+		if (policy_class(&p->tenants[i], cls)) {
+			if (found)
+				return NULL;
+			found = &p->tenants[i];
+		}
+	return found;
+}
+
+int manager_assignment(struct manager *m, const struct container *c, const struct qos_tenant **t,
+		       const struct qos_class **cls, const char **origin, char **ret_why)
+{
+	const struct qos_tenant *mt = NULL;
+	const struct qos_class *mc = NULL;
+	const char *tname, *cname;
+
+	(void) policy_match(m->policy, c->cgpath, &mt, &mc);
+	cname = c->op_cls ? c->op_cls : c->hook_cls ? c->hook_cls : mc ? mc->name : NULL;
+	*origin = c->op_cls ? "operator" : c->hook_cls ? "hook" : mc ? "match" : NULL;
+	tname = c->op_tenant	 ? c->op_tenant
+		: c->hook_tenant ? c->hook_tenant
+		: mt		 ? mt->name
+				 : NULL;
+	*t = NULL;
+	*cls = NULL;
+	if (!cname)
+		return 0;
+	if (!tname) {
+		*t = manager_tenant_with_class(m->policy, cname);
+		if (!*t)
+			return (*ret_why = strprintf(
+					"class \"%s\" names no single tenant: give tenant=",
+					cname)),
+			       -ENOENT;
+	} else if (!(*t = policy_tenant(m->policy, tname)))
+		return (*ret_why = strprintf("tenant \"%s\" has no policy file (removed?)", tname)),
+		       -ENOENT;
+	*cls = policy_class(*t, cname);
+	if (!*cls)
+		return (*ret_why =
+				strprintf("tenant \"%s\" has no class \"%s\"", (*t)->name, cname)),
+		       -ENOENT;
+	return 1;
+}
+
+static void forget_quietly(struct manager *m, struct container *c)
+{
+	log_debug("container %s: cgroup %s is gone, forgetting it", c->id, c->cgpath);
+	manager_forget(m, c);
+}
+
+void manager_forget(struct manager *m, struct container *c)
+{
+	reconcile_release(&m->env, c->id, c->dir, c->projid);
+	registry_remove(m->reg, c);
+	m->state_dirty = true;
+}
+
+static bool projid_taken(uint32_t id, void *userdata)
+{
+	struct manager *m = userdata;
+
+	for (size_t i = 0; i < registry_size(m->reg); i++)
+		if (registry_at(m->reg, i)->projid == id)
+			return true;
+	return false;
+}
+
+static void schedule_retry(struct manager *m, struct container *c, const char *why)
+{
+	uint64_t delay;
+
+	if (c->retries >= RETRY_MAX) {
+		c->retry_at = 0;
+		return; /* the drift timer keeps trying */
+	}
+	delay = MIN(50000ULL << MIN(c->retries, 10u), RETRY_CAP_USEC);
+	c->retries++;
+	c->retry_at = now_usec() + delay;
+	if (!m->retry_at || c->retry_at < m->retry_at) {
+		m->retry_at = c->retry_at;
+		sd_event_source_set_time(m->retry_src, m->retry_at);
+		sd_event_source_set_enabled(m->retry_src, SD_EVENT_ONESHOT);
+	}
+	log_debug("container %s: retry in %llu ms: %s", c->id, (unsigned long long) delay / 1000,
+		  why ? why : "");
+}
+
+/* Log what this pass changed, and the errors that are new since the last pass (a knob that
+ * keeps failing the same way is logged once, not on every drift pass). */
+static void log_results(struct container *c, uint32_t owned_before, const struct qos_report *r)
+{
+	struct log_ctx lc = ctx_of(c);
+	_cleanup_free_ char *errors = NULL;
+
+	for (size_t i = 0; i < r->n; i++) {
+		const struct qos_knob *k = &r->v[i];
+		int key = qos_key_from_name(k->key);
+		bool drift = key >= 0 && (owned_before & (1u << key));
+
+		if (k->written && !k->error)
+			log_full(drift ? LOG_NOTICE : LOG_INFO, 0, &lc, "%s %s: %s -> %s",
+				 drift ? "corrected" : "applied", k->object,
+				 k->before ? k->before : "?", k->applied ? k->applied : "?");
+		if (k->error)
+			(void) strextend(&errors, "%s\t%s\t%s\n", k->key, k->object,
+					 k->error_msg ? k->error_msg : strerror(-k->error));
+	}
+	if (errors && (!c->errors || !streq(errors, c->errors)))
+		for (size_t i = 0; i < r->n; i++)
+			if (r->v[i].error)
+				log_full(LOG_WARNING, 0, &lc, "%s (%s): %s", r->v[i].object,
+					 r->v[i].key,
+					 r->v[i].error_msg ? r->v[i].error_msg
+							   : strerror(-r->v[i].error));
+	free(c->errors);
+	c->errors = TAKE_PTR(errors);
+}
+
+/* Keys whose CLEAR failed stay owned, so the next pass tries again. */
+static uint32_t owned_after(const struct qos_desired *d, const struct qos_report *r)
+{
+	uint32_t owned = d->keys;
+
+	for (size_t i = 0; i < r->n; i++) {
+		int key = qos_key_from_name(r->v[i].key);
+
+		if (key >= 0 && r->v[i].error && d->src[key] == QOS_SRC_CLEARED)
+			owned |= 1u << key;
+	}
+	return owned;
+}
+
+static int set_assignment(struct manager *m, struct container *c, const struct qos_tenant **t,
+			  const struct qos_class **cls)
+{
+	_cleanup_free_ char *why = NULL;
+	const char *origin = NULL;
+	int r = manager_assignment(m, c, t, cls, &origin, &why);
+
+	c->origin = origin;
+	free(c->tenant);
+	free(c->cls);
+	c->tenant = *t ? strdup((*t)->name) : NULL;
+	c->cls = *cls ? strdup((*cls)->name) : NULL;
+	if (r < 0) {
+		set_status(&c->status, "orphaned: %s; last applied limits kept", why);
+		return r;
+	}
+	if (r == 0)
+		set_status(&c->status,
+			   "unassigned: no operator, hook or [match] rule names a class");
+	return r;
+}
+
+static int compute(struct manager *m, struct container *c, const struct qos_class *cls,
+		   struct qos_desired *d)
+{
+	_cleanup_free_ char *msg = NULL;
+	struct log_ctx lc = ctx_of(c);
+	int r = desired_compute(&cls->s, QOS_SRC_CLASS, &c->ovr, c->owned, d, &msg);
+
+	if (r < 0) {
+		set_status(&c->status, "error: %s", msg ? msg : strerror(-r));
+		log_full(LOG_ERR, 0, &lc, "cannot compute limits: %s", msg ? msg : strerror(-r));
+	}
+	return r;
+}
+
+static void target_of(struct manager *m, struct container *c, const struct qos_class *cls,
+		      char *base, size_t len, struct reconcile_target *t)
+{
+	snprintf(base, len, "class %s/%s", c->tenant ? c->tenant : "?", cls->name);
+	*t = (struct reconcile_target){ .id = c->id,
+					.cgpath = c->cgpath,
+					.base = base,
+					.pid_hint = c->pid,
+					.dir = c->dir,
+					.bundle = c->bundle,
+					.projid = &c->projid,
+					.projid_taken = projid_taken,
+					.userdata = m };
+}
+
+static void finish(struct manager *m, struct container *c, const struct qos_desired *d,
+		   const struct qos_report *r, uint32_t projid_before)
+{
+	uint32_t owned_before = c->owned, owned = owned_after(d, r);
+	size_t nerr = report_errors(r);
+
+	log_results(c, owned_before, r);
+	if (owned != c->owned || projid_before != c->projid)
+		m->state_dirty = true;
+	c->owned = owned;
+	c->has_net = desired_has_net(d);
+	c->has_blkio = d->l.io.n_targets > 0 || d->l.io.own;
+	if (nerr)
+		set_status(&c->status, "%zu error%s", nerr, nerr > 1 ? "s" : "");
+	else if (r->retry)
+		set_status(&c->status, "pending: %s", r->retry_why ? r->retry_why : "retrying");
+	else
+		set_status(&c->status, "ok");
+	if (r->retry)
+		schedule_retry(m, c, r->retry_why);
+	else
+		c->retries = 0, c->retry_at = 0;
+}
+
+int manager_reconcile(struct manager *m, struct container *c, struct qos_report *ret_report)
+{
+	const struct qos_tenant *t;
+	const struct qos_class *cls;
+	struct qos_desired d = { 0 };
+	struct qos_report r = { 0 };
+	struct reconcile_target tg;
+	char base[128];
+	uint32_t projid_before = c->projid;
+
+	c->dirty = false;
+	if (!cg_exists(m->env.cg, c->cgpath)) {
+		forget_quietly(m, c);
+		return 1;
+	}
+	if (set_assignment(m, c, &t, &cls) <= 0)
+		return 0;
+	if (compute(m, c, cls, &d) < 0)
+		return 0;
+	target_of(m, c, cls, base, sizeof(base), &tg);
+	(void) reconcile_one(&m->env, &tg, &d, false, &r);
+	finish(m, c, &d, &r, projid_before);
+	desired_done(&d);
+	if (ret_report)
+		*ret_report = r;
+	else
+		report_done(&r);
+	return 0;
+}
+
+int manager_inspect(struct manager *m, struct container *c, struct qos_report *ret,
+		    char **ret_cpu_note)
+{
+	const struct qos_tenant *t;
+	const struct qos_class *cls;
+	struct qos_desired d = { 0 };
+	struct qos_report r = { 0 };
+	struct reconcile_target tg;
+	char base[128];
+	uint32_t projid = c->projid;
+	int k;
+
+	if (set_assignment(m, c, &t, &cls) <= 0)
+		return 0;
+	if (compute(m, c, cls, &d) < 0)
+		return 0;
+	target_of(m, c, cls, base, sizeof(base), &tg);
+	tg.projid = &projid;
+	k = reconcile_one(&m->env, &tg, &d, true, &r);
+	if (ret_cpu_note && d.cpu_note)
+		*ret_cpu_note = strdup(d.cpu_note);
+	desired_done(&d);
+	*ret = r;
+	return k < 0 ? 0 : 0;
+}
+
+/* ---- tenant cgroups ---- */
+
+static void tenants_clear(struct manager *m)
+{
+	for (size_t i = 0; i < m->n_tenants; i++) {
+		free(m->tenants[i].name);
+		free(m->tenants[i].cgpath);
+		free(m->tenants[i].status);
+	}
+	free(m->tenants);
+	m->tenants = NULL;
+	m->n_tenants = 0;
+}
+
+static struct tenant_state *tenant_state(struct manager *m, const char *name)
+{
+	struct tenant_state *v;
+	const char *parent = m->cfg->tenant_parent;
+
+	for (size_t i = 0; i < m->n_tenants; i++)
+		if (streq(m->tenants[i].name, name))
+			return &m->tenants[i];
+	v = realloc(m->tenants, (m->n_tenants + 1) * sizeof(*v));
+	if (!v)
+		return NULL;
+	m->tenants = v;
+	v = &v[m->n_tenants];
+	*v = (struct tenant_state){ 0 };
+	v->name = strdup(name);
+	v->cgpath = strprintf("%s/qosd-%s", streq(parent, "/") ? "" : parent, name);
+	if (!v->name || !v->cgpath) {
+		free(v->name);
+		free(v->cgpath);
+		return NULL;
+	}
+	m->n_tenants++;
+	return v;
+}
+
+static void apply_tenant(struct manager *m, const struct qos_tenant *t)
+{
+	struct tenant_state *ts = tenant_state(m, t->name);
+	struct log_ctx lc = { .tenant = t->name };
+	_cleanup_free_ char *msg = NULL;
+	struct qos_desired d = { 0 };
+	struct qos_report r = { 0 };
+	struct reconcile_target tg = { 0 };
+	char base[64];
+	int k;
+
+	if (!ts)
+		return;
+	k = cg_make(m->env.cg, ts->cgpath);
+	if (k < 0) {
+		log_full(LOG_ERR, k, &lc, "cannot create the tenant cgroup %s", ts->cgpath);
+		set_status(&ts->status, "error: cannot create %s: %s", ts->cgpath, strerror(-k));
+		return;
+	}
+	k = desired_compute(&t->budget, QOS_SRC_TENANT, NULL, ts->owned, &d, &msg);
+	if (k < 0) {
+		log_full(LOG_ERR, 0, &lc, "tenant budget: %s", msg ? msg : strerror(-k));
+		return;
+	}
+	snprintf(base, sizeof(base), "tenant %s", t->name);
+	tg.cgpath = ts->cgpath;
+	tg.base = base;
+	(void) reconcile_one(&m->env, &tg, &d, false, &r);
+	for (size_t i = 0; i < r.n; i++)
+		if (r.v[i].error)
+			log_full(LOG_WARNING, 0, &lc, "tenant cgroup %s: %s: %s", ts->cgpath,
+				 r.v[i].object, r.v[i].error_msg ? r.v[i].error_msg : "failed");
+	ts->owned = owned_after(&d, &r);
+	set_status(&ts->status, report_errors(&r) ? "errors" : "ok");
+	report_done(&r);
+	desired_done(&d);
+}
+
+static void apply_tenants(struct manager *m)
+{
+	m->tenants_dirty = false;
+	for (size_t i = 0; i < m->policy->n_tenants; i++)
+		if (m->policy->tenants[i].has_budget)
+			apply_tenant(m, &m->policy->tenants[i]);
+}
+
+/* ---- state ---- */
+
+int manager_save_state(struct manager *m)
+{
+	int r = registry_save(m->reg, m->state_path);
+
+	if (r < 0)
+		return log_error_errno(r, "cannot write the state file %s (will retry)",
+				       m->state_path);
+	m->state_dirty = false;
+	return 0;
+}
+
+/* ---- events ---- */
+
+static int on_defer(sd_event_source *s, void *userdata)
+{
+	struct manager *m = userdata;
+
+	if (m->tenants_dirty)
+		apply_tenants(m);
+	for (size_t i = 0; i < registry_size(m->reg);) {
+		struct container *c = registry_at(m->reg, i);
+
+		if (c->dirty && manager_reconcile(m, c, NULL) == 1)
+			continue; /* forgotten: another container moved into slot i */
+		i++;
+	}
+	if (m->state_dirty)
+		(void) manager_save_state(m);
+	return 0;
+}
+
+static int on_retry(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct manager *m = userdata;
+	uint64_t now = now_usec(), next = 0;
+
+	for (size_t i = 0; i < registry_size(m->reg); i++) {
+		struct container *c = registry_at(m->reg, i);
+
+		if (!c->retry_at)
+			continue;
+		if (c->retry_at <= now + 1000) {
+			c->retry_at = 0;
+			manager_mark_dirty(m, c);
+		} else if (!next || c->retry_at < next)
+			next = c->retry_at;
+	}
+	m->retry_at = next;
+	if (next) {
+		sd_event_source_set_time(s, next);
+		sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+	}
+	return 0;
+}
+
+static void adopt_pending(struct manager *m);
+
+static int on_drift(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct manager *m = userdata;
+
+	adopt_pending(m);
+	manager_mark_all_dirty(m);
+	sd_event_source_set_time_relative(s, m->cfg->drift_usec);
+	sd_event_source_set_enabled(s, SD_EVENT_ON);
+	return 0;
+}
+
+static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
+{
+	struct manager *m = userdata;
+	_cleanup_free_ char *msg = NULL;
+
+	if (si->ssi_signo == SIGHUP) {
+		(void) manager_reload(m, &msg);
+		return 0;
+	}
+	log_info("signal %d: stopping; every limit stays in place", (int) si->ssi_signo);
+	sd_notify(0, "STOPPING=1");
+	return sd_event_exit(m->event, 0);
+}
+
+/* A container cgroup appeared (or was found by a scan) under a [match] root, or went away. */
+static void on_cgroup(void *userdata, const char *cgpath, bool created)
+{
+	struct manager *m = userdata;
+	_cleanup_free_ char *id = NULL, *why = NULL;
+	struct container *c = registry_by_cgroup(m->reg, cgpath);
+
+	if (!created) {
+		if (c)
+			forget_quietly(m, c);
+		return;
+	}
+	if (c) {
+		c->matched = true;
+		manager_mark_dirty(m, c);
+		return;
+	}
+	if (!manager_cgroup_allowed(m, cgpath, &why)) {
+		log_debug("not managing %s: %s", cgpath, why);
+		return;
+	}
+	if (container_id_from_cgroup(cgpath, &id) < 0) {
+		log_warning(
+			"cgroup %s matches a [match] rule but its name is not a valid container "
+			"id, ignoring",
+			cgpath);
+		return;
+	}
+	c = registry_get(m->reg, id);
+	if (c && !streq(c->cgpath, cgpath)) {
+		if (cg_exists(m->env.cg, c->cgpath)) {
+			log_warning("cgroup %s: container id %s is already used by %s, ignoring",
+				    cgpath, id, c->cgpath);
+			return;
+		}
+		(void) registry_set_cgroup(m->reg, c, cgpath);
+	} else if (!c && registry_add(m->reg, id, cgpath, &c) < 0)
+		return;
+	c->matched = true;
+	m->state_dirty = true;
+	manager_mark_dirty(m, c);
+}
+
+static int on_watch(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+	struct manager *m = userdata;
+	int r = watch_process(m->watch);
+
+	if (r < 0)
+		log_warning_errno(r, "reading cgroup events failed, ignoring");
+	return 0;
+}
+
+static void mark_where(struct manager *m, bool net)
+{
+	for (size_t i = 0; i < registry_size(m->reg); i++) {
+		struct container *c = registry_at(m->reg, i);
+
+		if (net ? c->has_net : c->has_blkio)
+			manager_mark_dirty(m, c);
+	}
+}
+
+static int on_blkio(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+	struct manager *m = userdata;
+	bool changed = false;
+
+	if (blkio_monitor_process(m->env.blkio, &changed) >= 0 && changed)
+		mark_where(m, false);
+	return 0;
+}
+
+static int on_link(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+	struct manager *m = userdata;
+	bool changed = false;
+
+	if (tc_monitor_process(m->env.tc, &changed) >= 0 && changed)
+		mark_where(m, true);
+	return 0;
+}
+
+/* ---- policy ---- */
+
+static int set_globs(struct manager *m)
+{
+	_cleanup_free_ const char **globs = NULL;
+	size_t n = 0, cap = 0;
+
+	for (size_t i = 0; i < m->policy->n_tenants; i++)
+		cap += m->policy->tenants[i].n_matches;
+	globs = calloc(cap + 1, sizeof(char *));
+	if (!globs)
+		return -ENOMEM;
+	for (size_t i = 0; i < m->policy->n_tenants; i++)
+		for (size_t j = 0; j < m->policy->tenants[i].n_matches; j++)
+			globs[n++] = m->policy->tenants[i].matches[j].glob;
+	return watch_set_globs(m->watch, globs, n);
+}
+
+int manager_reload(struct manager *m, char **ret_msg)
+{
+	struct qos_policy *p = NULL;
+	_cleanup_free_ char *errors = NULL;
+	int r;
+
+	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading the policy",
+		   (unsigned long long) now_usec());
+	r = policy_load_dir(m->cfg->config_dir, &p, &errors);
+	if (r < 0) {
+		log_error("reload refused, the previous policy stays in force:\n%s",
+			  errors ? errors : strerror(-r));
+		sd_notifyf(0, "READY=1\nSTATUS=reload refused (previous policy in force): %s",
+			   errors ? errors : strerror(-r));
+		*ret_msg = TAKE_PTR(errors);
+		return r;
+	}
+	policy_free(m->policy);
+	m->policy = p;
+	log_info("policy reloaded from %s: %zu tenant(s)", m->cfg->config_dir, p->n_tenants);
+	r = set_globs(m);
+	if (r < 0)
+		log_warning_errno(r, "cannot watch every [match] root, ignoring");
+	manager_mark_all_dirty(m);
+	sd_notifyf(0, "READY=1\nSTATUS=%zu tenant(s), %zu container(s)", p->n_tenants,
+		   registry_size(m->reg));
+	return 0;
+}
+
+/* ---- start-up ---- */
+
+static void adopt_one_pending(struct manager *m, const char *path)
+{
+	struct container *p = NULL, *c;
+	_cleanup_free_ char *why = NULL;
+	int r = registry_load_pending(path, &p);
+
+	if (r < 0) {
+		log_warning_errno(r, "pending registration %s is unreadable, ignoring", path);
+		(void) unlink(path);
+		return;
+	}
+	if (!manager_cgroup_allowed(m, p->cgpath, &why)) {
+		log_warning("pending registration %s: %s, ignoring", p->id, why);
+		container_free(p);
+		(void) unlink(path);
+		return;
+	}
+	c = registry_get(m->reg, p->id);
+	if (c)
+		registry_remove(m->reg, c);
+	if (registry_add(m->reg, p->id, p->cgpath, &c) >= 0) {
+		c->hook_tenant = TAKE_PTR(p->hook_tenant);
+		c->hook_cls = TAKE_PTR(p->hook_cls);
+		c->dir = TAKE_PTR(p->dir);
+		c->bundle = TAKE_PTR(p->bundle);
+		c->pid = p->pid;
+		c->owned = p->owned;
+		c->projid = p->projid;
+		manager_mark_dirty(m, c);
+		m->state_dirty = true;
+		log_info("adopted %s (registered by qos-hook while qosd was down)", c->id);
+	}
+	container_free(p);
+	(void) unlink(path);
+}
+
+static void adopt_pending(struct manager *m)
+{
+	DIR *d = opendir(m->pending_dir);
+	struct dirent *de;
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		_cleanup_free_ char *path = NULL;
+
+		if (!endswith(de->d_name, ".json"))
+			continue;
+		path = strprintf("%s/%s", m->pending_dir, de->d_name);
+		if (path)
+			adopt_one_pending(m, path);
+	}
+	closedir(d);
+}
+
+/* A state directory qosd trusts: a real directory it owns, not writable by others. */
+static int check_state_dir(const char *dir)
+{
+	struct stat st;
+
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return log_error_errno(errno, "cannot create the state directory %s", dir);
+	if (lstat(dir, &st) < 0)
+		return log_error_errno(errno, "cannot stat the state directory %s", dir);
+	if (!S_ISDIR(st.st_mode))
+		return log_error_errno(ENOTDIR,
+				       "state directory %s is not a directory (a symlink?)", dir);
+	if (st.st_uid != geteuid() || (st.st_mode & 0022))
+		return log_error_errno(EPERM,
+				       "state directory %s is not owned by uid %u or is "
+				       "writable by others",
+				       dir, (unsigned) geteuid());
+	return 0;
+}
+
+static int load_state(struct manager *m)
+{
+	_cleanup_free_ char *msg = NULL;
+	int r = check_state_dir(m->cfg->state_dir);
+
+	if (r < 0)
+		return r;
+	m->state_path = strprintf("%s/state.json", m->cfg->state_dir);
+	m->pending_dir = strprintf("%s/pending", m->cfg->state_dir);
+	if (!m->state_path || !m->pending_dir)
+		return -ENOMEM;
+	if (mkdir(m->pending_dir, 0700) < 0 && errno != EEXIST)
+		return log_error_errno(errno, "cannot create %s", m->pending_dir);
+	r = registry_load(m->reg, m->state_path, &msg);
+	if (r == -EBADMSG) {
+		log_error("%s", msg ? msg : "state file corrupt");
+		return 0;
+	}
+	if (r < 0)
+		return log_error_errno(r, "cannot read the state file %s", m->state_path);
+	log_info("state: %zu container(s) from %s", registry_size(m->reg), m->state_path);
+	return 0;
+}
+
+static void open_enforcers(struct manager *m)
+{
+	struct quota_config qc = { .range_lo = m->cfg->quota_lo, .range_hi = m->cfg->quota_hi };
+	int r = blkio_ctx_new(&m->env.blkio);
+
+	if (r < 0)
+		log_warning_errno(r, "block I/O throttling unavailable (udev), ignoring");
+	r = tc_ctx_new(&m->env.tc);
+	if (r < 0)
+		log_warning_errno(r, "network shaping unavailable (netlink), ignoring");
+	r = quota_ctx_new(&qc, &m->env.quota);
+	if (r < 0)
+		log_warning_errno(r, "disk quotas unavailable, ignoring");
+}
+
+static int add_sources(struct manager *m)
+{
+	sd_event *e = m->event;
+	int fd, r;
+
+	r = sd_event_add_defer(e, &m->defer_src, on_defer, m);
+	if (r >= 0)
+		r = sd_event_source_set_enabled(m->defer_src, SD_EVENT_OFF);
+	if (r >= 0)
+		r = sd_event_add_time(e, &m->retry_src, CLOCK_MONOTONIC, UINT64_MAX, 0, on_retry,
+				      m);
+	if (r >= 0 && m->cfg->drift_usec)
+		r = sd_event_add_time_relative(e, &m->drift_src, CLOCK_MONOTONIC,
+					       m->cfg->drift_usec, m->cfg->drift_usec / 20,
+					       on_drift, m);
+	if (r >= 0)
+		r = sd_event_add_io(e, &m->watch_src, watch_fd(m->watch), EPOLLIN, on_watch, m);
+	if (r < 0)
+		return r;
+	if (m->env.blkio && blkio_monitor_open(m->env.blkio, &fd) >= 0)
+		(void) sd_event_add_io(e, &m->blkio_src, fd, EPOLLIN, on_blkio, m);
+	if (m->env.tc && tc_monitor_open(m->env.tc, &fd) >= 0)
+		(void) sd_event_add_io(e, &m->tc_src, fd, EPOLLIN, on_link, m);
+	return 0;
+}
+
+static int add_signals(struct manager *m)
+{
+	sigset_t ss;
+	int sigs[] = { SIGHUP, SIGTERM, SIGINT };
+
+	sigemptyset(&ss);
+	for (size_t i = 0; i < ELEMENTSOF(sigs); i++)
+		sigaddset(&ss, sigs[i]);
+	if (sigprocmask(SIG_BLOCK, &ss, NULL) < 0)
+		return negative_errno();
+	for (size_t i = 0; i < ELEMENTSOF(sigs); i++) {
+		int r = sd_event_add_signal(m->event, NULL, sigs[i], on_signal, m);
+
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int load_policy(struct manager *m)
+{
+	_cleanup_free_ char *errors = NULL;
+	int r = policy_load_dir(m->cfg->config_dir, &m->policy, &errors);
+
+	if (r < 0)
+		return log_error_errno(r, "refusing to start: the policy in %s is invalid:\n%s",
+				       m->cfg->config_dir, errors ? errors : "");
+	log_info("policy: %zu tenant(s) from %s", m->policy->n_tenants, m->cfg->config_dir);
+	return 0;
+}
+
+int manager_new(struct qosd_config *cfg, struct manager **ret)
+{
+	struct manager *m = calloc(1, sizeof(*m));
+	int r;
+
+	if (!m)
+		return -ENOMEM;
+	m->cfg = cfg;
+	r = load_policy(m);
+	if (r >= 0)
+		r = cg_root_open(cfg->cgroupfs, &m->env.cg);
+	if (r < 0) {
+		if (m->policy)
+			log_error_errno(r, "cannot open the cgroup root %s", cfg->cgroupfs);
+		manager_free(m);
+		return r;
+	}
+	log_info("cgroups: %s at %s", cg_mode_name(cg_root_mode(m->env.cg)), cfg->cgroupfs);
+	(void) cg_pid_path(m->env.cg, NULL, getpid(), &m->self_cgroup);
+	r = registry_new(&m->reg);
+	if (r >= 0)
+		r = load_state(m);
+	if (r >= 0)
+		r = sd_event_default(&m->event);
+	if (r >= 0)
+		r = add_signals(m);
+	if (r >= 0)
+		r = watch_new(cg_primary_path(m->env.cg), on_cgroup, m, &m->watch);
+	if (r >= 0) {
+		open_enforcers(m);
+		r = add_sources(m);
+	}
+	if (r >= 0)
+		r = control_new(m->event, cfg->socket, cfg->have_admin_gid, cfg->admin_gid,
+				manager_handle_request, m, &m->control);
+	if (r < 0) {
+		manager_free(m);
+		return r;
+	}
+	*ret = m;
+	return 0;
+}
+
+/* ifb devices of containers that went away while qosd was down */
+static int tc_gc_live(struct manager *m)
+{
+	_cleanup_free_ const char **ids = NULL;
+	size_t n = registry_size(m->reg);
+
+	if (!m->env.tc)
+		return 0;
+	ids = calloc(n + 1, sizeof(char *));
+	if (!ids)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		ids[i] = registry_at(m->reg, i)->id;
+	return tc_gc(m->env.tc, ids, n);
+}
+
+int manager_run(struct manager *m)
+{
+	uint64_t start = now_usec();
+	int r;
+
+	(void) sd_event_set_watchdog(m->event, true);
+	/* containers in the state whose cgroup is gone are dropped by their first reconcile */
+	adopt_pending(m);
+	r = set_globs(m);
+	if (r < 0)
+		log_warning_errno(r, "cannot watch every [match] root, ignoring");
+	manager_mark_all_dirty(m);
+	on_defer(m->defer_src, m);
+	(void) tc_gc_live(m);
+	log_info("ready: %zu container(s) adopted and applied in %llu ms", registry_size(m->reg),
+		 (unsigned long long) (now_usec() - start) / 1000);
+	sd_notifyf(0, "READY=1\nSTATUS=%zu tenant(s), %zu container(s)", m->policy->n_tenants,
+		   registry_size(m->reg));
+	r = sd_event_loop(m->event);
+	if (m->state_dirty)
+		(void) manager_save_state(m);
+	return r;
+}
+
+void manager_free(struct manager *m)
+{
+	if (!m)
+		return;
+	control_free(m->control);
+	sd_event_source_disable_unref(m->defer_src);
+	sd_event_source_disable_unref(m->drift_src);
+	sd_event_source_disable_unref(m->retry_src);
+	sd_event_source_disable_unref(m->watch_src);
+	sd_event_source_disable_unref(m->blkio_src);
+	sd_event_source_disable_unref(m->tc_src);
+	watch_free(m->watch);
+	if (m->env.blkio)
+		blkio_ctx_free(m->env.blkio);
+	if (m->env.tc)
+		tc_ctx_free(m->env.tc);
+	if (m->env.quota)
+		quota_ctx_free(m->env.quota);
+	cg_root_free(m->env.cg);
+	registry_free(m->reg);
+	policy_free(m->policy);
+	tenants_clear(m);
+	free(m->self_cgroup);
+	free(m->state_path);
+	free(m->pending_dir);
+	sd_event_unref(m->event);
+	free(m);
+}

@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: MIT */
+/* The daemon's core: owns the policy, the registry and every event source; events only mark
+ * containers dirty, and one pass of the event loop reconciles each dirty container once. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "control.h"
+#include "policy.h"
+#include "reconcile.h"
+#include "registry.h"
+
+struct sd_event;
+struct sd_event_source;
+struct watch;
+struct control;
+
+struct tenant_state {
+	char *name;
+	char *cgpath;
+	uint32_t owned;
+	char *status;
+};
+
+struct manager {
+	struct qosd_config *cfg;
+	struct sd_event *event;
+	struct qos_policy *policy;
+	struct registry *reg;
+	struct reconcile_env env;
+	struct watch *watch;
+	struct control *control;
+	struct sd_event_source *defer_src, *drift_src, *retry_src, *watch_src, *blkio_src, *tc_src;
+	struct tenant_state *tenants;
+	size_t n_tenants;
+	char *self_cgroup; /* qosd's own cgroup in the primary hierarchy */
+	char *state_path, *pending_dir;
+	bool state_dirty, tenants_dirty;
+	uint64_t retry_at; /* earliest pending retry (CLOCK_MONOTONIC usec), 0 = none */
+};
+
+int manager_new(struct qosd_config *cfg, struct manager **ret);
+void manager_free(struct manager *m);
+/* Adopt, apply, tell systemd READY=1, and run the event loop until SIGTERM/SIGINT. */
+int manager_run(struct manager *m);
+
+/* Load the policy directory again; all-or-nothing. ret_msg gets the refusal's messages. */
+int manager_reload(struct manager *m, char **ret_msg);
+void manager_mark_dirty(struct manager *m, struct container *c);
+void manager_mark_all_dirty(struct manager *m);
+/* Reconcile one container now. Returns 1 if it was forgotten (its cgroup is gone). With
+ * ret_report, the report is handed to the caller (who frees it). */
+int manager_reconcile(struct manager *m, struct container *c, struct qos_report *ret_report);
+/* Report of what the kernel has for c, read only (qosctl show). */
+int manager_inspect(struct manager *m, struct container *c, struct qos_report *ret,
+		    char **ret_cpu_note);
+/* Forget a container: release its ifb and quota id, drop it from the registry. */
+void manager_forget(struct manager *m, struct container *c);
+/* Is cgpath a cgroup qosd may manage? ret_why explains a refusal. */
+bool manager_cgroup_allowed(struct manager *m, const char *cgpath, char **ret_why);
+/* Effective tenant and class of c by precedence operator > hook > [match]. */
+int manager_assignment(struct manager *m, const struct container *c, const struct qos_tenant **t,
+		       const struct qos_class **cls, const char **origin, char **ret_why);
+int manager_save_state(struct manager *m);
+/* The only tenant that defines a class of this name, or NULL if none or several do. */
+const struct qos_tenant *manager_tenant_with_class(const struct qos_policy *p, const char *cls);
+
+/* commands.c: the control socket's request handler. */
+int manager_handle_request(void *userdata, const struct qos_request *req,
+			   const struct control_peer *peer, char **ret);
+
+/* The container id a runtime encodes in a cgroup name: docker-<id>.scope, crio-<id>.scope,
+ * cri-containerd-<id>.scope, libpod-<id>.scope, or the directory name itself. */
+int container_id_from_cgroup(const char *cgpath, char **ret);

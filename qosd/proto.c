@@ -1,0 +1,289 @@
+/* SPDX-License-Identifier: MIT */
+#include <fcntl.h>
+#include <jansson.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include "proto.h"
+#include "util.h"
+
+static const char *const cmd_names[_CMD_MAX] = {
+	[CMD_LIST] = "list",
+	[CMD_SHOW] = "show",
+	[CMD_SET] = "set",
+	[CMD_UNSET] = "unset",
+	[CMD_RELOAD] = "reload",
+	[CMD_REGISTER] = "register",
+	[CMD_UNREGISTER] = "unregister",
+};
+
+const char *proto_cmd_name(enum qos_cmd c)
+{
+	return c < _CMD_MAX ? cmd_names[c] : "?";
+}
+
+bool proto_cmd_privileged(enum qos_cmd c)
+{
+	return c != CMD_LIST && c != CMD_SHOW;
+}
+
+void proto_request_done(struct qos_request *r)
+{
+	free(r->id);
+	for (size_t i = 0; i < r->n_args; i++)
+		free(r->args[i]);
+	free(r->args);
+	free(r->cgroup);
+	free(r->tenant);
+	free(r->cls);
+	free(r->dir);
+	free(r->bundle);
+	*r = (struct qos_request){ 0 };
+}
+
+/* Copy an optional string member; -EINVAL if present but not a string or too long. */
+static int get_str(json_t *o, const char *key, size_t max, char **ret)
+{
+	json_t *v = json_object_get(o, key);
+
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_string(v) || json_string_length(v) > max ||
+	    strlen(json_string_value(v)) != json_string_length(v))
+		return -EINVAL;
+	*ret = strdup(json_string_value(v));
+	return *ret ? 0 : -ENOMEM;
+}
+
+static int get_args(json_t *o, const char *key, struct qos_request *r)
+{
+	json_t *a = json_object_get(o, key), *v;
+	size_t i;
+
+	if (!a)
+		return 0;
+	if (!json_is_array(a) || json_array_size(a) > PROTO_ARGS_MAX)
+		return -EINVAL;
+	r->args = calloc(json_array_size(a) + 1, sizeof(char *));
+	if (!r->args)
+		return -ENOMEM;
+	json_array_foreach(a, i, v)
+	{
+		if (!json_is_string(v) || json_string_length(v) > 4096 ||
+		    strlen(json_string_value(v)) != json_string_length(v))
+			return -EINVAL;
+		r->args[r->n_args] = strdup(json_string_value(v));
+		if (!r->args[r->n_args])
+			return -ENOMEM;
+		r->n_args++;
+	}
+	return 0;
+}
+
+static int decode_cmd(json_t *o, struct qos_request *r, char **ret_error)
+{
+	const char *c = json_string_value(json_object_get(o, "cmd"));
+
+	if (!c) {
+		*ret_error = strdup("request has no \"cmd\" string");
+		return -EINVAL;
+	}
+	for (int i = 0; i < _CMD_MAX; i++)
+		if (streq(c, cmd_names[i])) {
+			r->cmd = i;
+			return 0;
+		}
+	*ret_error = strprintf("unknown command \"%.64s\"", c);
+	return -EINVAL;
+}
+
+static int decode_fields(json_t *o, struct qos_request *r, char **ret_error)
+{
+	json_t *pid = json_object_get(o, "pid"), *all = json_object_get(o, "all");
+
+	if (get_str(o, "id", ID_MAX, &r->id) < 0 ||
+	    get_str(o, "cgroup", CGPATH_MAX, &r->cgroup) < 0 ||
+	    get_str(o, "tenant", TENANT_MAX, &r->tenant) < 0 ||
+	    get_str(o, "class", CLASS_MAX, &r->cls) < 0 || get_str(o, "dir", 4096, &r->dir) < 0 ||
+	    get_str(o, "bundle", 4096, &r->bundle) < 0 || get_args(o, "args", r) < 0) {
+		*ret_error = strdup("malformed field (wrong type, too long, or an embedded NUL)");
+		return -EINVAL;
+	}
+	if (pid && (!json_is_integer(pid) || json_integer_value(pid) <= 0 ||
+		    json_integer_value(pid) > 4194304)) {
+		*ret_error = strdup("\"pid\" must be a process id");
+		return -EINVAL;
+	}
+	r->pid = pid ? json_integer_value(pid) : 0;
+	if (all && !json_is_boolean(all)) {
+		*ret_error = strdup("\"all\" must be true or false");
+		return -EINVAL;
+	}
+	r->all = all && json_is_true(all);
+	return 0;
+}
+
+static int validate(struct qos_request *r, char **ret_error)
+{
+	bool need_id = r->cmd == CMD_SHOW || r->cmd == CMD_SET || r->cmd == CMD_UNSET ||
+		       r->cmd == CMD_REGISTER || r->cmd == CMD_UNREGISTER;
+
+	if (need_id && !r->id) {
+		*ret_error = strprintf("%s needs a container id", cmd_names[r->cmd]);
+		return -EINVAL;
+	}
+	if (r->id && name_validate(r->id, ID_MAX) < 0) {
+		*ret_error = strprintf(
+			"invalid container id \"%.*s\" (allowed: [A-Za-z0-9][A-Za-z0-9_.+-]*, "
+			"at most %d bytes, not a cgroup file name)",
+			64, r->id, ID_MAX);
+		return -EINVAL;
+	}
+	if (r->cgroup && cgpath_validate(r->cgroup) < 0) {
+		*ret_error = strprintf("invalid cgroup path \"%.*s\"", 128, r->cgroup);
+		return -EINVAL;
+	}
+	if ((r->tenant && name_validate(r->tenant, TENANT_MAX) < 0) ||
+	    (r->cls && name_validate(r->cls, CLASS_MAX) < 0)) {
+		*ret_error = strdup("invalid tenant or class name");
+		return -EINVAL;
+	}
+	if (r->cmd == CMD_REGISTER && !r->cgroup && r->pid <= 0) {
+		*ret_error = strdup("register needs a cgroup or a pid");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int proto_decode_request(const char *buf, size_t len, struct qos_request *ret, char **ret_error)
+{
+	_cleanup_(json_decrefp) json_t *o = NULL;
+	struct qos_request r = { 0 };
+	json_error_t e;
+	int k;
+
+	if (len > PROTO_REQUEST_MAX) {
+		*ret_error = strprintf("request too large (%zu bytes, at most %d)", len,
+				       PROTO_REQUEST_MAX);
+		return -EINVAL;
+	}
+	o = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &e);
+	if (!o || !json_is_object(o)) {
+		*ret_error =
+			strprintf("request is not a JSON object: %s", o ? "wrong type" : e.text);
+		return -EINVAL;
+	}
+	k = decode_cmd(o, &r, ret_error);
+	if (k >= 0)
+		k = decode_fields(o, &r, ret_error);
+	if (k >= 0)
+		k = validate(&r, ret_error);
+	if (k < 0) {
+		proto_request_done(&r);
+		return k;
+	}
+	*ret = r;
+	return 0;
+}
+
+static int wait_fd(int fd, short events, uint64_t deadline)
+{
+	struct pollfd p = { .fd = fd, .events = events };
+	uint64_t now = now_usec();
+	int r;
+
+	if (now >= deadline)
+		return -ETIMEDOUT;
+	r = poll(&p, 1, (int) ((deadline - now) / 1000) + 1);
+	if (r < 0)
+		return negative_errno();
+	return r == 0 ? -ETIMEDOUT : 0;
+}
+
+static int send_all(int fd, const char *p, size_t len, uint64_t deadline)
+{
+	while (len > 0) {
+		ssize_t n;
+		int r = wait_fd(fd, POLLOUT, deadline);
+
+		if (r < 0)
+			return r;
+		n = send(fd, p, len, MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			return negative_errno();
+		}
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
+static int recv_all(int fd, uint64_t deadline, char **ret)
+{
+	_cleanup_free_ char *buf = NULL;
+	size_t len = 0, cap = 0;
+
+	for (;;) {
+		ssize_t n;
+		int r;
+
+		if (cap - len < 4096) {
+			char *nb;
+
+			if (cap >= PROTO_RESPONSE_MAX)
+				return -EFBIG;
+			cap = cap ? cap * 2 : 16384;
+			nb = realloc(buf, cap + 1);
+			if (!nb)
+				return -ENOMEM;
+			buf = nb;
+		}
+		r = wait_fd(fd, POLLIN, deadline);
+		if (r < 0)
+			return r;
+		n = recv(fd, buf + len, cap - len, 0);
+		if (n < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			return negative_errno();
+		}
+		if (n == 0)
+			break;
+		len += n;
+	}
+	buf[len] = 0;
+	*ret = TAKE_PTR(buf);
+	return 0;
+}
+
+int proto_call(const char *sock, const char *req, int timeout_ms, char **ret)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	uint64_t deadline = now_usec() + (uint64_t) timeout_ms * 1000;
+	_cleanup_close_ int fd = -1;
+	int r;
+
+	if (strlen(sock) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, sock);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return negative_errno();
+	if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
+		if (errno != EINPROGRESS && errno != EAGAIN)
+			return negative_errno();
+		r = wait_fd(fd, POLLOUT, deadline);
+		if (r < 0)
+			return r;
+	}
+	r = send_all(fd, req, strlen(req), deadline);
+	if (r >= 0)
+		r = send_all(fd, "\n", 1, deadline);
+	if (r < 0)
+		return r;
+	shutdown(fd, SHUT_WR);
+	return recv_all(fd, deadline, ret);
+}

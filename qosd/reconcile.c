@@ -1,0 +1,164 @@
+/* SPDX-License-Identifier: MIT */
+#include "blkio/blkio.h"
+#include "cgroup.h"
+#include "quota/quota.h"
+#include "reconcile.h"
+#include "tc/tc.h"
+
+bool desired_has_net(const struct qos_desired *d)
+{
+	return d->l.net.ingress_bps.op != QOS_LEAVE || d->l.net.egress_bps.op != QOS_LEAVE;
+}
+
+bool desired_has_disk(const struct qos_desired *d)
+{
+	return d->l.disk.quota_bytes.op != QOS_LEAVE || d->l.disk.inodes.op != QOS_LEAVE;
+}
+
+static int first(int r, int k)
+{
+	return r < 0 ? r : k;
+}
+
+static int do_blkio(struct reconcile_env *env, const struct reconcile_target *t,
+		    const struct qos_desired *d, bool dry_run, struct qos_report *r)
+{
+	_cleanup_close_ int fd = -1;
+	struct qos_knob *k;
+	int e;
+
+	if (d->l.io.n_targets == 0 && !d->l.io.own)
+		return 0;
+	e = cg_open(env->cg, CG_BLKIO, t->cgpath, &fd);
+	if (e < 0) {
+		if (report_add(r, "blkio", "blkio", &k) >= 0)
+			knob_fail(k, e, "cannot open the cgroup %s in the io/blkio hierarchy",
+				  t->cgpath);
+		if (e == -ENOENT)
+			report_retry(r, "cgroup %s not in the blkio hierarchy yet", t->cgpath);
+		return e;
+	}
+	if (!env->blkio) {
+		if (report_add(r, "blkio", "blkio", &k) >= 0)
+			knob_fail(k, -EOPNOTSUPP, "block I/O throttling is not available");
+		return -EOPNOTSUPP;
+	}
+	return blkio_apply(env->blkio, fd, cg_root_mode(env->cg) == CG_UNIFIED, &d->l.io, dry_run,
+			   r);
+}
+
+/* A process of the container: the hook's pid if it is still in the cgroup, else the first one. */
+static int container_pid(struct reconcile_env *env, const struct reconcile_target *t, pid_t *ret)
+{
+	if (t->pid_hint > 0) {
+		_cleanup_free_ char *p = NULL;
+
+		if (cg_pid_path(env->cg, NULL, t->pid_hint, &p) >= 0 && streq(p, t->cgpath)) {
+			*ret = t->pid_hint;
+			return 0;
+		}
+	}
+	return cg_first_pid(env->cg, t->cgpath, ret);
+}
+
+static int do_net(struct reconcile_env *env, const struct reconcile_target *t,
+		  const struct qos_desired *d, bool dry_run, struct qos_report *r)
+{
+	struct qos_knob *k;
+	pid_t pid;
+	int e;
+
+	if (!desired_has_net(d) || !t->id)
+		return 0;
+	if (!env->tc) {
+		if (report_add(r, "net", "tc", &k) >= 0)
+			knob_fail(k, -EOPNOTSUPP, "network shaping is not available (no netlink)");
+		return -EOPNOTSUPP;
+	}
+	e = container_pid(env, t, &pid);
+	if (e < 0) {
+		if (report_add(r, "net", "tc", &k) >= 0)
+			knob_printf(&k->note, "pending: no process in %s yet to find its network",
+				    t->cgpath);
+		report_retry(r, "no process in %s yet (network shaping waits for one)", t->cgpath);
+		return 0;
+	}
+	return tc_apply(env->tc, t->id, pid, &d->l.net, dry_run, r);
+}
+
+static int do_disk(struct reconcile_env *env, const struct reconcile_target *t,
+		   const struct qos_desired *d, bool dry_run, struct qos_report *r)
+{
+	_cleanup_free_ char *derived = NULL;
+	struct qos_knob *k;
+	const char *dir = t->dir;
+	int e;
+
+	if (!desired_has_disk(d) || !t->id)
+		return 0;
+	if (!env->quota) {
+		if (report_add(r, "disk", "quota", &k) >= 0)
+			knob_fail(k, -EOPNOTSUPP, "disk quotas are not available");
+		return -EOPNOTSUPP;
+	}
+	if (!dir) {
+		pid_t pid = 0;
+
+		(void) container_pid(env, t, &pid);
+		e = quota_dir_for_container(pid, t->bundle, &derived);
+		if (e < 0) {
+			if (report_add(r, "disk.quota", "quota", &k) >= 0)
+				knob_fail(k, e,
+					  "no directory to limit: give disk.dir, or a bundle or "
+					  "an overlay root to derive it from");
+			return e;
+		}
+		dir = derived;
+	}
+	return quota_apply(env->quota, dir, &d->l.disk, t->projid, t->projid_taken, t->userdata,
+			   dry_run, r);
+}
+
+/* Say where each knob's desired value came from. */
+static void fill_sources(const struct reconcile_target *t, const struct qos_desired *d,
+			 struct qos_report *r)
+{
+	for (size_t i = 0; i < r->n; i++) {
+		struct qos_knob *k = &r->v[i];
+		int key = qos_key_from_name(k->key);
+
+		if (key < 0 || k->source)
+			continue;
+		switch (d->src[key]) {
+		case QOS_SRC_CLASS:
+		case QOS_SRC_TENANT:
+			k->source = strdup(t->base ? t->base : qos_source_name(d->src[key]));
+			break;
+		case QOS_SRC_NONE:
+			break;
+		default:
+			k->source = strdup(qos_source_name(d->src[key]));
+		}
+	}
+}
+
+int reconcile_one(struct reconcile_env *env, const struct reconcile_target *t,
+		  const struct qos_desired *d, bool dry_run, struct qos_report *r)
+{
+	int ret;
+
+	ret = cg_apply(env->cg, t->cgpath, &d->l.cg, dry_run, r);
+	ret = first(ret, do_blkio(env, t, d, dry_run, r));
+	ret = first(ret, do_net(env, t, d, dry_run, r));
+	ret = first(ret, do_disk(env, t, d, dry_run, r));
+	fill_sources(t, d, r);
+	return ret < 0 ? ret : 0;
+}
+
+void reconcile_release(struct reconcile_env *env, const char *id, const char *dir, uint32_t projid)
+{
+	if (env->tc)
+		(void) tc_release(env->tc, id);
+	if (env->quota && projid)
+		(void) quota_release(env->quota, dir, projid);
+}

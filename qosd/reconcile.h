@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: MIT */
+/* One cgroup (a container or a tenant cgroup): desired limits -> every enforcer. Idempotent:
+ * each enforcer reads the kernel, writes what differs, reads back; never stops at the first
+ * failed knob; every knob's result lands in the report. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "desired.h"
+#include "report.h"
+
+struct cg_root;
+struct blkio_ctx;
+struct tc_ctx;
+struct quota_ctx;
+
+struct reconcile_env {
+	struct cg_root *cg;
+	struct blkio_ctx *blkio; /* NULL: blkio keys reported as unavailable */
+	struct tc_ctx *tc;
+	struct quota_ctx *quota;
+};
+
+struct reconcile_target {
+	const char *id; /* NULL for a tenant cgroup (no tc, no quota) */
+	const char *cgpath;
+	const char *base; /* where class values come from, for the report: "class gold" */
+	pid_t pid_hint; /* a process of the container known from the hook, 0 = none */
+	const char *dir; /* disk.dir, NULL = derive from the container */
+	const char *bundle;
+	uint32_t *projid; /* in/out: project id kept in the state */
+	bool (*projid_taken)(uint32_t id, void *userdata);
+	void *userdata;
+};
+
+/* Apply d to t (dry_run: read only). Returns 0 or the first -errno; details per knob in r. */
+int reconcile_one(struct reconcile_env *env, const struct reconcile_target *t,
+		  const struct qos_desired *d, bool dry_run, struct qos_report *r);
+
+/* Release what qosd created for a container that went away (ifb devices, quota id). */
+void reconcile_release(struct reconcile_env *env, const char *id, const char *dir, uint32_t projid);
+
+/* True if d names any key the enforcer handles (so the caller can skip work). */
+bool desired_has_net(const struct qos_desired *d);
+bool desired_has_disk(const struct qos_desired *d);
