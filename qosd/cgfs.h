@@ -21,5 +21,6 @@ int cgfs_read(int dirfd, const char *knob, char **ret);
  * allow-list; the kernel's -errno otherwise. */
 int cgfs_write(int dirfd, const char *knob, const char *value);
 
-/* mkdir relpath's last component below dirfd (parents must exist); 0 if it already exists. */
+/* mkdir relpath's last component below dirfd (parents must exist); 0 if it already exists,
+ * 1 if this call made it. */
 int cgfs_mkdir(int dirfd, const char *relpath);

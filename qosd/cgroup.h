@@ -29,7 +29,8 @@ const char *cg_ctrl_name(enum cg_ctrl c);
  * v2: the root). Watches and adoption scans run there. */
 const char *cg_primary_path(const struct cg_root *root);
 
-/* O_PATH dirfd of cgpath in controller c's hierarchy (v2: the unified one). -ENOENT if absent. */
+/* O_PATH dirfd of cgpath in controller c's hierarchy (v2: the unified one). -ENOENT if absent,
+ * -ENOMEDIUM if controller c is not mounted (v1). */
 int cg_open(const struct cg_root *root, enum cg_ctrl c, const char *cgpath, int *ret_fd);
 
 /* True if cgpath exists in the primary hierarchy. */
@@ -53,3 +54,21 @@ int cg_apply(struct cg_root *root, const char *cgpath, const struct qos_cg_limit
 /* The cgroup path of pid in the primary hierarchy (v1: the cpu line of /proc/PID/cgroup, or its
  * "cpu,cpuacct" form; v2: the "0::" line). procfs may be NULL for "/proc". */
 int cg_pid_path(const struct cg_root *root, const char *procfs, pid_t pid, char **ret);
+
+/* The first pid in cgpath's cgroup.procs in the primary hierarchy; -ESRCH if it has none. */
+int cg_first_pid(const struct cg_root *root, const char *cgpath, pid_t *ret);
+
+/* Names of cgpath's child cgroups in the primary hierarchy, as a NULL-terminated array
+ * (free with cg_strv_free). Returns the count. */
+int cg_list_children(const struct cg_root *root, const char *cgpath, char ***ret);
+void cg_strv_free(char **v);
+
+/* The v1 <-> v2 knob table. cg_knob_file: the kernel file for a policy key ("cpu.shares" and
+ * "cpu.weight" name the same row) on mode (NULL: none). cg_knob_counterpart: the file on mode
+ * that corresponds to a file of the other version ("cpu.shares", CG_UNIFIED -> "cpu.weight"). */
+const char *cg_knob_file(const char *key, enum cg_mode mode);
+const char *cg_knob_counterpart(const char *file, enum cg_mode mode);
+
+/* Remove cgpath (a leaf qosd made) from every hierarchy; 0 if already gone, -EBUSY while it has
+ * tasks or children. Tries every hierarchy, returns the first error. */
+int cg_remove(struct cg_root *root, const char *cgpath);

@@ -104,11 +104,13 @@ void tenant_free(struct qos_tenant *t);
 
 const struct qos_tenant *policy_tenant(const struct qos_policy *p, const char *name);
 const struct qos_class *policy_class(const struct qos_tenant *t, const char *name);
-/* First [match] line (files in name order, lines in order) whose glob matches cgpath. */
+/* First [match] line (files in name order, lines in order) whose glob matches cgpath.
+ * Returns 1 with ret_t/ret_c set (either may be NULL), or -ENOENT when nothing matches. */
 int policy_match(const struct qos_policy *p, const char *cgpath, const struct qos_tenant **ret_t,
 		 const struct qos_class **ret_c);
 
-/* Split a blkio value's canonical text into targets: "TARGET RATE, TARGET RATE". */
+/* Split a blkio value's canonical text into targets: "TARGET RATE, TARGET RATE". kind is an
+ * enum qos_io_kind. *targets is a new array (each .target and the array are the caller's). */
 struct qos_io_target;
 int policy_io_targets(const struct qos_value *v, int kind, struct qos_io_target **targets,
 		      size_t *n);

@@ -102,7 +102,7 @@ static int decode_fields(json_t *o, struct qos_request *r, char **ret_error)
 {
 	json_t *pid = json_object_get(o, "pid"), *all = json_object_get(o, "all");
 
-	if (get_str(o, "id", ID_MAX, &r->id) < 0 ||
+	if (get_str(o, "id", 4096, &r->id) < 0 ||
 	    get_str(o, "cgroup", CGPATH_MAX, &r->cgroup) < 0 ||
 	    get_str(o, "tenant", TENANT_MAX, &r->tenant) < 0 ||
 	    get_str(o, "class", CLASS_MAX, &r->cls) < 0 || get_str(o, "dir", 4096, &r->dir) < 0 ||

@@ -18,18 +18,24 @@ static void help(FILE *f)
 {
 	fprintf(f,
 		"Usage: qosctl [-s SOCKET] COMMAND ...\n\n"
-		"  list [--json]                 containers qosd knows: tenant, class, origin, status\n"
-		"  show ID [--json]              per knob: desired, applied (read from the kernel),\n"
+		"  list [--json]                 containers qosd knows: tenant, class, origin, "
+		"status\n"
+		"  show ID [--json]              per knob: desired, applied (read from the "
+		"kernel),\n"
 		"                                source, last error\n"
-		"  set ID KEY=VALUE...           class=, tenant=, disk.dir=, cgroup=PATH (register a\n"
-		"                                cgroup by hand), or any policy key as an override\n"
+		"  set ID KEY=VALUE...           class=, tenant=, disk.dir=, cgroup=PATH (register "
+		"a\n"
+		"                                cgroup by hand), or any policy key as an "
+		"override\n"
 		"  unset ID KEY...|--all         drop overrides (and class=, tenant=, disk.dir=)\n"
 		"  reload                        reload the policy (all or nothing)\n"
-		"  check [DIR]                   validate a policy directory without touching anything\n"
+		"  check [DIR]                   validate a policy directory without touching "
+		"anything\n"
 		"                                (default " QOSD_CONFIG_DIR ")\n\n"
 		"  -s, --socket PATH             qosd's socket (default " QOSD_SOCKET ")\n"
 		"  -h, --help\n\n"
-		"Exit status: 0 success, 1 refused or failed, 2 usage error. Changing anything takes\n"
+		"Exit status: 0 success, 1 refused or failed, 2 usage error. Changing anything "
+		"takes\n"
 		"root or qosd's admin group. See qosctl(8).\n");
 }
 
@@ -51,8 +57,9 @@ static int call(json_t *req, json_t **ret)
 		return 1;
 	r = proto_call(sock_path, text, TIMEOUT_MS, &reply);
 	if (r == -EACCES || r == -EPERM) {
-		fprintf(stderr, "qosctl: permission denied on %s: talking to qosd takes root or its "
-				"admin group\n",
+		fprintf(stderr,
+			"qosctl: permission denied on %s: talking to qosd takes root or its "
+			"admin group\n",
 			sock_path);
 		return 1;
 	}
@@ -94,9 +101,9 @@ static void print_list(json_t *reply)
 	       "CGROUP");
 	json_array_foreach(arr, i, c)
 	{
-		printf("%-24s %-12s %-12s %-9s %-40s %s\n", s_or(c, "id", "?"), s_or(c, "tenant", "-"),
-		       s_or(c, "class", "-"), s_or(c, "origin", "-"), s_or(c, "status", "-"),
-		       s_or(c, "cgroup", "?"));
+		printf("%-24s %-12s %-12s %-9s %-40s %s\n", s_or(c, "id", "?"),
+		       s_or(c, "tenant", "-"), s_or(c, "class", "-"), s_or(c, "origin", "-"),
+		       s_or(c, "status", "-"), s_or(c, "cgroup", "?"));
 	}
 	json_array_foreach(json_object_get(reply, "tenants"), i, t)
 	{
@@ -113,7 +120,8 @@ static void print_show(json_t *o)
 	const char *key;
 	size_t i;
 
-	printf("container %s\n  cgroup   %s\n  tenant   %s\n  class    %s (from %s)\n  status   %s\n",
+	printf("container %s\n  cgroup   %s\n  tenant   %s\n  class    %s (from %s)\n  status   "
+	       "%s\n",
 	       s_or(o, "id", "?"), s_or(o, "cgroup", "?"), s_or(o, "tenant", "-"),
 	       s_or(o, "class", "-"), s_or(o, "origin", "nobody"), s_or(o, "status", "-"));
 	if (json_object_size(ovr) > 0) {
@@ -131,8 +139,7 @@ static void print_show(json_t *o)
 
 		printf("%-20s %-36s %-16s %-16s %-20s %s%s%s\n", s_or(k, "key", "?"),
 		       s_or(k, "object", "?"), s_or(k, "desired", "-"), s_or(k, "applied", "?"),
-		       s_or(k, "source", "-"), note, err && *note ? "; " : "",
-		       err ? err : "");
+		       s_or(k, "source", "-"), note, err && *note ? "; " : "", err ? err : "");
 	}
 	if (json_string_value(json_object_get(o, "pending")))
 		printf("\npending: %s\n", s_or(o, "pending", ""));
@@ -223,8 +230,9 @@ static int dispatch(int argc, char **argv)
 		return argc >= 3 ? cmd_change(cmd, argc - 1, argv + 1)
 				 : usage("%s needs an id and at least one key", cmd);
 	if (streq(cmd, "reload"))
-		return argc == 1 ? cmd_simple("reload", NULL, NULL) : usage("%s", "reload takes no "
-										  "arguments");
+		return argc == 1 ? cmd_simple("reload", NULL, NULL)
+				 : usage("%s", "reload takes no "
+					       "arguments");
 	if (streq(cmd, "check"))
 		return argc <= 2 ? cmd_check(argc == 2 ? argv[1] : QOSD_CONFIG_DIR)
 				 : usage("%s", "check takes at most one directory");
@@ -246,6 +254,12 @@ int main(int argc, char **argv)
 		if (n < (int) ELEMENTSOF(args) && streq(argv[optind], "--all")) {
 			args[n++] = argv[optind++];
 			continue;
+		}
+		if (streq(argv[optind], "--")) {
+			/* everything after "--" is an argument, even "-x" */
+			for (optind++; optind < argc && n < (int) ELEMENTSOF(args);)
+				args[n++] = argv[optind++];
+			break;
 		}
 		c = getopt_long(argc, argv, "+s:h", opts, NULL);
 		if (c == -1) {

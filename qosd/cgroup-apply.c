@@ -1,0 +1,671 @@
+/* SPDX-License-Identifier: MIT */
+/* cg_apply: the cpu, cpuset, memory and pids writers for v1 and v2, driven by one knob table. */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <limits.h>
+#include <stddef.h>
+
+#include "cgfs.h"
+#include "cgroup-internal.h"
+#include "log.h"
+#include "util.h"
+
+/* How a knob's text is compared: normalized on both sides, so a value the kernel rounds, clamps
+ * or spells differently is not rewritten on every pass. */
+enum cg_kind {
+	K_NUM, /* plain decimal */
+	K_SHARES, /* v1 cpu.shares: silently clamped to [2, 262144] */
+	K_QUOTA, /* v1 cpu.cfs_quota_us: -1 = unlimited */
+	K_BYTES, /* page counter: read back rounded down to pages; -1, "max", PAGE_COUNTER_MAX = max */
+	K_MAXNUM, /* "max" or decimal (pids.max) */
+	K_CPUMAX, /* v2 cpu.max "QUOTA|max PERIOD" */
+	K_LIST, /* cpu / node list "0-3,6" */
+};
+
+struct apply_ctx;
+struct step;
+typedef int (*build_fn)(struct apply_ctx *c, struct step *s);
+
+struct cg_knob_ver {
+	const char *key; /* policy key, as the report names it */
+	const char *file; /* kernel file; NULL: none on this version */
+	enum cg_kind kind;
+	const char *clear; /* text written on CLEAR (the kernel default) */
+	size_t off; /* the qos_u64 / qos_str in struct qos_cg_limits */
+	build_fn build; /* NULL: SET writes the value, CLEAR writes clear */
+	const char *usage; /* v1: usage file quoted when the kernel says EBUSY */
+	bool merged; /* written as part of another row's file (v2 cpu.period in cpu.max) */
+};
+
+struct cg_knob_desc {
+	enum cg_ctrl ctrl;
+	bool str; /* qos_str, else qos_u64 */
+	struct cg_knob_ver v[2]; /* [0] v1, [1] v2 */
+};
+
+struct step {
+	const struct cg_knob_desc *d;
+	const struct cg_knob_ver *kv;
+	size_t idx; /* report entry */
+	int fd; /* borrowed */
+	enum qos_op op;
+	char *cur, *want;
+	bool write;
+	int err;
+};
+
+struct apply_ctx {
+	struct cg_root *root;
+	const char *cgpath;
+	const struct qos_cg_limits *l;
+	bool dry_run;
+	struct qos_report *r;
+	int v; /* 0: v1, 1: v2 */
+	int fd[_CG_CTRL_MAX];
+	int dir_err[_CG_CTRL_MAX];
+	struct step steps[16];
+	size_t n;
+	int ret;
+};
+
+static int build_cpumax(struct apply_ctx *c, struct step *s);
+static int build_cpuset_v1(struct apply_ctx *c, struct step *s);
+static int build_memsw(struct apply_ctx *c, struct step *s);
+
+/* One version's side of a row; the optional tail is .build, .usage, .merged. */
+#define KV(k, f, kd, clr, field, ...)                                     \
+	{                                                                 \
+		.key = (k), .file = (f), .kind = (kd), .clear = (clr),    \
+		.off = offsetof(struct qos_cg_limits, field), __VA_ARGS__ \
+	}
+
+/* The v1 <-> v2 table: one row per limit, in write order. */
+static const struct cg_knob_desc knob_table[] = {
+	{ CG_CPU,
+	  false,
+	  { KV("cpu.shares", "cpu.shares", K_SHARES, "1024", cpu.shares),
+	    KV("cpu.weight", "cpu.weight", K_NUM, "100", cpu.weight) } },
+	{ CG_CPU,
+	  false,
+	  { KV("cpu.period", "cpu.cfs_period_us", K_NUM, "100000", cpu.period_us),
+	    KV("cpu.period", "cpu.max", K_CPUMAX, NULL, cpu.period_us, .merged = true) } },
+	{ CG_CPU,
+	  false,
+	  { KV("cpu.quota", "cpu.cfs_quota_us", K_QUOTA, "-1", cpu.quota_us),
+	    KV("cpu.quota", "cpu.max", K_CPUMAX, NULL, cpu.quota_us, .build = build_cpumax) } },
+	{ CG_CPUSET,
+	  true,
+	  { KV("cpuset.cpus", "cpuset.cpus", K_LIST, NULL, cpu.cpus, .build = build_cpuset_v1),
+	    KV("cpuset.cpus", "cpuset.cpus", K_LIST, "", cpu.cpus) } },
+	{ CG_CPUSET,
+	  true,
+	  { KV("cpuset.mems", "cpuset.mems", K_LIST, NULL, cpu.mems, .build = build_cpuset_v1),
+	    KV("cpuset.mems", "cpuset.mems", K_LIST, "", cpu.mems) } },
+	{ CG_MEMORY,
+	  false,
+	  { KV("memory.limit", "memory.limit_in_bytes", K_BYTES, "-1", mem.limit,
+	       .usage = "memory.usage_in_bytes"),
+	    KV("memory.limit", "memory.max", K_BYTES, "max", mem.limit) } },
+	{ CG_MEMORY,
+	  false,
+	  { KV("memory.swap", "memory.memsw.limit_in_bytes", K_BYTES, "-1", mem.swap,
+	       .build = build_memsw, .usage = "memory.memsw.usage_in_bytes"),
+	    KV("memory.swap", "memory.swap.max", K_BYTES, "max", mem.swap) } },
+	/* memory.low is a protection: its default is 0, not max */
+	{ CG_MEMORY,
+	  false,
+	  { KV("memory.reservation", "memory.soft_limit_in_bytes", K_BYTES, "-1", mem.reservation),
+	    KV("memory.reservation", "memory.low", K_BYTES, "0", mem.reservation) } },
+	{ CG_PIDS,
+	  false,
+	  { KV("pids.limit", "pids.max", K_MAXNUM, "max", pids.max),
+	    KV("pids.limit", "pids.max", K_MAXNUM, "max", pids.max) } },
+};
+
+_Static_assert(ELEMENTSOF(knob_table) <= ELEMENTSOF(((struct apply_ctx *) 0)->steps),
+	       "one step per table row");
+
+const char *cg_knob_file(const char *key, enum cg_mode mode)
+{
+	int v = mode == CG_UNIFIED;
+
+	for (size_t i = 0; i < ELEMENTSOF(knob_table); i++)
+		if (streq(knob_table[i].v[0].key, key) || streq(knob_table[i].v[1].key, key))
+			return knob_table[i].v[v].file;
+	return NULL;
+}
+
+const char *cg_knob_counterpart(const char *file, enum cg_mode mode)
+{
+	int v = mode == CG_UNIFIED;
+
+	for (size_t i = 0; i < ELEMENTSOF(knob_table); i++)
+		if (streq(knob_table[i].v[!v].file, file))
+			return knob_table[i].v[v].file;
+	return NULL;
+}
+
+static const struct qos_u64 *row_u64(const struct apply_ctx *c, const struct cg_knob_ver *kv)
+{
+	return (const struct qos_u64 *) ((const char *) c->l + kv->off);
+}
+
+static const struct qos_str *row_str(const struct apply_ctx *c, const struct cg_knob_ver *kv)
+{
+	return (const struct qos_str *) ((const char *) c->l + kv->off);
+}
+
+static enum qos_op row_op(const struct apply_ctx *c, const struct cg_knob_desc *d)
+{
+	const struct cg_knob_ver *kv = &d->v[c->v];
+
+	return d->str ? row_str(c, kv)->op : row_u64(c, kv)->op;
+}
+
+static struct qos_knob *step_knob(struct apply_ctx *c, const struct step *s)
+{
+	return &c->r->v[s->idx];
+}
+
+static void fail(struct apply_ctx *c, struct step *s, int err, const char *fmt, ...) _printf_(4, 5);
+
+static void fail(struct apply_ctx *c, struct step *s, int err, const char *fmt, ...)
+{
+	_cleanup_free_ char *msg = NULL;
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	va_end(ap);
+	s->err = err;
+	knob_fail(step_knob(c, s), err, "%s", msg ? msg : strerror(-err));
+	if (c->ret == 0)
+		c->ret = err;
+}
+
+/* "64M" when exact, else one decimal ("80.2M"); plain bytes below 1K. */
+static void fmt_size(uint64_t v, char *buf, size_t len)
+{
+	static const char units[] = "KMGTPE";
+	int u = -1;
+	double d = (double) v;
+
+	while (u < 5 && d >= 1024) {
+		d /= 1024;
+		u++;
+	}
+	if (u < 0)
+		snprintf(buf, len, "%" PRIu64, v);
+	else if (v % (1ULL << (10 * (u + 1))) == 0)
+		snprintf(buf, len, "%" PRIu64 "%c", v >> (10 * (u + 1)), units[u]);
+	else
+		snprintf(buf, len, "%.1f%c", d, units[u]);
+}
+
+static int parse_u64_strict(const char *s, uint64_t *ret)
+{
+	char *end;
+	unsigned long long v;
+
+	if (!s || *s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end)
+		return -EINVAL;
+	*ret = v;
+	return 0;
+}
+
+/* The kernel's "unlimited" for a page counter: PAGE_COUNTER_MAX pages, LONG_MAX rounded down. */
+static uint64_t page_counter_max(void)
+{
+	uint64_t page = (uint64_t) sysconf(_SC_PAGESIZE);
+
+	return (uint64_t) LONG_MAX / page * page;
+}
+
+/* Bytes of a memory knob; UINT64_MAX for unlimited. */
+static int parse_bytes(const char *s, uint64_t *ret)
+{
+	uint64_t v;
+
+	if (streq(s, "max") || streq(s, "-1")) {
+		*ret = UINT64_MAX;
+		return 0;
+	}
+	if (parse_u64_strict(s, &v) < 0)
+		return -EINVAL;
+	*ret = v >= page_counter_max() ? UINT64_MAX : v;
+	return 0;
+}
+
+struct range {
+	unsigned a, b;
+};
+
+static int cmp_range(const void *x, const void *y)
+{
+	const struct range *p = x, *q = y;
+
+	return p->a < q->a ? -1 : p->a > q->a;
+}
+
+static int parse_range(const char *tok, struct range *ret)
+{
+	char *end;
+	unsigned long a, b;
+
+	if (*tok < '0' || *tok > '9')
+		return -EINVAL;
+	a = b = strtoul(tok, &end, 10);
+	if (*end == '-') {
+		if (end[1] < '0' || end[1] > '9')
+			return -EINVAL;
+		b = strtoul(end + 1, &end, 10);
+	}
+	if (*end || a > b || b > 65535)
+		return -EINVAL;
+	*ret = (struct range){ (unsigned) a, (unsigned) b };
+	return 0;
+}
+
+/* Canonical cpu list: sorted, merged, "0-3,6"; "" stays "". */
+static char *norm_list(const char *s)
+{
+	_cleanup_free_ char *copy = strdup(s), *out = strdup("");
+	struct range rs[256];
+	size_t n = 0;
+	char *save = NULL;
+
+	if (!copy || !out)
+		return NULL;
+	for (char *t = strtok_r(copy, ",\n ", &save); t; t = strtok_r(NULL, ",\n ", &save))
+		if (n == ELEMENTSOF(rs) || parse_range(t, &rs[n++]) < 0)
+			return NULL;
+	qsort(rs, n, sizeof(rs[0]), cmp_range);
+	for (size_t i = 0; i < n;) {
+		struct range m = rs[i++];
+
+		for (; i < n && rs[i].a <= m.b + 1; i++)
+			m.b = MAX(m.b, rs[i].b);
+		if (strextend(&out, "%s%u", *out ? "," : "", m.a) < 0 ||
+		    (m.b != m.a && strextend(&out, "-%u", m.b) < 0))
+			return NULL;
+	}
+	return TAKE_PTR(out);
+}
+
+static char *norm_cpumax(const char *s)
+{
+	char q[32], p[32], extra;
+	uint64_t qv, pv;
+	int n = sscanf(s, "%31s %31s %c", q, p, &extra);
+
+	if (n < 1 || n > 2)
+		return NULL;
+	if (n == 1)
+		strcpy(p, "100000");
+	if (parse_u64_strict(p, &pv) < 0)
+		return NULL;
+	if (streq(q, "max"))
+		return strprintf("max %" PRIu64, pv);
+	if (parse_u64_strict(q, &qv) < 0)
+		return NULL;
+	return strprintf("%" PRIu64 " %" PRIu64, qv, pv);
+}
+
+static char *norm_u64(enum cg_kind kind, const char *s)
+{
+	uint64_t v, page = (uint64_t) sysconf(_SC_PAGESIZE);
+
+	if (kind == K_QUOTA && s[0] == '-')
+		return streq(s, "-1") ? strdup("max") : NULL;
+	if ((kind == K_MAXNUM && streq(s, "max")))
+		return strdup("max");
+	if (kind == K_BYTES) {
+		if (parse_bytes(s, &v) < 0)
+			return NULL;
+		return v == UINT64_MAX ? strdup("max") : strprintf("%" PRIu64, v / page * page);
+	}
+	if (parse_u64_strict(s, &v) < 0)
+		return NULL;
+	if (kind == K_SHARES)
+		v = MIN(MAX(v, 2u), 262144u);
+	return strprintf("%" PRIu64, v);
+}
+
+/* NULL if s does not parse (then the knob is written, and the kernel judges). */
+static char *normalize(enum cg_kind kind, const char *s)
+{
+	switch (kind) {
+	case K_LIST:
+		return norm_list(s);
+	case K_CPUMAX:
+		return norm_cpumax(s);
+	default:
+		return norm_u64(kind, s);
+	}
+}
+
+static bool same_value(enum cg_kind kind, const char *a, const char *b)
+{
+	_cleanup_free_ char *na = NULL, *nb = NULL;
+
+	if (!a || !b)
+		return false;
+	na = normalize(kind, a);
+	nb = normalize(kind, b);
+	return na && nb && streq(na, nb);
+}
+
+/* v2 cpu.max carries quota and period: a LEAVE half keeps what the kernel has. */
+static int build_cpumax(struct apply_ctx *c, struct step *s)
+{
+	const struct qos_u64 *q = &c->l->cpu.quota_us, *p = &c->l->cpu.period_us;
+	_cleanup_free_ char *cur = s->cur ? norm_cpumax(s->cur) : NULL;
+	char cq[32] = "max", qs[32], ps[32];
+	uint64_t cp = 100000;
+
+	if (cur && sscanf(cur, "%31s %" SCNu64, cq, &cp) != 2)
+		return -EBADMSG;
+	if (q->op == QOS_SET)
+		snprintf(qs, sizeof(qs), "%" PRIu64, q->v);
+	else
+		snprintf(qs, sizeof(qs), "%s", q->op == QOS_CLEAR ? "max" : cq);
+	snprintf(ps, sizeof(ps), "%" PRIu64,
+		 p->op == QOS_SET     ? p->v
+		 : p->op == QOS_CLEAR ? 100000
+				      : cp);
+	if (p->op != QOS_LEAVE)
+		(void) knob_printf(&step_knob(c, s)->note, "quota and period share cpu.max");
+	s->want = strprintf("%s %s", qs, ps);
+	return s->want ? 0 : -ENOMEM;
+}
+
+static int parent_path(const char *cgpath, char **ret)
+{
+	const char *slash = strrchr(cgpath, '/');
+
+	if (streq(cgpath, "/"))
+		return -ENOENT;
+	*ret = strndup(cgpath, slash == cgpath ? 1 : (size_t) (slash - cgpath));
+	return *ret ? 0 : -ENOMEM;
+}
+
+/* v1 cpuset has no "unset": CLEAR copies the parent's value. */
+static int build_cpuset_v1(struct apply_ctx *c, struct step *s)
+{
+	_cleanup_free_ char *parent = NULL;
+	_cleanup_close_ int pfd = -1;
+	int r;
+
+	if (s->op == QOS_SET) {
+		s->want = strdup(row_str(c, s->kv)->v ? row_str(c, s->kv)->v : "");
+		return s->want ? 0 : -ENOMEM;
+	}
+	r = parent_path(c->cgpath, &parent);
+	if (r < 0)
+		return r;
+	r = cg_open(c->root, CG_CPUSET, parent, &pfd);
+	if (r < 0)
+		return r;
+	r = cgfs_read(pfd, s->kv->file, &s->want);
+	if (r < 0)
+		return r;
+	(void) knob_printf(&step_knob(c, s)->note, "unset: the parent's %s", s->want);
+	return 0;
+}
+
+/* v1 memsw counts memory + swap: memsw = limit + swap. */
+static int build_memsw(struct apply_ctx *c, struct step *s)
+{
+	const struct qos_u64 *lim = &c->l->mem.limit, *sw = &c->l->mem.swap;
+	char b[32];
+	uint64_t v;
+
+	if (s->op == QOS_CLEAR) {
+		s->want = strdup("-1");
+		return s->want ? 0 : -ENOMEM;
+	}
+	if (lim->op != QOS_SET) {
+		fail(c, s, -EINVAL,
+		     "memory.swap needs memory.limit on cgroup v1 (memsw = limit + swap)");
+		return -EINVAL;
+	}
+	if (__builtin_add_overflow(lim->v, sw->v, &v))
+		v = UINT64_MAX;
+	s->want = strprintf("%" PRIu64, v);
+	if (!s->want)
+		return -ENOMEM;
+	fmt_size(v, b, sizeof(b));
+	(void) knob_printf(&step_knob(c, s)->note, "memsw = limit + swap = %s", b);
+	return 0;
+}
+
+static int build_default(struct apply_ctx *c, struct step *s)
+{
+	if (s->op == QOS_CLEAR)
+		s->want = strdup(s->kv->clear ? s->kv->clear : "");
+	else if (s->d->str)
+		s->want = strdup(row_str(c, s->kv)->v ? row_str(c, s->kv)->v : "");
+	else
+		s->want = strprintf("%" PRIu64, row_u64(c, s->kv)->v);
+	return s->want ? 0 : -ENOMEM;
+}
+
+static void open_dirs(struct apply_ctx *c)
+{
+	for (int i = 0; i < _CG_CTRL_MAX; i++) {
+		c->fd[i] = -1;
+		c->dir_err[i] = 1; /* not tried */
+	}
+	for (size_t i = 0; i < ELEMENTSOF(knob_table); i++) {
+		enum cg_ctrl ctl = knob_table[i].ctrl;
+
+		if (c->dir_err[ctl] <= 0)
+			continue;
+		c->dir_err[ctl] = cg_open(c->root, ctl, c->cgpath, &c->fd[ctl]);
+		if (c->dir_err[ctl] == -ENOENT)
+			report_retry(c->r, "cgroup %s not present in the %s hierarchy yet",
+				     c->cgpath, c->v ? "unified" : cg_ctrl_name(ctl));
+	}
+}
+
+static void fail_dir(struct apply_ctx *c, struct step *s)
+{
+	const char *h = c->v ? "unified" : cg_ctrl_name(s->d->ctrl);
+	int err = c->dir_err[s->d->ctrl];
+
+	if (err == -ENOENT)
+		fail(c, s, err, "cgroup not present in the %s hierarchy yet", h);
+	else if (err == -ENOMEDIUM)
+		fail(c, s, err, "the %s controller is not mounted", h);
+	else
+		fail(c, s, err, "cannot open %s in the %s hierarchy: %s", c->cgpath, h,
+		     strerror(-err));
+}
+
+static void fail_read(struct apply_ctx *c, struct step *s, int err)
+{
+	if (err == -ENOENT && streq(s->kv->key, "memory.swap"))
+		fail(c, s, err, "%s not present: swap accounting is off in this kernel",
+		     s->kv->file);
+	else
+		fail(c, s, err, "cannot read %s: %s", s->kv->file, strerror(-err));
+}
+
+/* v2 cpu.max is one file for quota and period: it is ours if either half is. */
+static enum qos_op step_op(const struct apply_ctx *c, const struct cg_knob_desc *d)
+{
+	enum qos_op op = row_op(c, d);
+
+	if (c->v && d->v[1].kind == K_CPUMAX && op == QOS_LEAVE)
+		op = c->l->cpu.period_us.op;
+	return op;
+}
+
+/* Read the knob and decide what to write. LEAVE knobs are reported only in a dry run. */
+static void plan_row(struct apply_ctx *c, const struct cg_knob_desc *d)
+{
+	const struct cg_knob_ver *kv = &d->v[c->v];
+	enum qos_op op = step_op(c, d);
+	struct step *s = &c->steps[c->n];
+	int r = 0;
+
+	if (!kv->file || kv->merged || (op == QOS_LEAVE && (!c->dry_run || c->dir_err[d->ctrl])))
+		return;
+	*s = (struct step){ .d = d, .kv = kv, .fd = c->fd[d->ctrl], .op = op };
+	if (!c->dir_err[d->ctrl])
+		r = cgfs_read(s->fd, kv->file, &s->cur);
+	if (r < 0 && op == QOS_LEAVE)
+		return;
+	if (report_add(c->r, kv->key, kv->file, NULL) < 0) {
+		free(s->cur);
+		c->ret = c->ret ? c->ret : -ENOMEM;
+		return;
+	}
+	s->idx = c->r->n - 1;
+	c->n++;
+	if (c->dir_err[d->ctrl])
+		return fail_dir(c, s);
+	if (r < 0)
+		return fail_read(c, s, r);
+	if (op == QOS_LEAVE)
+		return;
+	r = (kv->build ? kv->build : build_default)(c, s);
+	if (r < 0 && !s->err)
+		fail(c, s, r, "%s: cannot compute the value: %s", kv->file, strerror(-r));
+	if (r < 0)
+		return;
+	(void) knob_printf(&step_knob(c, s)->desired, "%s", s->want);
+	s->write = !same_value(kv->kind, s->cur, s->want);
+}
+
+static struct step *find_step(struct apply_ctx *c, const char *file)
+{
+	for (size_t i = 0; i < c->n; i++)
+		if (streq(c->steps[i].kv->file, file))
+			return &c->steps[i];
+	return NULL;
+}
+
+/* v1: memsw must stay >= memory at every step. Raising memsw first is safe when the current
+ * limit fits under the new memsw; otherwise lowering memory first is (one of the two always is). */
+static void order_memory(struct apply_ctx *c)
+{
+	struct step *lim = find_step(c, "memory.limit_in_bytes");
+	struct step *sw = find_step(c, "memory.memsw.limit_in_bytes");
+	uint64_t cur_limit, new_memsw;
+	struct step tmp;
+
+	if (!lim || !sw || !lim->write || !sw->write || lim > sw)
+		return;
+	if (parse_bytes(lim->cur, &cur_limit) < 0 || parse_bytes(sw->want, &new_memsw) < 0)
+		return;
+	if (cur_limit > new_memsw)
+		return;
+	tmp = *lim;
+	*lim = *sw;
+	*sw = tmp;
+}
+
+static void commit(struct apply_ctx *c, struct step *s)
+{
+	if (!s->write || (s->err && s->err != -EINVAL))
+		return;
+	if (c->dry_run) {
+		(void) knob_printf(&step_knob(c, s)->note, "dry run: would write %s", s->want);
+		return;
+	}
+	s->err = cgfs_write(s->fd, s->kv->file, s->want);
+	if (!s->err) {
+		struct qos_knob *k = step_knob(c, s);
+
+		k->written = true;
+		(void) knob_printf(&k->before, "%s", s->cur ? s->cur : "?");
+	}
+	log_debug("cgroup: %s %s = \"%s\": %s", c->cgpath, s->kv->file, s->want,
+		  s->err ? strerror(-s->err) : "ok");
+}
+
+static void fail_write(struct apply_ctx *c, struct step *s)
+{
+	_cleanup_free_ char *usage = NULL;
+	uint64_t want, used;
+	char a[32], b[32];
+	int err = s->err;
+
+	if (err == -EBUSY && s->kv->usage && cgfs_read(s->fd, s->kv->usage, &usage) >= 0 &&
+	    parse_bytes(s->want, &want) >= 0 && parse_bytes(usage, &used) >= 0) {
+		fmt_size(want, a, sizeof(a));
+		fmt_size(used, b, sizeof(b));
+		fail(c, s, err, "%s: %s is below the current usage %s (EBUSY)", s->kv->file, a, b);
+		return;
+	}
+	fail(c, s, err, "%s: writing \"%s\" failed: %s (%s)", s->kv->file, s->want, strerror(-err),
+	     strerrorname_np(-err) ? strerrorname_np(-err) : "?");
+}
+
+static void note_add(struct qos_knob *k, const char *text)
+{
+	if (k->note)
+		(void) knob_printf(&k->note, "%s; %s", k->note, text);
+	else
+		(void) knob_printf(&k->note, "%s", text);
+}
+
+/* What the kernel has now: the read-back goes into applied. */
+static void finish(struct apply_ctx *c, struct step *s)
+{
+	struct qos_knob *k = step_knob(c, s);
+	_cleanup_free_ char *now = NULL;
+	char buf[128];
+
+	if (!s->write || c->dry_run) {
+		k->applied = TAKE_PTR(s->cur);
+	} else if (cgfs_read(s->fd, s->kv->file, &now) >= 0) {
+		if (!s->err && !same_value(s->kv->kind, now, s->want)) {
+			snprintf(buf, sizeof(buf), "the kernel reads back %s", now);
+			note_add(k, buf);
+		} else if (!s->err && s->kv->kind == K_SHARES && !streq(now, s->want)) {
+			snprintf(buf, sizeof(buf), "clamped by the kernel to %s", now);
+			note_add(k, buf);
+		}
+		k->applied = TAKE_PTR(now);
+	}
+	if (s->write && s->err && !k->error)
+		fail_write(c, s);
+	free(s->cur);
+	free(s->want);
+}
+
+int cg_apply(struct cg_root *root, const char *cgpath, const struct qos_cg_limits *l, bool dry_run,
+	     struct qos_report *r)
+{
+	struct apply_ctx c = { .root = root, .cgpath = cgpath, .l = l, .dry_run = dry_run, .r = r };
+	int ret;
+
+	ret = cgpath_validate(cgpath);
+	if (ret < 0)
+		return ret;
+	c.v = cg_is_v2(root);
+	open_dirs(&c);
+	for (size_t i = 0; i < ELEMENTSOF(knob_table); i++)
+		plan_row(&c, &knob_table[i]);
+	if (!c.v)
+		order_memory(&c);
+	for (size_t i = 0; i < c.n; i++)
+		commit(&c, &c.steps[i]);
+	/* EINVAL can be an ordering conflict (v1 period vs quota, memsw vs memory): once more */
+	for (size_t i = 0; i < c.n; i++)
+		if (c.steps[i].err == -EINVAL && c.steps[i].write && !c.dry_run)
+			commit(&c, &c.steps[i]);
+	for (size_t i = 0; i < c.n; i++)
+		finish(&c, &c.steps[i]);
+	for (int i = 0; i < _CG_CTRL_MAX; i++)
+		if (c.fd[i] >= 0)
+			close(c.fd[i]);
+	return c.ret;
+}

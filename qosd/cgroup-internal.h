@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: MIT */
+/* Shared between cgroup.c (discovery, paths) and cgroup-apply.c (the knob writers). */
+#pragma once
+
+#include "cgroup.h"
+
+struct cg_root {
+	enum cg_mode mode;
+	char *path; /* as given to cg_root_open */
+	int root_fd; /* O_PATH; on v2 the one hierarchy */
+	int fd[_CG_CTRL_MAX]; /* v1 hierarchy dirfds (-1: not mounted); unused on v2 */
+	char *hpath[_CG_CTRL_MAX]; /* v1 hierarchy paths, symlinks resolved */
+};
+
+static inline bool cg_is_v2(const struct cg_root *root)
+{
+	return root->mode == CG_UNIFIED;
+}
+
+/* The hierarchy dirfd for controller c (v2: the root), -1 if that controller is not mounted. */
+static inline int cg_hier_fd(const struct cg_root *root, enum cg_ctrl c)
+{
+	return cg_is_v2(root) ? root->root_fd : root->fd[c];
+}

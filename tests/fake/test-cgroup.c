@@ -1,0 +1,861 @@
+/* SPDX-License-Identifier: MIT */
+/* cgfs and cgroup against fake trees (temp directories laid out like cgroupfs v1 and v2), and a
+ * root-only sanity test against this host's real cgroupfs. */
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <linux/magic.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/wait.h>
+
+#include <cmocka.h>
+
+/* test paths are short: temp dirs under /tmp */
+#pragma GCC diagnostic ignored "-Wformat-truncation"
+
+#include "qosd/cgfs.h"
+#include "qosd/cgroup.h"
+#include "qosd/report.h"
+#include "qosd/util.h"
+
+#define UNLIMITED "9223372036854771712"
+
+struct fx {
+	char dir[PATH_MAX];
+	struct cg_root *root;
+	struct qos_report r;
+	struct qos_cg_limits l;
+};
+
+static void put(const char *base, const char *rel, const char *content)
+{
+	char path[PATH_MAX];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", base, rel);
+	for (char *s = path + strlen(base) + 1; (s = strchr(s, '/')); s++) {
+		*s = 0;
+		(void) mkdir(path, 0755);
+		*s = '/';
+	}
+	f = fopen(path, "we");
+	assert_non_null(f);
+	fputs(content, f);
+	fclose(f);
+}
+
+static char *slurp(const struct fx *f, const char *rel)
+{
+	char path[PATH_MAX], *s = NULL;
+
+	snprintf(path, sizeof(path), "%s/%s", f->dir, rel);
+	assert_true(read_file_at(AT_FDCWD, path, 1 << 20, &s) >= 0);
+	return s;
+}
+
+static void assert_file(const struct fx *f, const char *rel, const char *want)
+{
+	_cleanup_free_ char *s = slurp(f, rel);
+
+	if (!streq(s, want))
+		fail_msg("%s: \"%s\" != \"%s\"", rel, s, want);
+}
+
+static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+{
+	return remove(p) < 0 ? -1 : 0;
+}
+
+static void mk_v1_cg(const char *d, const char *cg)
+{
+	char b[PATH_MAX];
+
+#define P(h, k, v) (snprintf(b, sizeof(b), "%s%s/%s", h, cg, k), put(d, b, v))
+	P("cpu", "cpu.shares", "1024\n");
+	P("cpu", "cpu.cfs_period_us", "100000\n");
+	P("cpu", "cpu.cfs_quota_us", "-1\n");
+	P("cpu", "cgroup.procs", "");
+	P("cpu", "tasks", "");
+	P("cpuset", "cpuset.cpus", "\n");
+	P("cpuset", "cpuset.mems", "\n");
+	P("memory", "memory.limit_in_bytes", UNLIMITED "\n");
+	P("memory", "memory.memsw.limit_in_bytes", UNLIMITED "\n");
+	P("memory", "memory.soft_limit_in_bytes", UNLIMITED "\n");
+	P("memory", "memory.usage_in_bytes", "83886080\n");
+	P("memory", "memory.memsw.usage_in_bytes", "83886080\n");
+	P("pids", "pids.max", "max\n");
+	P("blkio", "blkio.throttle.read_bps_device", "");
+#undef P
+}
+
+static void mk_v2_cg(const char *d, const char *cg)
+{
+	char b[PATH_MAX];
+
+#define P(k, v) (snprintf(b, sizeof(b), "%s/%s", cg + 1, k), put(d, b, v))
+	P("cgroup.controllers", "cpu cpuset io memory pids\n");
+	P("cgroup.subtree_control", "\n");
+	P("cgroup.procs", "");
+	P("cpu.weight", "100\n");
+	P("cpu.max", "max 100000\n");
+	P("cpuset.cpus", "\n");
+	P("cpuset.mems", "\n");
+	P("memory.max", "max\n");
+	P("memory.swap.max", "max\n");
+	P("memory.low", "0\n");
+	P("pids.max", "max\n");
+#undef P
+}
+
+static int fx_new(void **state, bool v2)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	snprintf(f->dir, sizeof(f->dir), "/tmp/qosd-test-%d-XXXXXX", (int) getpid());
+	if (!mkdtemp(f->dir))
+		return -1;
+	if (v2) {
+		put(f->dir, "cgroup.controllers", "cpu cpuset io memory pids\n");
+		put(f->dir, "cgroup.subtree_control", "\n");
+		put(f->dir, "cgroup.procs", "1\n");
+		mk_v2_cg(f->dir, "/pod");
+		mk_v2_cg(f->dir, "/pod/c1");
+	} else {
+		put(f->dir, "cpu/release_agent", "/sbin/agent\n");
+		put(f->dir, "cpu/notify_on_release", "0\n");
+		put(f->dir, "cpu/cgroup.procs", "1\n");
+		put(f->dir, "cpu/tasks", "1\n");
+		put(f->dir, "cpuset/cpuset.cpus", "0-3\n");
+		put(f->dir, "cpuset/cpuset.mems", "0\n");
+		mk_v1_cg(f->dir, "/pod");
+		put(f->dir, "cpuset/pod/cpuset.cpus", "0-3\n");
+		put(f->dir, "cpuset/pod/cpuset.mems", "0\n");
+		mk_v1_cg(f->dir, "/pod/c1");
+	}
+	*state = f;
+	return 0;
+}
+
+static int setup_v1(void **state)
+{
+	struct fx *f;
+
+	if (fx_new(state, false) < 0)
+		return -1;
+	f = *state;
+	return cg_root_open(f->dir, &f->root);
+}
+
+static int setup_v2(void **state)
+{
+	struct fx *f;
+
+	if (fx_new(state, true) < 0)
+		return -1;
+	f = *state;
+	return cg_root_open(f->dir, &f->root);
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+
+	cg_root_free(f->root);
+	report_done(&f->r);
+	free(f->l.cpu.cpus.v);
+	free(f->l.cpu.mems.v);
+	if (f->dir[0])
+		nftw(f->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	free(f);
+	return 0;
+}
+
+static const struct qos_knob *knob(const struct qos_report *r, const char *key)
+{
+	for (size_t i = 0; i < r->n; i++)
+		if (streq(r->v[i].key, key))
+			return &r->v[i];
+	fail_msg("no report entry %s", key);
+	return NULL;
+}
+
+static void set_u64(struct qos_u64 *k, uint64_t v)
+{
+	*k = (struct qos_u64){ QOS_SET, v };
+}
+
+static void set_str(struct qos_str *k, const char *v)
+{
+	free(k->v);
+	*k = (struct qos_str){ QOS_SET, strdup(v) };
+}
+
+static void set_all(struct qos_cg_limits *l)
+{
+	set_u64(&l->cpu.shares, 512);
+	set_u64(&l->cpu.weight, 50);
+	set_u64(&l->cpu.period_us, 100000);
+	set_u64(&l->cpu.quota_us, 50000);
+	set_str(&l->cpu.cpus, "0-1");
+	set_str(&l->cpu.mems, "0");
+	set_u64(&l->mem.limit, 512ULL << 20);
+	set_u64(&l->mem.swap, 64ULL << 20);
+	set_u64(&l->mem.reservation, 256ULL << 20);
+	set_u64(&l->pids.max, 100);
+}
+
+static void clear_all(struct qos_cg_limits *l)
+{
+	struct qos_u64 *u[] = { &l->cpu.shares,	     &l->cpu.weight, &l->cpu.period_us,
+				&l->cpu.quota_us,    &l->mem.limit,  &l->mem.swap,
+				&l->mem.reservation, &l->pids.max };
+
+	for (size_t i = 0; i < ELEMENTSOF(u); i++)
+		*u[i] = (struct qos_u64){ QOS_CLEAR, 0 };
+	l->cpu.cpus.op = QOS_CLEAR;
+	l->cpu.mems.op = QOS_CLEAR;
+}
+
+static void assert_no_errors(const struct qos_report *r)
+{
+	for (size_t i = 0; i < r->n; i++)
+		if (r->v[i].error)
+			fail_msg("%s: %s", r->v[i].key, r->v[i].error_msg);
+}
+
+/* ---- cgfs ---- */
+
+static void test_allow_list(void **state)
+{
+	struct fx *f = *state;
+	const char *refused[] = { "release_agent", "notify_on_release", "cgroup.procs", "tasks" };
+	_cleanup_close_ int fd = -1;
+
+	assert_true(cgfs_knob_allowed("cpu.shares"));
+	assert_true(cgfs_knob_allowed("io.max"));
+	assert_true(cgfs_knob_allowed("cgroup.subtree_control"));
+	assert_false(cgfs_knob_allowed("cgroup.threads"));
+	assert_false(cgfs_knob_allowed("memory.force_empty"));
+	assert_false(cgfs_knob_allowed(NULL));
+	fd = open(f->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	{
+		_cleanup_close_ int cfd = -1;
+
+		assert_int_equal(cgfs_open_dir(fd, "cpu", &cfd), 0);
+		for (size_t i = 0; i < ELEMENTSOF(refused); i++)
+			assert_int_equal(cgfs_write(cfd, refused[i], "1"), -EPERM);
+	}
+	assert_file(f, "cpu/release_agent", "/sbin/agent\n");
+	assert_file(f, "cpu/notify_on_release", "0\n");
+	assert_file(f, "cpu/cgroup.procs", "1\n");
+	assert_file(f, "cpu/tasks", "1\n");
+}
+
+static void test_open_dir_escapes(void **state)
+{
+	struct fx *f = *state;
+	_cleanup_close_ int fd = -1, cfd = -1, x = -1;
+	char path[PATH_MAX], outside[PATH_MAX];
+	_cleanup_free_ char *v = NULL;
+
+	fd = open(f->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(cgfs_open_dir(fd, "cpu", &cfd), 0);
+	assert_int_equal(cgfs_open_dir(cfd, "../x", &x), -EINVAL);
+	assert_int_equal(cgfs_open_dir(cfd, "/..", &x), -EINVAL);
+	assert_int_equal(cgfs_open_dir(cfd, "pod/../..", &x), -EINVAL);
+	assert_int_equal(cgfs_open_dir(cfd, "/pod/./c1", &x), -EINVAL);
+	assert_int_equal(x, -1);
+	/* a symlinked directory and a symlinked knob are refused */
+	snprintf(path, sizeof(path), "%s/cpu/lnk", f->dir);
+	assert_int_equal(symlink("/tmp", path), 0);
+	assert_true(cgfs_open_dir(cfd, "lnk", &x) < 0);
+	assert_true(cgfs_open_dir(cfd, "/lnk", &x) < 0);
+	snprintf(outside, sizeof(outside), "%s/outside", f->dir);
+	put(f->dir, "outside", "keep\n");
+	snprintf(path, sizeof(path), "%s/cpu/pod/c1/cpu.weight", f->dir);
+	assert_int_equal(symlink(outside, path), 0);
+	{
+		_cleanup_close_ int c1 = -1;
+
+		assert_int_equal(cgfs_open_dir(cfd, "/pod/c1", &c1), 0);
+		assert_true(cgfs_write(c1, "cpu.weight", "1") < 0);
+		assert_true(cgfs_read(c1, "cpu.weight", &v) < 0);
+		assert_int_equal(cgfs_write(c1, "../cpu.shares", "1"), -EPERM);
+		assert_int_equal(cgfs_read(c1, "../cpu.shares", &v), -EINVAL);
+		assert_int_equal(cgfs_read(c1, "cpu.shares", &v), 0);
+		assert_string_equal(v, "1024");
+	}
+	assert_file(f, "outside", "keep\n");
+	assert_int_equal(cgfs_open_dir(cfd, "/", &x), 0);
+	close(x);
+	assert_int_equal(cgfs_mkdir(cfd, "/pod/new"), 1);
+	assert_int_equal(cgfs_mkdir(cfd, "/pod/new"), 0);
+	assert_int_equal(cgfs_mkdir(cfd, "/pod/../new"), -EINVAL);
+}
+
+/* ---- v1 ---- */
+
+static void test_v1_detect(void **state)
+{
+	struct fx *f = *state;
+	char want[PATH_MAX];
+
+	assert_int_equal(cg_root_mode(f->root), CG_LEGACY);
+	snprintf(want, sizeof(want), "%s/cpu", f->dir);
+	assert_string_equal(cg_primary_path(f->root), want);
+	assert_true(cg_exists(f->root, "/pod/c1"));
+	assert_false(cg_exists(f->root, "/pod/c2"));
+	assert_false(cg_exists(f->root, "/pod/../pod"));
+}
+
+static void test_v1_set(void **state)
+{
+	struct fx *f = *state;
+	const struct qos_knob *k;
+
+	set_all(&f->l);
+	assert_int_equal(cg_apply(f->root, "/pod/c1", &f->l, false, &f->r), 0);
+	assert_no_errors(&f->r);
+	assert_int_equal(f->r.n, 9);
+	assert_file(f, "cpu/pod/c1/cpu.shares", "512");
+	assert_file(f, "cpu/pod/c1/cpu.cfs_period_us", "100000\n"); /* same: not rewritten */
+	assert_file(f, "cpu/pod/c1/cpu.cfs_quota_us", "50000");
+	assert_file(f, "cpuset/pod/c1/cpuset.cpus", "0-1");
+	assert_file(f, "cpuset/pod/c1/cpuset.mems", "0");
+	assert_file(f, "memory/pod/c1/memory.limit_in_bytes", "536870912");
+	assert_file(f, "memory/pod/c1/memory.memsw.limit_in_bytes", "603979776");
+	assert_file(f, "memory/pod/c1/memory.soft_limit_in_bytes", "268435456");
+	assert_file(f, "pids/pod/c1/pids.max", "100");
+	k = knob(&f->r, "memory.swap");
+	assert_string_equal(k->object, "memory.memsw.limit_in_bytes");
+	assert_string_equal(k->desired, "603979776");
+	assert_string_equal(k->applied, "603979776");
+	assert_string_equal(k->note, "memsw = limit + swap = 576M");
+	k = knob(&f->r, "cpu.shares");
+	assert_string_equal(k->object, "cpu.shares");
+	assert_string_equal(k->applied, "512");
+	assert_false(f->r.retry);
+}
+
+static void test_v1_clear(void **state)
+{
+	struct fx *f = *state;
+
+	set_all(&f->l);
+	assert_int_equal(cg_apply(f->root, "/pod/c1", &f->l, false, &f->r), 0);
+	report_done(&f->r);
+	clear_all(&f->l);
+	assert_int_equal(cg_apply(f->root, "/pod/c1", &f->l, false, &f->r), 0);
+	assert_no_errors(&f->r);
+	assert_file(f, "cpu/pod/c1/cpu.shares", "1024");
+	assert_file(f, "cpu/pod/c1/cpu.cfs_period_us", "100000\n");
+	assert_file(f, "cpu/pod/c1/cpu.cfs_quota_us", "-1");
+	assert_file(f, "cpuset/pod/c1/cpuset.cpus", "0-3"); /* the parent's */
+	assert_file(f, "cpuset/pod/c1/cpuset.mems", "0");
+	assert_file(f, "memory/pod/c1/memory.limit_in_bytes", "-1");
+	assert_file(f, "memory/pod/c1/memory.memsw.limit_in_bytes", "-1");
+	assert_file(f, "memory/pod/c1/memory.soft_limit_in_bytes", "-1");
+	assert_file(f, "pids/pod/c1/pids.max", "max");
+	/* CLEAR of what is already the default writes nothing */
+	put(f->dir, "memory/pod/c1/memory.limit_in_bytes", UNLIMITED "\n");
+	report_done(&f->r);
+	assert_int_equal(cg_apply(f->root, "/pod/c1", &f->l, false, &f->r), 0);
+	assert_file(f, "memory/pod/c1/memory.limit_in_bytes", UNLIMITED "\n");
+}
+
+/* Values the kernel spells differently are not rewritten: page rounding, clamping, list syntax. */
+static void test_v1_normalized_compare(void **state)
+{
+	struct fx *f = *state;
+
+	set_all(&f->l);
+	set_u64(&f->l.cpu.shares, 300000);
+	set_u64(&f->l.mem.limit, (512ULL << 20) + 100);
+	set_u64(&f->l.mem.swap, 64ULL << 20);
+	set_u64(&f->l.mem.reservation, (256ULL << 20) + 4095);
+	put(f->dir, "cpu/pod/c1/cpu.shares", "262144\n");
+	put(f->dir, "cpuset/pod/c1/cpuset.cpus", "1,0\n");
+	put(f->dir, "memory/pod/c1/memory.limit_in_bytes", "536870912\n");
+	put(f->dir, "memory/pod/c1/memory.memsw.limit_in_bytes", "603979776\n");
+	put(f->dir, "memory/pod/c1/memory.soft_limit_in_bytes", "268435456\n");
+	assert_int_equal(cg_apply(f->root, "/pod/c1", &f->l, false, &f->r), 0);
+	assert_no_errors(&f->r);
+	assert_file(f, "cpu/pod/c1/cpu.shares", "262144\n");
+	assert_file(f, "cpuset/pod/c1/cpuset.cpus", "1,0\n");
+	assert_file(f, "memory/pod/c1/memory.limit_in_bytes", "536870912\n");
+	assert_file(f, "memory/pod/c1/memory.soft_limit_in_bytes", "268435456\n");
+	assert_file(f, "cpu/pod/c1/cpu.cfs_quota_us", "50000"); /* this one differed */
+}
+
+static void test_v1_dry_run(void **state)
+{
+	struct fx *f = *state;
+	const struct qos_knob *k;
+
+	set_all(&f->l);
+	f->l.pids.max.op = QOS_LEAVE;
+	assert_int_equal(cg_apply(f->root, "/pod/c1", &f->l, true, &f->r), 0);
+	assert_no_errors(&f->r);
+	assert_file(f, "cpu/pod/c1/cpu.shares", "1024\n");
+	assert_file(f, "cpu/pod/c1/cpu.cfs_quota_us", "-1\n");
+	assert_file(f, "cpuset/pod/c1/cpuset.cpus", "\n");
+	assert_file(f, "memory/pod/c1/memory.limit_in_bytes", UNLIMITED "\n");
+	assert_file(f, "memory/pod/c1/memory.memsw.limit_in_bytes", UNLIMITED "\n");
+	assert_file(f, "pids/pod/c1/pids.max", "max\n");
+	k = knob(&f->r, "cpu.shares");
+	assert_string_equal(k->desired, "512");
+	assert_string_equal(k->applied, "1024");
+	assert_string_equal(k->note, "dry run: would write 512");
+	k = knob(&f->r, "pids.limit"); /* LEAVE knobs are shown in a dry run, desired NULL */
+	assert_null(k->desired);
+	assert_string_equal(k->applied, "max");
+}
+
+static void test_v1_missing_dir(void **state)
+{
+	struct fx *f = *state;
+	char path[PATH_MAX];
+	const struct qos_knob *k;
+
+	snprintf(path, sizeof(path), "%s/memory/pod/c1", f->dir);
+	assert_int_equal(nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS), 0);
+	set_all(&f->l);
+	assert_int_equal(cg_apply(f->root, "/pod/c1", &f->l, false, &f->r), -ENOENT);
+	assert_true(f->r.retry);
+	assert_non_null(strstr(f->r.retry_why, "memory"));
+	k = knob(&f->r, "memory.limit");
+	assert_int_equal(k->error, -ENOENT);
+	assert_string_equal(k->error_msg, "cgroup not present in the memory hierarchy yet");
+	assert_int_equal(knob(&f->r, "memory.swap")->error, -ENOENT);
+	assert_int_equal(knob(&f->r, "cpu.shares")->error, 0);
+	assert_file(f, "cpu/pod/c1/cpu.shares", "512");
+	assert_file(f, "pids/pod/c1/pids.max", "100");
+	assert_int_equal(report_errors(&f->r), 3);
+}
+
+static void test_v1_swap_needs_limit(void **state)
+{
+	struct fx *f = *state;
+
+	set_u64(&f->l.mem.swap, 64ULL << 20);
+	set_u64(&f->l.pids.max, 7);
+	assert_int_equal(cg_apply(f->root, "/pod/c1", &f->l, false, &f->r), -EINVAL);
+	assert_int_equal(knob(&f->r, "memory.swap")->error, -EINVAL);
+	assert_file(f, "memory/pod/c1/memory.memsw.limit_in_bytes", UNLIMITED "\n");
+	assert_file(f, "pids/pod/c1/pids.max", "7"); /* never stops at the first failure */
+}
+
+static void test_v1_combined_mount(void **state)
+{
+	struct fx *f = *state;
+	char a[PATH_MAX], b[PATH_MAX];
+	struct cg_root *root = NULL;
+
+	snprintf(a, sizeof(a), "%s/cpu", f->dir);
+	snprintf(b, sizeof(b), "%s/cpu,cpuacct", f->dir);
+	assert_int_equal(rename(a, b), 0);
+	/* only the comma-joined directory */
+	assert_int_equal(cg_root_open(f->dir, &root), 0);
+	assert_string_equal(cg_primary_path(root), b);
+	assert_true(cg_exists(root, "/pod/c1"));
+	cg_root_free(root);
+	/* Debian: cpu -> cpu,cpuacct */
+	assert_int_equal(symlink("cpu,cpuacct", a), 0);
+	assert_int_equal(cg_root_open(f->dir, &root), 0);
+	assert_string_equal(cg_primary_path(root), b);
+	set_u64(&f->l.cpu.shares, 2048);
+	assert_int_equal(cg_apply(root, "/pod/c1", &f->l, false, &f->r), 0);
+	assert_file(f, "cpu,cpuacct/pod/c1/cpu.shares", "2048");
+	cg_root_free(root);
+}
+
+static void test_v1_make(void **state)
+{
+	struct fx *f = *state;
+	char path[PATH_MAX];
+	struct stat st;
+
+	/* a fake cpuset hierarchy cannot give new directories their files: drop it here (the
+	 * real-kernel test covers the copy) */
+	snprintf(path, sizeof(path), "%s/cpuset", f->dir);
+	assert_int_equal(nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS), 0);
+	cg_root_free(f->root);
+	assert_int_equal(cg_root_open(f->dir, &f->root), 0);
+	assert_int_equal(cg_make(f->root, "/tenant/acme"), 0);
+	assert_int_equal(cg_make(f->root, "/tenant/acme"), 0);
+	for (int c = 0; c < _CG_CTRL_MAX; c++) {
+		if (c == CG_CPUSET)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s/tenant/acme", f->dir, cg_ctrl_name(c));
+		assert_int_equal(stat(path, &st), 0);
+	}
+	assert_int_equal(cg_make(f->root, "/../x"), -EINVAL);
+	assert_int_equal(cg_remove(f->root, "/tenant/acme"), 0);
+	snprintf(path, sizeof(path), "%s/memory/tenant/acme", f->dir);
+	assert_int_equal(stat(path, &st), -1);
+	assert_int_equal(cg_remove(f->root, "/tenant/acme"), 0);
+	assert_int_equal(cg_enable_controllers(f->root, "/tenant"), 0); /* no-op on v1 */
+}
+
+static void test_pid_path(void **state)
+{
+	struct fx *f = *state;
+	_cleanup_free_ char *p = NULL, *q = NULL;
+	char procfs[PATH_MAX];
+	struct cg_root *v2 = NULL;
+
+	put(f->dir, "proc/42/cgroup",
+	    "12:pids:/other\n4:cpu,cpuacct:/pod/c1\n2:memory:/pod/c1\n0::/user.slice\n");
+	put(f->dir, "proc/43/cgroup", "0::/sys/pod\n");
+	put(f->dir, "v2/cgroup.controllers", "cpu\n");
+	snprintf(procfs, sizeof(procfs), "%s/proc", f->dir);
+	assert_int_equal(cg_pid_path(f->root, procfs, 42, &p), 0);
+	assert_string_equal(p, "/pod/c1");
+	assert_int_equal(cg_pid_path(f->root, procfs, 43, &q), -ENODATA);
+	assert_int_equal(cg_pid_path(f->root, procfs, 44, &q), -ESRCH);
+	snprintf(procfs, sizeof(procfs), "%s/v2", f->dir);
+	assert_int_equal(cg_root_open(procfs, &v2), 0);
+	assert_int_equal(cg_root_mode(v2), CG_UNIFIED);
+	snprintf(procfs, sizeof(procfs), "%s/proc", f->dir);
+	assert_int_equal(cg_pid_path(v2, procfs, 43, &q), 0);
+	assert_string_equal(q, "/sys/pod");
+	cg_root_free(v2);
+	free(p);
+	p = NULL;
+	assert_int_equal(cg_pid_path(f->root, NULL, getpid(), &p), 0);
+	assert_true(p[0] == '/');
+}
+
+static void test_first_pid_children(void **state)
+{
+	struct fx *f = *state;
+	char **v = NULL;
+	pid_t pid = 0;
+
+	put(f->dir, "cpu/pod/c1/cgroup.procs", "4242\n17\n");
+	assert_int_equal(cg_first_pid(f->root, "/pod/c1", &pid), 0);
+	assert_int_equal(pid, 4242);
+	put(f->dir, "cpu/pod/cgroup.procs", "");
+	assert_int_equal(cg_first_pid(f->root, "/pod", &pid), -ESRCH);
+	assert_int_equal(pid, 4242);
+	assert_int_equal(cg_first_pid(f->root, "/nope", &pid), -ENOENT);
+	assert_int_equal(cg_list_children(f->root, "/pod", &v), 1);
+	assert_string_equal(v[0], "c1");
+	assert_null(v[1]);
+	cg_strv_free(v);
+	assert_int_equal(cg_list_children(f->root, "/pod/c1", &v), 0);
+	assert_null(v[0]);
+	cg_strv_free(v);
+}
+
+/* ---- v2 ---- */
+
+static void test_v2_set(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(cg_root_mode(f->root), CG_UNIFIED);
+	assert_string_equal(cg_primary_path(f->root), f->dir);
+	set_all(&f->l);
+	assert_int_equal(cg_apply(f->root, "/pod/c1", &f->l, false, &f->r), 0);
+	assert_no_errors(&f->r);
+	assert_int_equal(f->r.n, 8);
+	assert_file(f, "pod/c1/cpu.weight", "50");
+	assert_file(f, "pod/c1/cpu.max", "50000 100000");
+	assert_file(f, "pod/c1/cpuset.cpus", "0-1");
+	assert_file(f, "pod/c1/cpuset.mems", "0");
+	assert_file(f, "pod/c1/memory.max", "536870912");
+	assert_file(f, "pod/c1/memory.swap.max", "67108864");
+	assert_file(f, "pod/c1/memory.low", "268435456");
+	assert_file(f, "pod/c1/pids.max", "100");
+	assert_string_equal(knob(&f->r, "cpu.weight")->object, "cpu.weight");
+	assert_string_equal(knob(&f->r, "cpu.quota")->object, "cpu.max");
+	assert_string_equal(knob(&f->r, "memory.swap")->object, "memory.swap.max");
+	assert_string_equal(knob(&f->r, "memory.reservation")->applied, "268435456");
+}
+
+static void test_v2_clear(void **state)
+{
+	struct fx *f = *state;
+
+	set_all(&f->l);
+	assert_int_equal(cg_apply(f->root, "/pod/c1", &f->l, false, &f->r), 0);
+	report_done(&f->r);
+	clear_all(&f->l);
+	assert_int_equal(cg_apply(f->root, "/pod/c1", &f->l, false, &f->r), 0);
+	assert_no_errors(&f->r);
+	assert_file(f, "pod/c1/cpu.weight", "100");
+	assert_file(f, "pod/c1/cpu.max", "max 100000");
+	assert_file(f, "pod/c1/cpuset.cpus", "\n");
+	assert_file(f, "pod/c1/cpuset.mems", "\n");
+	assert_file(f, "pod/c1/memory.max", "max");
+	assert_file(f, "pod/c1/memory.swap.max", "max");
+	assert_file(f, "pod/c1/memory.low", "0");
+	assert_file(f, "pod/c1/pids.max", "max");
+}
+
+static void test_v2_cpu_max_halves(void **state)
+{
+	struct fx *f = *state;
+
+	put(f->dir, "pod/c1/cpu.max", "20000 100000\n");
+	set_u64(&f->l.cpu.period_us, 50000);
+	assert_int_equal(cg_apply(f->root, "/pod/c1", &f->l, false, &f->r), 0);
+	assert_file(f, "pod/c1/cpu.max", "20000 50000");
+	report_done(&f->r);
+	f->l.cpu.period_us.op = QOS_LEAVE;
+	set_u64(&f->l.cpu.quota_us, 30000);
+	assert_int_equal(cg_apply(f->root, "/pod/c1", &f->l, false, &f->r), 0);
+	assert_file(f, "pod/c1/cpu.max", "30000 50000");
+	/* the same value spelled as one number is not rewritten */
+	put(f->dir, "pod/c1/cpu.max", "30000 50000\n");
+	report_done(&f->r);
+	assert_int_equal(cg_apply(f->root, "/pod/c1", &f->l, false, &f->r), 0);
+	assert_file(f, "pod/c1/cpu.max", "30000 50000\n");
+}
+
+static void test_v2_enable_controllers(void **state)
+{
+	struct fx *f = *state;
+
+	put(f->dir, "cgroup.subtree_control", "cpu cpuset io memory\n");
+	put(f->dir, "pod/cgroup.controllers", "cpu memory pids\n");
+	put(f->dir, "pod/cgroup.subtree_control", "cpu memory\n");
+	assert_int_equal(cg_enable_controllers(f->root, "/pod/c1"), 0);
+	assert_file(f, "cgroup.subtree_control", "+pids");
+	assert_file(f, "pod/cgroup.subtree_control", "+pids");
+	put(f->dir, "cgroup.subtree_control", "cpu cpuset io memory pids\n");
+	put(f->dir, "pod/cgroup.subtree_control", "cpu memory pids\n");
+	assert_int_equal(cg_enable_controllers(f->root, "/pod/c1"), 0);
+	assert_file(f, "cgroup.subtree_control", "cpu cpuset io memory pids\n");
+	assert_file(f, "pod/cgroup.subtree_control", "cpu memory pids\n");
+	assert_file(f, "pod/c1/cgroup.subtree_control", "\n"); /* cgpath itself untouched */
+	assert_file(f, "cgroup.procs", "1\n");
+	/* cg_make: mkdir, then the ancestors' controllers */
+	put(f->dir, "cgroup.subtree_control", "cpu\n");
+	assert_int_equal(cg_make(f->root, "/t1"), 0);
+	assert_file(f, "cgroup.subtree_control", "+pids");
+	assert_true(cg_exists(f->root, "/t1"));
+	assert_int_equal(cg_remove(f->root, "/t1"), 0);
+	assert_false(cg_exists(f->root, "/t1"));
+}
+
+static void test_v2_dry_run(void **state)
+{
+	struct fx *f = *state;
+
+	set_all(&f->l);
+	assert_int_equal(cg_apply(f->root, "/pod/c1", &f->l, true, &f->r), 0);
+	assert_file(f, "pod/c1/cpu.weight", "100\n");
+	assert_file(f, "pod/c1/cpu.max", "max 100000\n");
+	assert_file(f, "pod/c1/memory.max", "max\n");
+	assert_string_equal(knob(&f->r, "cpu.quota")->applied, "max 100000");
+	assert_string_equal(knob(&f->r, "cpu.quota")->desired, "50000 100000");
+}
+
+/* ---- the real kernel (root, v1 or hybrid host) ---- */
+
+struct real {
+	struct cg_root *root;
+	char cg[64];
+	pid_t child;
+	struct qos_report r;
+	struct qos_cg_limits l;
+};
+
+static int real_setup(void **state)
+{
+	struct real *x = calloc(1, sizeof(*x));
+	struct statfs sfs;
+
+	*state = x;
+	if (geteuid() != 0 || statfs("/sys/fs/cgroup/memory", &sfs) < 0 ||
+	    sfs.f_type != CGROUP_SUPER_MAGIC)
+		return 0;
+	if (cg_root_open("/sys/fs/cgroup", &x->root) < 0)
+		return 0;
+	snprintf(x->cg, sizeof(x->cg), "/qosd-test-%d-x", (int) getpid());
+	return 0;
+}
+
+static int real_teardown(void **state)
+{
+	struct real *x = *state;
+
+	if (x->child > 0) {
+		kill(x->child, SIGKILL);
+		waitpid(x->child, NULL, 0);
+	}
+	if (x->root) {
+		for (int i = 0; i < 50 && cg_remove(x->root, x->cg) == -EBUSY; i++)
+			usleep(20000);
+		cg_root_free(x->root);
+	}
+	report_done(&x->r);
+	free(x->l.cpu.cpus.v);
+	free(x->l.cpu.mems.v);
+	free(x);
+	return 0;
+}
+
+static void real_assert(struct real *x, enum cg_ctrl c, const char *knob_file, const char *want)
+{
+	_cleanup_close_ int fd = -1;
+	_cleanup_free_ char *v = NULL;
+
+	assert_int_equal(cg_open(x->root, c, x->cg, &fd), 0);
+	assert_int_equal(cgfs_read(fd, knob_file, &v), 0);
+	if (!streq(v, want))
+		fail_msg("%s: \"%s\" != \"%s\"", knob_file, v, want);
+}
+
+static void real_apply(struct real *x)
+{
+	report_done(&x->r);
+	assert_int_equal(cg_apply(x->root, x->cg, &x->l, false, &x->r), 0);
+	assert_no_errors(&x->r);
+}
+
+static void test_real_v1(void **state)
+{
+	struct real *x = *state;
+	_cleanup_free_ char *parent_cpus = NULL;
+	_cleanup_close_ int rfd = -1;
+
+	if (!x->root || cg_root_mode(x->root) == CG_UNIFIED)
+		skip();
+	assert_int_equal(cg_make(x->root, x->cg), 0);
+	assert_int_equal(cg_open(x->root, CG_CPUSET, "/", &rfd), 0);
+	assert_int_equal(cgfs_read(rfd, "cpuset.cpus", &parent_cpus), 0);
+	real_assert(x, CG_CPUSET, "cpuset.cpus", parent_cpus); /* copied by cg_make */
+	set_u64(&x->l.cpu.shares, 512);
+	set_u64(&x->l.cpu.period_us, 100000);
+	set_u64(&x->l.cpu.quota_us, 50000);
+	set_str(&x->l.cpu.cpus, "0");
+	set_str(&x->l.cpu.mems, "0");
+	set_u64(&x->l.mem.limit, 64ULL << 20);
+	set_u64(&x->l.mem.swap, 16ULL << 20);
+	set_u64(&x->l.mem.reservation, 32ULL << 20);
+	set_u64(&x->l.pids.max, 50);
+	real_apply(x);
+	real_assert(x, CG_CPU, "cpu.shares", "512");
+	real_assert(x, CG_CPU, "cpu.cfs_quota_us", "50000");
+	real_assert(x, CG_CPUSET, "cpuset.cpus", "0");
+	real_assert(x, CG_MEMORY, "memory.limit_in_bytes", "67108864");
+	real_assert(x, CG_MEMORY, "memory.memsw.limit_in_bytes", "83886080");
+	real_assert(x, CG_MEMORY, "memory.soft_limit_in_bytes", "33554432");
+	real_assert(x, CG_PIDS, "pids.max", "50");
+	assert_string_equal(knob(&x->r, "memory.swap")->applied, "83886080");
+	/* lower both (memory first), then raise both (memsw first): the wrong order is EINVAL */
+	set_u64(&x->l.mem.limit, 32ULL << 20);
+	set_u64(&x->l.mem.swap, 8ULL << 20);
+	real_apply(x);
+	real_assert(x, CG_MEMORY, "memory.memsw.limit_in_bytes", "41943040");
+	set_u64(&x->l.mem.limit, 128ULL << 20);
+	set_u64(&x->l.mem.swap, 64ULL << 20);
+	real_apply(x);
+	real_assert(x, CG_MEMORY, "memory.limit_in_bytes", "134217728");
+	real_assert(x, CG_MEMORY, "memory.memsw.limit_in_bytes", "201326592");
+	/* shares are clamped silently: read back, not rewritten next time */
+	set_u64(&x->l.cpu.shares, 1);
+	real_apply(x);
+	assert_string_equal(knob(&x->r, "cpu.shares")->applied, "2");
+	assert_string_equal(knob(&x->r, "cpu.shares")->note, "clamped by the kernel to 2");
+	real_apply(x); /* 2 is what 1 becomes: nothing to write */
+	assert_null(knob(&x->r, "cpu.shares")->note);
+	clear_all(&x->l);
+	real_apply(x);
+	real_assert(x, CG_CPU, "cpu.shares", "1024");
+	real_assert(x, CG_CPU, "cpu.cfs_quota_us", "-1");
+	real_assert(x, CG_CPUSET, "cpuset.cpus", parent_cpus);
+	real_assert(x, CG_MEMORY, "memory.limit_in_bytes", UNLIMITED);
+	real_assert(x, CG_MEMORY, "memory.memsw.limit_in_bytes", UNLIMITED);
+	real_assert(x, CG_PIDS, "pids.max", "max");
+}
+
+/* A limit below what the cgroup uses (anonymous memory, no swap device) is EBUSY on v1. */
+static void test_real_v1_ebusy(void **state)
+{
+	struct real *x = *state;
+	_cleanup_close_ int fd = -1;
+	const struct qos_knob *k;
+	int p[2], q[2];
+	char buf[32];
+
+	if (!x->root || cg_root_mode(x->root) == CG_UNIFIED)
+		skip();
+	assert_int_equal(cg_make(x->root, x->cg), 0);
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	assert_int_equal(pipe2(q, O_CLOEXEC), 0);
+	x->child = fork();
+	assert_true(x->child >= 0);
+	if (x->child == 0) {
+		volatile char *m;
+
+		if (read(p[0], buf, 1) != 1)
+			_exit(1);
+		m = malloc(24 << 20);
+		for (size_t i = 0; m && i < 24 << 20; i += 4096)
+			m[i] = 1;
+		if (write(q[1], "x", 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	assert_int_equal(cg_open(x->root, CG_MEMORY, x->cg, &fd), 0);
+	{
+		_cleanup_close_ int procs = openat(fd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+
+		snprintf(buf, sizeof(buf), "%d", (int) x->child);
+		assert_true(procs >= 0);
+		assert_true(write(procs, buf, strlen(buf)) > 0);
+	}
+	assert_int_equal(write(p[1], "x", 1), 1);
+	assert_int_equal(read(q[0], buf, 1), 1);
+	set_u64(&x->l.mem.limit, 4ULL << 20);
+	assert_int_equal(cg_apply(x->root, x->cg, &x->l, false, &x->r), -EBUSY);
+	k = knob(&x->r, "memory.limit");
+	assert_int_equal(k->error, -EBUSY);
+	assert_non_null(
+		strstr(k->error_msg, "memory.limit_in_bytes: 4M is below the current usage"));
+	print_message("# %s\n", k->error_msg);
+	close(p[0]);
+	close(p[1]);
+	close(q[0]);
+	close(q[1]);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_allow_list, setup_v1, teardown),
+		cmocka_unit_test_setup_teardown(test_open_dir_escapes, setup_v1, teardown),
+		cmocka_unit_test_setup_teardown(test_v1_detect, setup_v1, teardown),
+		cmocka_unit_test_setup_teardown(test_v1_set, setup_v1, teardown),
+		cmocka_unit_test_setup_teardown(test_v1_clear, setup_v1, teardown),
+		cmocka_unit_test_setup_teardown(test_v1_normalized_compare, setup_v1, teardown),
+		cmocka_unit_test_setup_teardown(test_v1_dry_run, setup_v1, teardown),
+		cmocka_unit_test_setup_teardown(test_v1_missing_dir, setup_v1, teardown),
+		cmocka_unit_test_setup_teardown(test_v1_swap_needs_limit, setup_v1, teardown),
+		cmocka_unit_test_setup_teardown(test_v1_combined_mount, setup_v1, teardown),
+		cmocka_unit_test_setup_teardown(test_v1_make, setup_v1, teardown),
+		cmocka_unit_test_setup_teardown(test_pid_path, setup_v1, teardown),
+		cmocka_unit_test_setup_teardown(test_first_pid_children, setup_v1, teardown),
+		cmocka_unit_test_setup_teardown(test_v2_set, setup_v2, teardown),
+		cmocka_unit_test_setup_teardown(test_v2_clear, setup_v2, teardown),
+		cmocka_unit_test_setup_teardown(test_v2_cpu_max_halves, setup_v2, teardown),
+		cmocka_unit_test_setup_teardown(test_v2_enable_controllers, setup_v2, teardown),
+		cmocka_unit_test_setup_teardown(test_v2_dry_run, setup_v2, teardown),
+		cmocka_unit_test_setup_teardown(test_real_v1, real_setup, real_teardown),
+		cmocka_unit_test_setup_teardown(test_real_v1_ebusy, real_setup, real_teardown),
+	};
+
+	return cmocka_run_group_tests_name("cgroup", tests, NULL, NULL);
+}
