@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: MIT */
+/* Disk quotas on a container's writable directory: XFS project quotas (ext4 with -O project too).
+ * Project ids come from a configured range; the directory's own project id is the truth that
+ * survives restarts and lost state files. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "qosd/limits.h"
+#include "qosd/report.h"
+
+struct quota_ctx;
+
+struct quota_config {
+	uint32_t range_lo, range_hi; /* 0,0 = default by projid32bit */
+	const char *projects_file, *projid_file; /* NULL = /etc/projects, /etc/projid */
+	const char *const *roots; /* allowed directories, none = any */
+	size_t n_roots;
+};
+
+/* Default id ranges: with projid32bit, and without (ids must stay below 65536). */
+#define QUOTA_RANGE32_LO 100000u
+#define QUOTA_RANGE32_HI 199999u
+#define QUOTA_RANGE16_LO 50000u
+#define QUOTA_RANGE16_HI 59999u
+
+/* Copies cfg (strings included). -EINVAL on a reversed range or id 0 in it. */
+int quota_ctx_new(const struct quota_config *cfg, struct quota_ctx **ret);
+void quota_ctx_free(struct quota_ctx *ctx);
+
+/* Check dir (absolute, not a symlink, a directory, no "..", under a root, on a fs with project
+ * quota on). Returns 0, or -errno with *ret_msg (malloc'd) saying which check refused it. */
+int quota_dir_check(struct quota_ctx *ctx, const char *dir, char **ret_msg);
+
+/* Find the writable directory of a container: overlay upperdir of pid's root mount, else
+ * <bundle>/rootfs (bundle may be NULL: -ENOENT). */
+int quota_dir_for_container(pid_t pid, const char *bundle, char **ret);
+
+/* Bring dir's project quota to d. *projid: in = the id from the state file (0 = none), out = the id
+ * in use (allocated or rebuilt from the directory's own project id). taken(id, userdata) tells ids
+ * other containers hold. dry_run: read only. Adds one report entry for disk.quota and one for
+ * disk.inodes (applied/usage read back with quotactl). Nothing to do (both LEAVE, no id): 0, no
+ * entries. */
+int quota_apply(struct quota_ctx *ctx, const char *dir, const struct qos_disk *d, uint32_t *projid,
+		bool (*taken)(uint32_t id, void *userdata), void *userdata, bool dry_run,
+		struct qos_report *r);
+
+/* Clear the limits of projid (set to 0) on the filesystem of dir and forget the id. dir may be
+ * gone: the filesystem is then the one recorded when the id was applied, else the one of dir's
+ * nearest existing ancestor. The directory keeps its project id (its files keep counting against
+ * the id, so it is not handed out again while they exist). */
+int quota_release(struct quota_ctx *ctx, const char *dir, uint32_t projid);
+
+/* Read the kernel's view of projid on dir's filesystem (for show). Units: bytes and inodes. */
+struct quota_usage {
+	uint64_t limit_bytes, used_bytes, limit_inodes, used_inodes;
+};
+int quota_get(struct quota_ctx *ctx, const char *dir, uint32_t projid, struct quota_usage *ret);

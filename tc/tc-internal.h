@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: MIT */
+/* Shared by the tc module only. libnl types are forward-declared: no library header here. tc-nl.c is
+ * the adapter: every function returns 0 / -errno and records libnl's error for the message. */
+#pragma once
+
+#include <sys/types.h>
+
+#include "tc/tc.h"
+
+struct nl_sock;
+struct nl_msg;
+struct nl_cache;
+struct nl_cb;
+struct rtnl_link;
+struct rtnl_qdisc;
+struct rtnl_cls;
+struct rtnl_act;
+
+/* Cleanup helpers for libnl objects (defined in tc-nl.c; accept NULL). */
+void tc_nl_msg_freep(struct nl_msg **p);
+void tc_nl_cache_freep(struct nl_cache **p);
+void tc_nl_cb_putp(struct nl_cb **p);
+void tc_nl_sock_freep(struct nl_sock **p);
+void tc_rtnl_link_putp(struct rtnl_link **p);
+void tc_rtnl_qdisc_putp(struct rtnl_qdisc **p);
+void tc_rtnl_cls_putp(struct rtnl_cls **p);
+void tc_rtnl_act_putp(struct rtnl_act **p);
+/* A private copy of sk's callbacks (for one request with handlers of its own). */
+struct nl_cb *tc_nl_cb_clone(struct nl_sock *sk);
+#define _cleanup_nlmsg_ _cleanup_(tc_nl_msg_freep)
+#define _cleanup_cache_ _cleanup_(tc_nl_cache_freep)
+#define _cleanup_cb_ _cleanup_(tc_nl_cb_putp)
+#define _cleanup_sock_ _cleanup_(tc_nl_sock_freep)
+#define _cleanup_link_ _cleanup_(tc_rtnl_link_putp)
+#define _cleanup_qdisc_ _cleanup_(tc_rtnl_qdisc_putp)
+#define _cleanup_cls_ _cleanup_(tc_rtnl_cls_putp)
+#define _cleanup_act_ _cleanup_(tc_rtnl_act_putp)
+
+struct tc_seen {
+	int ifindex; /* host veth */
+	int peer; /* IFLA_LINK */
+	int nsid; /* IFLA_LINK_NETNSID, -1 none */
+};
+
+struct tc_ctx {
+	struct nl_sock *sk; /* qosd's own netns, requests */
+	struct nl_sock *mon; /* RTNLGRP_LINK, NULL until tc_monitor_open */
+	int nle; /* last libnl error (positive NLE_*), 0 if the last error was not libnl's */
+	int own_nsfd; /* qosd's own netns (this thread's), to step back into */
+	dev_t ns_dev;
+	ino_t ns_ino;
+	struct tc_seen *seen; /* host veths the monitor knows */
+	size_t n_seen, cap_seen;
+	bool mon_changed;
+};
+
+/* One veth of the container and its host-side peer. */
+struct tc_veth {
+	int c_ifindex;
+	char c_name[16];
+	int h_ifindex;
+	char h_name[16];
+	unsigned mtu; /* host side */
+};
+
+/* Root (or ingress) qdisc of a link as the kernel reports it. */
+struct tc_qdisc_state {
+	char kind[16]; /* "" if none */
+	uint32_t handle;
+	uint32_t rate_bytes, burst, limit; /* tbf only */
+};
+
+struct tc_link_state {
+	int ifindex;
+	char name[16];
+	char kind[16]; /* rtnl link type, "" if none */
+	unsigned mtu;
+	bool up;
+	int link; /* IFLA_LINK (veth peer ifindex), 0 none */
+	int nsid; /* IFLA_LINK_NETNSID, -1 none */
+	char alias[256]; /* IFLA_IFALIAS, "" none */
+};
+
+/* libnl error (negative NLE_*) -> -errno, remembered for tc_errstr(). */
+int tc_nlerr(struct tc_ctx *ctx, int nle);
+/* Words for the last failure r: libnl's text when it was libnl's, else strerror. */
+const char *tc_errstr(struct tc_ctx *ctx, int r);
+
+/* Route socket in the netns nsfd (-1: qosd's own), bound there for its whole life. */
+int tc_nl_socket(struct tc_ctx *ctx, int nsfd, struct nl_sock **ret);
+/* The nsid qosd's netns gives the netns nsfd, -1 if none assigned. */
+int tc_nl_nsid(struct tc_ctx *ctx, int nsfd, int *ret);
+/* veths of the netns nsfd whose peer is a veth in qosd's netns pointing back at it. */
+int tc_nl_container_veths(struct tc_ctx *ctx, int nsfd, struct tc_veth **ret, size_t *ret_n);
+
+int tc_nl_link_get(struct tc_ctx *ctx, int ifindex, const char *name, struct tc_link_state *ret);
+/* ifb name exists, is up, has mtu and alias (created unless dry_run; -ENODEV then). -EEXIST if
+ * the name belongs to a link of another kind. */
+int tc_nl_ifb_ensure(struct tc_ctx *ctx, const char *name, unsigned mtu, const char *alias,
+		     bool dry_run, int *ret_ifindex);
+int tc_nl_link_delete(struct tc_ctx *ctx, const char *name);
+/* Names of every ifb link whose name starts with TC_IFB_PREFIX (malloc'd array of char[16]). */
+int tc_nl_ifb_list(struct tc_ctx *ctx, char (**ret)[16], size_t *ret_n);
+/* Every veth in qosd's netns (for the monitor). */
+int tc_nl_veth_list(struct tc_ctx *ctx, struct tc_seen **ret, size_t *ret_n);
+
+/* parent: 0 = root, else TC_H_INGRESS. kind "" when there is none. */
+int tc_nl_qdisc_get(struct tc_ctx *ctx, int ifindex, bool ingress, struct tc_qdisc_state *ret);
+int tc_nl_tbf_replace(struct tc_ctx *ctx, int ifindex, const struct tc_shape *s);
+int tc_nl_ingress_replace(struct tc_ctx *ctx, int ifindex);
+/* Delete the root (kind "tbf") or the ingress qdisc; 0 if there was none. */
+int tc_nl_qdisc_delete(struct tc_ctx *ctx, int ifindex, bool ingress);
+/* qosd's u32 filter on ifindex's ingress: its mirred target ifindex, 0 if none. */
+int tc_nl_redirect_get(struct tc_ctx *ctx, int ifindex, int *ret_target);
+int tc_nl_redirect_replace(struct tc_ctx *ctx, int ifindex, int target);
+
+/* Monitor socket: open (subscribed, non-blocking) and drain; calls tc_seen_update per link. */
+int tc_nl_monitor_open(struct tc_ctx *ctx, int *ret_fd);
+int tc_nl_monitor_drain(struct tc_ctx *ctx);
+/* A veth link was reported (del = gone): update ctx->seen, set ctx->mon_changed on news. */
+void tc_seen_update(struct tc_ctx *ctx, const struct tc_seen *s, bool del);

@@ -1,0 +1,484 @@
+/* SPDX-License-Identifier: MIT */
+/* Network shaping of one container: discovery, the two directions, read-back, release and gc.
+ * Only tc-internal.h's adapter talks to libnl. */
+#include <fcntl.h>
+#include <inttypes.h>
+#include <sys/stat.h>
+
+#include "qosd/log.h"
+#include "qosd/util.h"
+#include "tc/tc-internal.h"
+
+#define ALIAS_FMT "qosd veth=%d id=%s"
+
+int tc_ctx_new(struct tc_ctx **ret)
+{
+	_cleanup_free_ struct tc_ctx *ctx = calloc(1, sizeof(*ctx));
+	struct stat st;
+	int r;
+
+	if (!ctx)
+		return -ENOMEM;
+	ctx->own_nsfd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (ctx->own_nsfd < 0 || fstat(ctx->own_nsfd, &st) < 0) {
+		r = negative_errno();
+		closep(&ctx->own_nsfd);
+		return r;
+	}
+	ctx->ns_dev = st.st_dev;
+	ctx->ns_ino = st.st_ino;
+	r = tc_nl_socket(ctx, -1, &ctx->sk);
+	if (r < 0) {
+		close(ctx->own_nsfd);
+		return r;
+	}
+	*ret = TAKE_PTR(ctx);
+	return 0;
+}
+
+void tc_ctx_free(struct tc_ctx *ctx)
+{
+	if (!ctx)
+		return;
+	tc_nl_sock_freep(&ctx->sk);
+	tc_nl_sock_freep(&ctx->mon);
+	closep(&ctx->own_nsfd);
+	free(ctx->seen);
+	free(ctx);
+}
+
+/* 1 when pid shares qosd's netns (host network: nothing of its own to shape). */
+static int open_netns(struct tc_ctx *ctx, pid_t pid, int *ret_fd)
+{
+	_cleanup_close_ int fd = -1;
+	char path[64];
+	struct stat st;
+
+	if (pid <= 0)
+		return -ESRCH;
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", (int) pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? -ESRCH : negative_errno();
+	if (fstat(fd, &st) < 0)
+		return negative_errno();
+	if (st.st_dev == ctx->ns_dev && st.st_ino == ctx->ns_ino)
+		return 1;
+	*ret_fd = TAKE_FD(fd);
+	return 0;
+}
+
+/* The veths of pid's netns with their host peers. ret_why: why there are none, if known. */
+static int container_veths(struct tc_ctx *ctx, pid_t pid, struct tc_veth **ret, size_t *ret_n,
+			   const char **ret_why)
+{
+	_cleanup_close_ int nsfd = -1;
+	int r;
+
+	ctx->nle = 0;
+	*ret_why = NULL;
+	r = open_netns(ctx, pid, &nsfd);
+	if (r < 0)
+		return r;
+	if (r == 1) {
+		*ret = NULL;
+		*ret_n = 0;
+		*ret_why = "the container shares the host's network namespace";
+		return 0;
+	}
+	return tc_nl_container_veths(ctx, nsfd, ret, ret_n);
+}
+
+static bool tbf_matches(const struct tc_qdisc_state *q, const struct tc_shape *s)
+{
+	return streq(q->kind, "tbf") && q->rate_bytes == s->rate_bytes &&
+	       tc_burst_close(s->burst, q->burst) && q->limit == s->limit;
+}
+
+static void applied_text(const struct tc_qdisc_state *q, const struct tc_shape *want, char *buf,
+			 size_t len)
+{
+	uint32_t burst = q->burst;
+
+	if (!streq(q->kind, "tbf")) {
+		snprintf(buf, len, "unlimited");
+		return;
+	}
+	/* libnl reads the bucket back through whole microseconds: 32768 may come back as 32767 */
+	if (want && tc_burst_close(want->burst, burst))
+		burst = want->burst;
+	(void) tc_shape_format((uint64_t) q->rate_bytes * 8, burst, buf, len);
+}
+
+/* Root tbf on ifindex as s says (written only if it differs), then read back into ret_now. */
+static int tbf_ensure(struct tc_ctx *ctx, int ifindex, const struct tc_shape *s, bool dry_run,
+		      struct tc_qdisc_state *ret_now)
+{
+	int r;
+
+	r = tc_nl_qdisc_get(ctx, ifindex, false, ret_now);
+	if (r < 0 || dry_run || tbf_matches(ret_now, s))
+		return r;
+	r = tc_nl_tbf_replace(ctx, ifindex, s);
+	if (r < 0)
+		return r;
+	return tc_nl_qdisc_get(ctx, ifindex, false, ret_now);
+}
+
+/* Desired text and notes of a SET direction; -ERANGE recorded on k. */
+static int knob_shape(struct qos_knob *k, const struct qos_u64 *rate, const struct qos_u64 *burst,
+		      const struct tc_veth *v, struct tc_shape *ret)
+{
+	char buf[64];
+	int r;
+
+	r = tc_shape_compute(rate->v, burst, v->mtu, ret);
+	if (r < 0) {
+		knob_fail(k, r,
+			  "rate %" PRIu64 " bit/s with burst %" PRIu64
+			  " is outside what tbf can hold (8 bit/s .. 34 Gbit/s, bucket <= 250 s)",
+			  rate->v, burst->op == QOS_SET ? burst->v : 0);
+		return r;
+	}
+	(void) tc_shape_format(ret->rate_bits, ret->burst, buf, sizeof(buf));
+	(void) knob_printf(&k->desired, "%s", buf);
+	(void) knob_printf(&k->note, "container %s%s", v->c_name,
+			   ret->burst_raised	? "; burst raised to MTU + 14"
+			   : ret->burst_default ? "; burst default max(32K, 10ms at rate)"
+						: "");
+	return 0;
+}
+
+static int do_ingress(struct tc_ctx *ctx, const struct tc_veth *v, const struct qos_net *net,
+		      bool dry_run, struct qos_report *r)
+{
+	struct tc_qdisc_state now;
+	struct tc_shape s, *want = NULL;
+	struct qos_knob *k;
+	char obj[64], buf[64];
+	int e;
+
+	snprintf(obj, sizeof(obj), "tbf on %s", v->h_name);
+	if (report_add(r, "net.ingress", obj, &k) < 0)
+		return -ENOMEM;
+	if (net->ingress_bps.op == QOS_SET) {
+		e = knob_shape(k, &net->ingress_bps, &net->burst_bytes, v, &s);
+		if (e < 0)
+			return e;
+		want = &s;
+		e = tbf_ensure(ctx, v->h_ifindex, &s, dry_run, &now);
+	} else {
+		(void) knob_printf(&k->desired, "unlimited");
+		e = dry_run ? 0 : tc_nl_qdisc_delete(ctx, v->h_ifindex, false);
+		if (e >= 0)
+			e = tc_nl_qdisc_get(ctx, v->h_ifindex, false, &now);
+	}
+	if (e < 0) {
+		knob_fail(k, e, "%s tbf on %s: %s", want ? "replacing" : "deleting", v->h_name,
+			  tc_errstr(ctx, e));
+		return e;
+	}
+	applied_text(&now, want, buf, sizeof(buf));
+	(void) knob_printf(&k->applied, "%s", buf);
+	return 0;
+}
+
+/* ifb + tbf first, then the redirect: traffic never goes to an unshaped or down ifb. */
+static int egress_set(struct tc_ctx *ctx, const char *id, const char *ifb, const struct tc_veth *v,
+		      const struct tc_shape *s, bool dry_run, struct tc_qdisc_state *now,
+		      bool *ret_redirected, const char **ret_step)
+{
+	struct tc_qdisc_state ing;
+	char alias[256];
+	int e, ifx = 0, target = 0;
+
+	snprintf(alias, sizeof(alias), ALIAS_FMT, v->h_ifindex, id);
+	*ret_step = "creating ifb";
+	e = tc_nl_ifb_ensure(ctx, ifb, v->mtu, alias, dry_run, &ifx);
+	if (e == -ENODEV && dry_run)
+		return 0;
+	if (e < 0)
+		return e;
+	*ret_step = "replacing tbf on ifb";
+	e = tbf_ensure(ctx, ifx, s, dry_run, now);
+	if (e < 0)
+		return e;
+	*ret_step = "adding ingress qdisc";
+	e = tc_nl_qdisc_get(ctx, v->h_ifindex, true, &ing);
+	if (e >= 0 && !dry_run && !streq(ing.kind, "ingress"))
+		e = tc_nl_ingress_replace(ctx, v->h_ifindex);
+	if (e < 0)
+		return e;
+	*ret_step = "adding u32 mirred filter";
+	e = tc_nl_redirect_get(ctx, v->h_ifindex, &target);
+	if (e >= 0 && !dry_run && target != ifx) {
+		e = tc_nl_redirect_replace(ctx, v->h_ifindex, ifx);
+		if (e >= 0)
+			e = tc_nl_redirect_get(ctx, v->h_ifindex, &target);
+	}
+	if (e < 0)
+		return e;
+	*ret_redirected = target == ifx;
+	return 0;
+}
+
+static int egress_clear(struct tc_ctx *ctx, const char *ifb, const struct tc_veth *v, bool dry_run,
+			bool *ret_redirected, const char **ret_step)
+{
+	int e, target = 0;
+
+	if (!dry_run) {
+		*ret_step = "deleting ingress qdisc";
+		e = tc_nl_qdisc_delete(ctx, v->h_ifindex, true);
+		if (e < 0)
+			return e;
+		*ret_step = "deleting ifb";
+		e = tc_nl_link_delete(ctx, ifb);
+		if (e < 0)
+			return e;
+	}
+	*ret_step = "reading filter";
+	e = tc_nl_redirect_get(ctx, v->h_ifindex, &target);
+	*ret_redirected = target > 0;
+	return e;
+}
+
+static int do_egress(struct tc_ctx *ctx, const char *id, unsigned idx, const struct tc_veth *v,
+		     const struct qos_net *net, bool dry_run, struct qos_report *r)
+{
+	struct tc_qdisc_state now = { 0 };
+	struct tc_shape s, *want = NULL;
+	struct qos_knob *k;
+	char ifb[16] = "", obj[96], buf[64];
+	const char *step = "naming ifb";
+	bool redirected = false;
+	int e;
+
+	e = tc_ifb_name(id, idx, ifb);
+	snprintf(obj, sizeof(obj), "tbf on %s via ingress u32 mirred from %s", e < 0 ? "ifb" : ifb,
+		 v->h_name);
+	if (report_add(r, "net.egress", obj, &k) < 0)
+		return -ENOMEM;
+	if (e >= 0 && net->egress_bps.op == QOS_SET) {
+		e = knob_shape(k, &net->egress_bps, &net->burst_bytes, v, &s);
+		if (e < 0)
+			return e;
+		want = &s;
+		e = egress_set(ctx, id, ifb, v, &s, dry_run, &now, &redirected, &step);
+	} else if (e >= 0) {
+		(void) knob_printf(&k->desired, "unlimited");
+		e = egress_clear(ctx, ifb, v, dry_run, &redirected, &step);
+	}
+	if (e < 0) {
+		knob_fail(k, e, "%s for %s: %s", step, v->h_name,
+			  e == -EEXIST ? "the name belongs to a link that is not an ifb"
+				       : tc_errstr(ctx, e));
+		return e;
+	}
+	if (!redirected)
+		now = (struct tc_qdisc_state){ 0 }; /* not redirected: traffic is not shaped */
+	applied_text(&now, want, buf, sizeof(buf));
+	(void) knob_printf(&k->applied, "%s", buf);
+	return 0;
+}
+
+/* Delete id's ifbs from index from on (the veths they served are gone). Probes names in order. */
+static int drop_ifbs_from(struct tc_ctx *ctx, const char *id, unsigned from);
+
+static int report_no_veth(const struct qos_net *net, const char *why, struct qos_report *r)
+{
+	static const char *const keys[] = { "net.ingress", "net.egress" };
+	const struct qos_u64 *ops[] = { &net->ingress_bps, &net->egress_bps };
+	struct qos_knob *k;
+
+	for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
+		if (ops[i]->op == QOS_LEAVE)
+			continue;
+		if (report_add(r, keys[i], "veth", &k) < 0)
+			return -ENOMEM;
+		(void) knob_printf(&k->note, "no veth to shape%s%s", why ? ": " : "", why ?: "");
+	}
+	return 0;
+}
+
+static void report_fail_all(struct tc_ctx *ctx, const struct qos_net *net, int e, pid_t pid,
+			    struct qos_report *r)
+{
+	static const char *const keys[] = { "net.ingress", "net.egress" };
+	const struct qos_u64 *ops[] = { &net->ingress_bps, &net->egress_bps };
+	struct qos_knob *k;
+
+	for (size_t i = 0; i < ELEMENTSOF(keys); i++)
+		if (ops[i]->op != QOS_LEAVE && report_add(r, keys[i], "veth", &k) >= 0)
+			knob_fail(k, e, "finding the veths of pid %d: %s", (int) pid,
+				  e == -ESRCH ? "no such process" : tc_errstr(ctx, e));
+	if (e == -ESRCH)
+		report_retry(r, "tc: no process to find the network namespace from");
+}
+
+int tc_apply(struct tc_ctx *ctx, const char *id, pid_t pid, const struct qos_net *net, bool dry_run,
+	     struct qos_report *r)
+{
+	_cleanup_free_ struct tc_veth *v = NULL;
+	const char *why;
+	size_t n = 0;
+	int e, first = 0;
+
+	if (net->ingress_bps.op == QOS_LEAVE && net->egress_bps.op == QOS_LEAVE)
+		return 0;
+	if (name_validate(id, ID_MAX) < 0)
+		return -EINVAL;
+	e = container_veths(ctx, pid, &v, &n, &why);
+	if (e < 0) {
+		report_fail_all(ctx, net, e, pid, r);
+		return e;
+	}
+	if (n == 0 && report_no_veth(net, why, r) < 0)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		if (net->ingress_bps.op != QOS_LEAVE) {
+			e = do_ingress(ctx, &v[i], net, dry_run, r);
+			first = first ?: MIN(e, 0);
+		}
+		if (net->egress_bps.op != QOS_LEAVE) {
+			e = do_egress(ctx, id, (unsigned) i, &v[i], net, dry_run, r);
+			first = first ?: MIN(e, 0);
+		}
+	}
+	if (net->egress_bps.op != QOS_LEAVE && !dry_run) {
+		e = drop_ifbs_from(ctx, id, net->egress_bps.op == QOS_SET ? (unsigned) n : 0);
+		if (e < 0)
+			log_debug("tc: %s: removing ifbs of vanished veths: %s", id,
+				  tc_errstr(ctx, e));
+	}
+	return first;
+}
+
+/* Undo one ifb: the redirect into it on the veth its alias names (if still pointing here), then
+ * the ifb itself. 0 if there was none, 1 if deleted. */
+static int release_ifb(struct tc_ctx *ctx, const char *name)
+{
+	struct tc_link_state s;
+	int e, vix = 0, target = 0;
+
+	e = tc_nl_link_get(ctx, 0, name, &s);
+	if (e == -ENODEV)
+		return 0;
+	if (e < 0)
+		return e;
+	if (!streq(s.kind, "ifb"))
+		return 0;
+	if (sscanf(s.alias, "qosd veth=%d ", &vix) == 1 && vix > 0 &&
+	    tc_nl_redirect_get(ctx, vix, &target) >= 0 && target == s.ifindex) {
+		e = tc_nl_qdisc_delete(ctx, vix, true);
+		if (e < 0)
+			return e;
+	}
+	return tc_nl_link_delete(ctx, name);
+}
+
+static int drop_ifbs_from(struct tc_ctx *ctx, const char *id, unsigned from)
+{
+	char name[16];
+	int e, first = 0;
+
+	for (unsigned i = from; tc_ifb_name(id, i, name) >= 0; i++) {
+		e = release_ifb(ctx, name);
+		if (e == 0)
+			break;
+		first = first ?: MIN(e, 0);
+	}
+	return first;
+}
+
+int tc_release(struct tc_ctx *ctx, const char *id)
+{
+	_cleanup_free_ char(*v)[16] = NULL;
+	size_t n;
+	int e, first = 0;
+
+	if (name_validate(id, ID_MAX) < 0)
+		return -EINVAL;
+	e = tc_nl_ifb_list(ctx, &v, &n);
+	if (e < 0)
+		return e;
+	for (size_t i = 0; i < n; i++)
+		if (tc_ifb_owned_by(v[i], id)) {
+			e = release_ifb(ctx, v[i]);
+			first = first ?: MIN(e, 0);
+		}
+	return first;
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+/* Is ifb name one of the live ids' (sorted index-0 names in live)? Indexed names share the
+ * first 12 characters of the index-0 name. */
+static bool live_owner(char (*live)[16], size_t n, const char *name)
+{
+	size_t lo = 0, hi = n, pfx = strlen(TC_IFB_PREFIX) + 8;
+	bool indexed = strlen(name) > pfx && name[pfx] == 'x';
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = indexed ? strncmp(live[mid], name, pfx) : strcmp(live[mid], name);
+
+		if (c == 0)
+			return true;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
+int tc_gc(struct tc_ctx *ctx, const char *const *live_ids, size_t n)
+{
+	_cleanup_free_ char(*live)[16] = calloc(n + 1, 16);
+	_cleanup_free_ char(*v)[16] = NULL;
+	size_t m, nl = 0;
+	int e, deleted = 0;
+
+	if (!live)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		if (tc_ifb_name(live_ids[i], 0, live[nl]) >= 0)
+			nl++;
+	qsort(live, nl, 16, name_cmp);
+	e = tc_nl_ifb_list(ctx, &v, &m);
+	if (e < 0)
+		return e;
+	for (size_t i = 0; i < m; i++) {
+		if (live_owner(live, nl, v[i]))
+			continue;
+		e = release_ifb(ctx, v[i]);
+		if (e < 0)
+			log_debug("tc: removing orphan %s: %s", v[i], tc_errstr(ctx, e));
+		else
+			deleted += e;
+	}
+	return deleted;
+}
+
+int tc_monitor_open(struct tc_ctx *ctx, int *ret_fd)
+{
+	if (ctx->mon)
+		return -EBUSY;
+	return tc_nl_monitor_open(ctx, ret_fd);
+}
+
+int tc_monitor_process(struct tc_ctx *ctx, bool *ret_changed)
+{
+	int e;
+
+	if (!ctx->mon)
+		return -EBADF;
+	e = tc_nl_monitor_drain(ctx);
+	*ret_changed = ctx->mon_changed;
+	ctx->mon_changed = false;
+	return e;
+}
