@@ -85,6 +85,7 @@ tests: $(PROGS:%=$(B)/%) $(UNIT_BINS) $(HELPER_BINS)
 # make check: the README's test command. Everything a fresh Debian machine needs is installed by
 # deps; the sanitizer build is what every layer runs.
 check: deps
+	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory SAN=1 tests
 	@B=build/san tests/run-all.sh
 
@@ -128,3 +129,49 @@ clean:
 	rm -rf build
 
 -include $(LIB_OBJS:.o=.d) $(B)/obj/qosd/main.d $(B)/obj/qosd/qosctl.d $(B)/obj/qosd/qos-hook.d
+
+# fuzzing
+# make fuzz: every libFuzzer target in tests/fuzz/ for FUZZ_SECONDS each (clang, ASan+UBSan,
+# a coverage-instrumented copy of the library in build/fuzz/), work corpora merged from the
+# seeds, crashes left in build/fuzz/artifacts/<target>/. make check replays the seeds and every
+# past crash through $(B)/fuzz-replay/<target> (gcc, tests/layer-fuzz.sh).
+FUZZ_SECONDS ?= 200
+FUZZ_CC ?= clang
+FUZZ_B := build/fuzz
+FUZZ_ALL := fuzz-policy fuzz-proto fuzz-state fuzz-ocistate
+# a target is built once its source and the library code it tests exist
+fuzz_ok = $(and $(wildcard tests/fuzz/$(1).c),$(if $(filter fuzz-ocistate,$(1)),$(and \
+	$(wildcard qosd/ocistate.c),$(wildcard qosd/ocistate.h)),ok))
+FUZZ_TARGETS := $(foreach t,$(FUZZ_ALL),$(if $(call fuzz_ok,$(t)),$(t)))
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+# no -Werror here: gcc's -Werror build (make check) is the gate, and a warning only clang 14 gives
+# must not stop the fuzzers
+FUZZ_CFLAGS = -std=gnu11 -D_GNU_SOURCE $(filter-out -Werror,$(WARN)) -O1 -g $(FUZZ_SAN) \
+	-fsanitize=fuzzer-no-link -I. $(PKG_CFLAGS) -MMD -MP
+FUZZ_LIB_OBJS := $(LIB_SRCS:%.c=$(FUZZ_B)/obj/%.o)
+
+.PHONY: fuzz-build fuzz-replay fuzz-list
+
+$(FUZZ_B)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
+$(FUZZ_B)/libqos.a: $(FUZZ_LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+$(FUZZ_B)/bin/%: $(FUZZ_B)/obj/tests/fuzz/%.o $(FUZZ_B)/libqos.a
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS)
+$(B)/fuzz-replay/%: $(B)/obj/tests/fuzz/%.o $(B)/obj/tests/fuzz/replay-main.o $(B)/libqos.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+fuzz-list:
+	@echo $(FUZZ_TARGETS)
+fuzz-replay: $(FUZZ_TARGETS:%=$(B)/fuzz-replay/%)
+fuzz-build: $(FUZZ_TARGETS:%=$(FUZZ_B)/bin/%)
+fuzz: deps
+	@$(MAKE) --no-print-directory fuzz-build
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_B=$(FUZZ_B) tests/fuzz/run-fuzz.sh $(FUZZ_TARGETS)
+
+-include $(FUZZ_LIB_OBJS:.o=.d) $(FUZZ_ALL:%=$(FUZZ_B)/obj/tests/fuzz/%.d) \
+	$(FUZZ_ALL:%=$(B)/obj/tests/fuzz/%.d) $(B)/obj/tests/fuzz/replay-main.d

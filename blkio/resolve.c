@@ -281,7 +281,10 @@ static int sysfs_name(int dirfd, const char *link, char *buf, size_t len, size_t
 		*p = 0;
 	}
 	p = strrchr(target, '/');
-	snprintf(buf, len, "%s", p ? p + 1 : target);
+	p = p ? p + 1 : target;
+	if (strlen(p) >= len)
+		return -ENAMETOOLONG;
+	memcpy(buf, p, strlen(p) + 1);
 	return 0;
 }
 

@@ -7,6 +7,7 @@
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
 
+#include "allow.h"
 #include "blkio/blkio.h"
 #include "cgroup.h"
 #include "control.h"
@@ -85,37 +86,21 @@ void manager_mark_all_dirty(struct manager *m)
 	enable_defer(m);
 }
 
+/* The rule itself is cg_allowed() (allow.c), shared with qos-hook so the two never disagree. */
 bool manager_cgroup_allowed(struct manager *m, const char *cgpath, char **ret_why)
 {
-	const char *base = strrchr(cgpath, '/');
-	size_t n;
+	_cleanup_free_ const char **tcg = calloc(m->n_tenants + 1, sizeof(char *));
+	struct cg_allow_rules a = { .self_cgroup = m->self_cgroup,
+				    .roots = m->cfg->container_roots,
+				    .n_roots = m->cfg->n_container_roots,
+				    .tenant_cgroups = tcg,
+				    .n_tenant_cgroups = m->n_tenants };
 
-	if (cgpath_validate(cgpath) < 0)
-		return (*ret_why = strprintf("\"%s\" is not a valid cgroup path", cgpath)), false;
-	if (streq(cgpath, "/"))
-		return (*ret_why = strdup("the root cgroup is never a container")), false;
-	n = strlen(cgpath);
-	if (m->self_cgroup && (streq(m->self_cgroup, cgpath) ||
-			       (strneq(m->self_cgroup, cgpath, n) && m->self_cgroup[n] == '/')))
-		return (*ret_why = strprintf("%s holds qosd itself", cgpath)), false;
-	if (base && endswith(base, ".service"))
-		return (*ret_why =
-				strprintf("%s is a system service unit, not a container", cgpath)),
-		       false;
+	if (!tcg)
+		return (*ret_why = strdup("out of memory")), false;
 	for (size_t i = 0; i < m->n_tenants; i++)
-		if (streq(m->tenants[i].cgpath, cgpath))
-			return (*ret_why = strprintf("%s is a tenant cgroup", cgpath)), false;
-	if (m->cfg->n_container_roots == 0)
-		return true;
-	for (size_t i = 0; i < m->cfg->n_container_roots; i++) {
-		const char *root = m->cfg->container_roots[i];
-		size_t l = strlen(root);
-
-		if (streq(root, "/") || (strneq(root, cgpath, l) && cgpath[l] == '/'))
-			return true;
-	}
-	*ret_why = strprintf("%s is outside the configured container_roots", cgpath);
-	return false;
+		tcg[i] = m->tenants[i].cgpath;
+	return cg_allowed(&a, cgpath, ret_why);
 }
 
 const struct qos_tenant *manager_tenant_with_class(const struct qos_policy *p, const char *cls)
@@ -212,7 +197,12 @@ static void schedule_retry(struct manager *m, struct container *c, const char *w
 
 /* Log what this pass changed, and the errors that are new since the last pass (a knob that
  * keeps failing the same way is logged once, not on every drift pass). */
-static void log_results(struct container *c, uint32_t owned_before, const struct qos_report *r)
+static bool knob_pending(const struct qos_report *r, const struct qos_knob *k)
+{
+	return r->retry && k->error == -ENOENT;
+}
+
+static void log_results(struct container *c, const struct qos_report *r)
 {
 	struct log_ctx lc = ctx_of(c);
 	_cleanup_free_ char *errors = NULL;
@@ -220,25 +210,39 @@ static void log_results(struct container *c, uint32_t owned_before, const struct
 	for (size_t i = 0; i < r->n; i++) {
 		const struct qos_knob *k = &r->v[i];
 		int key = qos_key_from_name(k->key);
-		bool drift = key >= 0 && (owned_before & (1u << key));
+		bool drift = key >= 0 && (c->verified & (1u << key));
 
 		if (k->written && !k->error)
 			log_full(drift ? LOG_NOTICE : LOG_INFO, 0, &lc, "%s %s: %s -> %s",
 				 drift ? "corrected" : "applied", k->object,
 				 k->before ? k->before : "?", k->applied ? k->applied : "?");
-		if (k->error)
+		if (k->error && !knob_pending(r, k))
 			(void) strextend(&errors, "%s\t%s\t%s\n", k->key, k->object,
 					 k->error_msg ? k->error_msg : strerror(-k->error));
 	}
 	if (errors && (!c->errors || !streq(errors, c->errors)))
 		for (size_t i = 0; i < r->n; i++)
-			if (r->v[i].error)
+			if (r->v[i].error && !knob_pending(r, &r->v[i]))
 				log_full(LOG_WARNING, 0, &lc, "%s (%s): %s", r->v[i].object,
 					 r->v[i].key,
 					 r->v[i].error_msg ? r->v[i].error_msg
 							   : strerror(-r->v[i].error));
 	free(c->errors);
 	c->errors = TAKE_PTR(errors);
+}
+
+/* Keys all of whose knobs hold now. */
+static uint32_t verified_keys(const struct qos_desired *d, const struct qos_report *r)
+{
+	uint32_t v = d->keys;
+
+	for (size_t i = 0; i < r->n; i++) {
+		int key = qos_key_from_name(r->v[i].key);
+
+		if (key >= 0 && r->v[i].error)
+			v &= ~(1u << key);
+	}
+	return v;
 }
 
 /* Keys whose CLEAR failed stay owned, so the next pass tries again. */
@@ -309,16 +313,19 @@ static void target_of(struct manager *m, struct container *c, const struct qos_c
 static void finish(struct manager *m, struct container *c, const struct qos_desired *d,
 		   const struct qos_report *r, uint32_t projid_before)
 {
-	uint32_t owned_before = c->owned, owned = owned_after(d, r);
+	uint32_t owned = owned_after(d, r);
 	size_t nerr = report_errors(r);
 
-	log_results(c, owned_before, r);
+	log_results(c, r);
+	c->verified = verified_keys(d, r);
 	if (owned != c->owned || projid_before != c->projid)
 		m->state_dirty = true;
 	c->owned = owned;
 	c->has_net = desired_has_net(d);
 	c->has_blkio = d->l.io.n_targets > 0 || d->l.io.own;
-	if (nerr)
+	if (r->retry)
+		set_status(&c->status, "pending: %s", r->retry_why ? r->retry_why : "retrying");
+	else if (nerr)
 		set_status(&c->status, "%zu error%s", nerr, nerr > 1 ? "s" : "");
 	else if (r->retry)
 		set_status(&c->status, "pending: %s", r->retry_why ? r->retry_why : "retrying");
@@ -786,6 +793,18 @@ static int load_state(struct manager *m)
 	return 0;
 }
 
+/* STATE_DIR/qosd.cgroup: qosd's own cgroup, so that qos-hook, applying limits while qosd is
+ * down, refuses the same cgroups (cg_allowed) without knowing qosd's pid. */
+static void write_self_cgroup(struct manager *m)
+{
+	_cleanup_free_ char *path = strprintf("%s/qosd.cgroup", m->cfg->state_dir);
+	_cleanup_free_ char *text = strprintf("%s\n", m->self_cgroup ? m->self_cgroup : "");
+	int r = path && text ? write_file_atomic(path, text, strlen(text), 0644) : -ENOMEM;
+
+	if (r < 0)
+		log_warning_errno(r, "cannot write %s, ignoring", path ? path : "qosd.cgroup");
+}
+
 static void open_enforcers(struct manager *m)
 {
 	struct quota_config qc = { .range_lo = m->cfg->quota_lo, .range_hi = m->cfg->quota_hi };
@@ -880,6 +899,8 @@ int manager_new(struct qosd_config *cfg, struct manager **ret)
 	r = registry_new(&m->reg);
 	if (r >= 0)
 		r = load_state(m);
+	if (r >= 0)
+		write_self_cgroup(m);
 	if (r >= 0)
 		r = sd_event_default(&m->event);
 	if (r >= 0)

@@ -129,6 +129,9 @@ static void fill_sources(const struct reconcile_target *t, const struct qos_desi
 
 		if (key < 0 || k->source)
 			continue;
+		/* a quota always writes its period: the period comes from where the quota did */
+		if (key == QK_CPU_PERIOD && d->src[key] == QOS_SRC_NONE && k->desired)
+			key = QK_CPU_QUOTA;
 		switch (d->src[key]) {
 		case QOS_SRC_CLASS:
 		case QOS_SRC_TENANT:

@@ -33,6 +33,8 @@ struct container {
 	struct container *dirty_next;
 	unsigned retries;
 	uint64_t retry_at; /* CLOCK_MONOTONIC usec of the next retry, 0 = none */
+	uint32_t
+		verified; /* keys whose knobs all held after the last pass (drift = a change to one) */
 	bool has_net, has_blkio; /* the last desired state named net.* / blkio.* keys */
 	size_t reg_idx; /* position in the registry (private) */
 };

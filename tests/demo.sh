@@ -10,6 +10,8 @@ if [[ $(id -u) -ne 0 ]]; then
 fi
 export QOSD_BIN_DIR=$PWD/$B QOSD_HELPER_DIR=$PWD/$B/helpers QOSD_SRC=$PWD
 source tests/func/lib.sh
+# bash reports every background job it reaps after a kill ("... Killed"): the demo kills on purpose
+exec 2> >(grep --line-buffered -v ' Killed  ' >&2)
 qt_init demo
 QT_CGP=/qosd-demo # the example policy's [match] rules name /qosd-demo/<class>-*
 qt_cg_mkdir "$QT_CGP"
@@ -22,8 +24,9 @@ sed -n '/^\[class gold\]/,/^$/p;/^\[match\]/,/^$/p' conf.d/acme.conf | sed 's/^/
 
 say "starting qosd in the foreground (its log is prefixed 'qosd:')"
 QT_SOCK=$QT_TMP/qosd.sock
+echo "tenant_parent = $QT_CGP" >"$QT_TMP/qosd.conf" # tenant budgets: /qosd-demo/qosd-<tenant>
 "$QOSD" --config-dir "$QT_TMP/conf.d" --state-dir "$QT_TMP/state" --socket "$QT_SOCK" \
-	--cgroupfs "$QT_CGROOT" --config /dev/null --log-level info 2>&1 | sed -u 's/^/    /' &
+	--cgroupfs "$QT_CGROOT" --config "$QT_TMP/qosd.conf" --log-level info 2>&1 | sed -u 's/^/    /' &
 QT_PIDS+=($!)
 qt_wait 10 "$QOSCTL" -s "$QT_SOCK" list >/dev/null || { echo "qosd did not start" >&2; exit 1; }
 QT_QOSD_PID=$(pgrep -f -n -- "--socket $QT_SOCK")
@@ -77,7 +80,7 @@ for cls in gold silver bronze; do
 	quota=$(sed -n "/^\[class $cls\]/,/^\[/p" conf.d/acme.conf | awk -F= '/^cpu.quota/ {gsub(/ /,"",$2); print $2}')
 	mlimit=$(sed -n "/^\[class $cls\]/,/^\[/p" conf.d/acme.conf | awk -F= '/^memory.limit/ {gsub(/ /,"",$2); print $2}')
 	used=$(((U1[$cls] - U0[$cls]) * 100 / wall_us))
-	peak=$(($(mem_peak "$QT_CGP/$cls-1") / 1048576))
+	peak=$(awk -v b="$(mem_peak "$QT_CGP/$cls-1")" 'BEGIN { printf "%.1f", b / 1048576 }')
 	outcome="burning CPU"
 	if [[ ${ALLOC[$cls]} -gt 0 ]]; then
 		pvar=ALLOC_PID_$cls
@@ -93,10 +96,13 @@ done
 say "qosctl show gold-1 (desired, applied as read back from the kernel, source)"
 "$QOSCTL" -s "$QT_SOCK" show gold-1
 
-say "stopping: workloads, qosd, and every cgroup the demo made"
+say "stopping: workloads, qosd (SIGTERM: limits stay), and every cgroup the demo made"
+kill -TERM "$QT_QOSD_PID" 2>/dev/null
+while kill -0 "$QT_QOSD_PID" 2>/dev/null; do sleep 0.1; done
+QT_QOSD_PID=
 for p in "${QT_PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
 for p in "${QT_PIDS[@]}"; do wait "$p" 2>/dev/null; done
 QT_PIDS=()
-QT_QOSD_PID=
-sleep 0.3
-echo "done."
+qt_cg_rmtree "$QT_CGP"
+left=$(find "$QT_CGROOT" -maxdepth 3 -type d \( -name 'qosd-demo' -o -name 'qosd-acme' -o -name 'qosd-globex' \) 2>/dev/null)
+[[ -z $left ]] && echo "done: nothing left behind." || echo "left behind: $left"
