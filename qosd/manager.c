@@ -711,17 +711,27 @@ static void adopt_one_pending(struct manager *m, const char *path)
 		(void) unlink(path);
 		return;
 	}
+	/* the hook knows only its own fields: what the operator set for this id stays */
 	c = registry_get(m->reg, p->id);
-	if (c)
-		registry_remove(m->reg, c);
-	if (registry_add(m->reg, p->id, p->cgpath, &c) >= 0) {
+	if (c && !streq(c->cgpath, p->cgpath) && registry_set_cgroup(m->reg, c, p->cgpath) < 0)
+		c = NULL;
+	if (c || registry_add(m->reg, p->id, p->cgpath, &c) >= 0) {
+		free(c->hook_tenant);
+		free(c->hook_cls);
+		if (p->dir)
+			free(c->dir);
+		if (p->bundle)
+			free(c->bundle);
 		c->hook_tenant = TAKE_PTR(p->hook_tenant);
 		c->hook_cls = TAKE_PTR(p->hook_cls);
-		c->dir = TAKE_PTR(p->dir);
-		c->bundle = TAKE_PTR(p->bundle);
+		if (p->dir)
+			c->dir = TAKE_PTR(p->dir);
+		if (p->bundle)
+			c->bundle = TAKE_PTR(p->bundle);
 		c->pid = p->pid;
-		c->owned = p->owned;
-		c->projid = p->projid;
+		c->owned |= p->owned;
+		if (p->projid)
+			c->projid = p->projid;
 		manager_mark_dirty(m, c);
 		m->state_dirty = true;
 		log_info("adopted %s (registered by qos-hook while qosd was down)", c->id);
@@ -808,7 +818,17 @@ static void write_self_cgroup(struct manager *m)
 static void open_enforcers(struct manager *m)
 {
 	struct quota_config qc = { .range_lo = m->cfg->quota_lo, .range_hi = m->cfg->quota_hi };
-	int r = blkio_ctx_new(&m->env.blkio);
+	_cleanup_free_ char *roots_copy = m->cfg->quota_roots ? strdup(m->cfg->quota_roots) : NULL;
+	const char *roots[32];
+	char *save = NULL;
+	int r;
+
+	/* quota_roots = DIR:DIR...: the only places disk.dir may be */
+	for (char *t = roots_copy ? strtok_r(roots_copy, ":", &save) : NULL;
+	     t && qc.n_roots < ELEMENTSOF(roots); t = strtok_r(NULL, ":", &save))
+		roots[qc.n_roots++] = t;
+	qc.roots = qc.n_roots ? roots : NULL;
+	r = blkio_ctx_new(&m->env.blkio);
 
 	if (r < 0)
 		log_warning_errno(r, "block I/O throttling unavailable (udev), ignoring");

@@ -92,7 +92,7 @@ int qos_settings_check(const struct qos_settings *s, char **ret_msg);
 
 /* Load every *.conf in dir (name order). All-or-nothing: on any refused file returns -EINVAL
  * with every problem in ret_errors ("file:line: message\n" lines) and no policy. An empty or
- * missing directory is an empty policy (-ENOENT only if dir does not exist). */
+ * empty directory is an empty policy; a missing one is -ENOENT with a message. */
 int policy_load_dir(const char *dir, struct qos_policy **ret, char **ret_errors);
 /* Load one file as tenant (name from the file name). ret_errors as above. */
 int policy_load_file(const char *path, struct qos_tenant **ret, char **ret_errors);

@@ -1,0 +1,334 @@
+/* Unit tests for the daemon's core pieces that need no root: id and path validation, the control
+ * protocol decoder, the state file (round trip, corrupt file set aside), cgroup-name ids, the
+ * peer-credential rule, and the watcher's nested globs on a temporary directory tree. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/stat.h>
+
+#include "qosd/control.h"
+#include "qosd/manager.h"
+#include "qosd/proto.h"
+#include "qosd/registry.h"
+#include "qosd/util.h"
+#include "qosd/watch.h"
+
+static void test_name_validate(void **state)
+{
+	char long_id[300];
+
+	memset(long_id, 'a', sizeof(long_id) - 1);
+	long_id[sizeof(long_id) - 1] = 0;
+	assert_int_equal(name_validate("web-1", ID_MAX), 0);
+	assert_int_equal(name_validate("a.b+c_d", ID_MAX), 0);
+	assert_int_equal(name_validate("..", ID_MAX), -EINVAL);
+	assert_int_equal(name_validate(".", ID_MAX), -EINVAL);
+	assert_int_equal(name_validate("../x", ID_MAX), -EINVAL);
+	assert_int_equal(name_validate("a/b", ID_MAX), -EINVAL);
+	assert_int_equal(name_validate("release_agent", ID_MAX), -EINVAL);
+	assert_int_equal(name_validate("notify_on_release", ID_MAX), -EINVAL);
+	assert_int_equal(name_validate("tasks", ID_MAX), -EINVAL);
+	assert_int_equal(name_validate("cgroup.procs", ID_MAX), -EINVAL);
+	assert_int_equal(name_validate("memory.limit_in_bytes", ID_MAX), -EINVAL);
+	assert_int_equal(name_validate("-x", ID_MAX), -EINVAL);
+	assert_int_equal(name_validate("", ID_MAX), -EINVAL);
+	assert_int_equal(name_validate(long_id, ID_MAX), -EINVAL);
+}
+
+static void test_cgpath_validate(void **state)
+{
+	assert_int_equal(cgpath_validate("/"), 0);
+	assert_int_equal(cgpath_validate("/a/b.scope"), 0);
+	assert_int_equal(cgpath_validate("a/b"), -EINVAL);
+	assert_int_equal(cgpath_validate("/a/../b"), -EINVAL);
+	assert_int_equal(cgpath_validate("/.."), -EINVAL);
+	assert_int_equal(cgpath_validate("/a//b"), -EINVAL);
+	assert_int_equal(cgpath_validate("/a/"), -EINVAL);
+	assert_int_equal(cgpath_validate("/a/\nb"), -EINVAL);
+}
+
+static int decode(const char *s, struct qos_request *r, char **err)
+{
+	*err = NULL;
+	return proto_decode_request(s, strlen(s), r, err);
+}
+
+static void test_proto_good(void **state)
+{
+	struct qos_request r;
+	char *err;
+
+	assert_int_equal(decode("{\"cmd\":\"list\"}", &r, &err), 0);
+	assert_int_equal(r.cmd, CMD_LIST);
+	proto_request_done(&r);
+	assert_int_equal(
+		decode("{\"cmd\":\"set\",\"id\":\"c1\",\"args\":[\"memory.limit=1G\"]}", &r, &err),
+		0);
+	assert_int_equal(r.cmd, CMD_SET);
+	assert_string_equal(r.id, "c1");
+	assert_int_equal(r.n_args, 1);
+	assert_string_equal(r.args[0], "memory.limit=1G");
+	assert_true(proto_cmd_privileged(r.cmd));
+	proto_request_done(&r);
+	assert_int_equal(decode("{\"cmd\":\"register\",\"id\":\"c1\",\"pid\":42,\"tenant\":\"t\","
+				"\"class\":\"gold\"}",
+				&r, &err),
+			 0);
+	assert_int_equal(r.pid, 42);
+	proto_request_done(&r);
+}
+
+static void expect_refused(const char *req, const char *words)
+{
+	struct qos_request r;
+	char *err = NULL;
+
+	assert_int_equal(proto_decode_request(req, strlen(req), &r, &err), -EINVAL);
+	assert_non_null(err);
+	if (!strstr(err, words))
+		fail_msg("request %s: error \"%s\" lacks \"%s\"", req, err, words);
+	free(err);
+}
+
+static void test_proto_hostile(void **state)
+{
+	char big[PROTO_REQUEST_MAX + 10];
+
+	memset(big, ' ', sizeof(big));
+	expect_refused("not json", "not a JSON object");
+	expect_refused("[1,2]", "not a JSON object");
+	expect_refused("{\"cmd\":\"format-disk\"}", "unknown command");
+	expect_refused("{\"cmd\":\"show\"}", "needs a container id");
+	expect_refused("{\"cmd\":\"show\",\"id\":\"../x\"}", "invalid container id");
+	expect_refused("{\"cmd\":\"show\",\"id\":\"release_agent\"}", "invalid container id");
+	expect_refused("{\"cmd\":\"show\",\"id\":5}", "malformed field");
+	expect_refused("{\"cmd\":\"register\",\"id\":\"c\",\"cgroup\":\"/a/../b\"}",
+		       "invalid cgroup path");
+	expect_refused("{\"cmd\":\"register\",\"id\":\"c\",\"pid\":-1}", "process id");
+	expect_refused("{\"cmd\":\"register\",\"id\":\"c\"}", "needs a cgroup or a pid");
+	expect_refused("{\"cmd\":\"list\",\"cmd\":\"reload\"}", "not a JSON object");
+	expect_refused("{\"cmd\":\"show\",\"id\":\"a\\u0000b\"}", "not allowed");
+	{
+		struct qos_request r;
+		char *err = NULL;
+
+		assert_int_equal(proto_decode_request(big, sizeof(big), &r, &err), -EINVAL);
+		assert_non_null(strstr(err, "too large"));
+		free(err);
+	}
+}
+
+static void test_container_id_from_cgroup(void **state)
+{
+	static const struct {
+		const char *path, *id;
+	} cases[] = {
+		{ "/system.slice/docker-0123abcd.scope", "0123abcd" },
+		{ "/kubepods.slice/x/y/cri-containerd-feed42.scope", "feed42" },
+		{ "/machine.slice/libpod-c0ffee.scope", "c0ffee" },
+		{ "/crio-77.scope", "77" },
+		{ "/docker/5678", "5678" },
+		{ "/demo/gold-1", "gold-1" },
+	};
+	char *id;
+
+	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+		assert_int_equal(container_id_from_cgroup(cases[i].path, &id), 0);
+		assert_string_equal(id, cases[i].id);
+		free(id);
+	}
+	assert_int_equal(container_id_from_cgroup("/x/release_agent", &id), -EINVAL);
+	assert_int_equal(container_id_from_cgroup("/x/tasks", &id), -EINVAL);
+}
+
+static void test_peer_admin(void **state)
+{
+	gid_t groups[] = { 5, 27, 1001 };
+
+	assert_true(control_peer_is_admin(0, 0, NULL, 0, false, 0));
+	assert_false(control_peer_is_admin(1000, 1000, groups, 3, false, 0));
+	assert_true(control_peer_is_admin(1000, 1000, groups, 3, true, 27));
+	assert_true(control_peer_is_admin(1000, 27, NULL, 0, true, 27));
+	assert_false(control_peer_is_admin(1000, 1000, groups, 3, true, 28));
+}
+
+static char tmpdir[64];
+
+static int setup_tmp(void **state)
+{
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/qosd-test-%d-core.XXXXXX", (int) getpid());
+	return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int teardown_tmp(void **state)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static void test_registry_roundtrip(void **state)
+{
+	struct registry *reg, *back;
+	struct container *c;
+	char path[128], *msg = NULL;
+
+	snprintf(path, sizeof(path), "%s/state.json", tmpdir);
+	assert_int_equal(registry_new(&reg), 0);
+	for (int i = 0; i < 300; i++) {
+		char id[32], cg[64];
+
+		snprintf(id, sizeof(id), "c%d", i);
+		snprintf(cg, sizeof(cg), "/x/c%d", i);
+		assert_int_equal(registry_add(reg, id, cg, &c), 0);
+		c->projid = 100000 + i;
+		c->owned = 0x5;
+	}
+	assert_int_equal(registry_add(reg, "c7", "/y", NULL), -EEXIST);
+	c = registry_get(reg, "c7");
+	c->op_cls = strdup("gold");
+	assert_int_equal(qos_value_parse(QK_MEMORY_LIMIT, "1G", &c->ovr.v[QK_MEMORY_LIMIT], &msg),
+			 0);
+	registry_remove(reg, registry_get(reg, "c3"));
+	assert_null(registry_get(reg, "c3"));
+	assert_non_null(registry_by_cgroup(reg, "/x/c299"));
+	assert_int_equal(registry_save(reg, path), 0);
+	assert_int_equal(registry_new(&back), 0);
+	assert_int_equal(registry_load(back, path, &msg), 0);
+	assert_int_equal(registry_size(back), 299);
+	c = registry_get(back, "c7");
+	assert_non_null(c);
+	assert_string_equal(c->op_cls, "gold");
+	assert_int_equal(c->projid, 100007);
+	assert_true(c->ovr.v[QK_MEMORY_LIMIT].set);
+	assert_int_equal(c->ovr.v[QK_MEMORY_LIMIT].num, 1ULL << 30);
+	registry_free(reg);
+	registry_free(back);
+}
+
+static void write_str(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, s, strlen(s)), (ssize_t) strlen(s));
+	close(fd);
+}
+
+static void test_registry_corrupt(void **state)
+{
+	static const char *const bad[] = {
+		"{not json",
+		"{\"version\":2,\"containers\":[]}",
+		"{\"version\":1,\"containers\":[{\"id\":\"../x\",\"cgroup\":\"/a\"}]}",
+		"{\"version\":1,\"containers\":[{\"id\":\"a\",\"cgroup\":\"/a/../b\"}]}",
+		"{\"version\":1,\"containers\":[{\"id\":\"a\",\"cgroup\":\"/a\",\"overrides\":"
+		"{\"memory.limit\":\"-1\"}}]}",
+		"{\"version\":1,\"containers\":[{\"id\":\"a\",\"cgroup\":\"/a\",\"projid\":-5}]}",
+	};
+	char path[128];
+
+	snprintf(path, sizeof(path), "%s/state.json", tmpdir);
+	for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+		struct registry *reg;
+		char *msg = NULL;
+
+		write_str(path, bad[i]);
+		assert_int_equal(registry_new(&reg), 0);
+		assert_int_equal(registry_load(reg, path, &msg), -EBADMSG);
+		assert_non_null(msg);
+		assert_non_null(strstr(msg, "set aside"));
+		assert_int_equal(access(path, F_OK), -1); /* moved out of the way */
+		free(msg);
+		registry_free(reg);
+	}
+}
+
+struct seen {
+	char paths[16][128];
+	bool created[16];
+	int n;
+};
+
+static void on_path(void *userdata, const char *cgpath, bool created)
+{
+	struct seen *s = userdata;
+
+	if (s->n < 16) {
+		snprintf(s->paths[s->n], sizeof(s->paths[0]), "%s", cgpath);
+		s->created[s->n++] = created;
+	}
+}
+
+static void mk(const char *rel)
+{
+	char p[256];
+
+	snprintf(p, sizeof(p), "%s%s", tmpdir, rel);
+	assert_int_equal(mkdir(p, 0755), 0);
+}
+
+static void drain(struct watch *w)
+{
+	struct pollfd pfd = { .fd = watch_fd(w), .events = POLLIN };
+
+	while (poll(&pfd, 1, 100) > 0)
+		assert_int_equal(watch_process(w), 0);
+}
+
+static void test_watch_nested_globs(void **state)
+{
+	const char *globs[] = { "/kube/*/*/ctr-*.scope", "/flat/c-*" };
+	struct seen s = { 0 };
+	struct watch *w;
+	char p[256];
+
+	mk("/kube");
+	mk("/kube/pod1");
+	mk("/kube/pod1/burstable");
+	mk("/kube/pod1/burstable/ctr-early.scope"); /* exists before: found by the scan */
+	mk("/flat");
+	assert_int_equal(watch_new(tmpdir, on_path, &s, &w), 0);
+	assert_int_equal(watch_set_globs(w, globs, 2), 0);
+	assert_int_equal(s.n, 1);
+	assert_string_equal(s.paths[0], "/kube/pod1/burstable/ctr-early.scope");
+	mk("/kube/pod2");
+	mk("/kube/pod2/besteffort");
+	mk("/kube/pod2/besteffort/ctr-new.scope");
+	mk("/kube/pod2/besteffort/other");
+	mk("/flat/c-1");
+	mk("/flat/d-1");
+	drain(w);
+	assert_int_equal(s.n, 3);
+	assert_string_equal(s.paths[1], "/kube/pod2/besteffort/ctr-new.scope");
+	assert_string_equal(s.paths[2], "/flat/c-1");
+	snprintf(p, sizeof(p), "%s/flat/c-1", tmpdir);
+	assert_int_equal(rmdir(p), 0);
+	drain(w);
+	assert_int_equal(s.n, 4);
+	assert_string_equal(s.paths[3], "/flat/c-1");
+	assert_false(s.created[3]);
+	watch_free(w);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_name_validate),
+		cmocka_unit_test(test_cgpath_validate),
+		cmocka_unit_test(test_proto_good),
+		cmocka_unit_test(test_proto_hostile),
+		cmocka_unit_test(test_container_id_from_cgroup),
+		cmocka_unit_test(test_peer_admin),
+		cmocka_unit_test_setup_teardown(test_registry_roundtrip, setup_tmp, teardown_tmp),
+		cmocka_unit_test_setup_teardown(test_registry_corrupt, setup_tmp, teardown_tmp),
+		cmocka_unit_test_setup_teardown(test_watch_nested_globs, setup_tmp, teardown_tmp),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
