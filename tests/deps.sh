@@ -9,6 +9,8 @@ PKGS=(
 	libcmocka-dev libcgroup-dev cgroup-tools
 	iproute2 iperf3 runc busybox-static jq cpio kmod util-linux procps e2fsprogs xfsprogs
 	qemu-system-x86 strace valgrind
+	libclang-rt-14-dev
+	groff-base man-db
 )
 
 missing=()
