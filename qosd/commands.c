@@ -470,6 +470,7 @@ static char *cmd_register(struct manager *m, const struct qos_request *req)
 			  UINT32_MAX & ~((1u << QK_BLKIO_READ_BPS) | (1u << QK_BLKIO_WRITE_BPS) |
 					 (1u << QK_BLKIO_READ_IOPS) | (1u << QK_BLKIO_WRITE_IOPS)));
 	report_done(&r);
+	/* a registration is not derivable from the kernel: saved before the hook hears "ok" */
 	(void) manager_save_state(m);
 	log_info("registered %s (cgroup %s, tenant %s, class %s)", req->id, cgpath,
 		 req->tenant ? req->tenant : "-", req->cls ? req->cls : "-");
@@ -533,6 +534,6 @@ int manager_handle_request(void *userdata, const struct qos_request *req,
 		*ret = control_error_reply("unknown command");
 	}
 	if (m->state_dirty)
-		(void) manager_save_state(m);
+		manager_save_state_later(m);
 	return *ret ? 0 : -ENOMEM;
 }

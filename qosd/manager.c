@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <dirent.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <sys/stat.h>
@@ -20,7 +21,12 @@
 #include "watch.h"
 
 #define RETRY_MAX 40
+#define RETRY_FIRST_USEC 500ULL
 #define RETRY_CAP_USEC (5 * 1000000ULL)
+/* Saves the hook's registrations cause are batched: at most one full rewrite + fsync per interval,
+ * so neither a burst of container starts nor 10,000 containers turn every request into an fsync.
+ * qosctl set/unset still save before they answer. */
+#define SAVE_MIN_INTERVAL_USEC (200 * 1000ULL)
 
 static const char *const runtime_prefixes[] = { "docker-", "cri-containerd-", "crio-", "libpod-" };
 
@@ -183,7 +189,9 @@ static void schedule_retry(struct manager *m, struct container *c, const char *w
 		c->retry_at = 0;
 		return; /* the drift timer keeps trying */
 	}
-	delay = MIN(50000ULL << MIN(c->retries, 10u), RETRY_CAP_USEC);
+	/* v1: a runtime makes the hierarchies one by one (runc: cpuset, memory, cpu, pids), and the
+	 * watch sees the first: the rest follow within a millisecond, so start small */
+	delay = MIN(RETRY_FIRST_USEC << MIN(c->retries, 12u), RETRY_CAP_USEC);
 	c->retries++;
 	c->retry_at = now_usec() + delay;
 	if (!m->retry_at || c->retry_at < m->retry_at) {
@@ -480,14 +488,51 @@ static void apply_tenants(struct manager *m)
 
 /* ---- state ---- */
 
+/* Not fsync'd: a kill -9 of qosd keeps what was written (the page cache survives it); after a
+ * crash of the machine the containers are gone too. qosd's exit saves durably. */
 int manager_save_state(struct manager *m)
 {
-	int r = registry_save(m->reg, m->state_path);
+	uint64_t start = now_usec();
+	int r = registry_save(m->reg, m->state_path, false);
 
 	if (r < 0)
 		return log_error_errno(r, "cannot write the state file %s (will retry)",
 				       m->state_path);
 	m->state_dirty = false;
+	m->saved_at = now_usec();
+	m->save_cost = m->saved_at - start;
+	/* the JSON tree of every container is freed by now: give the heap it grew back (at 10,000
+	 * containers it is most of qosd's RSS) */
+	(void) malloc_trim(0);
+	return 0;
+}
+
+void manager_save_state_later(struct manager *m)
+{
+	m->state_dirty = true;
+	enable_defer(m);
+}
+
+/* Save now, or once SAVE_MIN_INTERVAL_USEC (or 10 times what the last save took, whichever is
+ * longer: at 10,000 containers a save is tens of ms) has passed since the last save. */
+static void save_soon(struct manager *m)
+{
+	uint64_t due = m->saved_at + MAX(SAVE_MIN_INTERVAL_USEC, 10 * m->save_cost);
+
+	if (!m->saved_at || !m->save_src || now_usec() >= due) {
+		(void) manager_save_state(m);
+		return;
+	}
+	sd_event_source_set_time(m->save_src, due);
+	sd_event_source_set_enabled(m->save_src, SD_EVENT_ONESHOT);
+}
+
+static int on_save(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct manager *m = userdata;
+
+	if (m->state_dirty)
+		(void) manager_save_state(m);
 	return 0;
 }
 
@@ -507,7 +552,7 @@ static int on_defer(sd_event_source *s, void *userdata)
 		i++;
 	}
 	if (m->state_dirty)
-		(void) manager_save_state(m);
+		save_soon(m);
 	return 0;
 }
 
@@ -849,7 +894,10 @@ static int add_sources(struct manager *m)
 	if (r >= 0)
 		r = sd_event_source_set_enabled(m->defer_src, SD_EVENT_OFF);
 	if (r >= 0)
-		r = sd_event_add_time(e, &m->retry_src, CLOCK_MONOTONIC, UINT64_MAX, 0, on_retry,
+		r = sd_event_add_time(e, &m->retry_src, CLOCK_MONOTONIC, UINT64_MAX, 1, on_retry,
+				      m); /* accuracy 0 would mean sd-event's default, 250 ms */
+	if (r >= 0)
+		r = sd_event_add_time(e, &m->save_src, CLOCK_MONOTONIC, UINT64_MAX, 10000, on_save,
 				      m);
 	if (r >= 0 && m->cfg->drift_usec)
 		r = sd_event_add_time_relative(e, &m->drift_src, CLOCK_MONOTONIC,
@@ -977,8 +1025,8 @@ int manager_run(struct manager *m)
 	sd_notifyf(0, "READY=1\nSTATUS=%zu tenant(s), %zu container(s)", m->policy->n_tenants,
 		   registry_size(m->reg));
 	r = sd_event_loop(m->event);
-	if (m->state_dirty)
-		(void) manager_save_state(m);
+	if (registry_save(m->reg, m->state_path, true) < 0)
+		log_warning("cannot write the state file %s at exit, ignoring", m->state_path);
 	return r;
 }
 
@@ -990,6 +1038,7 @@ void manager_free(struct manager *m)
 	sd_event_source_disable_unref(m->defer_src);
 	sd_event_source_disable_unref(m->drift_src);
 	sd_event_source_disable_unref(m->retry_src);
+	sd_event_source_disable_unref(m->save_src);
 	sd_event_source_disable_unref(m->watch_src);
 	sd_event_source_disable_unref(m->blkio_src);
 	sd_event_source_disable_unref(m->tc_src);

@@ -39,6 +39,9 @@ struct manager {
 	char *state_path, *pending_dir;
 	bool state_dirty, tenants_dirty;
 	uint64_t retry_at; /* earliest pending retry (CLOCK_MONOTONIC usec), 0 = none */
+	struct sd_event_source *save_src; /* a rate-limited state save (manager_save_state_later) */
+	uint64_t saved_at; /* last successful state save (CLOCK_MONOTONIC usec) */
+	uint64_t save_cost; /* how long that save took (usec) */
 };
 
 int manager_new(struct qosd_config *cfg, struct manager **ret);
@@ -64,6 +67,9 @@ bool manager_cgroup_allowed(struct manager *m, const char *cgpath, char **ret_wh
 int manager_assignment(struct manager *m, const struct container *c, const struct qos_tenant **t,
 		       const struct qos_class **cls, const char **origin, char **ret_why);
 int manager_save_state(struct manager *m);
+/* Save the state once the current request is answered (the next event-loop pass): the fsync stays
+ * off the reply path, and a burst of registrations is saved once. */
+void manager_save_state_later(struct manager *m);
 /* The only tenant that defines a class of this name, or NULL if none or several do. */
 const struct qos_tenant *manager_tenant_with_class(const struct qos_policy *p, const char *cls);
 

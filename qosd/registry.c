@@ -295,16 +295,16 @@ fail:
 	return NULL;
 }
 
-static int dump_to_file(json_t *root, const char *path)
+static int dump_to_file(json_t *root, const char *path, bool durable)
 {
 	_cleanup_free_ char *s = json_dumps(root, JSON_COMPACT);
 
 	if (!s)
 		return -ENOMEM;
-	return write_file_atomic(path, s, strlen(s), 0600);
+	return write_file_replace(path, s, strlen(s), 0600, durable);
 }
 
-int registry_save(const struct registry *reg, const char *path)
+int registry_save(const struct registry *reg, const char *path, bool durable)
 {
 	json_auto_t *root = json_object(), *arr = json_array();
 
@@ -319,7 +319,7 @@ int registry_save(const struct registry *reg, const char *path)
 	if (json_object_set_new(root, "version", json_integer(1)) < 0 ||
 	    json_object_set(root, "containers", arr) < 0)
 		return -ENOMEM;
-	return dump_to_file(root, path);
+	return dump_to_file(root, path, durable);
 }
 
 /* Optional string: absent is fine, wrong type or invalid is -EBADMSG. */
@@ -491,5 +491,5 @@ int registry_write_pending(const char *path, const struct container *c)
 
 	if (!o)
 		return -ENOMEM;
-	return dump_to_file(o, path);
+	return dump_to_file(o, path, true);
 }

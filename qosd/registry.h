@@ -55,8 +55,8 @@ void registry_remove(struct registry *reg, struct container *c);
 /* Iterate: i from 0 while it returns non-NULL (order unspecified, stable while unchanged). */
 struct container *registry_at(const struct registry *reg, size_t i);
 
-/* Write state to path atomically (mode 0600). */
-int registry_save(const struct registry *reg, const char *path);
+/* Write state to path atomically (mode 0600); durable: fsync too (see write_file_replace). */
+int registry_save(const struct registry *reg, const char *path, bool durable);
 /* Load state from path into reg (empty if missing). A corrupt file is renamed to
  * path.corrupt-<time> and -EBADMSG returned with a message: the caller logs and starts empty. */
 int registry_load(struct registry *reg, const char *path, char **ret_msg);

@@ -120,6 +120,12 @@ static int write_all(int fd, const char *p, size_t len)
 
 int write_file_atomic(const char *path, const char *contents, size_t len, mode_t mode)
 {
+	return write_file_replace(path, contents, len, mode, true);
+}
+
+int write_file_replace(const char *path, const char *contents, size_t len, mode_t mode,
+		       bool durable)
+{
 	_cleanup_free_ char *tmp = NULL, *dir = NULL;
 	_cleanup_close_ int fd = -1, dfd = -1;
 	const char *slash;
@@ -133,7 +139,8 @@ int write_file_atomic(const char *path, const char *contents, size_t len, mode_t
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
 	if (fd < 0)
 		return negative_errno();
-	if (fchmod(fd, mode) < 0 || (r = write_all(fd, contents, len)) < 0 || fsync(fd) < 0) {
+	if (fchmod(fd, mode) < 0 || (r = write_all(fd, contents, len)) < 0 ||
+	    (durable && fsync(fd) < 0)) {
 		r = negative_errno();
 		unlink(tmp);
 		return r;
@@ -143,6 +150,8 @@ int write_file_atomic(const char *path, const char *contents, size_t len, mode_t
 		unlink(tmp);
 		return r;
 	}
+	if (!durable)
+		return 0;
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd >= 0)
 		(void) fsync(dfd);

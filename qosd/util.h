@@ -89,6 +89,10 @@ int read_file_at(int dirfd, const char *name, size_t max, char **ret);
 /* Atomically replace path with contents: tmp file in the same directory, fsync, rename, fsync dir.
  * The file gets mode (umask ignored). */
 int write_file_atomic(const char *path, const char *contents, size_t len, mode_t mode);
+/* The same; durable = false skips the two fsyncs: the replacement is still atomic and survives a
+ * crash of the process (the page cache does), only not a crash of the machine. */
+int write_file_replace(const char *path, const char *contents, size_t len, mode_t mode,
+		       bool durable);
 
 /* Validate a container id / tenant / class name: [A-Za-z0-9][A-Za-z0-9_.+-]*, at most max bytes,
  * never "." or "..", never a cgroup attribute name. Returns 0 or -EINVAL. */

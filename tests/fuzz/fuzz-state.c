@@ -76,7 +76,7 @@ static void round_trip(const struct registry *reg, const char *path)
 	char *msg = NULL;
 
 	/* what qosd loaded, qosd must be able to save */
-	if (registry_save(reg, path) < 0)
+	if (registry_save(reg, path, false) < 0)
 		abort();
 	if (registry_new(&again) < 0)
 		return;

@@ -197,7 +197,7 @@ static void test_registry_roundtrip(void **state)
 	registry_remove(reg, registry_get(reg, "c3"));
 	assert_null(registry_get(reg, "c3"));
 	assert_non_null(registry_by_cgroup(reg, "/x/c299"));
-	assert_int_equal(registry_save(reg, path), 0);
+	assert_int_equal(registry_save(reg, path, false), 0);
 	assert_int_equal(registry_new(&back), 0);
 	assert_int_equal(registry_load(back, path, &msg), 0);
 	assert_int_equal(registry_size(back), 299);

@@ -1,0 +1,172 @@
+/* SPDX-License-Identifier: MIT */
+/* Shared by the bench programs: clock, sample statistics, the result line run.sh parses, and raw
+ * cgroup v1/v2 file helpers on directory fds. */
+#pragma once
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#define CGROOT "/sys/fs/cgroup"
+
+static inline uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t) ts.tv_sec * 1000000000ULL + (uint64_t) ts.tv_nsec;
+}
+
+static inline void die(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fprintf(stderr, "bench: ");
+	vfprintf(stderr, fmt, ap);
+	fprintf(stderr, "%s%s\n", errno ? ": " : "", errno ? strerror(errno) : "");
+	va_end(ap);
+	exit(1);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *) a, y = *(const double *) b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* "RESULT key median p99 n", samples in microseconds; sorts v. */
+static inline void report(const char *key, double *v, size_t n)
+{
+	size_t i99;
+
+	if (n == 0) {
+		printf("RESULT %s - - 0\n", key);
+		return;
+	}
+	qsort(v, n, sizeof(*v), cmp_double);
+	i99 = (size_t) ((double) (n - 1) * 0.99 + 0.5);
+	printf("RESULT %s %.1f %.1f %zu\n", key, n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2,
+	       v[i99], n);
+	fflush(stdout);
+}
+
+static inline bool cg_is_v2(void)
+{
+	struct statfs sf;
+
+	return statfs(CGROOT, &sf) == 0 && sf.f_type == 0x63677270; /* CGROUP2_SUPER_MAGIC */
+}
+
+/* The hierarchies qosd writes (v1: one per controller; v2: the one root). */
+struct hier {
+	const char *name;
+	const char *dir; /* CGROOT/name, or CGROOT on v2 */
+};
+
+static inline size_t hierarchies(struct hier *h)
+{
+	static const char *const v1[] = { "cpu", "cpuset", "memory", "pids" };
+
+	if (cg_is_v2()) {
+		h[0] = (struct hier){ "unified", CGROOT };
+		return 1;
+	}
+	for (size_t i = 0; i < 4; i++) {
+		char *d;
+
+		if (asprintf(&d, CGROOT "/%s", v1[i]) < 0)
+			die("oom");
+		h[i] = (struct hier){ v1[i], d };
+	}
+	return 4;
+}
+
+static inline int write_at(int dfd, const char *file, const char *val)
+{
+	int fd = openat(dfd, file, O_WRONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, val, strlen(val));
+	n = n < 0 ? -errno : 0;
+	close(fd);
+	return (int) n;
+}
+
+static inline int read_at(int dfd, const char *file, char *buf, size_t len)
+{
+	int fd = openat(dfd, file, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n < 0)
+		return -errno;
+	buf[n] = 0;
+	if (n && buf[n - 1] == '\n')
+		buf[n - 1] = 0;
+	return 0;
+}
+
+/* One knob write of a container: hierarchy index, file, value (v1 names; see knobs_v2). */
+struct knob {
+	int h;
+	const char *file, *val;
+};
+
+/* What class "std" of bench/run.sh's policy asks for: cpu.shares 512, cpu.quota 50%, cpuset 0,
+ * memory 256M, no swap, pids 256. */
+static const struct knob knobs_v1[] = {
+	{ 0, "cpu.shares", "512" },
+	{ 0, "cpu.cfs_period_us", "100000" },
+	{ 0, "cpu.cfs_quota_us", "50000" },
+	{ 1, "cpuset.cpus", "0" },
+	{ 1, "cpuset.mems", "0" },
+	{ 2, "memory.limit_in_bytes", "268435456" },
+	{ 2, "memory.memsw.limit_in_bytes", "268435456" },
+	{ 3, "pids.max", "256" },
+};
+
+static const struct knob knobs_v2[] = {
+	{ 0, "cpu.weight", "50" }, { 0, "cpu.max", "50000 100000" }, { 0, "cpuset.cpus", "0" },
+	{ 0, "cpuset.mems", "0" }, { 0, "memory.max", "268435456" }, { 0, "memory.swap.max", "0" },
+	{ 0, "pids.max", "256" },
+};
+
+static inline const struct knob *knobs(size_t *n)
+{
+	if (cg_is_v2()) {
+		*n = sizeof(knobs_v2) / sizeof(knobs_v2[0]);
+		return knobs_v2;
+	}
+	*n = sizeof(knobs_v1) / sizeof(knobs_v1[0]);
+	return knobs_v1;
+}
+
+/* A child that sleeps until killed: the task every bench container gets. */
+static inline pid_t sleeper(void)
+{
+	pid_t p = fork();
+
+	if (p < 0)
+		die("fork");
+	if (p == 0) {
+		for (;;)
+			pause();
+	}
+	return p;
+}

@@ -1,0 +1,232 @@
+/* SPDX-License-Identifier: MIT */
+/* The floor: what one container's limits cost as raw syscalls on pre-opened directory fds.
+ *   floor create PARENT N   mkdirat + O_PATH open in every hierarchy, the knob writes, a read-back
+ *                           of each, and the attach of one task (cgroup.procs)
+ *   floor limits PARENT N   the knob writes and read-backs alone, on an existing cgroup
+ *   floor inotify PARENT N  mkdir (every hierarchy, runc's order) -> IN_CREATE read by another
+ *                           thread watching the first hierarchy, and -> the thread's raw writes done
+ *   floor exec N            fork + exec of /bin/true until it exits (what any hook pays)
+ * PARENT is a cgroup path ("/qosd-bench-1/floor") that exists in every hierarchy. $QB_PREFIX
+ * replaces "floor" in the create/limits result names. */
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <sched.h>
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
+#include <sys/wait.h>
+
+#include "bench.h"
+
+static struct hier H[4];
+static size_t NH;
+static int pfd[4];
+static const struct knob *K;
+static size_t NK;
+
+static void open_parents(const char *parent)
+{
+	NH = hierarchies(H);
+	K = knobs(&NK);
+	for (size_t h = 0; h < NH; h++) {
+		char p[4096];
+
+		snprintf(p, sizeof(p), "%s%s", H[h].dir, parent);
+		pfd[h] = open(p, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (pfd[h] < 0)
+			die("open %s", p);
+	}
+}
+
+/* The writes and read-backs of every knob on dirfds fd[]; 0 if every value reads back. */
+static int limits(const int *fd)
+{
+	char buf[256];
+	int bad = 0;
+
+	for (size_t i = 0; i < NK; i++)
+		if (write_at(fd[K[i].h], K[i].file, K[i].val) < 0)
+			bad = -1;
+	for (size_t i = 0; i < NK; i++)
+		if (read_at(fd[K[i].h], K[i].file, buf, sizeof(buf)) < 0)
+			bad = -1;
+	return bad;
+}
+
+static void remove_group(const char *name, pid_t pid)
+{
+	char s[32];
+
+	snprintf(s, sizeof(s), "%d", (int) pid);
+	for (size_t h = 0; h < NH; h++) {
+		if (pid)
+			(void) write_at(pfd[h], "cgroup.procs", s);
+		if (unlinkat(pfd[h], name, AT_REMOVEDIR) < 0)
+			die("rmdir %s", name);
+	}
+}
+
+static void do_create(int n, bool only_limits)
+{
+	double *v = calloc(n, sizeof(double));
+	pid_t child = sleeper();
+	char s[32], key[64];
+
+	snprintf(s, sizeof(s), "%d", (int) child);
+	for (int i = 0; i < n; i++) {
+		char name[64];
+		int fd[4];
+		uint64_t t0;
+
+		snprintf(name, sizeof(name), "f%d", i);
+		if (only_limits)
+			for (size_t h = 0; h < NH; h++)
+				if (mkdirat(pfd[h], name, 0755) < 0)
+					die("mkdir %s", name);
+		t0 = now_ns();
+		for (size_t h = 0; h < NH; h++) {
+			if (!only_limits && mkdirat(pfd[h], name, 0755) < 0)
+				die("mkdir %s", name);
+			fd[h] = openat(pfd[h], name, O_PATH | O_DIRECTORY | O_CLOEXEC);
+			if (fd[h] < 0)
+				die("open %s", name);
+		}
+		if (limits(fd) < 0)
+			die("limits on %s", name);
+		for (size_t h = 0; !only_limits && h < NH; h++)
+			if (write_at(fd[h], "cgroup.procs", s) < 0)
+				die("attach");
+		v[i] = (double) (now_ns() - t0) / 1000.0;
+		for (size_t h = 0; h < NH; h++)
+			close(fd[h]);
+		remove_group(name, only_limits ? 0 : child);
+	}
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+	snprintf(key, sizeof(key), "%s.%s", getenv("QB_PREFIX") ? getenv("QB_PREFIX") : "floor",
+		 only_limits ? "limits" : "create");
+	report(key, v, n);
+}
+
+/* ---- inotify ---- */
+
+static int in_fd, done_fd;
+static _Atomic uint64_t t_event, t_done;
+
+static void *watcher(void *arg)
+{
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	for (;;) {
+		ssize_t n = read(in_fd, buf, sizeof(buf));
+		uint64_t t = now_ns();
+
+		if (n <= 0)
+			continue;
+		for (char *p = buf; p < buf + n;) {
+			const struct inotify_event *ev = (const void *) p;
+
+			if (ev->mask & IN_CREATE) {
+				int fd[4];
+
+				t_event = t;
+				/* the floor of a reaction: open the new group, write its limits */
+				for (size_t h = 0; h < NH; h++) {
+					/* v1: another hierarchy may not have it yet (runc's order) */
+					while ((fd[h] = openat(pfd[h], ev->name,
+							       O_PATH | O_DIRECTORY | O_CLOEXEC)) <
+					       0)
+						sched_yield();
+				}
+				(void) limits(fd);
+				for (size_t h = 0; h < NH; h++)
+					close(fd[h]);
+				t_done = now_ns();
+				(void) eventfd_write(done_fd, 1);
+			}
+			p += sizeof(*ev) + ev->len;
+		}
+	}
+	return arg;
+}
+
+/* runc creates a v1 container's groups in the order of its subsystem list: cpuset, memory, cpu,
+ * pids (of the four qosd writes). */
+static const int runc_order[4] = { 1, 2, 0, 3 };
+
+static void do_inotify(int n)
+{
+	double *a = calloc(n, sizeof(double)), *b = calloc(n, sizeof(double));
+	pthread_t th;
+
+	in_fd = inotify_init1(IN_CLOEXEC);
+	done_fd = eventfd(0, EFD_CLOEXEC);
+	{
+		char p[4096];
+
+		snprintf(p, sizeof(p), "/proc/self/fd/%d", pfd[0]);
+		if (inotify_add_watch(in_fd, p, IN_CREATE | IN_ONLYDIR) < 0)
+			die("inotify_add_watch");
+	}
+	pthread_create(&th, NULL, watcher, NULL);
+	for (int i = 0; i < n; i++) {
+		char name[64];
+		uint64_t t0;
+
+		snprintf(name, sizeof(name), "i%d", i);
+		t_event = t_done = 0;
+		t0 = now_ns();
+		for (size_t k = 0; k < NH; k++) {
+			size_t h = NH == 4 ? (size_t) runc_order[k] : k;
+
+			if (mkdirat(pfd[h], name, 0755) < 0)
+				die("mkdir");
+		}
+		{
+			eventfd_t x;
+
+			(void) eventfd_read(done_fd, &x);
+		}
+		a[i] = (double) (t_event - t0) / 1000.0;
+		b[i] = (double) (t_done - t0) / 1000.0;
+		remove_group(name, 0);
+		usleep(200);
+	}
+	report("floor.inotify", a, n);
+	report("floor.inotify_write", b, n);
+}
+
+int main(int argc, char **argv)
+{
+	int n;
+
+	if (argc == 3 && !strcmp(argv[1], "exec")) {
+		/* calibration for the hook: fork + exec of /bin/true until it exits */
+		n = atoi(argv[2]);
+		double *v = calloc(n, sizeof(double));
+
+		for (int i = 0; i < n; i++) {
+			uint64_t t0 = now_ns();
+			pid_t p = fork();
+
+			if (p == 0) {
+				execl("/bin/true", "true", (char *) NULL);
+				_exit(127);
+			}
+			waitpid(p, NULL, 0);
+			v[i] = (double) (now_ns() - t0) / 1000.0;
+		}
+		report("floor.exec", v, n);
+		return 0;
+	}
+	if (argc != 4)
+		die("usage: floor create|limits|inotify PARENT N | floor exec N");
+	n = atoi(argv[3]);
+	open_parents(argv[2]);
+	if (!strcmp(argv[1], "create") || !strcmp(argv[1], "limits"))
+		do_create(n, !strcmp(argv[1], "limits"));
+	else if (!strcmp(argv[1], "inotify"))
+		do_inotify(n);
+	else
+		die("unknown mode %s", argv[1]);
+	return 0;
+}
