@@ -7,6 +7,7 @@
 #include "cgroup.h"
 #include "log.h"
 #include "manager.h"
+#include "quota/quota.h"
 
 static char *reply_ok(json_t *o)
 {
@@ -199,8 +200,18 @@ static int apply_arg(struct manager *m, struct container *c, const char *arg, ch
 		}
 		return set_field(streq(key, "class") ? &c->op_cls : &c->op_tenant, v);
 	}
-	if (streq(key, "disk.dir"))
-		return valid_dir(v, msg) < 0 ? -EINVAL : set_field(&c->dir, v);
+	if (streq(key, "disk.dir")) {
+		_cleanup_free_ char *why = NULL;
+
+		if (valid_dir(v, msg) < 0)
+			return -EINVAL;
+		/* a symlink, a non-directory, a path outside quota_roots: refused now, not later */
+		if (m->env.quota && quota_dir_check(m->env.quota, v, &why) < 0) {
+			*msg = strprintf("disk.dir=%s: %s", v, why ? why : "refused");
+			return -EINVAL;
+		}
+		return set_field(&c->dir, v);
+	}
 	if (streq(key, "cgroup")) {
 		_cleanup_free_ char *why = NULL;
 

@@ -333,6 +333,21 @@ static int fs_in_use(uint32_t id, void *userdata)
 	return other || u.limit_bytes || u.used_bytes || u.limit_inodes || u.used_inodes;
 }
 
+static int allocate_id(struct qdir *q, uint32_t lo, uint32_t hi, const struct quota_idset *reserved,
+		       struct taken_wrap *w, uint32_t *ret, char **msg)
+{
+	int r = quota_id_pick(lo, hi, reserved, NULL, wrap_taken, w, fs_in_use, &q->fs, ret);
+
+	if (r < 0) {
+		*msg = strprintf("no free project id in %" PRIu32 "-%" PRIu32 ": %s", lo, hi,
+				 r == -ENOSPC ? "all reserved, taken or in use" : strerror(-r));
+		return r;
+	}
+	log_debug("quota: %s gets project id %" PRIu32 " (range %" PRIu32 "-%" PRIu32 "%s)",
+		  q->real, *ret, lo, hi, q->fs.projid32 ? "" : ", no projid32bit");
+	return 0;
+}
+
 static int choose_id(struct quota_ctx *ctx, struct qdir *q, uint32_t state_id, struct taken_wrap *w,
 		     bool dry_run, uint32_t *ret, char **msg)
 {
@@ -346,6 +361,13 @@ static int choose_id(struct quota_ctx *ctx, struct qdir *q, uint32_t state_id, s
 		goto out;
 	}
 	r = quota_range_resolve(ctx->lo, ctx->hi, q->fs.projid32, &reserved, &lo, &hi, msg);
+	if (r < 0 && state_id != 0) {
+		/* the id is ours already: a bad range only stops new allocations */
+		free(*msg);
+		*msg = NULL;
+		lo = hi = state_id;
+		r = 0;
+	}
 	if (r < 0)
 		goto out;
 	r = quota_fd_get_projid(q->fd, &dir_id, NULL);
@@ -361,17 +383,10 @@ static int choose_id(struct quota_ctx *ctx, struct qdir *q, uint32_t state_id, s
 				 q->real, dir_id);
 		goto out;
 	}
-	if (id == 0 && !dry_run) {
-		r = quota_id_pick(lo, hi, &reserved, NULL, wrap_taken, w, fs_in_use, &q->fs, &id);
-		if (r < 0) {
-			*msg = strprintf(
-				"no free project id in %" PRIu32 "-%" PRIu32 ": %s", lo, hi,
-				r == -ENOSPC ? "all reserved, taken or in use" : strerror(-r));
-			goto out;
-		}
-		log_debug("quota: %s gets project id %" PRIu32 " (range %" PRIu32 "-%" PRIu32 "%s)",
-			  q->real, id, lo, hi, q->fs.projid32 ? "" : ", no projid32bit");
-	}
+	if (id == 0 && !dry_run)
+		r = allocate_id(q, lo, hi, &reserved, w, &id, msg);
+	if (r < 0)
+		goto out;
 	*ret = id;
 out:
 	quota_idset_done(&reserved);
