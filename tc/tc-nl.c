@@ -231,11 +231,16 @@ static int veth_cmp(const void *a, const void *b)
 	return (x->c_ifindex > y->c_ifindex) - (x->c_ifindex < y->c_ifindex);
 }
 
+#define NSID_UNASKED (-2)
+#define NSID_UNKNOWN (-3) /* RTM_GETNSID failed: match on the ifindex pair alone */
+
 /* Is host link h the peer of container veth c (ifindex c_ifindex in the netns numbered nsid)? */
 static bool is_peer(const struct tc_link_state *h, int c_ifindex, int nsid)
 {
-	return streq(h->kind, "veth") && h->link == c_ifindex && h->nsid >= 0 &&
-	       (nsid < 0 || h->nsid == nsid);
+	if (!streq(h->kind, "veth") || h->link != c_ifindex || h->nsid < 0)
+		return false;
+	/* -1: qosd's netns gives the container's none, so no host veth can point into it */
+	return nsid == NSID_UNKNOWN || (nsid >= 0 && h->nsid == nsid);
 }
 
 static int host_peer(struct tc_ctx *ctx, int nsfd, const struct tc_link_state *c, int *nsid,
@@ -250,8 +255,8 @@ static int host_peer(struct tc_ctx *ctx, int nsfd, const struct tc_link_state *c
 	if (r < 0)
 		return r;
 	/* the lookup above made the kernel assign the container netns an id if it had none */
-	if (*nsid == -2 && tc_nl_nsid(ctx, nsfd, nsid) < 0)
-		*nsid = -1;
+	if (*nsid == NSID_UNASKED && tc_nl_nsid(ctx, nsfd, nsid) < 0)
+		*nsid = NSID_UNKNOWN;
 	if (!is_peer(&h, c->ifindex, *nsid))
 		return 0;
 	*ret = (struct tc_veth){ .c_ifindex = c->ifindex, .h_ifindex = h.ifindex, .mtu = h.mtu };
@@ -266,7 +271,7 @@ int tc_nl_container_veths(struct tc_ctx *ctx, int nsfd, struct tc_veth **ret, si
 	_cleanup_cache_ struct nl_cache *cache = NULL;
 	_cleanup_free_ struct tc_veth *v = NULL;
 	size_t n = 0;
-	int r, nsid = -2;
+	int r, nsid = NSID_UNASKED;
 
 	r = tc_nl_socket(ctx, nsfd, &sk);
 	if (r < 0)

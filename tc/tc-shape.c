@@ -57,11 +57,14 @@ bool tc_ifb_owned_by(const char *name, const char *id)
 
 uint32_t tc_default_burst(uint64_t rate_bits)
 {
-	uint64_t b = rate_bits / 8 * TC_BURST_MSEC / 1000;
+	uint64_t bytes = rate_bits / 8, b = bytes * TC_BURST_MSEC / 1000;
 
 	b = (b + 1023) / 1024 * 1024;
 	if (b < TC_BURST_MIN)
 		b = TC_BURST_MIN;
+	/* very slow rates: never more than TC_BURST_MAX_SEC of traffic (the kernel's bound is 274 s) */
+	if (b > bytes * TC_BURST_MAX_SEC)
+		b = bytes * TC_BURST_MAX_SEC / 1024 * 1024;
 	return b > INT32_MAX / 2 ? INT32_MAX / 2 : (uint32_t) b;
 }
 

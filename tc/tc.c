@@ -89,6 +89,15 @@ static int container_veths(struct tc_ctx *ctx, pid_t pid, struct tc_veth **ret, 
 	return tc_nl_container_veths(ctx, nsfd, ret, ret_n);
 }
 
+/* What one direction on one veth ended as: the kernel's state before and after, whether qosd
+ * wrote anything, and the step that failed (for the message). */
+struct outcome {
+	struct tc_qdisc_state before, now;
+	bool wrote;
+	bool shaped; /* egress: the redirect into the ifb is in place */
+	const char *step;
+};
+
 static bool tbf_matches(const struct tc_qdisc_state *q, const struct tc_shape *s)
 {
 	return streq(q->kind, "tbf") && q->rate_bytes == s->rate_bytes &&
@@ -107,22 +116,26 @@ static void applied_text(const struct tc_qdisc_state *q, const struct tc_shape *
 	/* libnl reads the bucket back through whole microseconds: 32768 may come back as 32767 */
 	if (want && tc_burst_close(want->burst, burst))
 		burst = want->burst;
+	else if (tc_burst_close((burst + 512) / 1024 * 1024, burst))
+		burst = (burst + 512) / 1024 * 1024;
 	(void) tc_shape_format((uint64_t) q->rate_bytes * 8, burst, buf, len);
 }
 
-/* Root tbf on ifindex as s says (written only if it differs), then read back into ret_now. */
+/* Root tbf on ifindex as s says (written only if it differs), then read back. */
 static int tbf_ensure(struct tc_ctx *ctx, int ifindex, const struct tc_shape *s, bool dry_run,
-		      struct tc_qdisc_state *ret_now)
+		      struct outcome *o)
 {
 	int r;
 
-	r = tc_nl_qdisc_get(ctx, ifindex, false, ret_now);
-	if (r < 0 || dry_run || tbf_matches(ret_now, s))
+	r = tc_nl_qdisc_get(ctx, ifindex, false, &o->before);
+	o->now = o->before;
+	if (r < 0 || dry_run || tbf_matches(&o->before, s))
 		return r;
 	r = tc_nl_tbf_replace(ctx, ifindex, s);
 	if (r < 0)
 		return r;
-	return tc_nl_qdisc_get(ctx, ifindex, false, ret_now);
+	o->wrote = true;
+	return tc_nl_qdisc_get(ctx, ifindex, false, &o->now);
 }
 
 /* Desired text and notes of a SET direction; -ERANGE recorded on k. */
@@ -132,7 +145,7 @@ static int knob_shape(struct qos_knob *k, const struct qos_u64 *rate, const stru
 	char buf[64];
 	int r;
 
-	r = tc_shape_compute(rate->v, burst, v->mtu, ret);
+	r = tc_shape_compute(rate->v, burst, v ? v->mtu : 1500, ret);
 	if (r < 0) {
 		knob_fail(k, r,
 			  "rate %" PRIu64 " bit/s with burst %" PRIu64
@@ -142,20 +155,52 @@ static int knob_shape(struct qos_knob *k, const struct qos_u64 *rate, const stru
 	}
 	(void) tc_shape_format(ret->rate_bits, ret->burst, buf, sizeof(buf));
 	(void) knob_printf(&k->desired, "%s", buf);
-	(void) knob_printf(&k->note, "container %s%s", v->c_name,
-			   ret->burst_raised	? "; burst raised to MTU + 14"
-			   : ret->burst_default ? "; burst default max(32K, 10ms at rate)"
-						: "");
+	if (v)
+		(void) knob_printf(&k->note, "container %s%s", v->c_name,
+				   ret->burst_raised	? "; burst raised to MTU + 14"
+				   : ret->burst_default ? "; burst default max(32K, 10ms at rate)"
+							: "");
 	return 0;
+}
+
+/* Fill applied (and written/before when something was written) from the outcome. */
+static void knob_outcome(struct qos_knob *k, const struct outcome *o, const struct tc_shape *want)
+{
+	char buf[64];
+
+	applied_text(&o->now, want, buf, sizeof(buf));
+	(void) knob_printf(&k->applied, "%s", buf);
+	if (!o->wrote)
+		return;
+	k->written = true;
+	applied_text(&o->before, want, buf, sizeof(buf));
+	(void) knob_printf(&k->before, "%s", buf);
+}
+
+static int ingress_clear(struct tc_ctx *ctx, const struct tc_veth *v, bool dry_run,
+			 struct outcome *o)
+{
+	int r;
+
+	o->step = "deleting tbf";
+	r = tc_nl_qdisc_get(ctx, v->h_ifindex, false, &o->before);
+	o->now = o->before;
+	if (r < 0 || dry_run || !streq(o->before.kind, "tbf"))
+		return r;
+	r = tc_nl_qdisc_delete(ctx, v->h_ifindex, false);
+	if (r < 0)
+		return r;
+	o->wrote = r > 0;
+	return tc_nl_qdisc_get(ctx, v->h_ifindex, false, &o->now);
 }
 
 static int do_ingress(struct tc_ctx *ctx, const struct tc_veth *v, const struct qos_net *net,
 		      bool dry_run, struct qos_report *r)
 {
-	struct tc_qdisc_state now;
+	struct outcome o = { .step = "replacing tbf" };
 	struct tc_shape s, *want = NULL;
 	struct qos_knob *k;
-	char obj[64], buf[64];
+	char obj[64];
 	int e;
 
 	snprintf(obj, sizeof(obj), "tbf on %s", v->h_name);
@@ -166,94 +211,107 @@ static int do_ingress(struct tc_ctx *ctx, const struct tc_veth *v, const struct 
 		if (e < 0)
 			return e;
 		want = &s;
-		e = tbf_ensure(ctx, v->h_ifindex, &s, dry_run, &now);
+		e = tbf_ensure(ctx, v->h_ifindex, &s, dry_run, &o);
 	} else {
 		(void) knob_printf(&k->desired, "unlimited");
-		e = dry_run ? 0 : tc_nl_qdisc_delete(ctx, v->h_ifindex, false);
-		if (e >= 0)
-			e = tc_nl_qdisc_get(ctx, v->h_ifindex, false, &now);
+		e = ingress_clear(ctx, v, dry_run, &o);
 	}
 	if (e < 0) {
-		knob_fail(k, e, "%s tbf on %s: %s", want ? "replacing" : "deleting", v->h_name,
-			  tc_errstr(ctx, e));
+		knob_fail(k, e, "%s on %s: %s", o.step, v->h_name, tc_errstr(ctx, e));
 		return e;
 	}
-	applied_text(&now, want, buf, sizeof(buf));
-	(void) knob_printf(&k->applied, "%s", buf);
+	knob_outcome(k, &o, want);
 	return 0;
 }
 
-/* ifb + tbf first, then the redirect: traffic never goes to an unshaped or down ifb. */
-static int egress_set(struct tc_ctx *ctx, const char *id, const char *ifb, const struct tc_veth *v,
-		      const struct tc_shape *s, bool dry_run, struct tc_qdisc_state *now,
-		      bool *ret_redirected, const char **ret_step)
+/* The ingress qdisc and the u32 match-all filter redirecting into ifx. */
+static int redirect_ensure(struct tc_ctx *ctx, const struct tc_veth *v, int ifx, bool dry_run,
+			   struct outcome *o)
 {
 	struct tc_qdisc_state ing;
-	char alias[256];
-	int e, ifx = 0, target = 0;
+	int e, target = 0;
 
-	snprintf(alias, sizeof(alias), ALIAS_FMT, v->h_ifindex, id);
-	*ret_step = "creating ifb";
-	e = tc_nl_ifb_ensure(ctx, ifb, v->mtu, alias, dry_run, &ifx);
-	if (e == -ENODEV && dry_run)
-		return 0;
-	if (e < 0)
-		return e;
-	*ret_step = "replacing tbf on ifb";
-	e = tbf_ensure(ctx, ifx, s, dry_run, now);
-	if (e < 0)
-		return e;
-	*ret_step = "adding ingress qdisc";
+	o->step = "adding ingress qdisc";
 	e = tc_nl_qdisc_get(ctx, v->h_ifindex, true, &ing);
-	if (e >= 0 && !dry_run && !streq(ing.kind, "ingress"))
+	if (e >= 0 && !dry_run && !streq(ing.kind, "ingress")) {
 		e = tc_nl_ingress_replace(ctx, v->h_ifindex);
+		o->wrote = true;
+	}
 	if (e < 0)
 		return e;
-	*ret_step = "adding u32 mirred filter";
+	o->step = "adding u32 mirred filter";
 	e = tc_nl_redirect_get(ctx, v->h_ifindex, &target);
 	if (e >= 0 && !dry_run && target != ifx) {
 		e = tc_nl_redirect_replace(ctx, v->h_ifindex, ifx);
 		if (e >= 0)
 			e = tc_nl_redirect_get(ctx, v->h_ifindex, &target);
+		o->wrote = true;
 	}
+	o->shaped = e >= 0 && target == ifx;
+	return e;
+}
+
+/* ifb + tbf first, then the redirect: traffic never goes to an unshaped or down ifb. */
+static int egress_set(struct tc_ctx *ctx, const char *id, const char *ifb, const struct tc_veth *v,
+		      const struct tc_shape *s, bool dry_run, struct outcome *o)
+{
+	char alias[256];
+	int e, ifx = 0;
+
+	snprintf(alias, sizeof(alias), ALIAS_FMT, v->h_ifindex, id);
+	o->step = "creating ifb";
+	e = tc_nl_ifb_ensure(ctx, ifb, v->mtu, alias, dry_run, &ifx);
+	if (e == -ENODEV && dry_run)
+		return 0;
 	if (e < 0)
 		return e;
-	*ret_redirected = target == ifx;
-	return 0;
+	o->step = "replacing tbf on ifb";
+	e = tbf_ensure(ctx, ifx, s, dry_run, o);
+	if (e < 0)
+		return e;
+	return redirect_ensure(ctx, v, ifx, dry_run, o);
 }
 
 static int egress_clear(struct tc_ctx *ctx, const char *ifb, const struct tc_veth *v, bool dry_run,
-			bool *ret_redirected, const char **ret_step)
+			struct outcome *o)
 {
+	struct tc_link_state l;
 	int e, target = 0;
 
+	o->step = "reading ifb";
+	e = tc_nl_link_get(ctx, 0, ifb, &l);
+	if (e >= 0)
+		e = tc_nl_qdisc_get(ctx, l.ifindex, false, &o->before);
+	if (e < 0 && e != -ENODEV)
+		return e;
 	if (!dry_run) {
-		*ret_step = "deleting ingress qdisc";
+		o->step = "deleting ingress qdisc";
 		e = tc_nl_qdisc_delete(ctx, v->h_ifindex, true);
 		if (e < 0)
 			return e;
-		*ret_step = "deleting ifb";
+		o->wrote = e > 0;
+		o->step = "deleting ifb";
 		e = tc_nl_link_delete(ctx, ifb);
 		if (e < 0)
 			return e;
+		o->wrote |= e > 0;
 	}
-	*ret_step = "reading filter";
+	o->step = "reading filter";
 	e = tc_nl_redirect_get(ctx, v->h_ifindex, &target);
-	*ret_redirected = target > 0;
+	o->shaped = target > 0;
 	return e;
 }
 
 static int do_egress(struct tc_ctx *ctx, const char *id, unsigned idx, const struct tc_veth *v,
 		     const struct qos_net *net, bool dry_run, struct qos_report *r)
 {
-	struct tc_qdisc_state now = { 0 };
+	struct outcome o = { .step = "naming ifb" };
 	struct tc_shape s, *want = NULL;
 	struct qos_knob *k;
-	char ifb[16] = "", obj[96], buf[64];
-	const char *step = "naming ifb";
-	bool redirected = false;
+	char ifb[16] = "", obj[96];
 	int e;
 
+	ctx->nle = 0;
 	e = tc_ifb_name(id, idx, ifb);
 	snprintf(obj, sizeof(obj), "tbf on %s via ingress u32 mirred from %s", e < 0 ? "ifb" : ifb,
 		 v->h_name);
@@ -264,21 +322,20 @@ static int do_egress(struct tc_ctx *ctx, const char *id, unsigned idx, const str
 		if (e < 0)
 			return e;
 		want = &s;
-		e = egress_set(ctx, id, ifb, v, &s, dry_run, &now, &redirected, &step);
+		e = egress_set(ctx, id, ifb, v, &s, dry_run, &o);
 	} else if (e >= 0) {
 		(void) knob_printf(&k->desired, "unlimited");
-		e = egress_clear(ctx, ifb, v, dry_run, &redirected, &step);
+		e = egress_clear(ctx, ifb, v, dry_run, &o);
 	}
 	if (e < 0) {
-		knob_fail(k, e, "%s for %s: %s", step, v->h_name,
+		knob_fail(k, e, "%s for %s: %s", o.step, v->h_name,
 			  e == -EEXIST ? "the name belongs to a link that is not an ifb"
 				       : tc_errstr(ctx, e));
 		return e;
 	}
-	if (!redirected)
-		now = (struct tc_qdisc_state){ 0 }; /* not redirected: traffic is not shaped */
-	applied_text(&now, want, buf, sizeof(buf));
-	(void) knob_printf(&k->applied, "%s", buf);
+	if (!o.shaped)
+		o.now = (struct tc_qdisc_state){ 0 }; /* not redirected: traffic is not shaped */
+	knob_outcome(k, &o, want);
 	return 0;
 }
 
@@ -289,6 +346,7 @@ static int report_no_veth(const struct qos_net *net, const char *why, struct qos
 {
 	static const char *const keys[] = { "net.ingress", "net.egress" };
 	const struct qos_u64 *ops[] = { &net->ingress_bps, &net->egress_bps };
+	struct tc_shape s;
 	struct qos_knob *k;
 
 	for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
@@ -296,6 +354,10 @@ static int report_no_veth(const struct qos_net *net, const char *why, struct qos
 			continue;
 		if (report_add(r, keys[i], "veth", &k) < 0)
 			return -ENOMEM;
+		if (ops[i]->op == QOS_SET)
+			(void) knob_shape(k, ops[i], &net->burst_bytes, NULL, &s);
+		else
+			(void) knob_printf(&k->desired, "unlimited");
 		(void) knob_printf(&k->note, "no veth to shape%s%s", why ? ": " : "", why ?: "");
 	}
 	return 0;

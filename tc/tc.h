@@ -42,6 +42,7 @@ int tc_monitor_process(struct tc_ctx *ctx, bool *ret_changed);
 #define TC_IFB_PREFIX "qifb"
 #define TC_BURST_MIN 32768u /* default burst floor, bytes */
 #define TC_BURST_MSEC 10u /* default burst: 10 ms at the rate, if larger */
+#define TC_BURST_MAX_SEC 100u /* default burst: at most 100 s at the rate (slow rates) */
 #define TC_LATENCY_MSEC 50u /* tbf queue: burst + 50 ms at the rate */
 #define TC_ETH_HLEN 14u
 
@@ -54,7 +55,8 @@ struct tc_shape {
 	bool burst_raised; /* net.burst below MTU + header: raised */
 };
 
-/* Default burst for a rate in bits/s: max(32K, 10 ms of traffic), rounded up to 1K. */
+/* Default burst for a rate in bits/s: max(32K, 10 ms of traffic) rounded up to 1K, but at most
+ * 100 s of traffic (rounded down to 1K) for very slow rates. The MTU floor is tc_shape_compute's. */
 uint32_t tc_default_burst(uint64_t rate_bits);
 /* tbf parameters for rate (bits/s), optional burst (op SET) and link MTU. -ERANGE when the rate is
  * outside 8 bit/s .. 2^32-1 bytes/s or the bucket would hold more than 250 s of traffic. */
