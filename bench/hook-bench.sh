@@ -3,7 +3,8 @@
 # registering a fresh container id through a running qosd (a class with four cgroup knobs, reset
 # between runs so that every registration writes them), then the same with qosd stopped (the hook
 # loads the policy and applies the limits itself). Beside them, the floor measured the same way in
-# the same run: fork + exec + exit of /bin/true. Prints median and p99 of each, in microseconds.
+# the same run: fork + exec + exit of /bin/true, and of "qos-hook --help" (the hook's start-up with
+# nothing to do). Prints median and p99 of each, in microseconds.
 #   usage: bench/hook-bench.sh [N]        B=build/rel (the binaries), as root
 # Timing is bash's $EPOCHREALTIME around each run, so every figure includes the fork and exec of
 # the measured program; the floor line shows that part.
@@ -96,6 +97,14 @@ for ((i = 0; i < N; i++)); do
 	usec "$t0" "$t1" >>"$QT_TMP/floor"
 done
 
+# the hook's own start-up (dynamic linking of its libraries), with nothing to do
+for ((i = 0; i < N; i++)); do
+	t0=$EPOCHREALTIME
+	"$QOSHOOK" --help >/dev/null
+	t1=$EPOCHREALTIME
+	usec "$t0" "$t1" >>"$QT_TMP/startup"
+done
+
 for ((i = 0; i < N; i++)); do
 	reset_knobs
 	run_hook "$QT_TMP/up" "bench-$i" createRuntime
@@ -112,5 +121,6 @@ done
 
 echo "qos-hook exec -> exit, $N runs each ($B, cgroup v$QT_V):"
 stats "floor: fork+exec+exit of /bin/true" "$QT_TMP/floor"
+stats "qos-hook --help (start-up only)" "$QT_TMP/startup"
 stats "register through qosd" "$QT_TMP/up"
 stats "qosd down: apply + pending record" "$QT_TMP/down"

@@ -1,0 +1,253 @@
+/* SPDX-License-Identifier: MIT */
+#include <fcntl.h>
+#include <jansson.h>
+#include <poll.h>
+
+#include "ocistate.h"
+#include "util.h"
+
+#define OCI_PID_MAX 4194304 /* the kernel's PID_MAX_LIMIT */
+
+void oci_state_done(struct oci_state *s)
+{
+	free(s->version);
+	free(s->id);
+	free(s->status);
+	free(s->bundle);
+	free(s->tenant);
+	free(s->cls);
+	free(s->disk_dir);
+	*s = (struct oci_state){ 0 };
+}
+
+static int fail(char **ret_error, int err, char *msg)
+{
+	*ret_error = msg;
+	return err;
+}
+
+/* An optional string member: absent or null leaves *ret NULL; anything but a string of at
+ * most max bytes without an embedded NUL is -EINVAL. */
+static int get_str(json_t *o, const char *key, size_t max, char **ret, char **ret_error)
+{
+	json_t *v = json_object_get(o, key);
+
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_string(v))
+		return fail(ret_error, -EINVAL, strprintf("\"%s\" is not a string", key));
+	if (json_string_length(v) > max || strlen(json_string_value(v)) != json_string_length(v))
+		return fail(ret_error, -EINVAL,
+			    strprintf("\"%s\" is longer than %zu bytes or holds a NUL", key, max));
+	*ret = strdup(json_string_value(v));
+	return *ret ? 0 : -ENOMEM;
+}
+
+static bool path_ok(const char *p)
+{
+	return p[0] == '/' && !strstr(p, "/../") && !endswith(p, "/..");
+}
+
+static int parse_version(json_t *o, struct oci_state *s, char **ret_error)
+{
+	int r = get_str(o, "ociVersion", 64, &s->version, ret_error);
+
+	if (r < 0)
+		return r;
+	if (!s->version)
+		return fail(ret_error, -EINVAL, strdup("no \"ociVersion\": not an OCI state"));
+	if (!startswith(s->version, "1."))
+		return fail(ret_error, -EINVAL,
+			    strprintf("ociVersion \"%s\" is not supported (runtime-spec 1.x)",
+				      s->version));
+	return 0;
+}
+
+static int parse_id(json_t *o, struct oci_state *s, char **ret_error)
+{
+	int r = get_str(o, "id", 4096, &s->id, ret_error);
+
+	if (r < 0)
+		return r;
+	if (!s->id)
+		return fail(ret_error, -EINVAL, strdup("no container \"id\""));
+	if (name_validate(s->id, ID_MAX) < 0)
+		return fail(ret_error, -EINVAL,
+			    strprintf("invalid container id \"%.64s\" (allowed: "
+				      "[A-Za-z0-9][A-Za-z0-9_.+-]*, at most %d bytes, not a "
+				      "cgroup file name)",
+				      s->id, ID_MAX));
+	return 0;
+}
+
+static int parse_pid(json_t *o, struct oci_state *s, char **ret_error)
+{
+	json_t *v = json_object_get(o, "pid");
+
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > OCI_PID_MAX)
+		return fail(ret_error, -EINVAL, strdup("\"pid\" is not a process id"));
+	s->pid = json_integer_value(v);
+	return 0;
+}
+
+static int parse_bundle(json_t *o, struct oci_state *s, char **ret_error)
+{
+	int r = get_str(o, "bundle", 4095, &s->bundle, ret_error);
+
+	if (r >= 0 && !s->bundle)
+		r = get_str(o, "bundlePath", 4095, &s->bundle, ret_error);
+	if (r < 0)
+		return r;
+	if (s->bundle && s->bundle[0] != '/')
+		return fail(ret_error, -EINVAL,
+			    strprintf("bundle \"%.128s\" is not an absolute path", s->bundle));
+	return 0;
+}
+
+static int parse_annotations(json_t *o, struct oci_state *s, char **ret_error)
+{
+	json_t *a = json_object_get(o, "annotations");
+	int r;
+
+	if (!a || json_is_null(a))
+		return 0;
+	if (!json_is_object(a))
+		return fail(ret_error, -EINVAL, strdup("\"annotations\" is not an object"));
+	r = get_str(a, OCI_ANNOTATION_TENANT, 4096, &s->tenant, ret_error);
+	if (r >= 0)
+		r = get_str(a, OCI_ANNOTATION_CLASS, 4096, &s->cls, ret_error);
+	if (r >= 0)
+		r = get_str(a, OCI_ANNOTATION_DISK_DIR, 4095, &s->disk_dir, ret_error);
+	if (r < 0)
+		return r;
+	if (s->tenant && name_validate(s->tenant, TENANT_MAX) < 0)
+		return fail(ret_error, -EINVAL,
+			    strprintf(OCI_ANNOTATION_TENANT "=\"%.64s\" is not a valid tenant name",
+				      s->tenant));
+	if (s->cls && name_validate(s->cls, CLASS_MAX) < 0)
+		return fail(ret_error, -EINVAL,
+			    strprintf(OCI_ANNOTATION_CLASS "=\"%.80s\" is not a valid class name",
+				      s->cls));
+	if (s->disk_dir && !path_ok(s->disk_dir))
+		return fail(ret_error, -EINVAL,
+			    strprintf(OCI_ANNOTATION_DISK_DIR
+				      "=\"%.128s\": give an absolute path without \"..\"",
+				      s->disk_dir));
+	return 0;
+}
+
+static int parse_object(json_t *o, struct oci_state *s, char **ret_error)
+{
+	int r = parse_version(o, s, ret_error);
+
+	if (r >= 0)
+		r = parse_id(o, s, ret_error);
+	if (r >= 0)
+		r = get_str(o, "status", 64, &s->status, ret_error);
+	if (r >= 0)
+		r = parse_pid(o, s, ret_error);
+	if (r >= 0)
+		r = parse_bundle(o, s, ret_error);
+	if (r >= 0)
+		r = parse_annotations(o, s, ret_error);
+	return r;
+}
+
+int oci_state_parse(const char *buf, size_t len, struct oci_state *ret, char **ret_error)
+{
+	json_auto_t *o = NULL;
+	struct oci_state s = { 0 };
+	json_error_t e;
+	int r;
+
+	*ret_error = NULL;
+	if (len > OCI_STATE_MAX)
+		return fail(ret_error, -EFBIG,
+			    strprintf("state is %zu bytes, more than the %d allowed", len,
+				      OCI_STATE_MAX));
+	o = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &e);
+	if (!o)
+		return fail(ret_error, -EINVAL,
+			    strprintf("state is not JSON: %s (line %d, column %d)", e.text, e.line,
+				      e.column));
+	if (!json_is_object(o))
+		return fail(ret_error, -EINVAL, strdup("state is not a JSON object"));
+	r = parse_object(o, &s, ret_error);
+	if (r < 0) {
+		oci_state_done(&s);
+		return r;
+	}
+	*ret = s;
+	return 0;
+}
+
+/* Grow *buf so it has room for at least one more byte than len, capped at max + 1 (so that
+ * one byte past max can be seen). */
+static int grow(char **buf, size_t len, size_t *cap, size_t max)
+{
+	size_t want = *cap ? *cap * 2 : 16384;
+	char *n;
+
+	if (len < *cap)
+		return 0;
+	if (want > max + 1)
+		want = max + 1;
+	if (want <= len)
+		return -EFBIG;
+	n = realloc(*buf, want + 1);
+	if (!n)
+		return -ENOMEM;
+	*buf = n;
+	*cap = want;
+	return 0;
+}
+
+static int wait_readable(int fd, uint64_t deadline)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	for (;;) {
+		uint64_t now = now_usec();
+		int r;
+
+		if (now >= deadline)
+			return -ETIMEDOUT;
+		r = poll(&p, 1, (int) ((deadline - now + 999) / 1000));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return negative_errno();
+		return r == 0 ? -ETIMEDOUT : 0;
+	}
+}
+
+int oci_state_read(int fd, size_t max, uint64_t deadline, char **ret, size_t *ret_len)
+{
+	_cleanup_free_ char *buf = NULL;
+	size_t len = 0, cap = 0;
+
+	for (;;) {
+		ssize_t n;
+		int r = grow(&buf, len, &cap, max);
+
+		if (r >= 0)
+			r = wait_readable(fd, deadline);
+		if (r < 0)
+			return r;
+		n = read(fd, buf + len, cap - len);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n < 0)
+			return negative_errno();
+		if (n == 0)
+			break;
+		len += n;
+		if (len > max)
+			return -EFBIG;
+	}
+	buf[len] = 0;
+	*ret = TAKE_PTR(buf);
+	*ret_len = len;
+	return 0;
+}
