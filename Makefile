@@ -16,6 +16,7 @@ MANDIR ?= $(PREFIX)/share/man
 SYSCONFDIR ?= /etc
 UNITDIR ?= $(PREFIX)/lib/systemd/system
 LIBEXECDIR ?= $(PREFIX)/libexec/qosd
+HOOKSDIR ?= $(PREFIX)/share/containers/oci/hooks.d
 
 SAN ?= 0
 ifeq ($(SAN),1)
@@ -124,6 +125,11 @@ install: all
 	install -m 0644 conf.d/*.conf $(DESTDIR)$(SYSCONFDIR)/qosd/examples/
 	sed 's|@SBINDIR@|$(SBINDIR)|g' contrib/qosd.service.in > $(DESTDIR)$(UNITDIR)/qosd.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/qosd.service
+	install -d $(DESTDIR)$(HOOKSDIR)
+	for f in contrib/hooks.d/*.json; do \
+		sed 's|/usr/local/sbin/qos-hook|$(SBINDIR)/qos-hook|g' $$f > $(DESTDIR)$(HOOKSDIR)/$${f##*/}; \
+		chmod 0644 $(DESTDIR)$(HOOKSDIR)/$${f##*/}; \
+	done
 
 clean:
 	rm -rf build
