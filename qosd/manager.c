@@ -27,6 +27,7 @@
  * so neither a burst of container starts nor 10,000 containers turn every request into an fsync.
  * qosctl set/unset still save before they answer. */
 #define SAVE_MIN_INTERVAL_USEC (200 * 1000ULL)
+#define SAVE_RETRY_USEC (1000 * 1000ULL)
 
 static const char *const runtime_prefixes[] = { "docker-", "cri-containerd-", "crio-", "libpod-" };
 
@@ -205,6 +206,14 @@ static void schedule_retry(struct manager *m, struct container *c, const char *w
 
 /* Log what this pass changed, and the errors that are new since the last pass (a knob that
  * keeps failing the same way is logged once, not on every drift pass). */
+/* cpu.shares and cpu.weight are one knob: a report entry for either stands for both keys. */
+static uint32_t key_mask(int key)
+{
+	if (key == QK_CPU_SHARES || key == QK_CPU_WEIGHT)
+		return (1u << QK_CPU_SHARES) | (1u << QK_CPU_WEIGHT);
+	return key >= 0 ? 1u << key : 0;
+}
+
 static bool knob_pending(const struct qos_report *r, const struct qos_knob *k)
 {
 	return r->retry && k->error == -ENOENT;
@@ -218,7 +227,7 @@ static void log_results(struct container *c, const struct qos_report *r)
 	for (size_t i = 0; i < r->n; i++) {
 		const struct qos_knob *k = &r->v[i];
 		int key = qos_key_from_name(k->key);
-		bool drift = key >= 0 && (c->verified & (1u << key));
+		bool drift = (c->verified & key_mask(key)) != 0;
 
 		if (k->written && !k->error)
 			log_full(drift ? LOG_NOTICE : LOG_INFO, 0, &lc, "%s %s: %s -> %s",
@@ -231,8 +240,9 @@ static void log_results(struct container *c, const struct qos_report *r)
 	if (errors && (!c->errors || !streq(errors, c->errors)))
 		for (size_t i = 0; i < r->n; i++)
 			if (r->v[i].error && !knob_pending(r, &r->v[i]))
-				log_full(LOG_WARNING, 0, &lc, "%s (%s): %s", r->v[i].object,
-					 r->v[i].key,
+				log_full(LOG_WARNING, 0, &lc, "%s (%s%s%s): %s", r->v[i].object,
+					 r->v[i].key, r->v[i].desired ? " = " : "",
+					 r->v[i].desired ? r->v[i].desired : "",
 					 r->v[i].error_msg ? r->v[i].error_msg
 							   : strerror(-r->v[i].error));
 	free(c->errors);
@@ -247,8 +257,8 @@ static uint32_t verified_keys(const struct qos_desired *d, const struct qos_repo
 	for (size_t i = 0; i < r->n; i++) {
 		int key = qos_key_from_name(r->v[i].key);
 
-		if (key >= 0 && r->v[i].error)
-			v &= ~(1u << key);
+		if (r->v[i].error)
+			v &= ~key_mask(key);
 	}
 	return v;
 }
@@ -495,9 +505,15 @@ int manager_save_state(struct manager *m)
 	uint64_t start = now_usec();
 	int r = registry_save(m->reg, m->state_path, false);
 
-	if (r < 0)
+	if (r < 0) {
+		/* retried in a second even when nothing else happens (no drift timer, no requests) */
+		if (m->save_src) {
+			sd_event_source_set_time(m->save_src, now_usec() + SAVE_RETRY_USEC);
+			sd_event_source_set_enabled(m->save_src, SD_EVENT_ONESHOT);
+		}
 		return log_error_errno(r, "cannot write the state file %s (will retry)",
 				       m->state_path);
+	}
 	m->state_dirty = false;
 	m->saved_at = now_usec();
 	m->save_cost = m->saved_at - start;
