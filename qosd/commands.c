@@ -26,6 +26,23 @@ static json_t *jstr(const char *s)
 	return s ? json_string(s) : json_null();
 }
 
+/* Save the state now; if that fails, say so in the reply: the change is in force in the kernel,
+ * but a restart before a later save succeeds would not know it. */
+static void save_or_warn(struct manager *m, json_t *o)
+{
+	_cleanup_free_ char *w = NULL;
+	json_t *prev = o ? json_object_get(o, "warnings") : NULL;
+	int r = manager_save_state(m);
+
+	if (r >= 0 || !o)
+		return;
+	w = strprintf("%s%sthe state file could not be written (%s): in force now, but not yet "
+		      "saved for a restart (qosd retries)",
+		      prev ? json_string_value(prev) : "", prev ? "; " : "", strerror(-r));
+	if (w)
+		json_object_set_new(o, "warnings", json_string(w));
+}
+
 static json_t *container_summary(const struct container *c)
 {
 	return json_pack("{s:s,s:s,s:o,s:o,s:o,s:o}", "id", c->id, "cgroup", c->cgpath, "tenant",
@@ -285,7 +302,9 @@ static char *errors_text(const struct qos_report *r, uint32_t mask)
 		bool named = key < 0 ? mask == UINT32_MAX : (mask & (1u << key)) != 0;
 
 		if (r->v[i].error && named)
-			(void) strextend(&s, "%s%s: %s", s ? "; " : "", r->v[i].object,
+			(void) strextend(&s, "%s%s (%s%s%s): %s", s ? "; " : "", r->v[i].object,
+					 r->v[i].key, r->v[i].desired ? " = " : "",
+					 r->v[i].desired ? r->v[i].desired : "",
 					 r->v[i].error_msg ? r->v[i].error_msg
 							   : strerror(-r->v[i].error));
 	}
@@ -334,10 +353,10 @@ static char *commit(struct manager *m, struct container *c, struct snapshot *sna
 	}
 	free(id);
 	m->state_dirty = true;
-	(void) manager_save_state(m);
 	o = container_summary(c);
-	if (warn)
+	if (o && warn)
 		json_object_set_new(o, "warnings", json_string(warn));
+	save_or_warn(m, o);
 	return reply_ok(o);
 }
 
@@ -360,6 +379,7 @@ static struct container *find_or_register(struct manager *m, const struct qos_re
 			}
 			if (registry_add(m->reg, req->id, cg, &c) < 0)
 				return NULL;
+			manager_watch_exit(m, c);
 			return c;
 		}
 	*msg = strprintf("no container \"%s\" is known to qosd (register it with qos-hook, a "
@@ -454,6 +474,7 @@ static char *cmd_register(struct manager *m, const struct qos_request *req)
 	_cleanup_free_ char *msg = NULL, *cgpath = NULL;
 	struct qos_report r = { 0 };
 	struct container *c;
+	json_t *o;
 	int k = check_names(m, req, &msg);
 
 	if (k >= 0)
@@ -474,6 +495,7 @@ static char *cmd_register(struct manager *m, const struct qos_request *req)
 	if (req->bundle)
 		set_field(&c->bundle, req->bundle);
 	c->pid = (pid_t) req->pid;
+	manager_watch_exit(m, c);
 	m->state_dirty = true;
 	(void) manager_reconcile(m, c, &r);
 	/* a blkio target that is not there yet is a warning: it is applied when it appears */
@@ -481,28 +503,32 @@ static char *cmd_register(struct manager *m, const struct qos_request *req)
 			  UINT32_MAX & ~((1u << QK_BLKIO_READ_BPS) | (1u << QK_BLKIO_WRITE_BPS) |
 					 (1u << QK_BLKIO_READ_IOPS) | (1u << QK_BLKIO_WRITE_IOPS)));
 	report_done(&r);
-	/* a registration is not derivable from the kernel: saved before the hook hears "ok" */
-	(void) manager_save_state(m);
 	log_info("registered %s (cgroup %s, tenant %s, class %s)", req->id, cgpath,
 		 req->tenant ? req->tenant : "-", req->cls ? req->cls : "-");
 	if (msg) {
 		_cleanup_free_ char *full = strprintf("limits not fully applied: %s", msg);
 
+		(void) manager_save_state(m);
 		return control_error_reply(full);
 	}
-	return reply_ok(container_summary(c));
+	o = container_summary(c);
+	/* a registration is not derivable from the kernel: saved before the hook hears "ok" */
+	save_or_warn(m, o);
+	return reply_ok(o);
 }
 
 static char *cmd_unregister(struct manager *m, const char *id)
 {
 	struct container *c = registry_get(m->reg, id);
 
+	json_t *o = json_pack("{s:b}", "known", c != NULL);
+
 	if (c) {
 		log_info("unregistered %s", id);
 		manager_forget(m, c);
-		(void) manager_save_state(m);
+		save_or_warn(m, o);
 	}
-	return reply_ok(json_pack("{s:b}", "known", c != NULL));
+	return reply_ok(o);
 }
 
 static char *cmd_reload(struct manager *m)

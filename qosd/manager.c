@@ -712,6 +712,7 @@ static int set_globs(struct manager *m)
 {
 	_cleanup_free_ const char **globs = NULL;
 	size_t n = 0, cap = 0;
+	int r;
 
 	for (size_t i = 0; i < m->policy->n_tenants; i++)
 		cap += m->policy->tenants[i].n_matches;
@@ -721,7 +722,19 @@ static int set_globs(struct manager *m)
 	for (size_t i = 0; i < m->policy->n_tenants; i++)
 		for (size_t j = 0; j < m->policy->tenants[i].n_matches; j++)
 			globs[n++] = m->policy->tenants[i].matches[j].glob;
-	return watch_set_globs(m->watch, globs, n);
+	r = watch_set_globs(m->watch, globs, n);
+	for (size_t i = 0; i < registry_size(m->reg); i++)
+		manager_watch_exit(m, registry_at(m->reg, i));
+	return r;
+}
+
+void manager_watch_exit(struct manager *m, struct container *c)
+{
+	int r = c->matched ? 0 : watch_add_exit(m->watch, c->cgpath);
+
+	if (r < 0 && r != -ENOENT)
+		log_debug("cannot watch %s for its removal (the drift pass will notice): %s",
+			  c->cgpath, strerror(-r));
 }
 
 int manager_reload(struct manager *m, char **ret_msg)
@@ -795,6 +808,7 @@ static void adopt_one_pending(struct manager *m, const char *path)
 			c->projid = p->projid;
 		manager_mark_dirty(m, c);
 		m->state_dirty = true;
+		manager_watch_exit(m, c);
 		log_info("adopted %s (registered by qos-hook while qosd was down)", c->id);
 	}
 	container_free(p);
@@ -851,8 +865,10 @@ static int load_state(struct manager *m)
 	m->pending_dir = strprintf("%s/pending", m->cfg->state_dir);
 	if (!m->state_path || !m->pending_dir)
 		return -ENOMEM;
-	if (mkdir(m->pending_dir, 0700) < 0 && errno != EEXIST)
-		return log_error_errno(errno, "cannot create %s", m->pending_dir);
+	/* qosd reads and deletes the records in it: the same trust as the state directory */
+	r = check_state_dir(m->pending_dir);
+	if (r < 0)
+		return r;
 	r = registry_load(m->reg, m->state_path, &msg);
 	if (r == -EBADMSG) {
 		log_error("%s", msg ? msg : "state file corrupt");

@@ -67,6 +67,8 @@ bool manager_cgroup_allowed(struct manager *m, const char *cgpath, char **ret_wh
 int manager_assignment(struct manager *m, const struct container *c, const struct qos_tenant **t,
 		       const struct qos_class **cls, const char **origin, char **ret_why);
 int manager_save_state(struct manager *m);
+/* Watch a registered container's cgroup for its removal (matched ones are watched already). */
+void manager_watch_exit(struct manager *m, struct container *c);
 /* Save the state once the current request is answered (the next event-loop pass): the fsync stays
  * off the reply path, and a burst of registrations is saved once. */
 void manager_save_state_later(struct manager *m);

@@ -167,8 +167,30 @@ static int scan_dir(struct watch *w, const char *path)
 	return 0;
 }
 
+static int add_watch(struct watch *w, const char *path);
+
 /* Watch path, then scan it: a child created between the two is still seen by the scan. */
 static int add_dir(struct watch *w, const char *path)
+{
+	int r = add_watch(w, path);
+
+	return r < 0 ? r : scan_dir(w, path);
+}
+
+int watch_add_exit(struct watch *w, const char *cgpath)
+{
+	_cleanup_free_ char *parent = strdup(cgpath);
+	char *slash = parent ? strrchr(parent, '/') : NULL;
+
+	if (!parent)
+		return -ENOMEM;
+	if (!slash || slash == parent)
+		return 0; /* a top-level cgroup: the root is not watched for exits */
+	*slash = 0;
+	return add_watch(w, parent);
+}
+
+static int add_watch(struct watch *w, const char *path)
 {
 	_cleanup_free_ char *abs = strprintf("%s%s", w->root, path);
 	int wd;
@@ -195,7 +217,7 @@ static int add_dir(struct watch *w, const char *path)
 			return -ENOMEM;
 		w->n_dirs++;
 	}
-	return scan_dir(w, path);
+	return 0;
 }
 
 int watch_set_globs(struct watch *w, const char *const *globs, size_t n)
@@ -210,9 +232,7 @@ int watch_set_globs(struct watch *w, const char *const *globs, size_t n)
 			return -ENOMEM;
 		w->n_globs++;
 	}
-	if (n == 0)
-		return 0;
-	return add_dir(w, "");
+	return n == 0 ? 0 : add_dir(w, "");
 }
 
 static void forget_wd(struct watch *w, int wd)
@@ -245,8 +265,8 @@ static void handle_event(struct watch *w, const struct inotify_event *ev)
 		if (is_reachable(w, child))
 			(void) add_dir(w, child);
 	} else if (ev->mask & (IN_DELETE | IN_MOVED_FROM)) {
-		if (is_match(w, child))
-			w->cb(w->userdata, child, false);
+		/* matched or not: a registered container's cgroup may be any directory */
+		w->cb(w->userdata, child, false);
 	}
 }
 

@@ -21,6 +21,10 @@ int watch_fd(const struct watch *w);
  * reach, and calls cb(created = true) for every existing directory that matches (adoption). */
 int watch_set_globs(struct watch *w, const char *const *globs, size_t n);
 
+/* Also report the removal of cgpath (a container registered by the hook or the operator, which
+ * no glob may name): watches its parent directory. Dropped by the next watch_set_globs(). */
+int watch_add_exit(struct watch *w, const char *cgpath);
+
 /* Read pending inotify events and call cb for each. On queue overflow, rescans everything. */
 int watch_process(struct watch *w);
 

@@ -11,6 +11,7 @@ PKGS=(
 	qemu-system-x86 strace valgrind
 	libclang-rt-14-dev
 	groff-base man-db
+	zstd
 )
 
 missing=()

@@ -1,4 +1,5 @@
 #!/bin/bash
+# qosd-vm: yes
 # Block I/O throttling through qosd on loop devices, enforced and measured with dd: write and read
 # bytes/s, write IO/s, a partition as target (throttles its disk), a path on a filesystem, a
 # symlink to the node, a loop device attached after qosd started (udev/uevent monitor, no

@@ -1,4 +1,5 @@
 #!/bin/bash
+# qosd-vm: yes
 # Daemon behaviour: [match] adoption, drift correction, kill -9 and restart, containers made while
 # qosd was down, SIGHUP with a broken file, overrides that survive reload and restart, tenant
 # budgets, unprivileged callers, hostile ids.
@@ -35,7 +36,7 @@ EOF
 }
 write_policy
 cat >"$QT_TMP/qosd.conf" <<EOF
-drift_interval = 1s
+drift_interval = 3s
 tenant_parent = $QT_CGP
 EOF
 qt_cg_mkdir "$QT_CGP/c-early" # exists before qosd starts: adopted by the start-up scan
@@ -69,7 +70,7 @@ check tenant-budget "qosd-qt: $MEM_FILE=$(knob $QT_CGP/qosd-qt memory $MEM_FILE)
 # --- drift: a value changed behind qosd's back is restored
 echo $SH_OTHER >"$(qt_cgdir $SH_CTRL "$QT_CGP/c-1")/$SH_FILE"
 check drift-restored "$SH_FILE stayed $(knob $QT_CGP/c-1 $SH_CTRL $SH_FILE)" \
-	qt_wait 5 is "$QT_CGP/c-1" $SH_CTRL $SH_FILE $SH_512
+	qt_wait 8 is "$QT_CGP/c-1" $SH_CTRL $SH_FILE $SH_512
 check drift-logged "no 'corrected' line in the log" grep -q "corrected $SH_FILE" "$QT_QOSD_LOG"
 
 # --- overrides: set, survive reload and restart
@@ -103,7 +104,7 @@ sed -i 's/^memory.limit = 128M/memory.limit = 200M/' "$QT_TMP/conf.d/qt.conf"
 kill -HUP "$QT_QOSD_PID"
 check sighup-refused-logged "no refusal with file:line in the log" \
 	qt_wait 3 grep -q "zz-broken.conf:2: " "$QT_QOSD_LOG"
-sleep 1.5 # a drift pass too
+sleep 3.5 # a drift pass too
 check sighup-old-policy-kept "c-down: $(knob $QT_CGP/c-down memory $MEM_FILE)" is "$QT_CGP/c-down" memory $MEM_FILE $M128
 out=$(qosctl reload 2>&1)
 rc=$?
@@ -166,6 +167,14 @@ rmdir "$(qt_cgdir cpu "$QT_CGP/c-down")" 2>/dev/null
 for c in "${QT_CTRLS[@]}"; do rmdir "$(qt_cgdir "$c" "$QT_CGP/c-down")" 2>/dev/null; done
 check gone-forgotten "c-down still listed" qt_wait 3 bash -c "! '$QOSCTL' -s '$QT_SOCK' list | grep -q '^c-down '"
 check gone-no-noise "warnings about c-down in the log" bash -c "! grep -E 'warning|error' '$QT_QOSD_LOG' | grep -q c-down"
+
+# --- a container registered by hand (no [match] rule names it) is forgotten when its cgroup goes
+qt_cg_mkdir "$QT_CGP/byhand-1"
+out=$(qosctl set r-1 cgroup="$QT_CGP/byhand-1" class=gold 2>&1)
+check register-by-hand "qosctl set r-1 cgroup=...: $out" qt_wait 3 is "$QT_CGP/byhand-1" $SH_CTRL $SH_FILE $([[ $QT_V == 2 ]] && echo 100 || echo 1024)
+for c in "${QT_CTRLS[@]}"; do rmdir "$(qt_cgdir "$c" "$QT_CGP/byhand-1")" 2>/dev/null; done
+check registered-exit-seen "r-1 still listed 1 s after its cgroup went (the drift pass is 3 s here: the watch must see it)" \
+	qt_wait 1 bash -c "! '$QOSCTL' -s '$QT_SOCK' list | grep -q '^r-1 '"
 
 # --- SIGTERM leaves every limit in place
 qt_stop_qosd

@@ -1,4 +1,5 @@
 #!/bin/bash
+# qosd-vm: yes
 # The core limits, enforced and measured through qosd on this kernel (v1 on the host, v2 in the
 # VM): CPU quota, CPU shares, memory OOM, pids, cpuset. Containers are cgroups that the test's
 # [match] rules catch.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# qosd-vm: yes
 # qos-hook in a real runtime: runc runs a busybox container whose config.json has qos-hook as its
 # createRuntime and poststop hooks and the qosd.io/tenant and qosd.io/class annotations. Inside the
 # container's cgroup the class's values are in place and hold (a CPU burner is held to the class's

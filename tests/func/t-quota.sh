@@ -1,4 +1,5 @@
 #!/bin/bash
+# qosd-vm: yes
 # disk.quota / disk.inodes: project quotas on the containers' directories, enforced by the kernel.
 # Needs a filesystem mounted with project quota: the VM layer's XFS (QT_LAYER=vm, QT_XFS_MNT). On a
 # host without quota support the kernel parts SKIP with the reason; the refusals of hostile

@@ -1,4 +1,5 @@
 #!/bin/bash
+# qosd-vm: yes
 # Network shaping through qosd, measured with iperf3 in a world of the test's own: a netns standing
 # for the host (qosd runs in it), a netns per container, veth pairs between them, addresses from
 # 198.18.0.0/15. No traffic touches the real host network. A container is a cgroup with a sleep
