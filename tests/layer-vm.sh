@@ -86,6 +86,10 @@ truncate -s 512M "$XFS_IMG" && truncate -s 256M "$SCRATCH_IMG" ||
 KVM_KEY="$(uname -r) $($QEMU --version | head -1) $KVER"
 kvm_cpu() {
 	[[ -r /dev/kvm && -w /dev/kvm ]] || { echo "no usable /dev/kvm" >&2; return 1; }
+	# a host whose CPUs show neither vmx nor svm (itself a VM without nested virtualisation)
+	# has a /dev/kvm that starts qemu but never boots a guest: do not spend the probe on it
+	grep -qwE 'vmx|svm' /proc/cpuinfo ||
+		{ echo "/dev/kvm exists but the CPUs show no vmx/svm flag" >&2; return 1; }
 	if [[ -f $VM/kvm-broken && $(cat "$VM/kvm-broken") == "$KVM_KEY" ]]; then
 		echo "KVM did not boot this kernel on this host before ($VM/kvm-broken)" >&2
 		return 1
