@@ -418,7 +418,9 @@ static int set_limits(const struct quota_fs *fs, uint32_t id, const struct qos_d
 			pb = &b;
 	}
 	if (d->inodes.op != QOS_LEAVE) {
-		i = d->inodes.op == QOS_SET ? d->inodes.v : 0;
+		/* the project's inode count includes the directory itself: disk.inodes counts what
+		 * is in it, so N lets N files (or directories) be created */
+		i = d->inodes.op == QOS_SET ? d->inodes.v + 1 : 0;
 		if (i != cur.limit_inodes)
 			pi = &i;
 	}
@@ -515,11 +517,13 @@ static int knobs_applied(struct qos_report *rep, size_t idx, const struct quota_
 	r = knob_printf(&rep->v[idx].applied, "limit %s, used %s", lim, used);
 	if (r < 0)
 		return r;
+	/* shown without the directory's own inode, as disk.inodes counts (see set_limits) */
 	if (u.limit_inodes)
-		snprintf(lim, sizeof(lim), "%" PRIu64, u.limit_inodes);
+		snprintf(lim, sizeof(lim), "%" PRIu64, u.limit_inodes - 1);
 	else
 		snprintf(lim, sizeof(lim), "none");
-	return knob_printf(&rep->v[idx + 1].applied, "limit %s, used %" PRIu64, lim, u.used_inodes);
+	return knob_printf(&rep->v[idx + 1].applied, "limit %s, used %" PRIu64, lim,
+			   u.used_inodes ? u.used_inodes - 1 : 0);
 }
 
 static int apply_write(struct quota_ctx *ctx, struct qdir *q, const char *dir, uint32_t id,
