@@ -174,17 +174,6 @@ static void snapshot_done(struct snapshot *s)
 	qos_settings_done(&s->ovr);
 }
 
-static int set_field(char **field, const char *v)
-{
-	char *s = v ? strdup(v) : NULL;
-
-	if (v && !s)
-		return -ENOMEM;
-	free(*field);
-	*field = s;
-	return 0;
-}
-
 static int valid_dir(const char *v, char **msg)
 {
 	if (v[0] != '/' || strlen(v) >= 4096 || strstr(v, "/../") || endswith(v, "/..")) {
@@ -215,7 +204,7 @@ static int apply_arg(struct manager *m, struct container *c, const char *arg, ch
 			*msg = strprintf("%s=%s: not a valid name", key, v);
 			return -EINVAL;
 		}
-		return set_field(streq(key, "class") ? &c->op_cls : &c->op_tenant, v);
+		return free_and_strdup(streq(key, "class") ? &c->op_cls : &c->op_tenant, v);
 	}
 	if (streq(key, "disk.dir")) {
 		_cleanup_free_ char *why = NULL;
@@ -227,7 +216,7 @@ static int apply_arg(struct manager *m, struct container *c, const char *arg, ch
 			*msg = strprintf("disk.dir=%s: %s", v, why ? why : "refused");
 			return -EINVAL;
 		}
-		return set_field(&c->dir, v);
+		return free_and_strdup(&c->dir, v);
 	}
 	if (streq(key, "cgroup")) {
 		_cleanup_free_ char *why = NULL;
@@ -262,11 +251,11 @@ static int unapply_arg(struct container *c, const char *key, char **msg)
 	int k;
 
 	if (streq(key, "class"))
-		return set_field(&c->op_cls, NULL);
+		return free_and_strdup(&c->op_cls, NULL);
 	if (streq(key, "tenant"))
-		return set_field(&c->op_tenant, NULL);
+		return free_and_strdup(&c->op_tenant, NULL);
 	if (streq(key, "disk.dir"))
-		return set_field(&c->dir, NULL);
+		return free_and_strdup(&c->dir, NULL);
 	k = qos_key_from_name(key);
 	if (k < 0) {
 		*msg = strprintf("unknown key \"%s\"", key);
@@ -406,8 +395,8 @@ static char *cmd_change(struct manager *m, const struct qos_request *req, bool s
 		return control_error_reply("out of memory");
 	if (!set && req->all) {
 		qos_settings_done(&c->ovr);
-		set_field(&c->op_cls, NULL);
-		set_field(&c->op_tenant, NULL);
+		free_and_strdup(&c->op_cls, NULL);
+		free_and_strdup(&c->op_tenant, NULL);
 	}
 	for (size_t i = 0; r >= 0 && i < req->n_args; i++)
 		r = set ? apply_arg(m, c, req->args[i], &msg) : unapply_arg(c, req->args[i], &msg);
@@ -488,12 +477,12 @@ static char *cmd_register(struct manager *m, const struct qos_request *req)
 		k = registry_add(m->reg, req->id, cgpath, &c);
 	if (k < 0)
 		return control_error_reply(strerror(-k));
-	set_field(&c->hook_tenant, req->tenant);
-	set_field(&c->hook_cls, req->cls);
+	free_and_strdup(&c->hook_tenant, req->tenant);
+	free_and_strdup(&c->hook_cls, req->cls);
 	if (req->dir)
-		set_field(&c->dir, req->dir);
+		free_and_strdup(&c->dir, req->dir);
 	if (req->bundle)
-		set_field(&c->bundle, req->bundle);
+		free_and_strdup(&c->bundle, req->bundle);
 	c->pid = (pid_t) req->pid;
 	manager_watch_exit(m, c);
 	m->state_dirty = true;

@@ -7,24 +7,15 @@
 #include "units.h"
 #include "util.h"
 
-static int set_str(char **field, const char *v)
-{
-	char *s = strdup(v);
-
-	if (!s)
-		return -ENOMEM;
-	free(*field);
-	*field = s;
-	return 0;
-}
-
 int config_init(struct qosd_config *cfg)
 {
 	*cfg = (struct qosd_config){ .drift_usec = 30 * 1000000ULL, .log_level = LOG_INFO };
-	if (set_str(&cfg->config_dir, QOSD_CONFIG_DIR) < 0 ||
-	    set_str(&cfg->state_dir, QOSD_STATE_DIR) < 0 ||
-	    set_str(&cfg->socket, QOSD_SOCKET) < 0 || set_str(&cfg->cgroupfs, QOSD_CGROUPFS) < 0 ||
-	    set_str(&cfg->conf_file, QOSD_CONF_FILE) < 0 || set_str(&cfg->tenant_parent, "/") < 0)
+	if (free_and_strdup(&cfg->config_dir, QOSD_CONFIG_DIR) < 0 ||
+	    free_and_strdup(&cfg->state_dir, QOSD_STATE_DIR) < 0 ||
+	    free_and_strdup(&cfg->socket, QOSD_SOCKET) < 0 ||
+	    free_and_strdup(&cfg->cgroupfs, QOSD_CGROUPFS) < 0 ||
+	    free_and_strdup(&cfg->conf_file, QOSD_CONF_FILE) < 0 ||
+	    free_and_strdup(&cfg->tenant_parent, "/") < 0)
 		return -ENOMEM;
 	return 0;
 }
@@ -55,7 +46,7 @@ static int set_group(struct qosd_config *cfg, const char *v, char **msg)
 	}
 	cfg->have_admin_gid = true;
 	cfg->admin_gid = g->gr_gid;
-	return set_str(&cfg->admin_group, v);
+	return free_and_strdup(&cfg->admin_group, v);
 }
 
 static int set_roots(struct qosd_config *cfg, const char *v, char **msg)
@@ -118,14 +109,14 @@ static int apply_key(struct qosd_config *cfg, const char *k, const char *v, char
 			*msg = strprintf("tenant_parent: \"%s\" is not a cgroup path", v);
 			return -EINVAL;
 		}
-		return set_str(&cfg->tenant_parent, v);
+		return free_and_strdup(&cfg->tenant_parent, v);
 	}
 	if (streq(k, "container_roots"))
 		return set_roots(cfg, v, msg);
 	if (streq(k, "quota_range"))
 		return set_range(cfg, v, msg);
 	if (streq(k, "quota_roots"))
-		return set_str(&cfg->quota_roots, v);
+		return free_and_strdup(&cfg->quota_roots, v);
 	*msg = strprintf("unknown setting \"%s\"", k);
 	return -EINVAL;
 }

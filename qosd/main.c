@@ -26,17 +26,6 @@ static void help(void)
 	       "every limit in place. See qosd(8), qosd.conf(5), qosctl(8).\n");
 }
 
-static int set_opt(char **field, const char *v)
-{
-	char *s = strdup(v);
-
-	if (!s)
-		return -ENOMEM;
-	free(*field);
-	*field = s;
-	return 0;
-}
-
 enum {
 	ARG_CONFIG_DIR = 256,
 	ARG_CONFIG,
@@ -68,19 +57,19 @@ static int parse_argv(int argc, char **argv, struct qosd_config *cfg, bool *chec
 			help();
 			exit(0);
 		case ARG_CONFIG_DIR:
-			r = set_opt(&cfg->config_dir, optarg);
+			r = free_and_strdup(&cfg->config_dir, optarg);
 			break;
 		case ARG_CONFIG:
-			r = set_opt(&cfg->conf_file, optarg);
+			r = free_and_strdup(&cfg->conf_file, optarg);
 			break;
 		case ARG_STATE_DIR:
-			r = set_opt(&cfg->state_dir, optarg);
+			r = free_and_strdup(&cfg->state_dir, optarg);
 			break;
 		case ARG_SOCKET:
-			r = set_opt(&cfg->socket, optarg);
+			r = free_and_strdup(&cfg->socket, optarg);
 			break;
 		case ARG_CGROUPFS:
-			r = set_opt(&cfg->cgroupfs, optarg);
+			r = free_and_strdup(&cfg->cgroupfs, optarg);
 			break;
 		case ARG_CHECK:
 			*check = true;

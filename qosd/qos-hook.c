@@ -120,17 +120,6 @@ static void help(void)
 
 /* ---- command line ---- */
 
-static int set_opt(char **field, const char *v)
-{
-	char *s = strdup(v);
-
-	if (!s)
-		return -ENOMEM;
-	free(*field);
-	*field = s;
-	return 0;
-}
-
 static int parse_timeout(const char *v, uint64_t *ret)
 {
 	uint64_t n;
@@ -192,16 +181,16 @@ static int one_opt(struct hook *h, int c, const char *v)
 {
 	switch (c) {
 	case ARG_SOCKET:
-		return set_opt(&h->cfg.socket, v);
+		return free_and_strdup(&h->cfg.socket, v);
 	case ARG_CONFIG_DIR:
-		return set_opt(&h->cfg.config_dir, v);
+		return free_and_strdup(&h->cfg.config_dir, v);
 	case ARG_CONFIG:
 		h->conf_given = true;
-		return set_opt(&h->cfg.conf_file, v);
+		return free_and_strdup(&h->cfg.conf_file, v);
 	case ARG_STATE_DIR:
-		return set_opt(&h->cfg.state_dir, v);
+		return free_and_strdup(&h->cfg.state_dir, v);
 	case ARG_CGROUPFS:
-		return set_opt(&h->cfg.cgroupfs, v);
+		return free_and_strdup(&h->cfg.cgroupfs, v);
 	case ARG_TIMEOUT:
 		return parse_timeout(v, &h->timeout_usec);
 	case ARG_ID ... ARG_RELEASE:

@@ -26,6 +26,17 @@ char *strstrip(char *s)
 	return s;
 }
 
+int free_and_strdup(char **field, const char *v)
+{
+	char *s = v ? strdup(v) : NULL;
+
+	if (v && !s)
+		return -ENOMEM;
+	free(*field);
+	*field = s;
+	return 0;
+}
+
 char *strprintf(const char *fmt, ...)
 {
 	va_list ap;

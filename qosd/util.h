@@ -77,6 +77,9 @@ bool endswith(const char *s, const char *suffix);
 /* Strip leading and trailing whitespace in place; returns s moved past leading blanks. */
 char *strstrip(char *s);
 
+/* Replace *field with a copy of v (NULL v: set NULL), freeing the old value. 0 or -ENOMEM. */
+int free_and_strdup(char **field, const char *v);
+
 /* malloc'd printf; NULL on allocation failure. */
 char *strprintf(const char *fmt, ...) _printf_(1, 2);
 
