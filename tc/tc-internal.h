@@ -52,6 +52,7 @@ struct tc_ctx {
 	struct tc_seen *seen; /* host veths the monitor knows */
 	size_t n_seen, cap_seen;
 	bool mon_changed;
+	bool sk_stale; /* a reply timed out or came out of sequence: reopen sk before the next use */
 };
 
 /* One veth of the container and its host-side peer. */
@@ -86,8 +87,13 @@ int tc_nlerr(struct tc_ctx *ctx, int nle);
 /* Words for the last failure r: libnl's text when it was libnl's, else strerror. */
 const char *tc_errstr(struct tc_ctx *ctx, int r);
 
-/* Route socket in the netns nsfd (-1: qosd's own), bound there for its whole life. */
+/* Route socket in the netns nsfd (-1: qosd's own), bound there for its whole life. Replies are
+ * awaited at most TC_NL_REPLY_TIMEOUT_SEC: a request lost on the way must not block qosd. */
+#define TC_NL_REPLY_TIMEOUT_SEC 2
 int tc_nl_socket(struct tc_ctx *ctx, int nsfd, struct nl_sock **ret);
+/* A fresh ctx->sk after a timed-out or out-of-sequence reply (a late reply would otherwise answer
+ * the next request). */
+void tc_nl_resync(struct tc_ctx *ctx);
 /* The nsid qosd's netns gives the netns nsfd, -1 if none assigned. */
 int tc_nl_nsid(struct tc_ctx *ctx, int nsfd, int *ret);
 /* veths of the netns nsfd whose peer is a veth in qosd's netns pointing back at it. */

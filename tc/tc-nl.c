@@ -10,6 +10,8 @@
 #include <netlink/route/rtnl.h>
 #include <netlink/socket.h>
 #include <sched.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 
 #include "qosd/log.h"
 #include "qosd/util.h"
@@ -97,6 +99,8 @@ int tc_nlerr(struct tc_ctx *ctx, int nle)
 	e = nle > 0 && nle <= NLE_MAX ? nle_errno[nle] : 0;
 	if (ctx)
 		ctx->nle = nle ? nle : NLE_FAILURE;
+	if (ctx && (nle == NLE_AGAIN || nle == NLE_SEQ_MISMATCH))
+		ctx->sk_stale = true;
 	return -(e ? e : EIO);
 }
 
@@ -140,8 +144,24 @@ int tc_nl_socket(struct tc_ctx *ctx, int nsfd, struct nl_sock **ret)
 	}
 	if (r < 0)
 		return r;
+	if (setsockopt(nl_socket_get_fd(sk), SOL_SOCKET, SO_RCVTIMEO,
+		       &(struct timeval){ .tv_sec = TC_NL_REPLY_TIMEOUT_SEC },
+		       sizeof(struct timeval)) < 0)
+		return negative_errno();
 	*ret = TAKE_PTR(sk);
 	return 0;
+}
+
+void tc_nl_resync(struct tc_ctx *ctx)
+{
+	struct nl_sock *sk = NULL;
+
+	if (!ctx->sk_stale || tc_nl_socket(ctx, -1, &sk) < 0)
+		return;
+	tc_nl_sock_freep(&ctx->sk);
+	ctx->sk = sk;
+	ctx->sk_stale = false;
+	log_debug("tc: a netlink reply timed out or came out of sequence: new request socket");
 }
 
 static void link_state(struct rtnl_link *l, struct tc_link_state *ret)

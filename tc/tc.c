@@ -369,11 +369,18 @@ static void report_fail_all(struct tc_ctx *ctx, const struct qos_net *net, int e
 	static const char *const keys[] = { "net.ingress", "net.egress" };
 	const struct qos_u64 *ops[] = { &net->ingress_bps, &net->egress_bps };
 	struct qos_knob *k;
+	struct tc_shape s;
 
 	for (size_t i = 0; i < ELEMENTSOF(keys); i++)
-		if (ops[i]->op != QOS_LEAVE && report_add(r, keys[i], "veth", &k) >= 0)
+		if (ops[i]->op != QOS_LEAVE && report_add(r, keys[i], "veth", &k) >= 0) {
+			/* the value stays named in show even when no veth could be looked at */
+			if (ops[i]->op == QOS_SET)
+				(void) knob_shape(k, ops[i], &net->burst_bytes, NULL, &s);
+			else
+				(void) knob_printf(&k->desired, "unlimited");
 			knob_fail(k, e, "finding the veths of pid %d: %s", (int) pid,
 				  e == -ESRCH ? "no such process" : tc_errstr(ctx, e));
+		}
 	if (e == -ESRCH)
 		report_retry(r, "tc: no process to find the network namespace from");
 }
@@ -390,6 +397,7 @@ int tc_apply(struct tc_ctx *ctx, const char *id, pid_t pid, const struct qos_net
 		return 0;
 	if (name_validate(id, ID_MAX) < 0)
 		return -EINVAL;
+	tc_nl_resync(ctx);
 	e = container_veths(ctx, pid, &v, &n, &why);
 	if (e < 0) {
 		report_fail_all(ctx, net, e, pid, r);
@@ -461,6 +469,7 @@ int tc_release(struct tc_ctx *ctx, const char *id)
 
 	if (name_validate(id, ID_MAX) < 0)
 		return -EINVAL;
+	tc_nl_resync(ctx);
 	e = tc_nl_ifb_list(ctx, &v, &n);
 	if (e < 0)
 		return e;
@@ -507,6 +516,7 @@ int tc_gc(struct tc_ctx *ctx, const char *const *live_ids, size_t n)
 
 	if (!live)
 		return -ENOMEM;
+	tc_nl_resync(ctx);
 	for (size_t i = 0; i < n; i++)
 		if (tc_ifb_name(live_ids[i], 0, live[nl]) >= 0)
 			nl++;
