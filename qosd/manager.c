@@ -837,21 +837,27 @@ static void adopt_pending(struct manager *m)
 /* A state directory qosd trusts: a real directory it owns, not writable by others. */
 static int check_state_dir(const char *dir)
 {
-	struct stat st;
+	_cleanup_free_ char *msg = NULL;
+	int r = dir_check_private(dir, &msg);
 
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-		return log_error_errno(errno, "cannot create the state directory %s", dir);
-	if (lstat(dir, &st) < 0)
-		return log_error_errno(errno, "cannot stat the state directory %s", dir);
-	if (!S_ISDIR(st.st_mode))
-		return log_error_errno(ENOTDIR,
-				       "state directory %s is not a directory (a symlink?)", dir);
-	if (st.st_uid != geteuid() || (st.st_mode & 0022))
-		return log_error_errno(EPERM,
-				       "state directory %s is not owned by uid %u or is "
-				       "writable by others",
-				       dir, (unsigned) geteuid());
-	return 0;
+	if (r < 0)
+		log_error("state directory: %s", msg ? msg : strerror(-r));
+	return r;
+}
+
+/* A qosd killed during a save leaves state.json.tmp.<pid> behind: nothing else reads those. */
+static void remove_stale_tmp(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+
+	if (!d)
+		return;
+	while ((de = readdir(d)))
+		if (startswith(de->d_name, "state.json.tmp.") && de->d_type == DT_REG &&
+		    unlinkat(dirfd(d), de->d_name, 0) == 0)
+			log_debug("removed %s/%s, left by an interrupted save", dir, de->d_name);
+	closedir(d);
 }
 
 static int load_state(struct manager *m)
@@ -869,6 +875,7 @@ static int load_state(struct manager *m)
 	r = check_state_dir(m->pending_dir);
 	if (r < 0)
 		return r;
+	remove_stale_tmp(m->cfg->state_dir);
 	r = registry_load(m->reg, m->state_path, &msg);
 	if (r == -EBADMSG) {
 		log_error("%s", msg ? msg : "state file corrupt");

@@ -597,12 +597,19 @@ static int pending_path(struct hook *h, char **ret)
 {
 	_cleanup_free_ char *dir = strprintf("%s/pending", h->cfg.state_dir);
 
+	_cleanup_free_ char *msg = NULL;
+	int r;
+
 	if (!dir)
 		return -ENOMEM;
-	if (mkdir(h->cfg.state_dir, 0700) < 0 && errno != EEXIST)
-		return negative_errno();
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-		return negative_errno();
+	/* qosd adopts what is in it: never write through a symlink or into a shared directory */
+	r = dir_check_private(h->cfg.state_dir, &msg);
+	if (r >= 0)
+		r = dir_check_private(dir, &msg);
+	if (r < 0) {
+		say(h, "%s", msg ? msg : strerror(-r));
+		return r;
+	}
 	*ret = strprintf("%s/%s.json", dir, h->st.id);
 	return *ret ? 0 : -ENOMEM;
 }

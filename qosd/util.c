@@ -169,6 +169,33 @@ int write_file_replace(const char *path, const char *contents, size_t len, mode_
 	return 0;
 }
 
+int dir_check_private(const char *dir, char **ret_msg)
+{
+	struct stat st;
+	int r;
+
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+		r = negative_errno();
+		*ret_msg = strprintf("cannot create %s: %s", dir, strerror(-r));
+		return r;
+	}
+	if (lstat(dir, &st) < 0) {
+		r = negative_errno();
+		*ret_msg = strprintf("cannot stat %s: %s", dir, strerror(-r));
+		return r;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		*ret_msg = strprintf("%s is not a directory (a symlink?)", dir);
+		return -ENOTDIR;
+	}
+	if (st.st_uid != geteuid() || (st.st_mode & 0022)) {
+		*ret_msg = strprintf("%s is not owned by uid %u or is writable by others", dir,
+				     (unsigned) geteuid());
+		return -EPERM;
+	}
+	return 0;
+}
+
 static const char *const reserved_names[] = {
 	"release_agent",	 "notify_on_release",	 "tasks",
 	"cgroup.procs",		 "cgroup.threads",	 "cgroup.subtree_control",

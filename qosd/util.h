@@ -97,6 +97,10 @@ int write_file_atomic(const char *path, const char *contents, size_t len, mode_t
 int write_file_replace(const char *path, const char *contents, size_t len, mode_t mode,
 		       bool durable);
 
+/* Make dir (0700) if missing and check it can be trusted: a real directory (not a symlink),
+ * owned by the effective uid, writable by nobody else. ret_msg says what is wrong. */
+int dir_check_private(const char *dir, char **ret_msg);
+
 /* Validate a container id / tenant / class name: [A-Za-z0-9][A-Za-z0-9_.+-]*, at most max bytes,
  * never "." or "..", never a cgroup attribute name. Returns 0 or -EINVAL. */
 int name_validate(const char *s, size_t max);
