@@ -96,10 +96,18 @@ qt_cg_mkdir() {
 	done
 }
 
-# Remove cgroup P and everything below it in every hierarchy, moving stray tasks (ours) out first.
+# Remove cgroup P and everything below it in every hierarchy (v1: every mounted hierarchy, also
+# those the tests do not use but a runtime such as runc fills: devices, freezer, systemd, unified).
 qt_cg_rmtree() {
-	local p=$1 c top
-	for c in "${QT_CTRLS[@]}"; do
+	local p=$1 c top all=("${QT_CTRLS[@]}")
+	if [[ $QT_V == 1 ]]; then
+		all=()
+		for top in "$QT_CGROOT"/*/; do
+			top=${top%/}
+			all+=("${top##*/}")
+		done
+	fi
+	for c in "${all[@]}"; do
 		top=$(qt_cgdir "$c" "$p")
 		[[ -d $top ]] || continue
 		find "$top" -depth -type d 2>/dev/null | while read -r d; do
