@@ -13,7 +13,8 @@ source tests/func/lib.sh
 # bash reports every background job it reaps after a kill ("... Killed"): the demo kills on purpose
 exec 2> >(grep --line-buffered -v ' Killed  ' >&2)
 qt_init demo
-QT_CGP=/qosd-demo # the example policy's [match] rules name /qosd-demo/<class>-*
+qt_cg_rmtree "$QT_CGP" # qt_init's own test cgroup: the demo uses the examples' names instead
+QT_CGP=/qosd-demo      # the example policy's [match] rules name /qosd-demo/<class>-*
 qt_cg_mkdir "$QT_CGP"
 cp conf.d/*.conf "$QT_TMP/conf.d/"
 
