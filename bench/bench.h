@@ -11,8 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -120,6 +122,26 @@ static inline int read_at(int dfd, const char *file, char *buf, size_t len)
 	if (n && buf[n - 1] == '\n')
 		buf[n - 1] = 0;
 	return 0;
+}
+
+/* One request to qosd's socket, the whole reply into buf; 0 if the reply says "ok":true. */
+static inline int qosd_call(const char *sock_path, const char *req, char *buf, size_t len)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	size_t got = 0;
+	ssize_t n;
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock_path);
+	if (fd < 0 || connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0)
+		die("connect %s", sock_path);
+	if (write(fd, req, strlen(req)) != (ssize_t) strlen(req) || write(fd, "\n", 1) != 1)
+		die("send");
+	while (got < len - 1 && (n = read(fd, buf + got, len - 1 - got)) > 0)
+		got += (size_t) n;
+	buf[got] = 0;
+	close(fd);
+	return strstr(buf, "\"ok\":true") ? 0 : -1;
 }
 
 /* One knob write of a container: hierarchy index, file, value (v1 names; see knobs_v2). */

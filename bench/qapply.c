@@ -8,8 +8,6 @@
  * it is then unregistered and removed. Prints qosd.MODE (the call alone) and qosd.MODE.create
  * (mkdir + attach + call); $QB_PREFIX replaces "qosd". */
 #include <signal.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 
 #include "bench.h"
@@ -18,26 +16,6 @@ static struct hier H[4];
 static size_t NH;
 static int pfd[4];
 static const char *sock_path;
-
-/* One request, the whole reply into buf; 0 if the reply says "ok":true. */
-static int call(const char *req, char *buf, size_t len)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	size_t got = 0;
-	ssize_t n;
-
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock_path);
-	if (fd < 0 || connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0)
-		die("connect %s", sock_path);
-	if (write(fd, req, strlen(req)) != (ssize_t) strlen(req) || write(fd, "\n", 1) != 1)
-		die("send");
-	while (got < len - 1 && (n = read(fd, buf + got, len - 1 - got)) > 0)
-		got += (size_t) n;
-	buf[got] = 0;
-	close(fd);
-	return strstr(buf, "\"ok\":true") ? 0 : -1;
-}
 
 /* runc's order of the four (cpuset, memory, cpu, pids); cpuset copied from the parent. */
 static void runtime_create(const char *name, pid_t pid)
@@ -165,7 +143,7 @@ int main(int argc, char **argv)
 				 "{\"cmd\":\"register\",\"id\":\"%s\",\"cgroup\":\"%s/%s\","
 				 "\"pid\":%d,\"tenant\":\"bench\",\"class\":\"std\"}",
 				 name, parent, name, (int) child);
-			r = call(req, buf, sizeof(buf));
+			r = qosd_call(sock_path, req, buf, sizeof(buf));
 		} else {
 			r = exec_hook(argv + 5, argc - 5, name, child);
 		}
@@ -177,7 +155,7 @@ int main(int argc, char **argv)
 		call_us[i] = (double) (t2 - t1) / 1000.0;
 		all_us[i] = (double) (t2 - t0) / 1000.0;
 		snprintf(req, sizeof(req), "{\"cmd\":\"unregister\",\"id\":\"%s\"}", name);
-		(void) call(req, buf, sizeof(buf));
+		(void) qosd_call(sock_path, req, buf, sizeof(buf));
 		remove_group(name, child);
 	}
 	kill(child, SIGKILL);

@@ -13,8 +13,6 @@
  *                              after another
  * pids.max is the last knob qosd writes in a pass; the other knobs are checked on a sample. */
 #include <sched.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 
 #include "bench.h"
 
@@ -90,26 +88,6 @@ static double wait_all(int n, const char *value, uint64_t t0)
 	}
 	free(pending);
 	return (double) (last - t0) / 1e6;
-}
-
-static int call(const char *sock_path, const char *req)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	char buf[4096];
-	size_t got = 0;
-	ssize_t r;
-
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock_path);
-	if (fd < 0 || connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0)
-		die("connect %s", sock_path);
-	if (write(fd, req, strlen(req)) != (ssize_t) strlen(req) || write(fd, "\n", 1) != 1)
-		die("send");
-	while (got < sizeof(buf) - 1 && (r = read(fd, buf + got, sizeof(buf) - 1 - got)) > 0)
-		got += (size_t) r;
-	buf[got] = 0;
-	close(fd);
-	return strstr(buf, "\"ok\":true") ? 0 : -1;
 }
 
 int main(int argc, char **argv)
@@ -199,11 +177,12 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (!strcmp(mode, "reload") && argc == 6) {
+		char buf[4096];
 		uint64_t t0;
 
 		open_parents(argv[3]);
 		t0 = now_ns();
-		if (call(argv[2], "{\"cmd\":\"reload\"}") < 0)
+		if (qosd_call(argv[2], "{\"cmd\":\"reload\"}", buf, sizeof(buf)) < 0)
 			die("reload refused");
 		ms = wait_all(atoi(argv[4]), argv[5], t0);
 		printf("RESULT scale.reload %.0f %.0f 1\n", ms, ms);

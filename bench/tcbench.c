@@ -163,25 +163,6 @@ static int run(const char *cmd)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
 }
 
-static int call(const char *sock_path, const char *req, char *buf, size_t len)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	size_t got = 0;
-	ssize_t n;
-
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock_path);
-	if (fd < 0 || connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0)
-		die("connect %s", sock_path);
-	if (write(fd, req, strlen(req)) != (ssize_t) strlen(req) || write(fd, "\n", 1) != 1)
-		die("send");
-	while (got < len - 1 && (n = read(fd, buf + got, len - 1 - got)) > 0)
-		got += (size_t) n;
-	buf[got] = 0;
-	close(fd);
-	return strstr(buf, "\"ok\":true") ? 0 : -1;
-}
-
 /* A task in netns ns, attached to cgroup path cg in every hierarchy. */
 static pid_t netns_task(const char *ns)
 {
@@ -303,13 +284,13 @@ int main(int argc, char **argv)
 				 "\"pid\":%d,\"tenant\":\"bench\",\"class\":\"net\"}",
 				 i, cg, (int) task);
 			t0 = now_ns();
-			if (call(argv[2], req, buf, sizeof(buf)) < 0)
+			if (qosd_call(argv[2], req, buf, sizeof(buf)) < 0)
 				die("register tc-%d: %s", i, buf);
 			v[i] = (double) (now_ns() - t0) / 1000.0;
 			if (!shaped(ifindex))
 				die("%s: not shaped after the register", veth);
 			snprintf(req, sizeof(req), "{\"cmd\":\"unregister\",\"id\":\"tc-%d\"}", i);
-			(void) call(argv[2], req, buf, sizeof(buf));
+			(void) qosd_call(argv[2], req, buf, sizeof(buf));
 			cg_attach(H, nh, argv[3], task, false);
 			for (size_t h = 0; h < nh; h++) {
 				char p[4096];
