@@ -189,7 +189,7 @@ static int apply_arg(struct manager *m, struct container *c, const char *arg, ch
 	_cleanup_free_ char *key = NULL, *vmsg = NULL;
 	const char *eq = strchr(arg, '='), *v;
 	struct qos_value val = { 0 };
-	int k;
+	int k, r;
 
 	if (!eq || eq == arg) {
 		*msg = strprintf("\"%s\": expected KEY=VALUE", arg);
@@ -225,7 +225,15 @@ static int apply_arg(struct manager *m, struct container *c, const char *arg, ch
 			*msg = strprintf("cgroup=%s: %s", v, why ? why : "not allowed");
 			return -EPERM;
 		}
-		return registry_set_cgroup(m->reg, c, v);
+		if (!cg_exists(m->env.cg, v)) {
+			*msg = strprintf("cgroup=%s: no such cgroup", v);
+			return -ENOENT;
+		}
+		r = registry_set_cgroup(m->reg, c, v);
+		if (r >= 0)
+			manager_watch_exit(m,
+					   c); /* its new place must be watched for its exit too */
+		return r;
 	}
 	k = qos_key_from_name(key);
 	if (k < 0) {
@@ -366,8 +374,12 @@ static struct container *find_or_register(struct manager *m, const struct qos_re
 				*msg = strprintf("cgroup %s does not exist", cg);
 				return NULL;
 			}
-			if (registry_add(m->reg, req->id, cg, &c) < 0)
+			int r = registry_add(m->reg, req->id, cg, &c);
+
+			if (r < 0) {
+				*msg = strprintf("cannot register %s: %s", req->id, strerror(-r));
 				return NULL;
+			}
 			manager_watch_exit(m, c);
 			return c;
 		}
