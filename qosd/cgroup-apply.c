@@ -455,19 +455,37 @@ static int build_default(struct apply_ctx *c, struct step *s)
 	return s->want ? 0 : -ENOMEM;
 }
 
+/* v2 cpu.max is one file for quota and period: it is ours if either half is. */
+static enum qos_op step_op(const struct apply_ctx *c, const struct cg_knob_desc *d)
+{
+	enum qos_op op = row_op(c, d);
+
+	if (c->v && d->v[1].kind == K_CPUMAX && op == QOS_LEAVE)
+		op = c->l->cpu.period_us.op;
+	return op;
+}
+
+/* A hierarchy counts only if the limits set or clear a knob in it: a missing cpuset cgroup does
+ * not hold back a container whose class sets no cpuset key. A dry run (show) opens the others
+ * too, to report what they hold. */
 static void open_dirs(struct apply_ctx *c)
 {
+	bool used[_CG_CTRL_MAX] = { false };
+
 	for (int i = 0; i < _CG_CTRL_MAX; i++) {
 		c->fd[i] = -1;
 		c->dir_err[i] = 1; /* not tried */
 	}
+	for (size_t i = 0; i < ELEMENTSOF(knob_table); i++)
+		if (step_op(c, &knob_table[i]) != QOS_LEAVE)
+			used[knob_table[i].ctrl] = true;
 	for (size_t i = 0; i < ELEMENTSOF(knob_table); i++) {
 		enum cg_ctrl ctl = knob_table[i].ctrl;
 
-		if (c->dir_err[ctl] <= 0)
+		if (c->dir_err[ctl] <= 0 || (!used[ctl] && !c->dry_run))
 			continue;
 		c->dir_err[ctl] = cg_open(c->root, ctl, c->cgpath, &c->fd[ctl]);
-		if (c->dir_err[ctl] == -ENOENT)
+		if (c->dir_err[ctl] == -ENOENT && used[ctl])
 			report_retry(c->r, "cgroup %s not present in the %s hierarchy yet",
 				     c->cgpath, c->v ? "unified" : cg_ctrl_name(ctl));
 	}
@@ -494,16 +512,6 @@ static void fail_read(struct apply_ctx *c, struct step *s, int err)
 		     s->kv->file);
 	else
 		fail(c, s, err, "cannot read %s: %s", s->kv->file, strerror(-err));
-}
-
-/* v2 cpu.max is one file for quota and period: it is ours if either half is. */
-static enum qos_op step_op(const struct apply_ctx *c, const struct cg_knob_desc *d)
-{
-	enum qos_op op = row_op(c, d);
-
-	if (c->v && d->v[1].kind == K_CPUMAX && op == QOS_LEAVE)
-		op = c->l->cpu.period_us.op;
-	return op;
 }
 
 /* Read the knob and decide what to write. LEAVE knobs are reported only in a dry run. */
@@ -616,6 +624,19 @@ static void note_add(struct qos_knob *k, const char *text)
 		(void) knob_printf(&k->note, "%s", text);
 }
 
+/* The kernel's "no limit" for a page counter reads "max", whichever way it spells it (v1 prints
+ * PAGE_COUNTER_MAX bytes); every other text is shown as read. Takes text. */
+static char *shown(enum cg_kind kind, char *text)
+{
+	uint64_t v;
+
+	if (kind != K_BYTES || !text || streq(text, "max") || parse_bytes(text, &v) < 0 ||
+	    v != UINT64_MAX)
+		return text;
+	free(text);
+	return strdup("max");
+}
+
 /* What the kernel has now: the read-back goes into applied. */
 static void finish(struct apply_ctx *c, struct step *s)
 {
@@ -624,7 +645,7 @@ static void finish(struct apply_ctx *c, struct step *s)
 	char buf[128];
 
 	if (!s->write || c->dry_run) {
-		k->applied = TAKE_PTR(s->cur);
+		k->applied = shown(s->kv->kind, TAKE_PTR(s->cur));
 	} else if (cgfs_read(s->fd, s->kv->file, &now) >= 0) {
 		if (!s->err && !same_value(s->kv->kind, now, s->want)) {
 			snprintf(buf, sizeof(buf), "the kernel reads back %s", now);
@@ -633,7 +654,7 @@ static void finish(struct apply_ctx *c, struct step *s)
 			snprintf(buf, sizeof(buf), "clamped by the kernel to %s", now);
 			note_add(k, buf);
 		}
-		k->applied = TAKE_PTR(now);
+		k->applied = shown(s->kv->kind, TAKE_PTR(now));
 	}
 	if (s->write && s->err && !k->error)
 		fail_write(c, s);

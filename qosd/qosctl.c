@@ -92,24 +92,37 @@ static const char *s_or(json_t *o, const char *key, const char *dflt)
 	return s ? s : dflt;
 }
 
+/* The table's status: the word before the reason ("pending: cgroup ... yet" -> "pending");
+ * `show` and --json carry the whole text. */
+static int status_word(const char *status)
+{
+	size_t n = strcspn(status, ":;");
+
+	return (int) MIN(n, (size_t) 12);
+}
+
 static void print_list(json_t *reply)
 {
 	json_t *arr = json_object_get(reply, "containers"), *c, *t;
 	size_t i;
 
-	printf("%-24s %-12s %-12s %-9s %-40s %s\n", "ID", "TENANT", "CLASS", "ORIGIN", "STATUS",
+	printf("%-24s %-12s %-12s %-9s %-12s %s\n", "ID", "TENANT", "CLASS", "ORIGIN", "STATUS",
 	       "CGROUP");
 	json_array_foreach(arr, i, c)
 	{
-		printf("%-24s %-12s %-12s %-9s %-40s %s\n", s_or(c, "id", "?"),
+		const char *st = s_or(c, "status", "-");
+
+		printf("%-24s %-12s %-12s %-9s %-12.*s %s\n", s_or(c, "id", "?"),
 		       s_or(c, "tenant", "-"), s_or(c, "class", "-"), s_or(c, "origin", "-"),
-		       s_or(c, "status", "-"), s_or(c, "cgroup", "?"));
+		       status_word(st), st, s_or(c, "cgroup", "?"));
 	}
 	json_array_foreach(json_object_get(reply, "tenants"), i, t)
 	{
+		const char *st = s_or(t, "status", "-");
+
 		if (i == 0)
 			printf("\nTENANT CGROUPS (aggregate budgets)\n");
-		printf("%-24s %-40s %s\n", s_or(t, "tenant", "?"), s_or(t, "status", "-"),
+		printf("%-24s %-12.*s %s\n", s_or(t, "tenant", "?"), status_word(st), st,
 		       s_or(t, "cgroup", "?"));
 	}
 }
