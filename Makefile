@@ -5,7 +5,7 @@
 #   make check-vm   only the VM layer (cgroup v2, XFS project quotas under qemu)
 #   make demo       qosd on conf.d/ with three demo workloads; prints what each got
 #   make bench      figures beside the floor measured in the same run
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make install    PREFIX=/usr/local DESTDIR=  (make uninstall: the same variables)
 #   make format     reformat the sources with .clang-format
 
 PREFIX ?= /usr/local
@@ -31,8 +31,19 @@ endif
 
 CC ?= cc
 PKGS := libsystemd inih jansson libnl-3.0 libnl-route-3.0 libudev
-PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# pkg-config runs once per make, not once per compile. Goals that only install the packages
+# (deps) or hand over to a sub-make after deps may start without them; any other goal stops here
+# with the names of the missing ones.
+NOPKG_GOALS := deps clean format uninstall check check-unit check-func check-vm check-style demo \
+	bench fuzz soak fuzz-list
+PKG_MISSING := $(shell for p in $(PKGS); do pkg-config --exists $$p 2>/dev/null || echo $$p; done)
+ifneq ($(PKG_MISSING),)
+ifneq ($(filter-out $(NOPKG_GOALS),$(or $(MAKECMDGOALS),all)),)
+$(error pkg-config finds no $(PKG_MISSING): run "make deps" (or install their -dev packages and pkg-config))
+endif
+endif
+PKG_CFLAGS := $(if $(PKG_MISSING),,$(shell pkg-config --cflags $(PKGS)))
+PKG_LIBS := $(if $(PKG_MISSING),,$(shell pkg-config --libs $(PKGS)))
 WARN := -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wmissing-prototypes \
 	-Wstrict-prototypes -Wformat=2 -Wno-format-nonliteral
 CFLAGS ?= $(OPT) -g
@@ -48,8 +59,8 @@ UNIT_BINS := $(UNIT_SRCS:tests/%.c=$(B)/tests/%)
 HELPER_SRCS := $(wildcard tests/helpers/*.c)
 HELPER_BINS := $(HELPER_SRCS:tests/helpers/%.c=$(B)/helpers/%)
 
-.PHONY: all deps check check-unit check-func check-vm check-style demo bench install format \
-	clean fuzz soak tests
+.PHONY: all deps check check-unit check-func check-vm check-style demo bench install uninstall \
+	format clean fuzz soak tests
 .DELETE_ON_ERROR:
 
 all: $(PROGS:%=$(B)/%)
@@ -132,10 +143,24 @@ install: all
 		chmod 0644 $(DESTDIR)$(HOOKSDIR)/$${f##*/}; \
 	done
 
+# The reverse of install, over the same variables; /etc/qosd/conf.d holds the operator's policy
+# and stays.
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/qosd $(DESTDIR)$(SBINDIR)/qos-hook $(DESTDIR)$(BINDIR)/qosctl
+	rm -f $(patsubst docs/%,$(DESTDIR)$(MANDIR)/man8/%,$(wildcard docs/*.8)) \
+		$(patsubst docs/%,$(DESTDIR)$(MANDIR)/man5/%,$(wildcard docs/*.5))
+	rm -f $(patsubst conf.d/%,$(DESTDIR)$(SYSCONFDIR)/qosd/examples/%,$(wildcard conf.d/*.conf))
+	rm -f $(DESTDIR)$(UNITDIR)/qosd.service
+	rm -f $(patsubst contrib/hooks.d/%,$(DESTDIR)$(HOOKSDIR)/%,$(wildcard contrib/hooks.d/*.json))
+	-rmdir $(DESTDIR)$(SYSCONFDIR)/qosd/examples 2>/dev/null
+
 clean:
 	rm -rf build
 
--include $(LIB_OBJS:.o=.d) $(B)/obj/qosd/main.d $(B)/obj/qosd/qosctl.d $(B)/obj/qosd/qos-hook.d
+# Every object's header dependencies (the programs', the library's, the tests' and the fuzz
+# targets'), and the test objects are kept so that a header change rebuilds them.
+-include $(wildcard $(B)/obj/*/*.d $(B)/obj/*/*/*.d)
+.SECONDARY: $(UNIT_SRCS:%.c=$(B)/obj/%.o)
 
 # fuzzing
 # make fuzz: every libFuzzer target in tests/fuzz/ for FUZZ_SECONDS each (clang, ASan+UBSan,
@@ -180,8 +205,7 @@ fuzz: deps
 	@$(MAKE) --no-print-directory fuzz-build
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_B=$(FUZZ_B) tests/fuzz/run-fuzz.sh $(FUZZ_TARGETS)
 
--include $(FUZZ_LIB_OBJS:.o=.d) $(FUZZ_ALL:%=$(FUZZ_B)/obj/tests/fuzz/%.d) \
-	$(FUZZ_ALL:%=$(B)/obj/tests/fuzz/%.d) $(B)/obj/tests/fuzz/replay-main.d
+-include $(wildcard $(FUZZ_B)/obj/*/*.d $(FUZZ_B)/obj/*/*/*.d)
 
 # soak
 # make soak: the crash and churn tests at full size (QT_SOAK=1: 50 kills of qosd while it applies a

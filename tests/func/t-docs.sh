@@ -179,4 +179,15 @@ else
 	fi
 fi
 
+# ---- make uninstall: removes every file install put there (the operator's conf.d stays) ----
+if [[ -d ${D:-}/usr/sbin ]]; then
+	env -u B -u SAN -u MAKEFLAGS -u MFLAGS -u MAKELEVEL \
+		make -s --no-print-directory -C "$QOSD_SRC" uninstall DESTDIR="$D" PREFIX=/usr \
+		>"$QT_TMP/uninstall.log" 2>&1
+	check uninstall-runs "make uninstall failed: $(tail -5 "$QT_TMP/uninstall.log")" test $? -eq 0
+	left=$(find "$D" ! -type d | sed "s|^$D||" | head -5)
+	check uninstall-removes-all "left after make uninstall: $left" test -z "$left"
+	check uninstall-keeps-confdir "/etc/qosd/conf.d removed" test -d "$D/etc/qosd/conf.d"
+fi
+
 qt_finish
