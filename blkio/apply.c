@@ -33,11 +33,6 @@ static const char *const v2_key[_QOS_IO_KIND_MAX] = {
 	[QOS_IO_WIOPS] = "wiops",
 };
 
-const char *blkio_kind_key(enum qos_io_kind kind)
-{
-	return kind < _QOS_IO_KIND_MAX ? kind_key[kind] : NULL;
-}
-
 /* One device's limits, as wanted or as the kernel has them; UNLIMITED = no limit. */
 struct line {
 	dev_t dev;

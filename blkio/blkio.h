@@ -40,9 +40,6 @@ int blkio_resolve(struct blkio_ctx *ctx, const char *target, dev_t *ret_disk, ch
 int blkio_resolve_full(struct blkio_ctx *ctx, const char *target, dev_t *ret_disk, char **ret_note,
 		       char **ret_error);
 
-/* Policy key of an I/O kind: "blkio.read_bps", ... */
-const char *blkio_kind_key(enum qos_io_kind kind);
-
 /* Subscribe to block device events (udevd's when it runs, else the kernel's uevents). ret_fd is
  * owned by ctx: poll it for POLLIN and call blkio_monitor_process(). */
 int blkio_monitor_open(struct blkio_ctx *ctx, int *ret_fd);

@@ -15,7 +15,6 @@ struct log_ctx {
 };
 
 void log_set_max_level(int level);
-int log_get_max_level(void);
 /* Parse "debug", "info", "notice", "warning", "err"/"error", or a number 0..7. */
 int log_level_from_string(const char *s);
 /* Program name printed before each stderr line. */

@@ -30,7 +30,6 @@ struct container {
 	char *status; /* "ok", "unassigned", "orphaned: ...", "pending: ...", "N errors" */
 	char *errors; /* last errors, "key: message\n" lines */
 	bool dirty;
-	struct container *dirty_next;
 	unsigned retries;
 	uint64_t retry_at; /* CLOCK_MONOTONIC usec of the next retry, 0 = none */
 	uint32_t

@@ -76,11 +76,6 @@ int watch_fd(const struct watch *w)
 	return w->fd;
 }
 
-size_t watch_count(const struct watch *w)
-{
-	return w->n_dirs;
-}
-
 static size_t depth_of(const char *p)
 {
 	size_t d = 0;

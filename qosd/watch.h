@@ -27,6 +27,3 @@ int watch_add_exit(struct watch *w, const char *cgpath);
 
 /* Read pending inotify events and call cb for each. On queue overflow, rescans everything. */
 int watch_process(struct watch *w);
-
-/* Number of directories watched (for tests and bench). */
-size_t watch_count(const struct watch *w);
