@@ -165,38 +165,16 @@ static int open_knob(int dirfd, const char *knob, int flags, int *ret_fd)
 	return 0;
 }
 
+/* A knob's text without its trailing newlines. */
 static int read_fd(int fd, char **ret)
 {
-	_cleanup_free_ char *buf = NULL;
-	size_t len = 0, cap = 0;
+	size_t len;
+	int r = read_fd_full(fd, CGFS_READ_MAX, 0, ret, &len);
 
-	for (;;) {
-		ssize_t n;
-
-		if (cap - len < 2) {
-			char *nb;
-
-			if (cap >= CGFS_READ_MAX)
-				return -EFBIG;
-			cap = cap ? cap * 2 : 512;
-			nb = realloc(buf, cap);
-			if (!nb)
-				return -ENOMEM;
-			buf = nb;
-		}
-		n = read(fd, buf + len, cap - len - 1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return negative_errno();
-		if (n == 0)
-			break;
-		len += n;
-	}
-	while (len > 0 && buf[len - 1] == '\n')
-		len--;
-	buf[len] = 0;
-	*ret = TAKE_PTR(buf);
+	if (r < 0)
+		return r;
+	while (len > 0 && (*ret)[len - 1] == '\n')
+		(*ret)[--len] = 0;
 	return 0;
 }
 

@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <fcntl.h>
 #include <jansson.h>
-#include <poll.h>
 
 #include "ocistate.h"
 #include "util.h"
@@ -183,71 +182,7 @@ int oci_state_parse(const char *buf, size_t len, struct oci_state *ret, char **r
 	return 0;
 }
 
-/* Grow *buf so it has room for at least one more byte than len, capped at max + 1 (so that
- * one byte past max can be seen). */
-static int grow(char **buf, size_t len, size_t *cap, size_t max)
-{
-	size_t want = *cap ? *cap * 2 : 16384;
-	char *n;
-
-	if (len < *cap)
-		return 0;
-	if (want > max + 1)
-		want = max + 1;
-	if (want <= len)
-		return -EFBIG;
-	n = realloc(*buf, want + 1);
-	if (!n)
-		return -ENOMEM;
-	*buf = n;
-	*cap = want;
-	return 0;
-}
-
-static int wait_readable(int fd, uint64_t deadline)
-{
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-	for (;;) {
-		uint64_t now = now_usec();
-		int r;
-
-		if (now >= deadline)
-			return -ETIMEDOUT;
-		r = poll(&p, 1, (int) ((deadline - now + 999) / 1000));
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return negative_errno();
-		return r == 0 ? -ETIMEDOUT : 0;
-	}
-}
-
 int oci_state_read(int fd, size_t max, uint64_t deadline, char **ret, size_t *ret_len)
 {
-	_cleanup_free_ char *buf = NULL;
-	size_t len = 0, cap = 0;
-
-	for (;;) {
-		ssize_t n;
-		int r = grow(&buf, len, &cap, max);
-
-		if (r >= 0)
-			r = wait_readable(fd, deadline);
-		if (r < 0)
-			return r;
-		n = read(fd, buf + len, cap - len);
-		if (n < 0 && (errno == EINTR || errno == EAGAIN))
-			continue;
-		if (n < 0)
-			return negative_errno();
-		if (n == 0)
-			break;
-		len += n;
-		if (len > max)
-			return -EFBIG;
-	}
-	buf[len] = 0;
-	*ret = TAKE_PTR(buf);
-	*ret_len = len;
-	return 0;
+	return read_fd_full(fd, max, deadline, ret, ret_len);
 }

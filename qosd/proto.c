@@ -187,25 +187,11 @@ int proto_decode_request(const char *buf, size_t len, struct qos_request *ret, c
 	return 0;
 }
 
-static int wait_fd(int fd, short events, uint64_t deadline)
-{
-	struct pollfd p = { .fd = fd, .events = events };
-	uint64_t now = now_usec();
-	int r;
-
-	if (now >= deadline)
-		return -ETIMEDOUT;
-	r = poll(&p, 1, (int) ((deadline - now) / 1000) + 1);
-	if (r < 0)
-		return negative_errno();
-	return r == 0 ? -ETIMEDOUT : 0;
-}
-
 static int send_all(int fd, const char *p, size_t len, uint64_t deadline)
 {
 	while (len > 0) {
 		ssize_t n;
-		int r = wait_fd(fd, POLLOUT, deadline);
+		int r = fd_wait(fd, POLLOUT, deadline);
 
 		if (r < 0)
 			return r;
@@ -218,44 +204,6 @@ static int send_all(int fd, const char *p, size_t len, uint64_t deadline)
 		p += n;
 		len -= n;
 	}
-	return 0;
-}
-
-static int recv_all(int fd, uint64_t deadline, char **ret)
-{
-	_cleanup_free_ char *buf = NULL;
-	size_t len = 0, cap = 0;
-
-	for (;;) {
-		ssize_t n;
-		int r;
-
-		if (cap - len < 4096) {
-			char *nb;
-
-			if (cap >= PROTO_RESPONSE_MAX)
-				return -EFBIG;
-			cap = cap ? cap * 2 : 16384;
-			nb = realloc(buf, cap + 1);
-			if (!nb)
-				return -ENOMEM;
-			buf = nb;
-		}
-		r = wait_fd(fd, POLLIN, deadline);
-		if (r < 0)
-			return r;
-		n = recv(fd, buf + len, cap - len, 0);
-		if (n < 0) {
-			if (errno == EINTR || errno == EAGAIN)
-				continue;
-			return negative_errno();
-		}
-		if (n == 0)
-			break;
-		len += n;
-	}
-	buf[len] = 0;
-	*ret = TAKE_PTR(buf);
 	return 0;
 }
 
@@ -275,7 +223,7 @@ int proto_call(const char *sock, const char *req, int timeout_ms, char **ret)
 	if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
 		if (errno != EINPROGRESS && errno != EAGAIN)
 			return negative_errno();
-		r = wait_fd(fd, POLLOUT, deadline);
+		r = fd_wait(fd, POLLOUT, deadline);
 		if (r < 0)
 			return r;
 	}
@@ -285,5 +233,5 @@ int proto_call(const char *sock, const char *req, int timeout_ms, char **ret)
 	if (r < 0)
 		return r;
 	shutdown(fd, SHUT_WR);
-	return recv_all(fd, deadline, ret);
+	return read_fd_full(fd, PROTO_RESPONSE_MAX, deadline, ret, NULL);
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -70,46 +71,81 @@ int strextend(char **buf, const char *fmt, ...)
 	return 0;
 }
 
+int fd_wait(int fd, short events, uint64_t deadline)
+{
+	struct pollfd p = { .fd = fd, .events = events };
+
+	for (;;) {
+		uint64_t now = now_usec();
+		int r;
+
+		if (now >= deadline)
+			return -ETIMEDOUT;
+		/* rounded up to whole milliseconds: poll never gives up before the deadline */
+		r = poll(&p, 1, (int) MIN((deadline - now + 999) / 1000, (uint64_t) INT_MAX));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return negative_errno();
+		if (r > 0)
+			return 0;
+	}
+}
+
+int read_fd_full(int fd, size_t max, uint64_t deadline, char **ret, size_t *ret_len)
+{
+	_cleanup_free_ char *buf = NULL;
+	size_t len = 0, cap = 0;
+
+	for (;;) {
+		ssize_t n;
+		int r;
+
+		if (len == cap) {
+			/* room for max + 1 bytes, so that one byte too many is seen */
+			size_t want = MIN(cap ? cap * 2 : 1024, max + 1);
+			char *nb = realloc(buf, want + 1);
+
+			if (!nb)
+				return -ENOMEM;
+			buf = nb;
+			cap = want;
+		}
+		if (deadline) {
+			r = fd_wait(fd, POLLIN, deadline);
+			if (r < 0)
+				return r;
+		}
+		n = read(fd, buf + len, cap - len);
+		if (n < 0 && (errno == EINTR || (errno == EAGAIN && deadline)))
+			continue;
+		if (n < 0)
+			return negative_errno();
+		if (n == 0)
+			break;
+		len += n;
+		if (len > max)
+			return -EFBIG;
+	}
+	buf[len] = 0;
+	*ret = TAKE_PTR(buf);
+	if (ret_len)
+		*ret_len = len;
+	return 0;
+}
+
 int read_file_at(int dirfd, const char *name, size_t max, char **ret)
 {
 	_cleanup_close_ int fd = -1;
-	_cleanup_free_ char *buf = NULL;
-	size_t len = 0, cap = 4096;
+	size_t len;
+	int r;
 
 	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
 		return negative_errno();
-	buf = malloc(cap + 1);
-	if (!buf)
-		return -ENOMEM;
-	for (;;) {
-		ssize_t n;
-
-		if (len == cap) {
-			char *nb;
-
-			if (cap >= max)
-				return -EFBIG;
-			cap = MIN(cap * 2, max);
-			nb = realloc(buf, cap + 1);
-			if (!nb)
-				return -ENOMEM;
-			buf = nb;
-		}
-		n = read(fd, buf + len, cap - len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return negative_errno();
-		}
-		if (n == 0)
-			break;
-		len += n;
-	}
-	if (len > max)
-		return -EFBIG;
-	buf[len] = 0;
-	*ret = TAKE_PTR(buf);
+	r = read_fd_full(fd, max, 0, ret, &len);
+	if (r < 0)
+		return r;
 	return (int) MIN(len, (size_t) INT_MAX);
 }
 

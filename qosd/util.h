@@ -85,8 +85,18 @@ char *strprintf(const char *fmt, ...) _printf_(1, 2);
 /* Append a printf'd string to a malloc'd buffer (*buf may be NULL). Returns 0 or -ENOMEM. */
 int strextend(char **buf, const char *fmt, ...) _printf_(2, 3);
 
-/* Read a whole file (at most max bytes, -EFBIG beyond) relative to dirfd (AT_FDCWD for a path). */
+/* Read a whole file (at most max bytes, -EFBIG beyond) relative to dirfd (AT_FDCWD for a path).
+ * Returns its length. */
 int read_file_at(int dirfd, const char *name, size_t max, char **ret);
+
+/* Read fd to EOF into a NUL-terminated buffer: at most max bytes (-EFBIG if there is more). A
+ * deadline (CLOCK_MONOTONIC usec, as now_usec(); 0 = none) waits for input with poll() and gives
+ * -ETIMEDOUT when it passes. ret_len may be NULL. */
+int read_fd_full(int fd, size_t max, uint64_t deadline, char **ret, size_t *ret_len);
+
+/* Wait until fd is ready for events (POLLIN, POLLOUT); -ETIMEDOUT once the deadline (as
+ * now_usec()) has passed, never earlier. */
+int fd_wait(int fd, short events, uint64_t deadline);
 
 /* Atomically replace path with contents: tmp file in the same directory, fsync, rename, fsync dir.
  * The file gets mode (umask ignored). */

@@ -17,6 +17,53 @@
 #include "qosd/util.h"
 #include "qosd/watch.h"
 
+/* n bytes of 'x' through a pipe, read back with read_fd_full(max) */
+static int read_pipe(size_t n, size_t max, uint64_t deadline, char **ret, size_t *ret_len)
+{
+	_cleanup_free_ char *data = malloc(n);
+	int p[2], r;
+
+	assert_non_null(data);
+	memset(data, 'x', n);
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	assert_int_equal(fcntl(p[1], F_SETPIPE_SZ, 1 << 20) >= (int) n, 1);
+	assert_int_equal(write(p[1], data, n), (ssize_t) n);
+	close(p[1]);
+	r = read_fd_full(p[0], max, deadline, ret, ret_len);
+	close(p[0]);
+	return r;
+}
+
+/* The one growing-buffer reader: exactly max bytes fit, one more is -EFBIG, the buffer grows
+ * past its first size, and it is NUL-terminated; with a deadline it gives up on a silent fd. */
+static void test_read_fd_full(void **state)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	int p[2];
+	uint64_t t0;
+
+	assert_int_equal(read_pipe(5000, 5000, 0, &buf, &len), 0);
+	assert_int_equal(len, 5000);
+	assert_int_equal(strlen(buf), 5000);
+	free(buf);
+	buf = NULL;
+	assert_int_equal(read_pipe(5001, 5000, 0, &buf, &len), -EFBIG);
+	assert_null(buf);
+	assert_int_equal(read_pipe(0, 10, now_usec() + 1000000, &buf, &len), 0);
+	assert_int_equal(len, 0);
+	assert_string_equal(buf, "");
+	free(buf);
+	buf = NULL;
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	t0 = now_usec();
+	assert_int_equal(read_fd_full(p[0], 10, t0 + 20000, &buf, &len), -ETIMEDOUT);
+	assert_true(now_usec() >= t0 + 20000); /* never before the deadline */
+	assert_int_equal(fd_wait(p[1], POLLOUT, now_usec() + 20000), 0);
+	close(p[0]);
+	close(p[1]);
+}
+
 static void test_name_validate(void **state)
 {
 	char long_id[300];
@@ -319,6 +366,7 @@ static void test_watch_nested_globs(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_read_fd_full),
 		cmocka_unit_test(test_name_validate),
 		cmocka_unit_test(test_cgpath_validate),
 		cmocka_unit_test(test_proto_good),
