@@ -8,6 +8,7 @@
 #include "cgfs.h"
 #include "cgroup-internal.h"
 #include "log.h"
+#include "units.h"
 #include "util.h"
 
 /* How a knob's text is compared: normalized on both sides, so a value the kernel rounds, clamps
@@ -184,40 +185,6 @@ static void fail(struct apply_ctx *c, struct step *s, int err, const char *fmt, 
 		c->ret = err;
 }
 
-/* "64M" when exact, else one decimal ("80.2M"); plain bytes below 1K. */
-static void fmt_size(uint64_t v, char *buf, size_t len)
-{
-	static const char units[] = "KMGTPE";
-	int u = -1;
-	double d = (double) v;
-
-	while (u < 5 && d >= 1024) {
-		d /= 1024;
-		u++;
-	}
-	if (u < 0)
-		snprintf(buf, len, "%" PRIu64, v);
-	else if (v % (1ULL << (10 * (u + 1))) == 0)
-		snprintf(buf, len, "%" PRIu64 "%c", v >> (10 * (u + 1)), units[u]);
-	else
-		snprintf(buf, len, "%.1f%c", d, units[u]);
-}
-
-static int parse_u64_strict(const char *s, uint64_t *ret)
-{
-	char *end;
-	unsigned long long v;
-
-	if (!s || *s < '0' || *s > '9')
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || *end)
-		return -EINVAL;
-	*ret = v;
-	return 0;
-}
-
 /* The kernel's "unlimited" for a page counter: PAGE_COUNTER_MAX pages, LONG_MAX rounded down. */
 static uint64_t page_counter_max(void)
 {
@@ -235,66 +202,20 @@ static int parse_bytes(const char *s, uint64_t *ret)
 		*ret = UINT64_MAX;
 		return 0;
 	}
-	if (parse_u64_strict(s, &v) < 0)
+	if (parse_u64(s, &v) < 0)
 		return -EINVAL;
 	*ret = v >= page_counter_max() ? UINT64_MAX : v;
 	return 0;
 }
 
-struct range {
-	unsigned a, b;
-};
-
-static int cmp_range(const void *x, const void *y)
-{
-	const struct range *p = x, *q = y;
-
-	return p->a < q->a ? -1 : p->a > q->a;
-}
-
-static int parse_range(const char *tok, struct range *ret)
-{
-	char *end;
-	unsigned long a, b;
-
-	if (*tok < '0' || *tok > '9')
-		return -EINVAL;
-	a = b = strtoul(tok, &end, 10);
-	if (*end == '-') {
-		if (end[1] < '0' || end[1] > '9')
-			return -EINVAL;
-		b = strtoul(end + 1, &end, 10);
-	}
-	if (*end || a > b || b > 65535)
-		return -EINVAL;
-	*ret = (struct range){ (unsigned) a, (unsigned) b };
-	return 0;
-}
-
-/* Canonical cpu list: sorted, merged, "0-3,6"; "" stays "". */
+/* Canonical cpu / node list "0-3,6" (the kernel prints it so); "" stays "". */
 static char *norm_list(const char *s)
 {
-	_cleanup_free_ char *copy = strdup(s), *out = strdup("");
-	struct range rs[256];
-	size_t n = 0;
-	char *save = NULL;
+	char *out = NULL;
 
-	if (!copy || !out)
-		return NULL;
-	for (char *t = strtok_r(copy, ",\n ", &save); t; t = strtok_r(NULL, ",\n ", &save))
-		if (n == ELEMENTSOF(rs) || parse_range(t, &rs[n++]) < 0)
-			return NULL;
-	qsort(rs, n, sizeof(rs[0]), cmp_range);
-	for (size_t i = 0; i < n;) {
-		struct range m = rs[i++];
-
-		for (; i < n && rs[i].a <= m.b + 1; i++)
-			m.b = MAX(m.b, rs[i].b);
-		if (strextend(&out, "%s%u", *out ? "," : "", m.a) < 0 ||
-		    (m.b != m.a && strextend(&out, "-%u", m.b) < 0))
-			return NULL;
-	}
-	return TAKE_PTR(out);
+	if (!*s)
+		return strdup("");
+	return parse_cpulist(s, &out) < 0 ? NULL : out;
 }
 
 static char *norm_cpumax(const char *s)
@@ -307,11 +228,11 @@ static char *norm_cpumax(const char *s)
 		return NULL;
 	if (n == 1)
 		strcpy(p, "100000");
-	if (parse_u64_strict(p, &pv) < 0)
+	if (parse_u64(p, &pv) < 0)
 		return NULL;
 	if (streq(q, "max"))
 		return strprintf("max %" PRIu64, pv);
-	if (parse_u64_strict(q, &qv) < 0)
+	if (parse_u64(q, &qv) < 0)
 		return NULL;
 	return strprintf("%" PRIu64 " %" PRIu64, qv, pv);
 }
@@ -329,7 +250,7 @@ static char *norm_u64(enum cg_kind kind, const char *s)
 			return NULL;
 		return v == UINT64_MAX ? strdup("max") : strprintf("%" PRIu64, v / page * page);
 	}
-	if (parse_u64_strict(s, &v) < 0)
+	if (parse_u64(s, &v) < 0)
 		return NULL;
 	if (kind == K_SHARES)
 		v = MIN(MAX(v, 2u), 262144u);
@@ -439,7 +360,7 @@ static int build_memsw(struct apply_ctx *c, struct step *s)
 	s->want = strprintf("%" PRIu64, v);
 	if (!s->want)
 		return -ENOMEM;
-	fmt_size(v, b, sizeof(b));
+	format_size_approx(v, b, sizeof(b));
 	(void) knob_printf(&step_knob(c, s)->note, "memsw = limit + swap = %s", b);
 	return 0;
 }
@@ -607,8 +528,8 @@ static void fail_write(struct apply_ctx *c, struct step *s)
 
 	if (err == -EBUSY && s->kv->usage && cgfs_read(s->fd, s->kv->usage, &usage) >= 0 &&
 	    parse_bytes(s->want, &want) >= 0 && parse_bytes(usage, &used) >= 0) {
-		fmt_size(want, a, sizeof(a));
-		fmt_size(used, b, sizeof(b));
+		format_size_approx(want, a, sizeof(a));
+		format_size_approx(used, b, sizeof(b));
 		fail(c, s, err, "%s: %s is below the current usage %s (EBUSY)", s->kv->file, a, b);
 		return;
 	}

@@ -217,6 +217,22 @@ int format_size(uint64_t bytes, char *buf, size_t len)
 	return format_with_units(bytes, size_units, 5, buf, len);
 }
 
+int format_size_approx(uint64_t bytes, char *buf, size_t len)
+{
+	size_t i = 4; /* the short forms: "", K, M, G, T */
+	int n;
+
+	while (i > 0 && bytes < size_units[i].factor)
+		i--;
+	if (bytes % size_units[i].factor == 0)
+		n = snprintf(buf, len, "%" PRIu64 "%s", bytes / size_units[i].factor,
+			     size_units[i].suffix);
+	else
+		n = snprintf(buf, len, "%.1f%s", (double) bytes / (double) size_units[i].factor,
+			     size_units[i].suffix);
+	return n < 0 || (size_t) n >= len ? -ENOBUFS : 0;
+}
+
 int format_rate_bits(uint64_t bps, char *buf, size_t len)
 {
 	return format_with_units(bps, rate_units, ELEMENTSOF(rate_units), buf, len);

@@ -27,5 +27,8 @@ int format_rate_bits(uint64_t bps, char *buf, size_t len);
 int format_duration_us(uint64_t us, char *buf, size_t len);
 /* "150%", "12.5%": the inverse of parse_percent_milli(). */
 int format_percent_milli(uint64_t milli, char *buf, size_t len);
+/* For messages, not for parsing back: "64M" when exact, else one decimal ("80.2M"); plain bytes
+ * below 1K. */
+int format_size_approx(uint64_t bytes, char *buf, size_t len);
 /* Big enough for any formatted value above. */
 #define UNIT_FMT_MAX 32

@@ -381,14 +381,14 @@ static void test_v1_normalized_compare(void **state)
 	set_u64(&f->l.mem.swap, 64ULL << 20);
 	set_u64(&f->l.mem.reservation, (256ULL << 20) + 4095);
 	put(f->dir, "cpu/pod/c1/cpu.shares", "262144\n");
-	put(f->dir, "cpuset/pod/c1/cpuset.cpus", "1,0\n");
+	put(f->dir, "cpuset/pod/c1/cpuset.cpus", "0,1\n"); /* the kernel prints 0-1 */
 	put(f->dir, "memory/pod/c1/memory.limit_in_bytes", "536870912\n");
 	put(f->dir, "memory/pod/c1/memory.memsw.limit_in_bytes", "603979776\n");
 	put(f->dir, "memory/pod/c1/memory.soft_limit_in_bytes", "268435456\n");
 	assert_int_equal(cg_apply(f->root, "/pod/c1", &f->l, false, &f->r), 0);
 	assert_no_errors(&f->r);
 	assert_file(f, "cpu/pod/c1/cpu.shares", "262144\n");
-	assert_file(f, "cpuset/pod/c1/cpuset.cpus", "1,0\n");
+	assert_file(f, "cpuset/pod/c1/cpuset.cpus", "0,1\n");
 	assert_file(f, "memory/pod/c1/memory.limit_in_bytes", "536870912\n");
 	assert_file(f, "memory/pod/c1/memory.soft_limit_in_bytes", "268435456\n");
 	assert_file(f, "cpu/pod/c1/cpu.cfs_quota_us", "50000"); /* this one differed */

@@ -172,6 +172,25 @@ static void cpulist_refuses_reversed_overlapping_and_junk(void **state)
 	}
 }
 
+static void expect_approx(uint64_t v, const char *want)
+{
+	char buf[UNIT_FMT_MAX];
+
+	assert_int_equal(format_size_approx(v, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, want);
+}
+
+static void size_approx_is_exact_or_one_decimal(void **state)
+{
+	expect_approx(0, "0");
+	expect_approx(1023, "1023");
+	expect_approx(64ull << 20, "64M");
+	expect_approx(84095795, "80.2M");
+	expect_approx(1536, "1.5K");
+	expect_approx(3ull << 40, "3T");
+	expect_approx((1ull << 30) + (1ull << 29), "1.5G");
+}
+
 static void format_prints_canonical_text_that_parses_back(void **state)
 {
 	char buf[UNIT_FMT_MAX];
@@ -217,6 +236,7 @@ int main(void)
 		cmocka_unit_test(duration_needs_a_unit),
 		cmocka_unit_test(rate_is_bits_in_powers_of_1000),
 		cmocka_unit_test(percent_is_stored_per_mille),
+		cmocka_unit_test(size_approx_is_exact_or_one_decimal),
 		cmocka_unit_test(cpulist_normalizes_runs),
 		cmocka_unit_test(cpulist_refuses_reversed_overlapping_and_junk),
 		cmocka_unit_test(format_prints_canonical_text_that_parses_back),
