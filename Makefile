@@ -85,7 +85,7 @@ $(B)/qosctl: $(B)/obj/qosd/qosctl.o $(B)/libqos.a
 $(B)/qos-hook: $(B)/obj/qosd/qos-hook.o $(B)/libqos.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-$(B)/tests/%: $(B)/obj/tests/%.o $(B)/libqos.a
+$(B)/tests/%: $(B)/obj/tests/%.o $(B)/obj/tests/unit/testlib.o $(B)/libqos.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka
 $(B)/helpers/%: tests/helpers/%.c
@@ -160,7 +160,7 @@ clean:
 # Every object's header dependencies (the programs', the library's, the tests' and the fuzz
 # targets'), and the test objects are kept so that a header change rebuilds them.
 -include $(wildcard $(B)/obj/*/*.d $(B)/obj/*/*/*.d)
-.SECONDARY: $(UNIT_SRCS:%.c=$(B)/obj/%.o)
+.SECONDARY: $(UNIT_SRCS:%.c=$(B)/obj/%.o) $(B)/obj/tests/unit/testlib.o
 
 # fuzzing
 # make fuzz: every libFuzzer target in tests/fuzz/ for FUZZ_SECONDS each (clang, ASan+UBSan,

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "blkio/blkio.h"
+#include "tests/unit/testlib.h"
 
 static const char *const v1_files[] = {
 	"blkio.throttle.read_bps_device",
@@ -27,16 +28,6 @@ struct fx {
 	struct blkio_ctx *ctx;
 	struct qos_report r;
 };
-
-static void put(const char *dir, const char *name, const char *content)
-{
-	_cleanup_free_ char *p = strprintf("%s/%s", dir, name);
-	FILE *f = fopen(p, "we");
-
-	assert_non_null(f);
-	fputs(content, f);
-	fclose(f);
-}
 
 static char *get(struct fx *fx, const char *name)
 {
@@ -98,8 +89,8 @@ static int reset(void **state)
 	struct fx *fx = *state;
 
 	for (size_t i = 0; i < ELEMENTSOF(v1_files); i++)
-		put(fx->cg, v1_files[i], "");
-	put(fx->cg, "io.max", "");
+		tl_put(fx->cg, v1_files[i], "");
+	tl_put(fx->cg, "io.max", "");
 	report_done(&fx->r);
 	return 0;
 }
@@ -172,7 +163,7 @@ static void test_v1_idempotent(void **state)
 	struct qos_io_target t[] = { T("7:0", QOS_IO_WBPS, 2 << 20) };
 	_cleanup_free_ char *w = NULL;
 
-	put(fx->cg, "blkio.throttle.write_bps_device", "8:16 100\n7:0 2097152\n");
+	tl_put(fx->cg, "blkio.throttle.write_bps_device", "8:16 100\n7:0 2097152\n");
 	assert_int_equal(apply(fx, false, false, false, t, 1), 0);
 	assert_int_equal(fx->r.n, 1);
 	check_knob(fx, "blkio.throttle.write_bps_device 7:0", "blkio.write_bps", "2097152",
@@ -189,7 +180,7 @@ static void test_v1_own_clears(void **state)
 	struct qos_io_target t[] = { T("7:0", QOS_IO_WBPS, 2 << 20) };
 	_cleanup_free_ char *w = NULL;
 
-	put(fx->cg, "blkio.throttle.write_bps_device", "8:16 100\n7:0 2097152\n");
+	tl_put(fx->cg, "blkio.throttle.write_bps_device", "8:16 100\n7:0 2097152\n");
 	assert_int_equal(apply(fx, false, true, false, t, 1), 0);
 	assert_int_equal(fx->r.n, 2);
 	w = get(fx, "blkio.throttle.write_bps_device");
@@ -206,7 +197,7 @@ static void test_v1_dry_run(void **state)
 	struct qos_io_target t[] = { T("7:0", QOS_IO_RBPS, 1 << 20) };
 	_cleanup_free_ char *rb = NULL;
 
-	put(fx->cg, "blkio.throttle.read_bps_device", "7:0 5\n");
+	tl_put(fx->cg, "blkio.throttle.read_bps_device", "7:0 5\n");
 	assert_int_equal(apply(fx, false, true, true, t, 1), 0);
 	check_knob(fx, "blkio.throttle.read_bps_device 7:0", "blkio.read_bps", "1048576", "5",
 		   false);
@@ -282,7 +273,7 @@ static void test_v2_idempotent_and_partial(void **state)
 	const char *kernel = "7:0 rbps=max wbps=2097152 riops=50 wiops=max\n";
 	_cleanup_free_ char *m = NULL, *m2 = NULL;
 
-	put(fx->cg, "io.max", kernel);
+	tl_put(fx->cg, "io.max", kernel);
 	assert_int_equal(apply(fx, true, false, false, t, 2), 0);
 	m = get(fx, "io.max");
 	assert_string_equal(m, kernel);
@@ -304,13 +295,13 @@ static void test_v2_other_keys(void **state)
 	struct qos_io_target t[] = { T("7:0", QOS_IO_WBPS, 2 << 20) };
 	_cleanup_free_ char *m = NULL, *m2 = NULL;
 
-	put(fx->cg, "io.max", "7:0 rbps=100 wbps=max riops=max wiops=max\n");
+	tl_put(fx->cg, "io.max", "7:0 rbps=100 wbps=max riops=max wiops=max\n");
 	assert_int_equal(apply(fx, true, false, false, t, 1), 0);
 	assert_int_equal(fx->r.n, 1);
 	m = get(fx, "io.max");
 	assert_string_equal(m, "7:0 wbps=2097152");
 
-	put(fx->cg, "io.max", "7:0 rbps=100 wbps=max riops=max wiops=max\n");
+	tl_put(fx->cg, "io.max", "7:0 rbps=100 wbps=max riops=max wiops=max\n");
 	assert_int_equal(apply(fx, true, true, false, t, 1), 0);
 	assert_int_equal(fx->r.n, 2);
 	m2 = get(fx, "io.max");
@@ -325,7 +316,7 @@ static void test_v2_own_clears_devices(void **state)
 	struct fx *fx = *state;
 	_cleanup_free_ char *m = NULL;
 
-	put(fx->cg, "io.max", "8:16 rbps=max wbps=5 riops=max wiops=9\n");
+	tl_put(fx->cg, "io.max", "8:16 rbps=max wbps=5 riops=max wiops=9\n");
 	assert_int_equal(apply(fx, true, false, false, NULL, 0), 0);
 	assert_int_equal(fx->r.n, 0);
 	assert_int_equal(apply(fx, true, true, false, NULL, 0), 0);

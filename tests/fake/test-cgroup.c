@@ -22,6 +22,7 @@
 #include "qosd/cgroup.h"
 #include "qosd/report.h"
 #include "qosd/util.h"
+#include "tests/unit/testlib.h"
 
 #define UNLIMITED "9223372036854771712"
 
@@ -31,23 +32,6 @@ struct fx {
 	struct qos_report r;
 	struct qos_cg_limits l;
 };
-
-static void put(const char *base, const char *rel, const char *content)
-{
-	char path[PATH_MAX];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", base, rel);
-	for (char *s = path + strlen(base) + 1; (s = strchr(s, '/')); s++) {
-		*s = 0;
-		(void) mkdir(path, 0755);
-		*s = '/';
-	}
-	f = fopen(path, "we");
-	assert_non_null(f);
-	fputs(content, f);
-	fclose(f);
-}
 
 static char *slurp(const struct fx *f, const char *rel)
 {
@@ -75,7 +59,7 @@ static void mk_v1_cg(const char *d, const char *cg)
 {
 	char b[PATH_MAX];
 
-#define P(h, k, v) (snprintf(b, sizeof(b), "%s%s/%s", h, cg, k), put(d, b, v))
+#define P(h, k, v) (snprintf(b, sizeof(b), "%s%s/%s", h, cg, k), tl_put(d, b, v))
 	P("cpu", "cpu.shares", "1024\n");
 	P("cpu", "cpu.cfs_period_us", "100000\n");
 	P("cpu", "cpu.cfs_quota_us", "-1\n");
@@ -97,7 +81,7 @@ static void mk_v2_cg(const char *d, const char *cg)
 {
 	char b[PATH_MAX];
 
-#define P(k, v) (snprintf(b, sizeof(b), "%s/%s", cg + 1, k), put(d, b, v))
+#define P(k, v) (snprintf(b, sizeof(b), "%s/%s", cg + 1, k), tl_put(d, b, v))
 	P("cgroup.controllers", "cpu cpuset io memory pids\n");
 	P("cgroup.subtree_control", "\n");
 	P("cgroup.procs", "");
@@ -120,21 +104,21 @@ static int fx_new(void **state, bool v2)
 	if (!mkdtemp(f->dir))
 		return -1;
 	if (v2) {
-		put(f->dir, "cgroup.controllers", "cpu cpuset io memory pids\n");
-		put(f->dir, "cgroup.subtree_control", "\n");
-		put(f->dir, "cgroup.procs", "1\n");
+		tl_put(f->dir, "cgroup.controllers", "cpu cpuset io memory pids\n");
+		tl_put(f->dir, "cgroup.subtree_control", "\n");
+		tl_put(f->dir, "cgroup.procs", "1\n");
 		mk_v2_cg(f->dir, "/pod");
 		mk_v2_cg(f->dir, "/pod/c1");
 	} else {
-		put(f->dir, "cpu/release_agent", "/sbin/agent\n");
-		put(f->dir, "cpu/notify_on_release", "0\n");
-		put(f->dir, "cpu/cgroup.procs", "1\n");
-		put(f->dir, "cpu/tasks", "1\n");
-		put(f->dir, "cpuset/cpuset.cpus", "0-3\n");
-		put(f->dir, "cpuset/cpuset.mems", "0\n");
+		tl_put(f->dir, "cpu/release_agent", "/sbin/agent\n");
+		tl_put(f->dir, "cpu/notify_on_release", "0\n");
+		tl_put(f->dir, "cpu/cgroup.procs", "1\n");
+		tl_put(f->dir, "cpu/tasks", "1\n");
+		tl_put(f->dir, "cpuset/cpuset.cpus", "0-3\n");
+		tl_put(f->dir, "cpuset/cpuset.mems", "0\n");
 		mk_v1_cg(f->dir, "/pod");
-		put(f->dir, "cpuset/pod/cpuset.cpus", "0-3\n");
-		put(f->dir, "cpuset/pod/cpuset.mems", "0\n");
+		tl_put(f->dir, "cpuset/pod/cpuset.cpus", "0-3\n");
+		tl_put(f->dir, "cpuset/pod/cpuset.mems", "0\n");
 		mk_v1_cg(f->dir, "/pod/c1");
 	}
 	*state = f;
@@ -278,7 +262,7 @@ static void test_open_dir_escapes(void **state)
 	assert_true(cgfs_open_dir(cfd, "lnk", &x) < 0);
 	assert_true(cgfs_open_dir(cfd, "/lnk", &x) < 0);
 	snprintf(outside, sizeof(outside), "%s/outside", f->dir);
-	put(f->dir, "outside", "keep\n");
+	tl_put(f->dir, "outside", "keep\n");
 	snprintf(path, sizeof(path), "%s/cpu/pod/c1/cpu.weight", f->dir);
 	assert_int_equal(symlink(outside, path), 0);
 	{
@@ -364,7 +348,7 @@ static void test_v1_clear(void **state)
 	assert_file(f, "memory/pod/c1/memory.soft_limit_in_bytes", "-1");
 	assert_file(f, "pids/pod/c1/pids.max", "max");
 	/* CLEAR of what is already the default writes nothing */
-	put(f->dir, "memory/pod/c1/memory.limit_in_bytes", UNLIMITED "\n");
+	tl_put(f->dir, "memory/pod/c1/memory.limit_in_bytes", UNLIMITED "\n");
 	report_done(&f->r);
 	assert_int_equal(cg_apply(f->root, "/pod/c1", &f->l, false, &f->r), 0);
 	assert_file(f, "memory/pod/c1/memory.limit_in_bytes", UNLIMITED "\n");
@@ -380,11 +364,11 @@ static void test_v1_normalized_compare(void **state)
 	set_u64(&f->l.mem.limit, (512ULL << 20) + 100);
 	set_u64(&f->l.mem.swap, 64ULL << 20);
 	set_u64(&f->l.mem.reservation, (256ULL << 20) + 4095);
-	put(f->dir, "cpu/pod/c1/cpu.shares", "262144\n");
-	put(f->dir, "cpuset/pod/c1/cpuset.cpus", "0,1\n"); /* the kernel prints 0-1 */
-	put(f->dir, "memory/pod/c1/memory.limit_in_bytes", "536870912\n");
-	put(f->dir, "memory/pod/c1/memory.memsw.limit_in_bytes", "603979776\n");
-	put(f->dir, "memory/pod/c1/memory.soft_limit_in_bytes", "268435456\n");
+	tl_put(f->dir, "cpu/pod/c1/cpu.shares", "262144\n");
+	tl_put(f->dir, "cpuset/pod/c1/cpuset.cpus", "0,1\n"); /* the kernel prints 0-1 */
+	tl_put(f->dir, "memory/pod/c1/memory.limit_in_bytes", "536870912\n");
+	tl_put(f->dir, "memory/pod/c1/memory.memsw.limit_in_bytes", "603979776\n");
+	tl_put(f->dir, "memory/pod/c1/memory.soft_limit_in_bytes", "268435456\n");
 	assert_int_equal(cg_apply(f->root, "/pod/c1", &f->l, false, &f->r), 0);
 	assert_no_errors(&f->r);
 	assert_file(f, "cpu/pod/c1/cpu.shares", "262144\n");
@@ -511,10 +495,10 @@ static void test_pid_path(void **state)
 	char procfs[PATH_MAX];
 	struct cg_root *v2 = NULL;
 
-	put(f->dir, "proc/42/cgroup",
-	    "12:pids:/other\n4:cpu,cpuacct:/pod/c1\n2:memory:/pod/c1\n0::/user.slice\n");
-	put(f->dir, "proc/43/cgroup", "0::/sys/pod\n");
-	put(f->dir, "v2/cgroup.controllers", "cpu\n");
+	tl_put(f->dir, "proc/42/cgroup",
+	       "12:pids:/other\n4:cpu,cpuacct:/pod/c1\n2:memory:/pod/c1\n0::/user.slice\n");
+	tl_put(f->dir, "proc/43/cgroup", "0::/sys/pod\n");
+	tl_put(f->dir, "v2/cgroup.controllers", "cpu\n");
 	snprintf(procfs, sizeof(procfs), "%s/proc", f->dir);
 	assert_int_equal(cg_pid_path(f->root, procfs, 42, &p), 0);
 	assert_string_equal(p, "/pod/c1");
@@ -539,10 +523,10 @@ static void test_first_pid_children(void **state)
 	char **v = NULL;
 	pid_t pid = 0;
 
-	put(f->dir, "cpu/pod/c1/cgroup.procs", "4242\n17\n");
+	tl_put(f->dir, "cpu/pod/c1/cgroup.procs", "4242\n17\n");
 	assert_int_equal(cg_first_pid(f->root, "/pod/c1", &pid), 0);
 	assert_int_equal(pid, 4242);
-	put(f->dir, "cpu/pod/cgroup.procs", "");
+	tl_put(f->dir, "cpu/pod/cgroup.procs", "");
 	assert_int_equal(cg_first_pid(f->root, "/pod", &pid), -ESRCH);
 	assert_int_equal(pid, 4242);
 	assert_int_equal(cg_first_pid(f->root, "/nope", &pid), -ENOENT);
@@ -605,7 +589,7 @@ static void test_v2_cpu_max_halves(void **state)
 {
 	struct fx *f = *state;
 
-	put(f->dir, "pod/c1/cpu.max", "20000 100000\n");
+	tl_put(f->dir, "pod/c1/cpu.max", "20000 100000\n");
 	set_u64(&f->l.cpu.period_us, 50000);
 	assert_int_equal(cg_apply(f->root, "/pod/c1", &f->l, false, &f->r), 0);
 	assert_file(f, "pod/c1/cpu.max", "20000 50000");
@@ -615,7 +599,7 @@ static void test_v2_cpu_max_halves(void **state)
 	assert_int_equal(cg_apply(f->root, "/pod/c1", &f->l, false, &f->r), 0);
 	assert_file(f, "pod/c1/cpu.max", "30000 50000");
 	/* the same value spelled as one number is not rewritten */
-	put(f->dir, "pod/c1/cpu.max", "30000 50000\n");
+	tl_put(f->dir, "pod/c1/cpu.max", "30000 50000\n");
 	report_done(&f->r);
 	assert_int_equal(cg_apply(f->root, "/pod/c1", &f->l, false, &f->r), 0);
 	assert_file(f, "pod/c1/cpu.max", "30000 50000\n");
@@ -625,21 +609,21 @@ static void test_v2_enable_controllers(void **state)
 {
 	struct fx *f = *state;
 
-	put(f->dir, "cgroup.subtree_control", "cpu cpuset io memory\n");
-	put(f->dir, "pod/cgroup.controllers", "cpu memory pids\n");
-	put(f->dir, "pod/cgroup.subtree_control", "cpu memory\n");
+	tl_put(f->dir, "cgroup.subtree_control", "cpu cpuset io memory\n");
+	tl_put(f->dir, "pod/cgroup.controllers", "cpu memory pids\n");
+	tl_put(f->dir, "pod/cgroup.subtree_control", "cpu memory\n");
 	assert_int_equal(cg_enable_controllers(f->root, "/pod/c1"), 0);
 	assert_file(f, "cgroup.subtree_control", "+pids");
 	assert_file(f, "pod/cgroup.subtree_control", "+pids");
-	put(f->dir, "cgroup.subtree_control", "cpu cpuset io memory pids\n");
-	put(f->dir, "pod/cgroup.subtree_control", "cpu memory pids\n");
+	tl_put(f->dir, "cgroup.subtree_control", "cpu cpuset io memory pids\n");
+	tl_put(f->dir, "pod/cgroup.subtree_control", "cpu memory pids\n");
 	assert_int_equal(cg_enable_controllers(f->root, "/pod/c1"), 0);
 	assert_file(f, "cgroup.subtree_control", "cpu cpuset io memory pids\n");
 	assert_file(f, "pod/cgroup.subtree_control", "cpu memory pids\n");
 	assert_file(f, "pod/c1/cgroup.subtree_control", "\n"); /* cgpath itself untouched */
 	assert_file(f, "cgroup.procs", "1\n");
 	/* cg_make: mkdir, then the ancestors' controllers */
-	put(f->dir, "cgroup.subtree_control", "cpu\n");
+	tl_put(f->dir, "cgroup.subtree_control", "cpu\n");
 	assert_int_equal(cg_make(f->root, "/t1"), 0);
 	assert_file(f, "cgroup.subtree_control", "+pids");
 	assert_true(cg_exists(f->root, "/t1"));

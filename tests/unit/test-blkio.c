@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "blkio/blkio.h"
+#include "tests/unit/testlib.h"
 
 struct fx {
 	char tmp[64]; /* the fake tree's root */
@@ -21,16 +22,6 @@ struct fx {
 	dev_t data_dev;
 	struct blkio_ctx *ctx;
 };
-
-static void mkfile(const char *dir, const char *name, const char *content)
-{
-	_cleanup_free_ char *p = strprintf("%s/%s", dir, name);
-	FILE *f = fopen(p, "we");
-
-	assert_non_null(f);
-	fputs(content, f);
-	fclose(f);
-}
 
 /* A block device directory under devices/ with its dev/block link, like the kernel's. */
 static void fake_dev(struct fx *fx, const char *rel, unsigned ma, unsigned mi, bool part)
@@ -42,9 +33,9 @@ static void fake_dev(struct fx *fx, const char *rel, unsigned ma, unsigned mi, b
 	_cleanup_free_ char *devs = strprintf("%u:%u\n", ma, mi);
 
 	assert_int_equal(system(cmd), 0);
-	mkfile(dir, "dev", devs);
+	tl_put(dir, "dev", devs);
 	if (part)
-		mkfile(dir, "partition", "1\n");
+		tl_put(dir, "partition", "1\n");
 	assert_int_equal(symlink(target, link), 0);
 }
 
@@ -89,7 +80,7 @@ static int setup(void **state)
 	fake_dev(fx, "virtual/block/loop1", 7, 1, false);
 	fake_dev(fx, "virtual/block/loop1/loop1p1", 259, 0, true);
 	fake_data_fs(fx);
-	mkfile(fx->tmp, "mountinfo", "");
+	tl_put(fx->tmp, "mountinfo", "");
 	assert_int_equal(blkio_ctx_new(&fx->ctx), 0);
 	assert_int_equal(blkio_ctx_set_roots(fx->ctx, fx->sys, fx->mi), 0);
 	*state = fx;
@@ -184,7 +175,7 @@ static void test_path(void **state)
 	if (!fx->data[0])
 		skip();
 	file = strprintf("%s/f", fx->data);
-	mkfile(fx->data, "f", "x");
+	tl_put(fx->data, "f", "x");
 	note = strprintf("%s is on fakedisk%u (%u:%u), a partition: throttling its disk fakedisk "
 			 "4000:0",
 			 file, minor(fx->data_dev), major(fx->data_dev), minor(fx->data_dev));
@@ -216,18 +207,18 @@ static void test_overlay_and_tmpfs(void **state)
 	line = strprintf("99 1 %u:%u / /proc rw - overlay overlay rw,lowerdir=/l,upperdir=%s,"
 			 "workdir=/w\n",
 			 major(st.st_dev), minor(st.st_dev), esc);
-	mkfile(fx->tmp, "mountinfo", line);
+	tl_put(fx->tmp, "mountinfo", line);
 	assert_int_equal(blkio_resolve(fx->ctx, "/proc", &d, NULL), 0);
 	assert_int_equal(d, makedev(4000, 0));
 	free(line);
 	line = strprintf("99 1 %u:%u / /proc rw shared:5 - tmpfs tmpfs rw\n", major(st.st_dev),
 			 minor(st.st_dev));
-	mkfile(fx->tmp, "mountinfo", line);
+	tl_put(fx->tmp, "mountinfo", line);
 	resolve_err(fx, "/proc", -ENODEV, "is on tmpfs");
 	/* btrfs-like: the source names the block device; a subvolume's own anonymous device is
 	 * not in mountinfo, so the mount with the longest mountpoint above the path counts */
 	if (stat("/dev/loop0", &st) == 0 && S_ISBLK(st.st_mode) && st.st_rdev == makedev(7, 0)) {
-		mkfile(fx->tmp, "mountinfo",
+		tl_put(fx->tmp, "mountinfo",
 		       "1 0 0:9999 / / rw - ext4 /dev/nothing rw\n"
 		       "99 1 0:9998 / /proc rw - btrfs /dev/loop0 rw\n");
 		resolve_ok(fx, "/proc/self", makedev(7, 0), "/proc/self is on loop0 (7:0)");
@@ -254,7 +245,7 @@ static void test_merge(void **state)
 	for (size_t i = 0; i < ELEMENTSOF(files); i++) {
 		_cleanup_free_ char *n = strprintf("blkio.throttle.%s_device", files[i]);
 
-		mkfile(fx->tmp, n, "");
+		tl_put(fx->tmp, n, "");
 	}
 	fd = open(fx->tmp, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	assert_true(fd >= 0);

@@ -16,6 +16,7 @@
 #include "qosd/registry.h"
 #include "qosd/util.h"
 #include "qosd/watch.h"
+#include "tests/unit/testlib.h"
 
 /* n bytes of 'x' through a pipe, read back with read_fd_full(max) */
 static int read_pipe(size_t n, size_t max, uint64_t deadline, char **ret, size_t *ret_len)
@@ -258,15 +259,6 @@ static void test_registry_roundtrip(void **state)
 	registry_free(back);
 }
 
-static void write_str(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, s, strlen(s)), (ssize_t) strlen(s));
-	close(fd);
-}
-
 static void test_registry_corrupt(void **state)
 {
 	static const char *const bad[] = {
@@ -285,7 +277,7 @@ static void test_registry_corrupt(void **state)
 		struct registry *reg;
 		char *msg = NULL;
 
-		write_str(path, bad[i]);
+		tl_put(NULL, path, bad[i]);
 		assert_int_equal(registry_new(&reg), 0);
 		assert_int_equal(registry_load(reg, path, &msg), -EBADMSG);
 		assert_non_null(msg);

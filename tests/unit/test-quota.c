@@ -12,6 +12,7 @@
 #include "qosd/util.h"
 #include "quota/quota-internal.h"
 #include "quota/quota.h"
+#include "tests/unit/testlib.h"
 
 static char tmpdir[256];
 
@@ -36,15 +37,6 @@ static char *tmp_path(const char *name)
 
 	assert_non_null(p);
 	return p;
-}
-
-static void write_text(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "we");
-
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
 }
 
 static void test_idset_parse(void **state)
@@ -77,8 +69,8 @@ static void test_idset_load(void **state)
 	_cleanup_free_ char *missing = tmp_path("missing");
 	struct quota_idset s = { 0 };
 
-	write_text(projects, "100010:/srv/x\n");
-	write_text(projid, "other:100011\n");
+	tl_put(NULL, projects, "100010:/srv/x\n");
+	tl_put(NULL, projid, "other:100011\n");
 	assert_int_equal(quota_idset_load(&s, projects, projid), 0);
 	assert_int_equal(s.n, 2);
 	assert_true(quota_idset_has(&s, 100010) && quota_idset_has(&s, 100011));
@@ -335,7 +327,7 @@ static void test_dir_check(void **state)
 	assert_int_equal(mkdir(outside, 0755), 0);
 	assert_int_equal(symlink("/etc", link), 0);
 	assert_int_equal(symlink("/", mid), 0);
-	write_text(file, "x");
+	tl_put(NULL, file, "x");
 	ctx = ctx_with_root(root);
 	expect_refused(ctx, link, -ELOOP, "symbolic link (to /etc)");
 	expect_refused(ctx, dotdot, -EINVAL, "\"..\"");
