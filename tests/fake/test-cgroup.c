@@ -31,6 +31,7 @@ struct fx {
 	struct cg_root *root;
 	struct qos_report r;
 	struct qos_cg_limits l;
+	bool v2;
 };
 
 static char *slurp(const struct fx *f, const char *rel)
@@ -103,6 +104,7 @@ static int fx_new(void **state, bool v2)
 	snprintf(f->dir, sizeof(f->dir), "/tmp/qosd-test-%d-XXXXXX", (int) getpid());
 	if (!mkdtemp(f->dir))
 		return -1;
+	f->v2 = v2;
 	if (v2) {
 		tl_put(f->dir, "cgroup.controllers", "cpu cpuset io memory pids\n");
 		tl_put(f->dir, "cgroup.subtree_control", "\n");
@@ -125,21 +127,26 @@ static int fx_new(void **state, bool v2)
 	return 0;
 }
 
-static int setup_v1(void **state)
-{
-	struct fx *f;
+/* The tree the next test runs on: set by the group (cgroup v1 or v2) it runs in. */
+static bool mode_v2;
 
-	if (fx_new(state, false) < 0)
-		return -1;
-	f = *state;
-	return cg_root_open(f->dir, &f->root);
+static int group_v1(void **state)
+{
+	mode_v2 = false;
+	return 0;
 }
 
-static int setup_v2(void **state)
+static int group_v2(void **state)
+{
+	mode_v2 = true;
+	return 0;
+}
+
+static int setup(void **state)
 {
 	struct fx *f;
 
-	if (fx_new(state, true) < 0)
+	if (fx_new(state, mode_v2) < 0)
 		return -1;
 	f = *state;
 	return cg_root_open(f->dir, &f->root);
@@ -284,22 +291,33 @@ static void test_open_dir_escapes(void **state)
 	assert_int_equal(cgfs_mkdir(cfd, "/pod/../new"), -EINVAL);
 }
 
-/* ---- v1 ---- */
+/* ---- both versions: the same test on a v1 and a v2 tree ---- */
 
-static void test_v1_detect(void **state)
+/* the file (relative to the tree) and text of each version; a NULL path: none on this version */
+static void want(const struct fx *f, const char *p1, const char *w1, const char *p2, const char *w2)
+{
+	const char *p = f->v2 ? p2 : p1;
+
+	if (p)
+		assert_file(f, p, f->v2 ? w2 : w1);
+}
+
+#define V(a, b) (f->v2 ? (b) : (a))
+
+static void test_detect(void **state)
 {
 	struct fx *f = *state;
-	char want[PATH_MAX];
+	char cpu[PATH_MAX];
 
-	assert_int_equal(cg_root_mode(f->root), CG_LEGACY);
-	snprintf(want, sizeof(want), "%s/cpu", f->dir);
-	assert_string_equal(cg_primary_path(f->root), want);
+	snprintf(cpu, sizeof(cpu), "%s/cpu", f->dir);
+	assert_int_equal(cg_root_mode(f->root), V(CG_LEGACY, CG_UNIFIED));
+	assert_string_equal(cg_primary_path(f->root), V(cpu, f->dir));
 	assert_true(cg_exists(f->root, "/pod/c1"));
 	assert_false(cg_exists(f->root, "/pod/c2"));
 	assert_false(cg_exists(f->root, "/pod/../pod"));
 }
 
-static void test_v1_set(void **state)
+static void test_set(void **state)
 {
 	struct fx *f = *state;
 	const struct qos_knob *k;
@@ -307,28 +325,36 @@ static void test_v1_set(void **state)
 	set_all(&f->l);
 	assert_int_equal(cg_apply(f->root, "/pod/c1", &f->l, false, &f->r), 0);
 	assert_no_errors(&f->r);
-	assert_int_equal(f->r.n, 9);
-	assert_file(f, "cpu/pod/c1/cpu.shares", "512");
-	assert_file(f, "cpu/pod/c1/cpu.cfs_period_us", "100000\n"); /* same: not rewritten */
-	assert_file(f, "cpu/pod/c1/cpu.cfs_quota_us", "50000");
-	assert_file(f, "cpuset/pod/c1/cpuset.cpus", "0-1");
-	assert_file(f, "cpuset/pod/c1/cpuset.mems", "0");
-	assert_file(f, "memory/pod/c1/memory.limit_in_bytes", "536870912");
-	assert_file(f, "memory/pod/c1/memory.memsw.limit_in_bytes", "603979776");
-	assert_file(f, "memory/pod/c1/memory.soft_limit_in_bytes", "268435456");
-	assert_file(f, "pids/pod/c1/pids.max", "100");
+	assert_int_equal(f->r.n, V(9, 8));
+	want(f, "cpu/pod/c1/cpu.shares", "512", "pod/c1/cpu.weight", "50");
+	/* the same value is not rewritten */
+	want(f, "cpu/pod/c1/cpu.cfs_period_us", "100000\n", NULL, NULL);
+	want(f, "cpu/pod/c1/cpu.cfs_quota_us", "50000", "pod/c1/cpu.max", "50000 100000");
+	want(f, "cpuset/pod/c1/cpuset.cpus", "0-1", "pod/c1/cpuset.cpus", "0-1");
+	want(f, "cpuset/pod/c1/cpuset.mems", "0", "pod/c1/cpuset.mems", "0");
+	want(f, "memory/pod/c1/memory.limit_in_bytes", "536870912", "pod/c1/memory.max",
+	     "536870912");
+	want(f, "memory/pod/c1/memory.memsw.limit_in_bytes", "603979776", "pod/c1/memory.swap.max",
+	     "67108864");
+	want(f, "memory/pod/c1/memory.soft_limit_in_bytes", "268435456", "pod/c1/memory.low",
+	     "268435456");
+	want(f, "pids/pod/c1/pids.max", "100", "pod/c1/pids.max", "100");
 	k = knob(&f->r, "memory.swap");
-	assert_string_equal(k->object, "memory.memsw.limit_in_bytes");
-	assert_string_equal(k->desired, "603979776");
-	assert_string_equal(k->applied, "603979776");
-	assert_string_equal(k->note, "memsw = limit + swap = 576M");
-	k = knob(&f->r, "cpu.shares");
-	assert_string_equal(k->object, "cpu.shares");
-	assert_string_equal(k->applied, "512");
+	assert_string_equal(k->object, V("memory.memsw.limit_in_bytes", "memory.swap.max"));
+	assert_string_equal(k->applied, V("603979776", "67108864"));
+	if (!f->v2) {
+		assert_string_equal(k->desired, "603979776");
+		assert_string_equal(k->note, "memsw = limit + swap = 576M");
+	}
+	k = knob(&f->r, V("cpu.shares", "cpu.weight"));
+	assert_string_equal(k->object, V("cpu.shares", "cpu.weight"));
+	assert_string_equal(k->applied, V("512", "50"));
+	assert_string_equal(knob(&f->r, "cpu.quota")->object, V("cpu.cfs_quota_us", "cpu.max"));
+	assert_string_equal(knob(&f->r, "memory.reservation")->applied, "268435456");
 	assert_false(f->r.retry);
 }
 
-static void test_v1_clear(void **state)
+static void test_clear(void **state)
 {
 	struct fx *f = *state;
 
@@ -338,21 +364,54 @@ static void test_v1_clear(void **state)
 	clear_all(&f->l);
 	assert_int_equal(cg_apply(f->root, "/pod/c1", &f->l, false, &f->r), 0);
 	assert_no_errors(&f->r);
-	assert_file(f, "cpu/pod/c1/cpu.shares", "1024");
-	assert_file(f, "cpu/pod/c1/cpu.cfs_period_us", "100000\n");
-	assert_file(f, "cpu/pod/c1/cpu.cfs_quota_us", "-1");
-	assert_file(f, "cpuset/pod/c1/cpuset.cpus", "0-3"); /* the parent's */
-	assert_file(f, "cpuset/pod/c1/cpuset.mems", "0");
-	assert_file(f, "memory/pod/c1/memory.limit_in_bytes", "-1");
-	assert_file(f, "memory/pod/c1/memory.memsw.limit_in_bytes", "-1");
-	assert_file(f, "memory/pod/c1/memory.soft_limit_in_bytes", "-1");
-	assert_file(f, "pids/pod/c1/pids.max", "max");
-	/* CLEAR of what is already the default writes nothing */
-	tl_put(f->dir, "memory/pod/c1/memory.limit_in_bytes", UNLIMITED "\n");
-	report_done(&f->r);
-	assert_int_equal(cg_apply(f->root, "/pod/c1", &f->l, false, &f->r), 0);
-	assert_file(f, "memory/pod/c1/memory.limit_in_bytes", UNLIMITED "\n");
+	want(f, "cpu/pod/c1/cpu.shares", "1024", "pod/c1/cpu.weight", "100");
+	want(f, "cpu/pod/c1/cpu.cfs_period_us", "100000\n", NULL, NULL);
+	want(f, "cpu/pod/c1/cpu.cfs_quota_us", "-1", "pod/c1/cpu.max", "max 100000");
+	/* v1 has no empty cpuset: the parent's; v2's empty one means the parent's */
+	want(f, "cpuset/pod/c1/cpuset.cpus", "0-3", "pod/c1/cpuset.cpus", "\n");
+	want(f, "cpuset/pod/c1/cpuset.mems", "0", "pod/c1/cpuset.mems", "\n");
+	want(f, "memory/pod/c1/memory.limit_in_bytes", "-1", "pod/c1/memory.max", "max");
+	want(f, "memory/pod/c1/memory.memsw.limit_in_bytes", "-1", "pod/c1/memory.swap.max", "max");
+	want(f, "memory/pod/c1/memory.soft_limit_in_bytes", "-1", "pod/c1/memory.low", "0");
+	want(f, "pids/pod/c1/pids.max", "max", "pod/c1/pids.max", "max");
 }
+
+static void test_dry_run(void **state)
+{
+	struct fx *f = *state;
+	const struct qos_knob *k;
+
+	set_all(&f->l);
+	f->l.pids.max.op = QOS_LEAVE;
+	assert_int_equal(cg_apply(f->root, "/pod/c1", &f->l, true, &f->r), 0);
+	assert_no_errors(&f->r);
+	want(f, "cpu/pod/c1/cpu.shares", "1024\n", "pod/c1/cpu.weight", "100\n");
+	want(f, "cpu/pod/c1/cpu.cfs_quota_us", "-1\n", "pod/c1/cpu.max", "max 100000\n");
+	want(f, "cpuset/pod/c1/cpuset.cpus", "\n", "pod/c1/cpuset.cpus", "\n");
+	want(f, "memory/pod/c1/memory.limit_in_bytes", UNLIMITED "\n", "pod/c1/memory.max",
+	     "max\n");
+	want(f, "memory/pod/c1/memory.memsw.limit_in_bytes", UNLIMITED "\n",
+	     "pod/c1/memory.swap.max", "max\n");
+	want(f, "pids/pod/c1/pids.max", "max\n", "pod/c1/pids.max", "max\n");
+	k = knob(&f->r, V("cpu.shares", "cpu.weight"));
+	assert_string_equal(k->desired, V("512", "50"));
+	assert_string_equal(k->applied, V("1024", "100"));
+	assert_string_equal(k->note, V("dry run: would write 512", "dry run: would write 50"));
+	k = knob(&f->r, "cpu.quota");
+	assert_string_equal(k->desired, V("50000", "50000 100000"));
+	assert_string_equal(k->applied, V("-1", "max 100000"));
+	/* the kernel's "no limit" reads max, also where v1 spells it PAGE_COUNTER_MAX bytes */
+	assert_string_equal(knob(&f->r, "memory.limit")->applied, "max");
+	k = knob(&f->r, "pids.limit"); /* LEAVE knobs are shown in a dry run, desired NULL */
+	assert_null(k->desired);
+	assert_string_equal(k->applied, "max");
+	report_done(&f->r);
+	f->l.mem.reservation.op = QOS_LEAVE;
+	assert_int_equal(cg_apply(f->root, "/pod/c1", &f->l, true, &f->r), 0);
+	assert_string_equal(knob(&f->r, "memory.reservation")->applied, V("max", "0"));
+}
+
+/* ---- v1 ---- */
 
 /* Values the kernel spells differently are not rewritten: page rounding, clamping, list syntax. */
 static void test_v1_normalized_compare(void **state)
@@ -378,30 +437,6 @@ static void test_v1_normalized_compare(void **state)
 	assert_file(f, "cpu/pod/c1/cpu.cfs_quota_us", "50000"); /* this one differed */
 }
 
-static void test_v1_dry_run(void **state)
-{
-	struct fx *f = *state;
-	const struct qos_knob *k;
-
-	set_all(&f->l);
-	f->l.pids.max.op = QOS_LEAVE;
-	assert_int_equal(cg_apply(f->root, "/pod/c1", &f->l, true, &f->r), 0);
-	assert_no_errors(&f->r);
-	assert_file(f, "cpu/pod/c1/cpu.shares", "1024\n");
-	assert_file(f, "cpu/pod/c1/cpu.cfs_quota_us", "-1\n");
-	assert_file(f, "cpuset/pod/c1/cpuset.cpus", "\n");
-	assert_file(f, "memory/pod/c1/memory.limit_in_bytes", UNLIMITED "\n");
-	assert_file(f, "memory/pod/c1/memory.memsw.limit_in_bytes", UNLIMITED "\n");
-	assert_file(f, "pids/pod/c1/pids.max", "max\n");
-	k = knob(&f->r, "cpu.shares");
-	assert_string_equal(k->desired, "512");
-	assert_string_equal(k->applied, "1024");
-	assert_string_equal(k->note, "dry run: would write 512");
-	k = knob(&f->r, "pids.limit"); /* LEAVE knobs are shown in a dry run, desired NULL */
-	assert_null(k->desired);
-	assert_string_equal(k->applied, "max");
-}
-
 static void test_v1_missing_dir(void **state)
 {
 	struct fx *f = *state;
@@ -422,6 +457,27 @@ static void test_v1_missing_dir(void **state)
 	assert_file(f, "cpu/pod/c1/cpu.shares", "512");
 	assert_file(f, "pids/pod/c1/pids.max", "100");
 	assert_int_equal(report_errors(&f->r), 3);
+}
+
+/* A hierarchy the limits do not use does not count: no cpuset cgroup, no cpuset key, no retry. */
+static void test_v1_unused_hierarchy(void **state)
+{
+	struct fx *f = *state;
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/cpuset/pod/c1", f->dir);
+	assert_int_equal(nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS), 0);
+	set_u64(&f->l.cpu.shares, 512);
+	set_u64(&f->l.mem.limit, 64ULL << 20);
+	assert_int_equal(cg_apply(f->root, "/pod/c1", &f->l, false, &f->r), 0);
+	assert_no_errors(&f->r);
+	assert_false(f->r.retry);
+	assert_file(f, "cpu/pod/c1/cpu.shares", "512");
+	report_done(&f->r);
+	set_str(&f->l.cpu.cpus, "0"); /* now it does */
+	assert_int_equal(cg_apply(f->root, "/pod/c1", &f->l, false, &f->r), -ENOENT);
+	assert_true(f->r.retry);
+	assert_non_null(strstr(f->r.retry_why, "cpuset hierarchy"));
 }
 
 static void test_v1_swap_needs_limit(void **state)
@@ -541,50 +597,6 @@ static void test_first_pid_children(void **state)
 
 /* ---- v2 ---- */
 
-static void test_v2_set(void **state)
-{
-	struct fx *f = *state;
-
-	assert_int_equal(cg_root_mode(f->root), CG_UNIFIED);
-	assert_string_equal(cg_primary_path(f->root), f->dir);
-	set_all(&f->l);
-	assert_int_equal(cg_apply(f->root, "/pod/c1", &f->l, false, &f->r), 0);
-	assert_no_errors(&f->r);
-	assert_int_equal(f->r.n, 8);
-	assert_file(f, "pod/c1/cpu.weight", "50");
-	assert_file(f, "pod/c1/cpu.max", "50000 100000");
-	assert_file(f, "pod/c1/cpuset.cpus", "0-1");
-	assert_file(f, "pod/c1/cpuset.mems", "0");
-	assert_file(f, "pod/c1/memory.max", "536870912");
-	assert_file(f, "pod/c1/memory.swap.max", "67108864");
-	assert_file(f, "pod/c1/memory.low", "268435456");
-	assert_file(f, "pod/c1/pids.max", "100");
-	assert_string_equal(knob(&f->r, "cpu.weight")->object, "cpu.weight");
-	assert_string_equal(knob(&f->r, "cpu.quota")->object, "cpu.max");
-	assert_string_equal(knob(&f->r, "memory.swap")->object, "memory.swap.max");
-	assert_string_equal(knob(&f->r, "memory.reservation")->applied, "268435456");
-}
-
-static void test_v2_clear(void **state)
-{
-	struct fx *f = *state;
-
-	set_all(&f->l);
-	assert_int_equal(cg_apply(f->root, "/pod/c1", &f->l, false, &f->r), 0);
-	report_done(&f->r);
-	clear_all(&f->l);
-	assert_int_equal(cg_apply(f->root, "/pod/c1", &f->l, false, &f->r), 0);
-	assert_no_errors(&f->r);
-	assert_file(f, "pod/c1/cpu.weight", "100");
-	assert_file(f, "pod/c1/cpu.max", "max 100000");
-	assert_file(f, "pod/c1/cpuset.cpus", "\n");
-	assert_file(f, "pod/c1/cpuset.mems", "\n");
-	assert_file(f, "pod/c1/memory.max", "max");
-	assert_file(f, "pod/c1/memory.swap.max", "max");
-	assert_file(f, "pod/c1/memory.low", "0");
-	assert_file(f, "pod/c1/pids.max", "max");
-}
-
 static void test_v2_cpu_max_halves(void **state)
 {
 	struct fx *f = *state;
@@ -629,19 +641,6 @@ static void test_v2_enable_controllers(void **state)
 	assert_true(cg_exists(f->root, "/t1"));
 	assert_int_equal(cg_remove(f->root, "/t1"), 0);
 	assert_false(cg_exists(f->root, "/t1"));
-}
-
-static void test_v2_dry_run(void **state)
-{
-	struct fx *f = *state;
-
-	set_all(&f->l);
-	assert_int_equal(cg_apply(f->root, "/pod/c1", &f->l, true, &f->r), 0);
-	assert_file(f, "pod/c1/cpu.weight", "100\n");
-	assert_file(f, "pod/c1/cpu.max", "max 100000\n");
-	assert_file(f, "pod/c1/memory.max", "max\n");
-	assert_string_equal(knob(&f->r, "cpu.quota")->applied, "max 100000");
-	assert_string_equal(knob(&f->r, "cpu.quota")->desired, "50000 100000");
 }
 
 /* ---- the real kernel (root, v1 or hybrid host) ---- */
@@ -816,30 +815,58 @@ static void test_real_v1_ebusy(void **state)
 	close(q[1]);
 }
 
+/* Run tests once per version: their names get the version appended ("test_set v1"). */
+static int run_on(const char *group, const struct CMUnitTest *tests, size_t n,
+		  CMFixtureFunction group_setup)
+{
+	struct CMUnitTest t[16];
+	char names[16][64];
+	int r;
+
+	assert_true(n <= ELEMENTSOF(t));
+	for (size_t i = 0; i < n; i++) {
+		t[i] = tests[i];
+		snprintf(names[i], sizeof(names[i]), "%s %s", tests[i].name, group);
+		t[i].name = names[i];
+	}
+	r = _cmocka_run_group_tests(group, t, n, group_setup, NULL);
+	return r;
+}
+
 int main(void)
 {
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_allow_list, setup_v1, teardown),
-		cmocka_unit_test_setup_teardown(test_open_dir_escapes, setup_v1, teardown),
-		cmocka_unit_test_setup_teardown(test_v1_detect, setup_v1, teardown),
-		cmocka_unit_test_setup_teardown(test_v1_set, setup_v1, teardown),
-		cmocka_unit_test_setup_teardown(test_v1_clear, setup_v1, teardown),
-		cmocka_unit_test_setup_teardown(test_v1_normalized_compare, setup_v1, teardown),
-		cmocka_unit_test_setup_teardown(test_v1_dry_run, setup_v1, teardown),
-		cmocka_unit_test_setup_teardown(test_v1_missing_dir, setup_v1, teardown),
-		cmocka_unit_test_setup_teardown(test_v1_swap_needs_limit, setup_v1, teardown),
-		cmocka_unit_test_setup_teardown(test_v1_combined_mount, setup_v1, teardown),
-		cmocka_unit_test_setup_teardown(test_v1_make, setup_v1, teardown),
-		cmocka_unit_test_setup_teardown(test_pid_path, setup_v1, teardown),
-		cmocka_unit_test_setup_teardown(test_first_pid_children, setup_v1, teardown),
-		cmocka_unit_test_setup_teardown(test_v2_set, setup_v2, teardown),
-		cmocka_unit_test_setup_teardown(test_v2_clear, setup_v2, teardown),
-		cmocka_unit_test_setup_teardown(test_v2_cpu_max_halves, setup_v2, teardown),
-		cmocka_unit_test_setup_teardown(test_v2_enable_controllers, setup_v2, teardown),
-		cmocka_unit_test_setup_teardown(test_v2_dry_run, setup_v2, teardown),
+	const struct CMUnitTest both[] = {
+		cmocka_unit_test_setup_teardown(test_detect, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_set, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_clear, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dry_run, setup, teardown),
+	};
+	const struct CMUnitTest v1[] = {
+		cmocka_unit_test_setup_teardown(test_allow_list, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_open_dir_escapes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_v1_normalized_compare, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_v1_missing_dir, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_v1_unused_hierarchy, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_v1_swap_needs_limit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_v1_combined_mount, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_v1_make, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pid_path, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_first_pid_children, setup, teardown),
+	};
+	const struct CMUnitTest v2[] = {
+		cmocka_unit_test_setup_teardown(test_v2_cpu_max_halves, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_v2_enable_controllers, setup, teardown),
+	};
+	const struct CMUnitTest real[] = {
 		cmocka_unit_test_setup_teardown(test_real_v1, real_setup, real_teardown),
 		cmocka_unit_test_setup_teardown(test_real_v1_ebusy, real_setup, real_teardown),
 	};
+	int r = 0;
 
-	return cmocka_run_group_tests_name("cgroup", tests, NULL, NULL);
+	r += run_on("v1", both, ELEMENTSOF(both), group_v1);
+	r += run_on("v2", both, ELEMENTSOF(both), group_v2);
+	r += cmocka_run_group_tests_name("cgroup v1", v1, group_v1, NULL);
+	r += cmocka_run_group_tests_name("cgroup v2", v2, group_v2, NULL);
+	r += cmocka_run_group_tests_name("cgroup on this host", real, NULL, NULL);
+	return r;
 }
