@@ -12,6 +12,17 @@ struct cg_root {
 	char *hpath[_CG_CTRL_MAX]; /* v1 hierarchy paths, symlinks resolved */
 };
 
+/* Where every distribution mounts cgroups; elsewhere only the mount table knows. */
+#define CG_STANDARD_ROOT "/sys/fs/cgroup"
+
+/* A root with nothing open, path copied. */
+int cg_root_alloc(const char *path, struct cg_root **ret);
+
+static inline void cg_root_freep(struct cg_root **p)
+{
+	cg_root_free(*p);
+}
+
 static inline bool cg_is_v2(const struct cg_root *root)
 {
 	return root->mode == CG_UNIFIED;

@@ -62,11 +62,6 @@ void cg_root_free(struct cg_root *root)
 	free(root);
 }
 
-static void cg_root_freep(struct cg_root **p)
-{
-	cg_root_free(*p);
-}
-
 /* True if word appears in the list s separated by any of seps. */
 static bool has_word(const char *s, const char *word, const char *seps)
 {
@@ -161,24 +156,21 @@ int cg_root_open(const char *path, struct cg_root **ret)
 
 	if (!path || path[0] != '/')
 		return -EINVAL;
-	root = calloc(1, sizeof(*root));
-	if (!root)
-		return -ENOMEM;
-	root->root_fd = -1;
-	for (int c = 0; c < _CG_CTRL_MAX; c++)
-		root->fd[c] = -1;
-	root->path = strdup(path);
-	if (!root->path)
-		return -ENOMEM;
+	r = cg_root_alloc(path, &root);
+	if (r < 0)
+		return r;
 	root->root_fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (root->root_fd < 0)
-		return negative_errno();
-	root->mode = detect_mode(root);
-	if (!cg_is_v2(root)) {
+		r = negative_errno();
+	else
+		root->mode = detect_mode(root);
+	if (r >= 0 && !cg_is_v2(root))
 		r = open_v1_hierarchies(root);
-		if (r < 0)
-			return r;
-	}
+	/* the standard place holds no hierarchy qosd can use: the mount table says where they are */
+	if ((r == -ENOENT || r == -ENOMEDIUM) && streq(path, CG_STANDARD_ROOT))
+		return cg_root_open_mounts("/proc/self/mountinfo", ret);
+	if (r < 0)
+		return r;
 	log_debug("cgroup: %s is %s", path, cg_mode_name(root->mode));
 	*ret = TAKE_PTR(root);
 	return 0;

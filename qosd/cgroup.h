@@ -19,6 +19,11 @@ struct cg_root;
 /* Open the cgroup root (normally /sys/fs/cgroup; a plain directory laid out like cgroupfs is a
  * "fake tree" for tests) and detect its mode: statfs magic first, then the layout. */
 int cg_root_open(const char *path, struct cg_root **ret);
+/* Open the hierarchies a mount table (/proc/self/mountinfo format) names, wherever they are
+ * mounted: each v1 controller's first visible mount of its hierarchy's root, else the first
+ * visible cgroup2 mount. -ENOMEDIUM if it has neither. cg_root_open falls back to it when
+ * /sys/fs/cgroup holds no hierarchy. */
+int cg_root_open_mounts(const char *mountinfo, struct cg_root **ret);
 void cg_root_free(struct cg_root *root);
 enum cg_mode cg_root_mode(const struct cg_root *root);
 const char *cg_mode_name(enum cg_mode mode);

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 
 #include <cmocka.h>
@@ -480,6 +481,83 @@ static void test_v1_unused_hierarchy(void **state)
 	assert_non_null(strstr(f->r.retry_why, "cpuset hierarchy"));
 }
 
+/* A mount table line for dir: "ID PARENT MAJ:MIN ROOT POINT OPTS - FSTYPE SOURCE SUPEROPTS" */
+static void mount_line(FILE *mi, const char *dir, const char *root, const char *point,
+		       const char *fstype, const char *opts)
+{
+	struct stat st;
+
+	assert_int_equal(stat(dir, &st), 0);
+	fprintf(mi, "31 23 %u:%u %s %s rw,relatime shared:9 - %s %s rw,%s\n", major(st.st_dev),
+		minor(st.st_dev), root, point, fstype, fstype, opts);
+}
+
+/* Hierarchies mounted elsewhere (an old /cgroup/cpu layout): found from the mount table, not
+ * from a mount hidden under another, not from a subtree mount, with escaped paths. */
+static void test_mount_table(void **state)
+{
+	struct fx *f = *state;
+	char old[PATH_MAX], mi_path[PATH_MAX], cpu[PATH_MAX], esc[PATH_MAX], v2[PATH_MAX];
+	struct cg_root *root = NULL;
+	_cleanup_close_ int fd = -1;
+	FILE *mi;
+
+	snprintf(old, sizeof(old), "%s/old layout", f->dir);
+	snprintf(cpu, sizeof(cpu), "%s/cpu", old);
+	snprintf(esc, sizeof(esc), "%s/old\\040layout", f->dir);
+	snprintf(v2, sizeof(v2), "%s/v2", f->dir);
+	mk_v1_cg(old, "/pod/c1");
+	mk_v2_cg(v2, "/x");
+	snprintf(mi_path, sizeof(mi_path), "%s/mountinfo", f->dir);
+	mi = fopen(mi_path, "we");
+	assert_non_null(mi);
+	fprintf(mi, "garbage line\n");
+	/* hidden: /proc is not on the device the line names */
+	mount_line(mi, f->dir, "/", "/proc", "cgroup", "cpu,cpuacct");
+	/* a subtree (as in a container) is not the hierarchy's root */
+	mount_line(mi, f->dir, "/docker/x", f->dir, "cgroup", "memory");
+	{
+		char p[PATH_MAX];
+
+		snprintf(p, sizeof(p), "%s/cpu", esc);
+		mount_line(mi, f->dir, "/", p, "cgroup", "cpu,cpuacct");
+		snprintf(p, sizeof(p), "%s/memory", esc);
+		mount_line(mi, f->dir, "/", p, "cgroup", "memory");
+		mount_line(mi, f->dir, "/", "/somewhere/cpuacct", "cgroup", "cpuacct");
+	}
+	mount_line(mi, f->dir, "/", v2, "cgroup2", "nsdelegate");
+	fclose(mi);
+	assert_int_equal(cg_root_open_mounts(mi_path, &root), 0);
+	assert_int_equal(cg_root_mode(root), CG_HYBRID);
+	assert_string_equal(cg_primary_path(root), cpu);
+	assert_true(cg_exists(root, "/pod/c1"));
+	assert_int_equal(cg_open(root, CG_MEMORY, "/pod/c1", &fd), 0);
+	assert_int_equal(cg_open(root, CG_PIDS, "/pod/c1", &fd), -ENOMEDIUM);
+	set_u64(&f->l.cpu.shares, 300);
+	set_u64(&f->l.mem.limit, 32ULL << 20);
+	assert_int_equal(cg_apply(root, "/pod/c1", &f->l, false, &f->r), 0);
+	assert_file(f, "old layout/cpu/pod/c1/cpu.shares", "300");
+	assert_file(f, "old layout/memory/pod/c1/memory.limit_in_bytes", "33554432");
+	cg_root_free(root);
+	/* only a cgroup2 mount: unified there */
+	mi = fopen(mi_path, "we");
+	assert_non_null(mi);
+	mount_line(mi, f->dir, "/", v2, "cgroup2", "nsdelegate");
+	fclose(mi);
+	assert_int_equal(cg_root_open_mounts(mi_path, &root), 0);
+	assert_int_equal(cg_root_mode(root), CG_UNIFIED);
+	assert_string_equal(cg_primary_path(root), v2);
+	assert_true(cg_exists(root, "/x"));
+	cg_root_free(root);
+	/* neither */
+	mi = fopen(mi_path, "we");
+	assert_non_null(mi);
+	mount_line(mi, f->dir, "/", "/proc", "cgroup", "cpu");
+	fclose(mi);
+	assert_int_equal(cg_root_open_mounts(mi_path, &root), -ENOMEDIUM);
+	assert_int_equal(cg_root_open_mounts("/nonexistent/mountinfo", &root), -ENOENT);
+}
+
 static void test_v1_swap_needs_limit(void **state)
 {
 	struct fx *f = *state;
@@ -850,6 +928,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_v1_swap_needs_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_v1_combined_mount, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_v1_make, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mount_table, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pid_path, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_first_pid_children, setup, teardown),
 	};

@@ -18,7 +18,7 @@ void tl_put(const char *dir, const char *rel, const char *content)
 	_cleanup_fclose_ FILE *f = NULL;
 
 	assert_non_null(path);
-	for (char *s = path + (dir ? strlen(dir) + 1 : 1); (s = strchr(s, '/')); s++) {
+	for (char *s = path + 1; (s = strchr(s, '/')); s++) {
 		*s = 0;
 		if (mkdir(path, 0755) < 0 && errno != EEXIST)
 			fail_msg("mkdir %s: %s", path, strerror(errno));
