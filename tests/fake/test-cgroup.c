@@ -492,6 +492,18 @@ static void mount_line(FILE *mi, const char *dir, const char *root, const char *
 		minor(st.st_dev), root, point, fstype, fstype, opts);
 }
 
+/* cg_root_open_mounts on a table of one mount */
+static int open_one(const struct fx *f, const char *mi_path, const char *point, const char *fstype,
+		    struct cg_root **ret)
+{
+	FILE *mi = fopen(mi_path, "we");
+
+	assert_non_null(mi);
+	mount_line(mi, f->dir, "/", point, fstype, "cpu");
+	fclose(mi);
+	return cg_root_open_mounts(mi_path, ret);
+}
+
 /* Hierarchies mounted elsewhere (an old /cgroup/cpu layout): found from the mount table, not
  * from a mount hidden under another, not from a subtree mount, with escaped paths. */
 static void test_mount_table(void **state)
@@ -540,21 +552,13 @@ static void test_mount_table(void **state)
 	assert_file(f, "old layout/memory/pod/c1/memory.limit_in_bytes", "33554432");
 	cg_root_free(root);
 	/* only a cgroup2 mount: unified there */
-	mi = fopen(mi_path, "we");
-	assert_non_null(mi);
-	mount_line(mi, f->dir, "/", v2, "cgroup2", "nsdelegate");
-	fclose(mi);
-	assert_int_equal(cg_root_open_mounts(mi_path, &root), 0);
+	assert_int_equal(open_one(f, mi_path, v2, "cgroup2", &root), 0);
 	assert_int_equal(cg_root_mode(root), CG_UNIFIED);
 	assert_string_equal(cg_primary_path(root), v2);
 	assert_true(cg_exists(root, "/x"));
 	cg_root_free(root);
 	/* neither */
-	mi = fopen(mi_path, "we");
-	assert_non_null(mi);
-	mount_line(mi, f->dir, "/", "/proc", "cgroup", "cpu");
-	fclose(mi);
-	assert_int_equal(cg_root_open_mounts(mi_path, &root), -ENOMEDIUM);
+	assert_int_equal(open_one(f, mi_path, "/proc", "cgroup", &root), -ENOMEDIUM);
 	assert_int_equal(cg_root_open_mounts("/nonexistent/mountinfo", &root), -ENOENT);
 }
 
@@ -911,30 +915,33 @@ static int run_on(const char *group, const struct CMUnitTest *tests, size_t n,
 	return r;
 }
 
+/* a test on a fresh fake tree of the group's version */
+#define FAKE(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
 int main(void)
 {
 	const struct CMUnitTest both[] = {
-		cmocka_unit_test_setup_teardown(test_detect, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_set, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_clear, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_dry_run, setup, teardown),
+		FAKE(test_detect),
+		FAKE(test_set),
+		FAKE(test_clear),
+		FAKE(test_dry_run),
 	};
 	const struct CMUnitTest v1[] = {
-		cmocka_unit_test_setup_teardown(test_allow_list, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_open_dir_escapes, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_v1_normalized_compare, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_v1_missing_dir, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_v1_unused_hierarchy, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_v1_swap_needs_limit, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_v1_combined_mount, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_v1_make, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_mount_table, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_pid_path, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_first_pid_children, setup, teardown),
+		FAKE(test_allow_list),
+		FAKE(test_open_dir_escapes),
+		FAKE(test_v1_normalized_compare),
+		FAKE(test_v1_missing_dir),
+		FAKE(test_v1_unused_hierarchy),
+		FAKE(test_v1_swap_needs_limit),
+		FAKE(test_v1_combined_mount),
+		FAKE(test_v1_make),
+		FAKE(test_mount_table),
+		FAKE(test_pid_path),
+		FAKE(test_first_pid_children),
 	};
 	const struct CMUnitTest v2[] = {
-		cmocka_unit_test_setup_teardown(test_v2_cpu_max_halves, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_v2_enable_controllers, setup, teardown),
+		FAKE(test_v2_cpu_max_halves),
+		FAKE(test_v2_enable_controllers),
 	};
 	const struct CMUnitTest real[] = {
 		cmocka_unit_test_setup_teardown(test_real_v1, real_setup, real_teardown),
