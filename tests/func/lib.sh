@@ -81,7 +81,13 @@ qt_cg_mkdir() {
 		mkdir -p "$QT_CGROOT$p"
 		return
 	fi
+	# cpuset first, made usable (cpus, mems) before the cpu directory whose mkdir qosd reacts to:
+	# filling it afterwards would overwrite what qosd wrote, as a runtime never does
+	local order=()
 	for c in "${QT_CTRLS[@]}"; do
+		if [[ $c == cpuset ]]; then order=(cpuset "${order[@]}"); else order+=("$c"); fi
+	done
+	for c in "${order[@]}"; do
 		d=$QT_CGROOT/$c$p
 		mkdir -p "$d"
 		if [[ $c == cpuset ]]; then
