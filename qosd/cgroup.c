@@ -191,11 +191,19 @@ int cg_open(const struct cg_root *root, enum cg_ctrl c, const char *cgpath, int 
 	return cgfs_open_dir(hfd, cgpath, ret_fd);
 }
 
-bool cg_exists(const struct cg_root *root, const char *cgpath)
+int cg_check_exists(const struct cg_root *root, const char *cgpath)
 {
 	_cleanup_close_ int fd = -1;
+	int r = cg_open(root, CG_CPU, cgpath, &fd);
 
-	return cg_open(root, CG_CPU, cgpath, &fd) >= 0;
+	if (r == -ENOENT || r == -ENOTDIR)
+		return 0;
+	return r < 0 ? r : 1;
+}
+
+bool cg_exists(const struct cg_root *root, const char *cgpath)
+{
+	return cg_check_exists(root, cgpath) > 0;
 }
 
 static int copy_knob(int from, int to, const char *knob)

@@ -40,6 +40,9 @@ int cg_open(const struct cg_root *root, enum cg_ctrl c, const char *cgpath, int 
 
 /* True if cgpath exists in the primary hierarchy. */
 bool cg_exists(const struct cg_root *root, const char *cgpath);
+/* 1 if cgpath exists in the primary hierarchy, 0 if it is gone (ENOENT, ENOTDIR), -errno if that
+ * cannot be told (EMFILE, ENOMEM, EACCES, ...): only 0 may release what qosd holds for it. */
+int cg_check_exists(const struct cg_root *root, const char *cgpath);
 
 /* Make cgpath and its parents in every hierarchy qosd uses (v1: cpuset.cpus/mems copied into
  * new directories so tasks can join; v2: controllers enabled in each ancestor's

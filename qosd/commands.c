@@ -331,11 +331,20 @@ static char *commit(struct manager *m, struct container *c, struct snapshot *sna
 	_cleanup_free_ char *errs = NULL, *msg = NULL, *warn = NULL;
 	char *id = strdup(c->id);
 	json_t *o;
+	int k;
 
-	if (manager_reconcile(m, c, &r) == 1) {
+	k = manager_reconcile(m, c, &r);
+	if (k == 1) {
 		free(id);
 		report_done(&r);
 		return control_error_reply("the container's cgroup is gone");
+	}
+	if (k < 0) {
+		snapshot_restore(m, c, snap);
+		msg = strprintf("cannot open the container's cgroup (%s), nothing changed",
+				strerror(-k));
+		free(id);
+		return control_error_reply(msg);
 	}
 	errs = errors_text(&r, named);
 	warn = errors_text(&r, UINT32_MAX);
@@ -498,7 +507,20 @@ static char *cmd_register(struct manager *m, const struct qos_request *req)
 	c->pid = (pid_t) req->pid;
 	manager_watch_exit(m, c);
 	m->state_dirty = true;
-	(void) manager_reconcile(m, c, &r);
+	k = manager_reconcile(m, c, &r);
+	if (k == 1) {
+		/* its cgroup went away between the check above and now: c is freed */
+		msg = strprintf("cgroup %s vanished while %s was being registered", cgpath,
+				req->id);
+		return control_error_reply(msg ? msg : "the container's cgroup is gone");
+	}
+	if (k < 0) {
+		msg = strprintf("registered, but its cgroup %s cannot be opened now (%s): qosd "
+				"retries",
+				cgpath, strerror(-k));
+		(void) manager_save_state(m);
+		return control_error_reply(msg);
+	}
 	/* a blkio target that is not there yet is a warning: it is applied when it appears */
 	msg = errors_text(&r,
 			  UINT32_MAX & ~((1u << QK_BLKIO_READ_BPS) | (1u << QK_BLKIO_WRITE_BPS) |

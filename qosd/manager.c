@@ -345,8 +345,6 @@ static void finish(struct manager *m, struct container *c, const struct qos_desi
 		set_status(&c->status, "pending: %s", r->retry_why ? r->retry_why : "retrying");
 	else if (nerr)
 		set_status(&c->status, "%zu error%s", nerr, nerr > 1 ? "s" : "");
-	else if (r->retry)
-		set_status(&c->status, "pending: %s", r->retry_why ? r->retry_why : "retrying");
 	else
 		set_status(&c->status, "ok");
 	if (r->retry)
@@ -364,11 +362,24 @@ int manager_reconcile(struct manager *m, struct container *c, struct qos_report 
 	struct reconcile_target tg;
 	char base[128];
 	uint32_t projid_before = c->projid;
+	int k;
 
 	c->dirty = false;
-	if (!cg_exists(m->env.cg, c->cgpath)) {
+	k = cg_check_exists(m->env.cg, c->cgpath);
+	if (k == 0) {
 		forget_quietly(m, c);
 		return 1;
+	}
+	if (k < 0) {
+		/* EMFILE, ENOMEM...: not a sign the container went; keep it and every limit it has */
+		if (!c->status || !startswith(c->status, "error: cannot open cgroup"))
+			log_warning(
+				"container %s: cannot open cgroup %s (%s), keeping it; retrying",
+				c->id, c->cgpath, strerror(-k));
+		set_status(&c->status, "error: cannot open cgroup %s: %s; retrying", c->cgpath,
+			   strerror(-k));
+		schedule_retry(m, c, "cgroup unreadable");
+		return k;
 	}
 	if (set_assignment(m, c, &t, &cls) <= 0)
 		return 0;
@@ -408,7 +419,7 @@ int manager_inspect(struct manager *m, struct container *c, struct qos_report *r
 		*ret_cpu_note = strdup(d.cpu_note);
 	desired_done(&d);
 	*ret = r;
-	return k < 0 ? 0 : 0;
+	return k < 0 ? k : 0;
 }
 
 /* ---- tenant cgroups ---- */
@@ -653,7 +664,7 @@ static void on_cgroup(void *userdata, const char *cgpath, bool created)
 	}
 	c = registry_get(m->reg, id);
 	if (c && !streq(c->cgpath, cgpath)) {
-		if (cg_exists(m->env.cg, c->cgpath)) {
+		if (cg_check_exists(m->env.cg, c->cgpath) != 0) {
 			log_warning("cgroup %s: container id %s is already used by %s, ignoring",
 				    cgpath, id, c->cgpath);
 			return;
@@ -899,21 +910,39 @@ static void write_self_cgroup(struct manager *m)
 		log_warning_errno(r, "cannot write %s, ignoring", path ? path : "qosd.cgroup");
 }
 
-static void open_enforcers(struct manager *m)
+/* quota_roots = DIR:DIR...: the only places disk.dir may be. Split into a NULL-terminated array
+ * of pointers into *ret_copy, as many as are given (no fixed cap: nothing is dropped). */
+static int split_quota_roots(const char *text, char **ret_copy, const char ***ret, size_t *ret_n)
+{
+	_cleanup_free_ char *copy = text ? strdup(text) : NULL;
+	_cleanup_free_ const char **v = NULL;
+	char *save = NULL;
+	size_t n = 0;
+
+	*ret_n = 0;
+	if (!text)
+		return 0;
+	if (!copy || !(v = calloc(strlen(text) / 2 + 2, sizeof(char *))))
+		return -ENOMEM;
+	for (char *t = strtok_r(copy, ":", &save); t; t = strtok_r(NULL, ":", &save))
+		v[n++] = t;
+	*ret_copy = TAKE_PTR(copy);
+	*ret = TAKE_PTR(v);
+	*ret_n = n;
+	return 0;
+}
+
+static int open_enforcers(struct manager *m)
 {
 	struct quota_config qc = { .range_lo = m->cfg->quota_lo, .range_hi = m->cfg->quota_hi };
-	_cleanup_free_ char *roots_copy = m->cfg->quota_roots ? strdup(m->cfg->quota_roots) : NULL;
-	const char *roots[32];
-	char *save = NULL;
-	int r;
+	_cleanup_free_ char *roots_copy = NULL;
+	_cleanup_free_ const char **roots = NULL;
+	int r = split_quota_roots(m->cfg->quota_roots, &roots_copy, &roots, &qc.n_roots);
 
-	/* quota_roots = DIR:DIR...: the only places disk.dir may be */
-	for (char *t = roots_copy ? strtok_r(roots_copy, ":", &save) : NULL;
-	     t && qc.n_roots < ELEMENTSOF(roots); t = strtok_r(NULL, ":", &save))
-		roots[qc.n_roots++] = t;
+	if (r < 0)
+		return r;
 	qc.roots = qc.n_roots ? roots : NULL;
 	r = blkio_ctx_new(&m->env.blkio);
-
 	if (r < 0)
 		log_warning_errno(r, "block I/O throttling unavailable (udev), ignoring");
 	r = tc_ctx_new(&m->env.tc);
@@ -922,6 +951,9 @@ static void open_enforcers(struct manager *m)
 	r = quota_ctx_new(&qc, &m->env.quota);
 	if (r < 0)
 		log_warning_errno(r, "disk quotas unavailable, ignoring");
+	else if (qc.n_roots)
+		log_debug("quota_roots: %zu director%s", qc.n_roots, qc.n_roots == 1 ? "y" : "ies");
+	return 0;
 }
 
 static int add_sources(struct manager *m)
@@ -984,43 +1016,52 @@ static int load_policy(struct manager *m)
 	return 0;
 }
 
+/* Name a start-up step that failed: qosd never exits 1 without saying why. (A step that logged
+ * its own detail gets this summary line as well.) */
+static int start_step(int r, const char *what)
+{
+	if (r < 0)
+		log_error_errno(r, "cannot start: %s", what);
+	return r;
+}
+
 int manager_new(struct qosd_config *cfg, struct manager **ret)
 {
 	struct manager *m = calloc(1, sizeof(*m));
 	int r;
 
 	if (!m)
-		return -ENOMEM;
+		return start_step(-ENOMEM, "out of memory");
 	m->cfg = cfg;
 	r = load_policy(m);
 	if (r >= 0)
-		r = cg_root_open(cfg->cgroupfs, &m->env.cg);
+		r = start_step(cg_root_open(cfg->cgroupfs, &m->env.cg), "the cgroup root");
 	if (r < 0) {
-		if (m->policy)
-			log_error_errno(r, "cannot open the cgroup root %s", cfg->cgroupfs);
 		manager_free(m);
 		return r;
 	}
 	log_info("cgroups: %s at %s", cg_mode_name(cg_root_mode(m->env.cg)), cfg->cgroupfs);
 	(void) cg_pid_path(m->env.cg, NULL, getpid(), &m->self_cgroup);
-	r = registry_new(&m->reg);
+	r = start_step(registry_new(&m->reg), "registry");
 	if (r >= 0)
-		r = load_state(m);
+		r = start_step(load_state(m), "state directory");
 	if (r >= 0)
 		write_self_cgroup(m);
 	if (r >= 0)
-		r = sd_event_default(&m->event);
+		r = start_step(sd_event_default(&m->event), "event loop");
 	if (r >= 0)
-		r = add_signals(m);
+		r = start_step(add_signals(m), "signal handlers");
 	if (r >= 0)
-		r = watch_new(cg_primary_path(m->env.cg), on_cgroup, m, &m->watch);
-	if (r >= 0) {
-		open_enforcers(m);
-		r = add_sources(m);
-	}
+		r = start_step(watch_new(cg_primary_path(m->env.cg), on_cgroup, m, &m->watch),
+			       "cgroup watch (inotify)");
 	if (r >= 0)
-		r = control_new(m->event, cfg->socket, cfg->have_admin_gid, cfg->admin_gid,
-				manager_handle_request, m, &m->control);
+		r = start_step(open_enforcers(m), "enforcers");
+	if (r >= 0)
+		r = start_step(add_sources(m), "event sources");
+	if (r >= 0)
+		r = start_step(control_new(m->event, cfg->socket, cfg->have_admin_gid,
+					   cfg->admin_gid, manager_handle_request, m, &m->control),
+			       "control socket");
 	if (r < 0) {
 		manager_free(m);
 		return r;

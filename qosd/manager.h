@@ -53,8 +53,10 @@ int manager_run(struct manager *m);
 int manager_reload(struct manager *m, char **ret_msg);
 void manager_mark_dirty(struct manager *m, struct container *c);
 void manager_mark_all_dirty(struct manager *m);
-/* Reconcile one container now. Returns 1 if it was forgotten (its cgroup is gone). With
- * ret_report, the report is handed to the caller (who frees it). */
+/* Reconcile one container now. Returns 1 if it was forgotten (its cgroup is gone: c is freed),
+ * -errno if whether its cgroup exists cannot be told (EMFILE, ...: nothing applied, nothing
+ * released, retried later), else 0. With ret_report, the report is handed to the caller (who
+ * frees it; empty unless 0 was returned). */
 int manager_reconcile(struct manager *m, struct container *c, struct qos_report *ret_report);
 /* Report of what the kernel has for c, read only (qosctl show). */
 int manager_inspect(struct manager *m, struct container *c, struct qos_report *ret,

@@ -85,3 +85,6 @@ else
 	echo "FAIL: style/include-rule: ${#graph_viol[@]} includes outside the graph:"
 	printf '  %s\n' "${graph_viol[@]}"
 fi
+
+# Hardened build: PIE, full RELRO, stack protector, FORTIFY_SOURCE, read from the binaries.
+tests/check-hardening.sh "${B:-build/san}"

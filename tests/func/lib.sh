@@ -182,6 +182,26 @@ qt_kill9_qosd() {
 
 qosctl() { "$QOSCTL" -s "$QT_SOCK" "$@"; }
 
+# Fault injection into the running qosd (strace -p; detaching ends the fault).
+# qt_inject_on STRACE-ARGS...: attach with these filters and injections; output in
+# $QT_TMP/strace.out. qt_inject_off: detach. qt_injected: how many calls were failed.
+QT_STRACE_PID=
+qt_inject_on() {
+	strace -f -qq -o "$QT_TMP/strace.out" "$@" -p "$QT_QOSD_PID" 2>>"$QT_TMP/strace.err" &
+	QT_STRACE_PID=$!
+	QT_PIDS+=("$QT_STRACE_PID")
+	qt_wait 5 grep -Eq 'TracerPid:[[:space:]]*[1-9]' "/proc/$QT_QOSD_PID/status" ||
+		note "strace did not attach within 5 s"
+}
+qt_inject_off() {
+	[[ -n $QT_STRACE_PID ]] || return 0
+	kill -TERM "$QT_STRACE_PID" 2>/dev/null
+	wait "$QT_STRACE_PID" 2>/dev/null
+	QT_STRACE_PID=
+	qt_wait 5 grep -Eq 'TracerPid:[[:space:]]*0$' "/proc/$QT_QOSD_PID/status"
+}
+qt_injected() { grep -c INJECTED "$QT_TMP/strace.out" 2>/dev/null; }
+
 # Write a tenant policy file: qt_policy TENANT <<EOF ... EOF
 qt_policy() { cat >"$QT_TMP/conf.d/$1.conf"; }
 

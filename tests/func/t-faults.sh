@@ -79,24 +79,9 @@ show_knob() {
 }
 ms_now() { echo $(($(date +%s%N) / 1000000)); }
 
-SP=
-# inject_on STRACE-ARGS...: attach strace to qosd with these filters and injections
-inject_on() {
-	strace -f -qq -o "$QT_TMP/strace.out" "$@" -p "$QT_QOSD_PID" 2>>"$QT_TMP/strace.err" &
-	SP=$!
-	QT_PIDS+=("$SP")
-	qt_wait 5 grep -Eq 'TracerPid:[[:space:]]*[1-9]' "/proc/$QT_QOSD_PID/status" ||
-		note "strace did not attach within 5 s"
-}
-# the fault goes away: strace detaches (SIGTERM) and qosd runs on untraced
-inject_off() {
-	[[ -n $SP ]] || return 0
-	kill -TERM "$SP" 2>/dev/null
-	wait "$SP" 2>/dev/null
-	SP=
-	qt_wait 5 grep -Eq 'TracerPid:[[:space:]]*0$' "/proc/$QT_QOSD_PID/status"
-}
-injected() { grep -c INJECTED "$QT_TMP/strace.out" 2>/dev/null; }
+inject_on() { qt_inject_on "$@"; }
+inject_off() { qt_inject_off; }
+injected() { qt_injected; }
 
 check adopted "c-busy: $MEM_FILE=$(knob c-busy memory $MEM_FILE)" qt_wait 5 is c-busy memory $MEM_FILE $M128
 
