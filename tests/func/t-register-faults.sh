@@ -6,7 +6,8 @@
 #    openat2 of the request fails with ENOENT): qosd answers with an error and keeps running (it
 #    used to read the freed container: ASan stops it);
 #  - EMFILE while a drift pass checks whether a container's cgroup exists: the container is kept
-#    with its limits (it used to be forgotten: its tc and quota limits released).
+#    with its limits (it used to be forgotten: its tc and quota limits released);
+#  - quota_roots with 33 directories: the 33rd counts (a fixed 32-entry array dropped it).
 source "$(dirname "$0")/lib.sh"
 qt_init register-faults
 
@@ -71,7 +72,12 @@ rc=$?
 check vanish-clean-exit "qosd exited $rc on SIGTERM (ASan reports exit 99)" test $rc -eq 0
 
 # --- EMFILE while a drift pass checks the container's cgroup
-printf 'drift_interval = 200ms\n' >"$QT_TMP/qosd.conf"
+roots=
+for i in $(seq 1 33); do
+	mkdir -p "$QT_TMP/qr$i/d"
+	roots=${roots:+$roots:}$QT_TMP/qr$i
+done
+printf 'drift_interval = 200ms\nquota_roots = %s\n' "$roots" >"$QT_TMP/qosd.conf"
 qt_start_qosd --config "$QT_TMP/qosd.conf" || fail restart "qosd did not start"
 container r-2
 P2=$QT_LASTPID
@@ -79,6 +85,18 @@ out=$(hook --id r-2 --pid "$P2" --tenant qt --class silver 2>&1)
 check emfile-registered "r-2 not registered: $out" qt_wait 5 listed r-2
 check emfile-applied "r-2 $MEM_FILE=$(qt_knob "$QT_CGP/r-2" memory $MEM_FILE)" \
 	test "$(qt_knob "$QT_CGP/r-2" memory $MEM_FILE)" = $M64
+
+# --- the 33rd of 33 quota_roots is a root like the first (this kernel may have no quota support:
+# the refusal, if any, must be about the filesystem, never "outside the configured quota roots")
+for i in 1 33; do
+	out=$(qosctl set r-2 disk.dir="$QT_TMP/qr$i/d" 2>&1)
+	check "quota-root-$i-counts" "disk.dir under root $i of 33: $out" \
+		bash -c "! grep -q 'outside the configured quota roots' <<<'$out'"
+done
+out=$(qosctl set r-2 disk.dir="$QT_TMP" 2>&1)
+check quota-root-outside-refused "disk.dir outside all 33 roots: $out" \
+	grep -q 'outside the configured quota roots' <<<"$out"
+
 : >"$QT_TMP/strace.out"
 qt_inject_on -e trace=openat2 -e inject=openat2:error=EMFILE
 sleep 1.5
@@ -92,6 +110,7 @@ check emfile-limit-held "r-2 $MEM_FILE=$(qt_knob "$QT_CGP/r-2" memory $MEM_FILE)
 check emfile-recovers "r-2 status is not ok 3 s after the fault: $(qosctl list | grep '^r-2 ')" \
 	qt_wait 3 bash -c "'$QOSCTL' -s '$QT_SOCK' list | grep -q '^r-2 .* ok'"
 check emfile-alive "qosd died" alive
+
 qt_stop_qosd
 rc=$?
 check emfile-clean-exit "qosd exited $rc on SIGTERM" test $rc -eq 0
