@@ -4,6 +4,7 @@
  * back, so a request is either applied or changes nothing. */
 #include <jansson.h>
 
+#include "assign.h"
 #include "cgroup.h"
 #include "log.h"
 #include "manager.h"
@@ -437,25 +438,40 @@ static char *cmd_change(struct manager *m, const struct qos_request *req, bool s
 
 /* ---- register / unregister (qos-hook) ---- */
 
-static int check_names(struct manager *m, const struct qos_request *req, char **msg)
+/* The rules are assign.c's, shared with qos-hook's own path: names that exist, and a claim
+ * inside the tenant's [claim] binding. */
+static int check_claim(struct manager *m, const struct qos_request *req, const char *cgpath,
+		       char **msg)
 {
-	const struct qos_tenant *t = NULL;
+	const struct assign_claim claim = { .cgpath = cgpath,
+					    .annotations = req->annotations,
+					    .n_annotations = req->n_annotations };
 
-	if (req->tenant && !(t = policy_tenant(m->policy, req->tenant))) {
-		*msg = strprintf("unknown tenant \"%s\" (no %s/%s.conf)", req->tenant,
-				 m->cfg->config_dir, req->tenant);
-		return -ENOENT;
+	/* disk-dir (issue 12): the rule that req->dir lies in the container's own writable layer
+	 * or under quota_roots belongs here, next to the claim, in the module both paths share */
+	return assign_check_registration(m->policy, m->cfg->config_dir, req->tenant, req->cls,
+					 &claim, msg);
+}
+
+/* The annotations worth keeping: those some [claim] rule names (checked again every pass). */
+static int take_annotations(struct manager *m, struct container *c, const struct qos_request *req)
+{
+	char **v = NULL;
+	size_t n = 0;
+
+	for (size_t i = 0; i < req->n_annotations; i++) {
+		const char *kv = req->annotations[i], *eq = strchr(kv, '=');
+		_cleanup_free_ char *k = strndup(kv, eq - kv);
+
+		if (!k || annotation_add(&v, &n, k, eq + 1) < 0) {
+			strv_free_n(v, n);
+			return -ENOMEM;
+		}
 	}
-	if (req->cls && t && !policy_class(t, req->cls)) {
-		*msg = strprintf("tenant \"%s\" has no class \"%s\"", req->tenant, req->cls);
-		return -ENOENT;
-	}
-	if (req->cls && !t && !manager_tenant_with_class(m->policy, req->cls)) {
-		*msg = strprintf(
-			"class \"%s\" is not defined by exactly one tenant: name the tenant",
-			req->cls);
-		return -ENOENT;
-	}
+	assign_keep_claimed(m->policy, v, &n);
+	strv_free_n(c->annotations, c->n_annotations);
+	c->annotations = v;
+	c->n_annotations = n;
 	return 0;
 }
 
@@ -485,10 +501,10 @@ static char *cmd_register(struct manager *m, const struct qos_request *req)
 	struct qos_report r = { 0 };
 	struct container *c;
 	json_t *o;
-	int k = check_names(m, req, &msg);
+	int k = register_cgroup(m, req, &cgpath, &msg);
 
 	if (k >= 0)
-		k = register_cgroup(m, req, &cgpath, &msg);
+		k = check_claim(m, req, cgpath, &msg);
 	if (k < 0)
 		return control_error_reply(msg ? msg : strerror(-k));
 	c = registry_get(m->reg, req->id);
@@ -496,6 +512,8 @@ static char *cmd_register(struct manager *m, const struct qos_request *req)
 		k = registry_set_cgroup(m->reg, c, cgpath);
 	else if (!c)
 		k = registry_add(m->reg, req->id, cgpath, &c);
+	if (k >= 0)
+		k = take_annotations(m, c, req);
 	if (k < 0)
 		return control_error_reply(strerror(-k));
 	free_and_strdup(&c->hook_tenant, req->tenant);

@@ -9,6 +9,7 @@
 #include <systemd/sd-event.h>
 
 #include "allow.h"
+#include "assign.h"
 #include "blkio/blkio.h"
 #include "cgroup.h"
 #include "control.h"
@@ -110,53 +111,19 @@ bool manager_cgroup_allowed(struct manager *m, const char *cgpath, char **ret_wh
 	return cg_allowed(&a, cgpath, ret_why);
 }
 
-const struct qos_tenant *manager_tenant_with_class(const struct qos_policy *p, const char *cls)
-{
-	const struct qos_tenant *found = NULL;
-
-	for (size_t i = 0; i < p->n_tenants; i++)
-		if (policy_class(&p->tenants[i], cls)) {
-			if (found)
-				return NULL;
-			found = &p->tenants[i];
-		}
-	return found;
-}
-
+/* The rule itself is assign_resolve() (assign.c), shared with qos-hook. */
 int manager_assignment(struct manager *m, const struct container *c, const struct qos_tenant **t,
 		       const struct qos_class **cls, const char **origin, char **ret_why)
 {
-	const struct qos_tenant *mt = NULL;
-	const struct qos_class *mc = NULL;
-	const char *tname, *cname;
+	const struct assign_input in = { .op_tenant = c->op_tenant,
+					 .op_cls = c->op_cls,
+					 .hook_tenant = c->hook_tenant,
+					 .hook_cls = c->hook_cls,
+					 .claim = { .cgpath = c->cgpath,
+						    .annotations = c->annotations,
+						    .n_annotations = c->n_annotations } };
 
-	(void) policy_match(m->policy, c->cgpath, &mt, &mc);
-	cname = c->op_cls ? c->op_cls : c->hook_cls ? c->hook_cls : mc ? mc->name : NULL;
-	*origin = c->op_cls ? "operator" : c->hook_cls ? "hook" : mc ? "match" : NULL;
-	tname = c->op_tenant	 ? c->op_tenant
-		: c->hook_tenant ? c->hook_tenant
-		: mt		 ? mt->name
-				 : NULL;
-	*t = NULL;
-	*cls = NULL;
-	if (!cname)
-		return 0;
-	if (!tname) {
-		*t = manager_tenant_with_class(m->policy, cname);
-		if (!*t)
-			return (*ret_why = strprintf(
-					"class \"%s\" names no single tenant: give tenant=",
-					cname)),
-			       -ENOENT;
-	} else if (!(*t = policy_tenant(m->policy, tname)))
-		return (*ret_why = strprintf("tenant \"%s\" has no policy file (removed?)", tname)),
-		       -ENOENT;
-	*cls = policy_class(*t, cname);
-	if (!*cls)
-		return (*ret_why =
-				strprintf("tenant \"%s\" has no class \"%s\"", (*t)->name, cname)),
-		       -ENOENT;
-	return 1;
+	return assign_resolve(m->policy, &in, t, cls, origin, ret_why);
 }
 
 static void forget_quietly(struct manager *m, struct container *c)
@@ -289,6 +256,10 @@ static int set_assignment(struct manager *m, struct container *c, const struct q
 	free(c->cls);
 	c->tenant = *t ? strdup((*t)->name) : NULL;
 	c->cls = *cls ? strdup((*cls)->name) : NULL;
+	if (r == -EPERM) {
+		set_status(&c->status, "refused: %s; last applied limits kept", why);
+		return r;
+	}
 	if (r < 0) {
 		set_status(&c->status, "orphaned: %s; last applied limits kept", why);
 		return r;
@@ -451,7 +422,7 @@ static struct tenant_state *tenant_state(struct manager *m, const char *name)
 	v = &v[m->n_tenants];
 	*v = (struct tenant_state){ 0 };
 	v->name = strdup(name);
-	v->cgpath = strprintf("%s/qosd-%s", streq(parent, "/") ? "" : parent, name);
+	v->cgpath = assign_tenant_cgroup(parent, name);
 	if (!v->name || !v->cgpath) {
 		free(v->name);
 		free(v->cgpath);
@@ -814,6 +785,10 @@ static void adopt_one_pending(struct manager *m, const char *path)
 		if (p->bundle)
 			c->bundle = TAKE_PTR(p->bundle);
 		c->pid = p->pid;
+		strv_free_n(c->annotations, c->n_annotations);
+		c->annotations = TAKE_PTR(p->annotations);
+		c->n_annotations = p->n_annotations;
+		p->n_annotations = 0;
 		c->owned |= p->owned;
 		if (p->projid)
 			c->projid = p->projid;

@@ -65,7 +65,8 @@ int manager_inspect(struct manager *m, struct container *c, struct qos_report *r
 void manager_forget(struct manager *m, struct container *c);
 /* Is cgpath a cgroup qosd may manage? ret_why explains a refusal. */
 bool manager_cgroup_allowed(struct manager *m, const char *cgpath, char **ret_why);
-/* Effective tenant and class of c by precedence operator > hook > [match]. */
+/* Effective tenant and class of c by precedence operator > hook > [match], the hook's claim
+ * bound by its tenant's [claim] (assign.h). */
 int manager_assignment(struct manager *m, const struct container *c, const struct qos_tenant **t,
 		       const struct qos_class **cls, const char **origin, char **ret_why);
 int manager_save_state(struct manager *m);
@@ -74,8 +75,6 @@ void manager_watch_exit(struct manager *m, struct container *c);
 /* Save the state once the current request is answered (the next event-loop pass): the fsync stays
  * off the reply path, and a burst of registrations is saved once. */
 void manager_save_state_later(struct manager *m);
-/* The only tenant that defines a class of this name, or NULL if none or several do. */
-const struct qos_tenant *manager_tenant_with_class(const struct qos_policy *p, const char *cls);
 
 /* commands.c: the control socket's request handler. */
 int manager_handle_request(void *userdata, const struct qos_request *req,

@@ -16,6 +16,7 @@ void oci_state_done(struct oci_state *s)
 	free(s->tenant);
 	free(s->cls);
 	free(s->disk_dir);
+	strv_free_n(s->annotations, s->n_annotations);
 	*s = (struct oci_state){ 0 };
 }
 
@@ -105,6 +106,24 @@ static int parse_bundle(json_t *o, struct oci_state *s, char **ret_error)
 	return 0;
 }
 
+/* Recorded, not validated: a runtime sets many annotations qosd has no use for. One it skips
+ * (too long, odd key) only ever makes a [claim] rule on it fail, never pass. */
+static int other_annotations(json_t *a, struct oci_state *s)
+{
+	const char *k;
+	json_t *v;
+
+	json_object_foreach(a, k, v)
+	{
+		if (startswith(k, "qosd.io/") || !json_is_string(v) ||
+		    strlen(json_string_value(v)) != json_string_length(v))
+			continue;
+		if (annotation_add(&s->annotations, &s->n_annotations, k, json_string_value(v)) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
 static int parse_annotations(json_t *o, struct oci_state *s, char **ret_error)
 {
 	json_t *a = json_object_get(o, "annotations");
@@ -121,6 +140,9 @@ static int parse_annotations(json_t *o, struct oci_state *s, char **ret_error)
 		r = get_str(a, OCI_ANNOTATION_DISK_DIR, 4095, &s->disk_dir, ret_error);
 	if (r < 0)
 		return r;
+	r = other_annotations(a, s);
+	if (r < 0)
+		return fail(ret_error, r, NULL);
 	if (s->tenant && name_validate(s->tenant, TENANT_MAX) < 0)
 		return fail(ret_error, -EINVAL,
 			    strprintf(OCI_ANNOTATION_TENANT "=\"%.64s\" is not a valid tenant name",

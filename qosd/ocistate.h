@@ -21,6 +21,10 @@ struct oci_state {
 	char *bundle; /* "bundle", or the older "bundlePath"; absolute; NULL if absent */
 	char *tenant, *cls; /* annotations qosd.io/tenant and qosd.io/class, validated; or NULL */
 	char *disk_dir; /* annotation qosd.io/disk-dir: absolute, no ".."; or NULL */
+	/* the other annotations, as "KEY=VALUE" (for tenants' [claim] rules): those whose key and
+	 * value util.h's annotation_add() accepts, the first ANNOTATIONS_MAX; never qosd.io/ */
+	char **annotations;
+	size_t n_annotations;
 };
 
 /* Parse one state (len bytes, need not be NUL-terminated; at most OCI_STATE_MAX). On failure

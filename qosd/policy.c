@@ -417,7 +417,7 @@ struct perr {
 	char *msg;
 };
 
-enum sect_kind { S_NONE, S_TENANT, S_CLASS, S_MATCH, S_BAD };
+enum sect_kind { S_NONE, S_TENANT, S_CLASS, S_MATCH, S_CLAIM, S_BAD };
 
 /* A key line the pre-check let through, in order: the n-th inih handler call is the n-th. */
 struct kvline {
@@ -434,7 +434,7 @@ struct parser {
 	size_t n_errs;
 	struct kvline *kv;
 	size_t n_kv, next_kv;
-	unsigned tenant_line, match_line;
+	unsigned tenant_line, match_line, anyone_line;
 	enum sect_kind cur;
 	size_t cur_cls;
 	bool oom;
@@ -548,12 +548,15 @@ static enum sect_kind section_kind(struct parser *p, unsigned line, char *name)
 		return section_once(p, line, name, &p->tenant_line, S_TENANT);
 	if (streq(name, "match"))
 		return section_once(p, line, name, &p->match_line, S_MATCH);
+	if (streq(name, "claim"))
+		return section_once(p, line, name, &p->t->claim_line, S_CLAIM);
 	if (startswith(name, "class") && (name[5] == ' ' || name[5] == '\t'))
 		return section_class(p, line, strstrip(name + 5));
 	if (streq(name, "class"))
 		perr(p, line, "section [class] needs a name: [class NAME]");
 	else
-		perr(p, line, "unknown section [%s] (expected [tenant], [class NAME] or [match])",
+		perr(p, line,
+		     "unknown section [%s] (expected [tenant], [class NAME], [match] or [claim])",
 		     name);
 	return S_BAD;
 }
@@ -751,6 +754,98 @@ static void match_add(struct parser *p, const struct kvline *kv, const char *val
 		p->oom = true;
 }
 
+/* ---- [claim]: which containers may claim this tenant ---- */
+
+static int claim_push(struct parser *p, enum qos_claim_kind kind, const char *key, const char *glob,
+		      unsigned line)
+{
+	struct qos_tenant *t = p->t;
+	struct qos_claim *n;
+
+	for (size_t i = 0; i < t->n_claims; i++)
+		if (t->claims[i].kind == kind && streq(t->claims[i].glob, glob) &&
+		    (!key || streq(t->claims[i].key, key))) {
+			perr(p, line, "duplicate [claim] rule (first on line %u)",
+			     t->claims[i].line);
+			return 0;
+		}
+	n = reallocarray(t->claims, t->n_claims + 1, sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	t->claims = n;
+	n[t->n_claims] = (struct qos_claim){ kind, key ? strdup(key) : NULL, strdup(glob), line };
+	t->n_claims++;
+	if ((key && !n[t->n_claims - 1].key) || !n[t->n_claims - 1].glob)
+		return -ENOMEM;
+	return 0;
+}
+
+static void claim_anyone(struct parser *p, const struct kvline *kv, const char *value)
+{
+	if (p->anyone_line)
+		return perr(p, kv->line, "duplicate key anyone (first on line %u)", p->anyone_line);
+	p->anyone_line = kv->line;
+	if (streq(value, "yes"))
+		p->t->claim_anyone = true;
+	else if (!streq(value, "no"))
+		perr(p, kv->line, "anyone = %s: expected yes or no", value);
+}
+
+static void claim_add(struct parser *p, const struct kvline *kv, const char *value)
+{
+	const char *akey =
+		startswith(kv->key, "annotation.") ? kv->key + strlen("annotation.") : NULL;
+	int r = 0;
+
+	if (streq(kv->key, "anyone"))
+		return claim_anyone(p, kv, value);
+	if (*value == 0)
+		return perr(p, kv->line, "%s: empty value (expected a glob)", kv->key);
+	if (strlen(value) > CLAIM_GLOB_MAX)
+		return perr(p, kv->line, "%s: glob longer than %d bytes", kv->key, CLAIM_GLOB_MAX);
+	if (streq(kv->key, "cgroup")) {
+		if (value[0] != '/')
+			return perr(p, kv->line,
+				    "cgroup = %s: must start with '/' (a cgroup path glob)", value);
+		r = claim_push(p, QOS_CLAIM_CGROUP, NULL, value, kv->line);
+	} else if (akey) {
+		if (!annotation_key_ok(akey))
+			return perr(p, kv->line,
+				    "%s: '%s' is not an annotation key ([A-Za-z0-9._/-], at most "
+				    "%d bytes)",
+				    kv->key, akey, ANNOTATION_KEY_MAX);
+		/* the container's owner writes these: a rule on them would bind nothing */
+		if (startswith(akey, "qosd.io/"))
+			return perr(p, kv->line,
+				    "%s: qosd.io/* annotations are set by whoever starts the "
+				    "container; bind on a key the runtime sets (e.g. "
+				    "io.kubernetes.pod.namespace) or on cgroup",
+				    kv->key);
+		r = claim_push(p, QOS_CLAIM_ANNOTATION, akey, value, kv->line);
+	} else
+		return perr(p, kv->line,
+			    "unknown key '%s' in [claim] (expected cgroup, annotation.KEY or "
+			    "anyone)",
+			    kv->key);
+	if (r < 0)
+		p->oom = true;
+}
+
+static void check_claims(struct parser *p)
+{
+	const struct qos_tenant *t = p->t;
+
+	if (t->claim_line && t->claim_anyone && t->n_claims)
+		perr(p, t->claims[0].line,
+		     "[claim] anyone = yes lets every container claim %s: other [claim] rules "
+		     "would have no effect",
+		     t->name);
+	else if (t->claim_line && !t->claim_anyone && !t->n_claims)
+		perr(p, t->claim_line,
+		     "[claim] is empty: give cgroup = GLOB, annotation.KEY = GLOB or anyone = yes "
+		     "(or remove it)");
+}
+
 static int ini_handler_cb(void *user, const char *section, const char *name, const char *value)
 {
 	struct parser *p = user;
@@ -771,6 +866,8 @@ static int ini_handler_cb(void *user, const char *section, const char *name, con
 		settings_add(p, &p->t->classes[kv->cls].s, false, kv, value);
 	else if (kv->sect == S_MATCH)
 		match_add(p, kv, value);
+	else if (kv->sect == S_CLAIM)
+		claim_add(p, kv, value);
 	return 1;
 }
 
@@ -798,6 +895,7 @@ static void check_tenant(struct parser *p)
 			perr(p, t->matches[i].line,
 			     "match %s: class '%s' is not defined in this file", t->matches[i].glob,
 			     t->matches[i].cls);
+	check_claims(p);
 }
 
 static int perr_cmp(const void *a, const void *b)
@@ -963,6 +1061,11 @@ static void tenant_clear(struct qos_tenant *t)
 		free(t->matches[i].cls);
 	}
 	free(t->matches);
+	for (size_t i = 0; i < t->n_claims; i++) {
+		free(t->claims[i].key);
+		free(t->claims[i].glob);
+	}
+	free(t->claims);
 	*t = (struct qos_tenant){ 0 };
 }
 

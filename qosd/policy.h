@@ -54,6 +54,22 @@ struct qos_match {
 	unsigned line;
 };
 
+/* One line of a tenant's [claim] section: which containers may claim the tenant (by the
+ * qosd.io/tenant or qosd.io/class annotation). The rule itself is in assign.c. */
+enum qos_claim_kind {
+	QOS_CLAIM_CGROUP, /* cgroup = GLOB: fnmatch(FNM_PATHNAME) on the container's cgroup path */
+	QOS_CLAIM_ANNOTATION, /* annotation.KEY = GLOB: fnmatch on that OCI annotation's value */
+};
+
+#define CLAIM_GLOB_MAX 256
+
+struct qos_claim {
+	enum qos_claim_kind kind;
+	char *key; /* the annotation's key (QOS_CLAIM_ANNOTATION), else NULL */
+	char *glob;
+	unsigned line;
+};
+
 struct qos_tenant {
 	char *name; /* file name without .conf */
 	char *file; /* full path */
@@ -63,6 +79,10 @@ struct qos_tenant {
 	size_t n_classes;
 	struct qos_match *matches;
 	size_t n_matches;
+	unsigned claim_line; /* line of [claim], 0 = no such section (see assign.h: the default) */
+	bool claim_anyone; /* [claim] anyone = yes */
+	struct qos_claim *claims;
+	size_t n_claims;
 };
 
 struct qos_policy {

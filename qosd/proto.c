@@ -39,6 +39,7 @@ void proto_request_done(struct qos_request *r)
 	free(r->cls);
 	free(r->dir);
 	free(r->bundle);
+	strv_free_n(r->annotations, r->n_annotations);
 	*r = (struct qos_request){ 0 };
 }
 
@@ -81,6 +82,29 @@ static int get_args(json_t *o, const char *key, struct qos_request *r)
 	return 0;
 }
 
+static int get_annotations(json_t *o, const char *key, struct qos_request *r)
+{
+	json_t *a = json_object_get(o, key), *v;
+	const char *k;
+
+	if (!a)
+		return 0;
+	if (!json_is_object(a) || json_object_size(a) > ANNOTATIONS_MAX)
+		return -EINVAL;
+	json_object_foreach(a, k, v)
+	{
+		int x;
+
+		if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v) ||
+		    startswith(k, "qosd.io/"))
+			return -EINVAL;
+		x = annotation_add(&r->annotations, &r->n_annotations, k, json_string_value(v));
+		if (x <= 0)
+			return x < 0 ? x : -EINVAL;
+	}
+	return 0;
+}
+
 static int decode_cmd(json_t *o, struct qos_request *r, char **ret_error)
 {
 	const char *c = json_string_value(json_object_get(o, "cmd"));
@@ -106,7 +130,8 @@ static int decode_fields(json_t *o, struct qos_request *r, char **ret_error)
 	    get_str(o, "cgroup", CGPATH_MAX, &r->cgroup) < 0 ||
 	    get_str(o, "tenant", TENANT_MAX, &r->tenant) < 0 ||
 	    get_str(o, "class", CLASS_MAX, &r->cls) < 0 || get_str(o, "dir", 4096, &r->dir) < 0 ||
-	    get_str(o, "bundle", 4096, &r->bundle) < 0 || get_args(o, "args", r) < 0) {
+	    get_str(o, "bundle", 4096, &r->bundle) < 0 || get_args(o, "args", r) < 0 ||
+	    get_annotations(o, "annotations", r) < 0) {
 		*ret_error = strdup("malformed field (wrong type, too long, or an embedded NUL)");
 		return -EINVAL;
 	}

@@ -33,6 +33,10 @@ struct qos_request {
 	char *cgroup; /* validated with cgpath_validate() */
 	char *tenant, *cls, *dir, *bundle;
 	int64_t pid; /* 0 = not given */
+	/* the container's other OCI annotations, "KEY=VALUE" (util.h: annotation_add), for the
+	 * tenants' [claim] rules; an entry annotation_add() refuses is a malformed request */
+	char **annotations;
+	size_t n_annotations;
 };
 
 /* Decode and validate one request (len bytes, need not be NUL-terminated). On failure returns

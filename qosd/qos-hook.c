@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "allow.h"
+#include "assign.h"
 #include "blkio/blkio.h"
 #include "cgroup.h"
 #include "config.h"
@@ -344,6 +345,26 @@ static int reply_result(struct hook *h, json_t *reply, const char *what)
 		      json_string_value(json_object_get(reply, "error")) ?: "no reason given");
 }
 
+/* The runtime's other annotations, for the tenants' [claim] rules (qosd keeps those they name). */
+static int add_annotations(json_t *o, const struct oci_state *st)
+{
+	json_t *a;
+
+	if (!st->n_annotations)
+		return 0;
+	a = json_object();
+	if (!a || json_object_set_new(o, "annotations", a) < 0)
+		return -ENOMEM;
+	for (size_t i = 0; i < st->n_annotations; i++) {
+		const char *kv = st->annotations[i], *eq = strchr(kv, '=');
+		_cleanup_free_ char *k = strndup(kv, eq - kv);
+
+		if (!k || json_object_set_new(a, k, json_string(eq + 1)) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
 static char *request(struct hook *h, const char *cmd)
 {
 	json_auto_t *o = json_pack("{s:s,s:s}", "cmd", cmd, "id", h->st.id);
@@ -355,7 +376,8 @@ static char *request(struct hook *h, const char *cmd)
 	     (h->st.tenant && json_object_set_new(o, "tenant", json_string(h->st.tenant)) < 0) ||
 	     (h->st.cls && json_object_set_new(o, "class", json_string(h->st.cls)) < 0) ||
 	     (h->st.disk_dir && json_object_set_new(o, "dir", json_string(h->st.disk_dir)) < 0) ||
-	     (h->st.bundle && json_object_set_new(o, "bundle", json_string(h->st.bundle)) < 0)))
+	     (h->st.bundle && json_object_set_new(o, "bundle", json_string(h->st.bundle)) < 0) ||
+	     add_annotations(o, &h->st) < 0))
 		return NULL;
 	return json_dumps(o, JSON_COMPACT);
 }
@@ -380,21 +402,21 @@ static int setup(struct hook *h)
 	return 0;
 }
 
-/* The same checks and words as qosd's register command. */
-static int check_names(struct hook *h)
+/* The same rules and words as qosd's register command (assign.c): names that exist, and a
+ * claim inside the tenant's [claim] binding. */
+static int check_claim(struct hook *h)
 {
-	const struct qos_tenant *t = NULL;
-	const char *tn = h->st.tenant, *cn = h->st.cls;
+	const struct assign_claim claim = { .cgpath = h->cgpath,
+					    .annotations = h->st.annotations,
+					    .n_annotations = h->st.n_annotations };
+	_cleanup_free_ char *msg = NULL;
+	int r = assign_check_registration(h->policy, h->cfg.config_dir, h->st.tenant, h->st.cls,
+					  &claim, &msg);
 
-	if (tn && !(t = policy_tenant(h->policy, tn)))
-		return refuse(h, "unknown tenant \"%s\" (no %s/%s.conf)", tn, h->cfg.config_dir,
-			      tn);
-	if (cn && t && !policy_class(t, cn))
-		return refuse(h, "tenant \"%s\" has no class \"%s\"", tn, cn);
-	if (cn && !t && !manager_tenant_with_class(h->policy, cn))
-		return refuse(h,
-			      "class \"%s\" is not defined by exactly one tenant: name the tenant",
-			      cn);
+	/* disk-dir (issue 12): qosd's rule for h->st.disk_dir is called here as in its register
+	 * command, from the module both share */
+	if (r < 0)
+		return refuse(h, "%s", msg ? msg : strerror(-r));
 	return 0;
 }
 
@@ -408,8 +430,7 @@ static char **tenant_cgroups(const struct qos_policy *p, const char *parent, siz
 		return NULL;
 	for (size_t i = 0; i < p->n_tenants; i++)
 		if (p->tenants[i].has_budget) {
-			v[n] = strprintf("%s/qosd-%s", streq(parent, "/") ? "" : parent,
-					 p->tenants[i].name);
+			v[n] = assign_tenant_cgroup(parent, p->tenants[i].name);
 			if (!v[n]) {
 				cg_strv_free(v);
 				return NULL;
@@ -466,24 +487,21 @@ static int find_cgroup(struct hook *h)
 	return r;
 }
 
-/* Tenant and class as qosd would choose them: annotations first, then [match] rules. */
+/* Tenant and class as qosd chooses them (assign.c): annotations first, then [match] rules. */
 static int assignment(struct hook *h, const struct qos_tenant **t, const struct qos_class **cls)
 {
-	const struct qos_tenant *mt = NULL;
-	const struct qos_class *mc = NULL;
-	const char *cname, *tname;
+	const struct assign_input in = { .hook_tenant = h->st.tenant,
+					 .hook_cls = h->st.cls,
+					 .claim = { .cgpath = h->cgpath,
+						    .annotations = h->st.annotations,
+						    .n_annotations = h->st.n_annotations } };
+	_cleanup_free_ char *why = NULL;
+	const char *origin;
+	int r = assign_resolve(h->policy, &in, t, cls, &origin, &why);
 
-	(void) policy_match(h->policy, h->cgpath, &mt, &mc);
-	cname = h->st.cls ? h->st.cls : mc ? mc->name : NULL;
-	tname = h->st.tenant ? h->st.tenant : mt ? mt->name : NULL;
-	if (!cname)
-		return 0;
-	*t = tname ? policy_tenant(h->policy, tname) : manager_tenant_with_class(h->policy, cname);
-	*cls = *t ? policy_class(*t, cname) : NULL;
-	if (!*cls)
-		return refuse(h, "class \"%s\" of tenant \"%s\" is not in the policy", cname,
-			      tname ? tname : "?");
-	return 1;
+	if (r < 0)
+		return refuse(h, "%s", why ? why : strerror(-r));
+	return r;
 }
 
 static void open_enforcers(struct hook *h, const struct qos_desired *d)
@@ -629,6 +647,11 @@ static int write_pending(struct hook *h, uint32_t owned, uint32_t projid)
 			       .projid = projid };
 	int r = pending_path(h, &path);
 
+	/* what qosd would keep of them: the keys [claim] rules name */
+	assign_keep_claimed(h->policy, h->st.annotations, &h->st.n_annotations);
+	c.annotations = h->st.annotations;
+	c.n_annotations = h->st.n_annotations;
+
 	if (r >= 0)
 		r = registry_write_pending(path, &c);
 	if (r < 0)
@@ -657,9 +680,9 @@ static int register_ourselves(struct hook *h, const char *why)
 	int r = setup(h);
 
 	if (r >= 0)
-		r = check_names(h);
-	if (r >= 0)
 		r = find_cgroup(h);
+	if (r >= 0)
+		r = check_claim(h);
 	if (r >= 0)
 		r = assignment(h, &t, &cls);
 	if (r > 0)

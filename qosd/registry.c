@@ -57,6 +57,7 @@ void container_free(struct container *c)
 	qos_settings_done(&c->ovr);
 	free(c->dir);
 	free(c->bundle);
+	strv_free_n(c->annotations, c->n_annotations);
 	free(c->tenant);
 	free(c->cls);
 	free(c->status);
@@ -266,6 +267,51 @@ static int set_opt(json_t *o, const char *key, const char *val)
 	return json_object_set_new(o, key, json_string(val)) < 0 ? -ENOMEM : 0;
 }
 
+/* ---- fields of the [claim] binding (assign.h), kept apart from the core record ---- */
+
+static int annotations_to_json(const struct container *c, json_t *o)
+{
+	json_t *a;
+
+	if (!c->n_annotations)
+		return 0;
+	a = json_object();
+	if (!a || json_object_set_new(o, "annotations", a) < 0)
+		return -ENOMEM;
+	for (size_t i = 0; i < c->n_annotations; i++) {
+		const char *eq = strchr(c->annotations[i], '=');
+		_cleanup_free_ char *k =
+			eq ? strndup(c->annotations[i], eq - c->annotations[i]) : NULL;
+
+		if (!k || json_object_set_new(a, k, json_string(eq + 1)) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* As every other field: whatever is not exactly what registry_save writes is -EBADMSG. */
+static int annotations_from_json(json_t *o, struct container *c)
+{
+	json_t *a = json_object_get(o, "annotations"), *v;
+	const char *k;
+
+	if (!a)
+		return 0;
+	if (!json_is_object(a) || json_object_size(a) > ANNOTATIONS_MAX)
+		return -EBADMSG;
+	json_object_foreach(a, k, v)
+	{
+		int r;
+
+		if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v))
+			return -EBADMSG;
+		r = annotation_add(&c->annotations, &c->n_annotations, k, json_string_value(v));
+		if (r <= 0)
+			return r < 0 ? r : -EBADMSG;
+	}
+	return 0;
+}
+
 static json_t *container_to_json(const struct container *c)
 {
 	json_t *o = json_object(), *ovr = json_object();
@@ -285,7 +331,7 @@ static json_t *container_to_json(const struct container *c)
 	    json_object_set_new(o, "owned", json_integer(c->owned)) < 0 ||
 	    json_object_set_new(o, "pid", json_integer(c->pid)) < 0 ||
 	    json_object_set_new(o, "matched", json_boolean(c->matched)) < 0 ||
-	    json_object_set(o, "overrides", ovr) < 0)
+	    json_object_set(o, "overrides", ovr) < 0 || annotations_to_json(c, o) < 0)
 		goto fail;
 	json_decref(ovr);
 	return o;
@@ -403,6 +449,8 @@ static int container_from_json(json_t *o, struct container **ret)
 		r = get_opt(o, "bundle", valid_abs, &c->bundle);
 	if (r >= 0)
 		r = get_overrides(o, c);
+	if (r >= 0)
+		r = annotations_from_json(o, c);
 	if (r >= 0 && ((projid && (!json_is_integer(projid) || json_integer_value(projid) < 0 ||
 				   json_integer_value(projid) > UINT32_MAX)) ||
 		       (owned && (!json_is_integer(owned) || json_integer_value(owned) < 0 ||

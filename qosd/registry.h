@@ -23,6 +23,10 @@ struct container {
 	uint32_t projid;
 	uint32_t owned; /* keys qosd applied (bit 1u << enum qos_key) */
 	pid_t pid; /* a process of the container, from the hook (hint only) */
+	/* the annotations the hook passed that tenants' [claim] rules name ("KEY=VALUE"): the
+	 * evidence a hook claim is checked against on every pass (assign.h) */
+	char **annotations;
+	size_t n_annotations;
 
 	/* runtime only */
 	char *tenant, *cls; /* effective, after the last reconcile */

@@ -238,6 +238,62 @@ static const char *const reserved_names[] = {
 	"cgroup.clone_children", "cgroup.sane_behavior",
 };
 
+bool annotation_key_ok(const char *k)
+{
+	size_t n = strlen(k);
+
+	return n > 0 && n <= ANNOTATION_KEY_MAX &&
+	       strspn(k, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._/-") == n;
+}
+
+bool annotation_value_ok(const char *v)
+{
+	size_t n = strlen(v);
+
+	if (n > ANNOTATION_VALUE_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char) v[i] < 0x20 || v[i] == 0x7f)
+			return false;
+	return true;
+}
+
+int annotation_add(char ***v, size_t *n, const char *key, const char *value)
+{
+	char **nv;
+
+	/* a second value for a key is never taken: the first one stays */
+	if (!annotation_key_ok(key) || !annotation_value_ok(value) || *n >= ANNOTATIONS_MAX ||
+	    annotation_get(*v, *n, key))
+		return 0;
+	nv = reallocarray(*v, *n + 2, sizeof(char *));
+	if (!nv)
+		return -ENOMEM;
+	*v = nv;
+	nv[*n] = strprintf("%s=%s", key, value);
+	if (!nv[*n])
+		return -ENOMEM;
+	nv[++*n] = NULL;
+	return 1;
+}
+
+const char *annotation_get(char *const *v, size_t n, const char *key)
+{
+	size_t l = strlen(key);
+
+	for (size_t i = 0; i < n; i++)
+		if (strneq(v[i], key, l) && v[i][l] == '=')
+			return v[i] + l + 1;
+	return NULL;
+}
+
+void strv_free_n(char **v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
 int name_validate(const char *s, size_t max)
 {
 	size_t n = strlen(s);

@@ -125,3 +125,19 @@ uint64_t now_usec(void);
 #define TENANT_MAX 32
 #define CLASS_MAX 64
 #define CGPATH_MAX 1024
+
+/* OCI annotations qosd records for tenants' [claim] rules (assign.h): at most ANNOTATIONS_MAX of
+ * them, as "KEY=VALUE" strings; keys [A-Za-z0-9._/-] up to ANNOTATION_KEY_MAX bytes, values up
+ * to ANNOTATION_VALUE_MAX bytes without control characters. */
+#define ANNOTATIONS_MAX 64
+#define ANNOTATION_KEY_MAX 253
+#define ANNOTATION_VALUE_MAX 256
+bool annotation_key_ok(const char *k);
+bool annotation_value_ok(const char *v);
+/* Append "KEY=VALUE" to the NULL-terminated *v of *n entries if key and value are acceptable
+ * and there is room: 1 appended, 0 skipped (not acceptable: the caller decides whether that is
+ * an error), -ENOMEM. */
+int annotation_add(char ***v, size_t *n, const char *key, const char *value);
+/* The value of key in such a list, or NULL. */
+const char *annotation_get(char *const *v, size_t n, const char *key);
+void strv_free_n(char **v, size_t n);
