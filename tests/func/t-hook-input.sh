@@ -25,6 +25,9 @@ qt_policy qt <<EOF
 cpu.quota = 30%
 memory.limit = 64M
 pids.limit = 50
+# two tenants: a container may claim qt only from these cgroups (t-claim.sh tests the binding)
+[claim]
+cgroup = $QT_CGP/c-*
 EOF
 qt_policy other <<EOF
 [class bronze]
