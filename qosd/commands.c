@@ -124,6 +124,8 @@ static char *cmd_show(struct manager *m, const char *id)
 	json_object_set_new(o, "cpu_conversion", jstr(cpu_note));
 	json_object_set_new(o, "pending", jstr(r.retry ? r.retry_why : NULL));
 	json_object_set_new(o, "disk_dir", jstr(c->dir));
+	json_object_set_new(o, "matched", json_boolean(c->matched));
+	json_object_set_new(o, "replaces", jstr(c->replaced));
 	if (c->projid)
 		json_object_set_new(o, "projid", json_integer(c->projid));
 	report_done(&r);
@@ -507,11 +509,7 @@ static char *cmd_register(struct manager *m, const struct qos_request *req)
 		k = check_claim(m, req, cgpath, &msg);
 	if (k < 0)
 		return control_error_reply(msg ? msg : strerror(-k));
-	c = registry_get(m->reg, req->id);
-	if (c && !streq(c->cgpath, cgpath))
-		k = registry_set_cgroup(m->reg, c, cgpath);
-	else if (!c)
-		k = registry_add(m->reg, req->id, cgpath, &c);
+	k = manager_entry(m, req->id, cgpath, &c);
 	if (k >= 0)
 		k = take_annotations(m, c, req);
 	if (k < 0)

@@ -126,6 +126,44 @@ int manager_assignment(struct manager *m, const struct container *c, const struc
 	return assign_resolve(m->policy, &in, t, cls, origin, ret_why);
 }
 
+/* A registration (hook, pending record) of id for cgpath: one entry per cgroup. */
+int manager_entry(struct manager *m, const char *id, const char *cgpath, struct container **ret)
+{
+	struct container *c = registry_get(m->reg, id), *o = registry_by_cgroup(m->reg, cgpath);
+	_cleanup_free_ char *old = NULL;
+	int r;
+
+	if (c && o && o != c) {
+		/* id moved into a cgroup another entry holds: that entry stood for this container */
+		log_info("container %s: registered for cgroup %s, which entry %s held; dropping %s",
+			 id, cgpath, o->id, o->id);
+		manager_forget(m, o);
+	}
+	if (c) {
+		r = streq(c->cgpath, cgpath) ? 0 : registry_set_cgroup(m->reg, c, cgpath);
+		if (r >= 0)
+			*ret = c;
+		return r;
+	}
+	if (!o)
+		return registry_add(m->reg, id, cgpath, ret);
+	/* a [match] rule (or an earlier registration) found the cgroup first: the registration
+	 * takes that entry over (operator > hook > match), operator settings and all */
+	old = strdup(o->id);
+	if (!old)
+		return -ENOMEM;
+	r = registry_rename(m->reg, o, id);
+	if (r < 0)
+		return r;
+	reconcile_release(&m->env, old, NULL, 0); /* the ifb named after the old id */
+	log_info("container %s: takes over the entry %s of cgroup %s", id, old, cgpath);
+	free(o->replaced);
+	o->replaced = TAKE_PTR(old);
+	m->state_dirty = true;
+	*ret = o;
+	return 0;
+}
+
 static void forget_quietly(struct manager *m, struct container *c)
 {
 	log_debug("container %s: cgroup %s is gone, forgetting it", c->id, c->cgpath);
@@ -768,10 +806,7 @@ static void adopt_one_pending(struct manager *m, const char *path)
 		return;
 	}
 	/* the hook knows only its own fields: what the operator set for this id stays */
-	c = registry_get(m->reg, p->id);
-	if (c && !streq(c->cgpath, p->cgpath) && registry_set_cgroup(m->reg, c, p->cgpath) < 0)
-		c = NULL;
-	if (c || registry_add(m->reg, p->id, p->cgpath, &c) >= 0) {
+	if (manager_entry(m, p->id, p->cgpath, &c) >= 0) {
 		free(c->hook_tenant);
 		free(c->hook_cls);
 		if (p->dir)

@@ -61,6 +61,10 @@ int manager_reconcile(struct manager *m, struct container *c, struct qos_report 
 /* Report of what the kernel has for c, read only (qosctl show). */
 int manager_inspect(struct manager *m, struct container *c, struct qos_report *ret,
 		    char **ret_cpu_note);
+/* The one entry a registration of id for cgpath goes into: id's own (moved to cgpath), else
+ * the entry a [match] rule or an earlier registration made for cgpath, renamed to id (taken
+ * over: its operator settings stay), else a new one. */
+int manager_entry(struct manager *m, const char *id, const char *cgpath, struct container **ret);
 /* Forget a container: release its ifb and quota id, drop it from the registry. */
 void manager_forget(struct manager *m, struct container *c);
 /* Is cgpath a cgroup qosd may manage? ret_why explains a refusal. */

@@ -137,6 +137,13 @@ static void print_show(json_t *o)
 	       "%s\n",
 	       s_or(o, "id", "?"), s_or(o, "cgroup", "?"), s_or(o, "tenant", "-"),
 	       s_or(o, "class", "-"), s_or(o, "origin", "nobody"), s_or(o, "status", "-"));
+	if (json_string_value(json_object_get(o, "replaces")))
+		printf("  entry    took over %s, the entry a [match] rule made for this cgroup\n",
+		       s_or(o, "replaces", "?"));
+	else if (json_is_true(json_object_get(o, "matched")) &&
+		 !streq(s_or(o, "origin", ""), "match"))
+		printf("  entry    a [match] rule matches this cgroup too; %s takes precedence\n",
+		       s_or(o, "origin", "?"));
 	if (json_object_size(ovr) > 0) {
 		printf("  overrides");
 		json_object_foreach(ovr, key, v) printf(" %s=%s", key, json_string_value(v));

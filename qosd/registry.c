@@ -58,6 +58,7 @@ void container_free(struct container *c)
 	free(c->dir);
 	free(c->bundle);
 	strv_free_n(c->annotations, c->n_annotations);
+	free(c->replaced);
 	free(c->tenant);
 	free(c->cls);
 	free(c->status);
@@ -245,6 +246,23 @@ int registry_set_cgroup(struct registry *reg, struct container *c, const char *c
 	free(c->cgpath);
 	c->cgpath = p;
 	return table_insert(reg->by_cg, reg->nb, c->cgpath, c);
+}
+
+int registry_rename(struct registry *reg, struct container *c, const char *id)
+{
+	char *n;
+	int r;
+
+	if (registry_get(reg, id))
+		return -EEXIST;
+	n = strdup(id);
+	if (!n)
+		return -ENOMEM;
+	table_remove(reg->by_id, reg->nb, c->id, c);
+	free(c->id);
+	c->id = n;
+	r = table_insert(reg->by_id, reg->nb, c->id, c);
+	return r;
 }
 
 void registry_remove(struct registry *reg, struct container *c)

@@ -33,6 +33,7 @@ struct container {
 	const char *origin; /* "operator", "hook", "match" or NULL */
 	char *status; /* "ok", "unassigned", "orphaned: ...", "pending: ...", "N errors" */
 	char *errors; /* last errors, "key: message\n" lines */
+	char *replaced; /* the id of the [match] entry a registration took over, or NULL */
 	bool dirty;
 	unsigned retries;
 	uint64_t retry_at; /* CLOCK_MONOTONIC usec of the next retry, 0 = none */
@@ -54,6 +55,9 @@ struct container *registry_by_cgroup(const struct registry *reg, const char *cgp
 int registry_add(struct registry *reg, const char *id, const char *cgpath, struct container **ret);
 /* Change a known container's cgroup path. */
 int registry_set_cgroup(struct registry *reg, struct container *c, const char *cgpath);
+/* Give a known container another id (-EEXIST if id is taken): a registration taking over the
+ * entry a [match] rule made for the same cgroup. */
+int registry_rename(struct registry *reg, struct container *c, const char *id);
 void registry_remove(struct registry *reg, struct container *c);
 /* Iterate: i from 0 while it returns non-NULL (order unspecified, stable while unchanged). */
 struct container *registry_at(const struct registry *reg, size_t i);
