@@ -1,14 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /* The policy parser on a whole file, then everything the daemon derives from a parsed tenant:
  * desired limits for every class and for the [tenant] budget (with and without previously owned
- * keys, and with another class's settings as overrides), and the blkio target lists. */
+ * keys, and with another class's settings as overrides), the blkio target lists, and the [claim]
+ * binding (assign.c) for claims built from the file's own globs and a few fixed ones. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "fuzz.h"
+#include "qosd/assign.h"
 #include "qosd/desired.h"
 #include "qosd/limits.h"
 #include "qosd/policy.h"
+#include "qosd/util.h"
 
 #define ALL_KEYS ((uint32_t) ((1u << _QK_MAX) - 1))
 
@@ -92,6 +95,70 @@ static void match(struct qos_tenant *t)
 	}
 }
 
+/* One claim against t alone and against t among two tenants: a refusal always names the tenant;
+ * anyone = yes never refuses; no [claim] refuses exactly when there are two tenants; the
+ * operator's word is never refused. */
+static void claim_once(struct qos_tenant *t, const char *cgpath, char *const *ann, size_t n_ann)
+{
+	struct qos_tenant two[2] = { *t, { .name = (char *) "other", .file = (char *) "o.conf" } };
+	struct qos_policy p1 = { .tenants = t, .n_tenants = 1 };
+	struct qos_policy p2 = { .tenants = two, .n_tenants = 2 };
+	const struct assign_claim c = { cgpath, ann, n_ann };
+	const struct qos_policy *ps[] = { &p1, &p2 };
+
+	for (size_t i = 0; i < 2; i++) {
+		const struct assign_input op = { .op_tenant = t->name,
+						 .op_cls = t->n_classes ? t->classes[0].name : NULL,
+						 .hook_tenant = t->name,
+						 .claim = c };
+		const struct assign_input hook = { .hook_tenant = t->name,
+						   .hook_cls = op.op_cls,
+						   .claim = c };
+		const struct qos_tenant *rt;
+		const struct qos_class *rc;
+		const char *origin;
+		char *msg = NULL;
+		int r = assign_claim_check(ps[i], &ps[i]->tenants[0], &c, &msg);
+
+		if ((r < 0) != (msg != NULL) || (r < 0 && !strstr(msg, t->name)))
+			abort();
+		if ((t->claim_anyone && r < 0) || (!t->claim_line && (r < 0) != (i == 1)))
+			abort();
+		free(msg);
+		msg = NULL;
+		if (assign_resolve(ps[i], &op, &rt, &rc, &origin, &msg) == -EPERM)
+			abort();
+		free(msg);
+		msg = NULL;
+		/* the hook's claim is refused on every pass exactly when the registration is */
+		if (op.op_cls &&
+		    (assign_resolve(ps[i], &hook, &rt, &rc, &origin, &msg) == -EPERM) != (r < 0))
+			abort();
+		free(msg);
+	}
+}
+
+static void claims(struct qos_tenant *t)
+{
+	static const char *const paths[] = { "/", "/kubepods.slice/pod1/c1", "/docker/x" };
+	char **v = NULL;
+	size_t n = 0;
+
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
+		claim_once(t, paths[i], NULL, 0);
+	/* each cgroup glob as a path; every annotation glob as its own value */
+	for (size_t i = 0; i < t->n_claims; i++)
+		if (t->claims[i].kind == QOS_CLAIM_CGROUP)
+			claim_once(t, t->claims[i].glob, NULL, 0);
+		else if (annotation_add(&v, &n, t->claims[i].key, t->claims[i].glob) < 0)
+			break;
+	for (size_t i = 0; i < t->n_claims; i++)
+		if (t->claims[i].kind == QOS_CLAIM_CGROUP)
+			claim_once(t, t->claims[i].glob, v, n);
+	claim_once(t, "/", v, n);
+	strv_free_n(v, n);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct qos_tenant *t = NULL;
@@ -113,6 +180,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			settings(&t->classes[i].s, QOS_SRC_CLASS,
 				 t->n_classes > 1 ? &t->classes[(i + 1) % t->n_classes].s : NULL);
 		match(t);
+		claims(t);
 		tenant_free(t);
 	}
 	free(errors);
