@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "allow.h"
+#include "cgroup.h"
 #include "util.h"
 
 static bool refuse(char **ret_why, char *why)
@@ -49,5 +50,22 @@ bool cg_allowed(const struct cg_allow_rules *a, const char *cgpath, char **ret_w
 	if (!under_root(a, cgpath))
 		return refuse(ret_why,
 			      strprintf("%s is outside the configured container_roots", cgpath));
+	return true;
+}
+
+bool cg_allowed_all(const struct cg_allow_rules *a, const char *cgpath, const struct cg_paths *hier,
+		    char **ret_why)
+{
+	if (!cg_allowed(a, cgpath, ret_why))
+		return false;
+	for (int i = 0; hier && i < _CG_CTRL_MAX; i++) {
+		_cleanup_free_ char *why = NULL;
+
+		if (!hier->v[i] || cg_allowed(a, hier->v[i], &why))
+			continue;
+		*ret_why = strprintf("in the %s hierarchy: %s", cg_ctrl_name(i),
+				     why ? why : "not allowed");
+		return false;
+	}
 	return true;
 }

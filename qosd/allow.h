@@ -20,3 +20,9 @@ struct cg_allow_rules {
  * one of the roots (when any are configured). Otherwise false, with *ret_why (malloc'd; NULL if
  * out of memory) saying why. */
 bool cg_allowed(const struct cg_allow_rules *a, const char *cgpath, char **ret_why);
+
+struct cg_paths;
+/* cg_allowed for cgpath and for each of the container's other v1 hierarchy paths (hier may be
+ * NULL); a refusal of one of those names its hierarchy. */
+bool cg_allowed_all(const struct cg_allow_rules *a, const char *cgpath, const struct cg_paths *hier,
+		    char **ret_why);

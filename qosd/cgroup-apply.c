@@ -58,6 +58,7 @@ struct step {
 struct apply_ctx {
 	struct cg_root *root;
 	const char *cgpath;
+	const struct cg_paths *hier; /* v1 per-hierarchy paths, NULL = cgpath everywhere */
 	const struct qos_cg_limits *l;
 	bool dry_run;
 	struct qos_report *r;
@@ -326,7 +327,7 @@ static int build_cpuset_v1(struct apply_ctx *c, struct step *s)
 		s->want = strdup(row_str(c, s->kv)->v ? row_str(c, s->kv)->v : "");
 		return s->want ? 0 : -ENOMEM;
 	}
-	r = parent_path(c->cgpath, &parent);
+	r = parent_path(cg_paths_get(c->hier, CG_CPUSET, c->cgpath), &parent);
 	if (r < 0)
 		return r;
 	r = cg_open(c->root, CG_CPUSET, parent, &pfd);
@@ -405,10 +406,12 @@ static void open_dirs(struct apply_ctx *c)
 
 		if (c->dir_err[ctl] <= 0 || (!used[ctl] && !c->dry_run))
 			continue;
-		c->dir_err[ctl] = cg_open(c->root, ctl, c->cgpath, &c->fd[ctl]);
+		c->dir_err[ctl] =
+			cg_open(c->root, ctl, cg_paths_get(c->hier, ctl, c->cgpath), &c->fd[ctl]);
 		if (c->dir_err[ctl] == -ENOENT && used[ctl])
 			report_retry(c->r, "cgroup %s not present in the %s hierarchy yet",
-				     c->cgpath, c->v ? "unified" : cg_ctrl_name(ctl));
+				     cg_paths_get(c->hier, ctl, c->cgpath),
+				     c->v ? "unified" : cg_ctrl_name(ctl));
 	}
 }
 
@@ -422,8 +425,8 @@ static void fail_dir(struct apply_ctx *c, struct step *s)
 	else if (err == -ENOMEDIUM)
 		fail(c, s, err, "the %s controller is not mounted", h);
 	else
-		fail(c, s, err, "cannot open %s in the %s hierarchy: %s", c->cgpath, h,
-		     strerror(-err));
+		fail(c, s, err, "cannot open %s in the %s hierarchy: %s",
+		     cg_paths_get(c->hier, s->d->ctrl, c->cgpath), h, strerror(-err));
 }
 
 static void fail_read(struct apply_ctx *c, struct step *s, int err)
@@ -515,8 +518,8 @@ static void commit(struct apply_ctx *c, struct step *s)
 		k->written = true;
 		(void) knob_printf(&k->before, "%s", s->cur ? s->cur : "?");
 	}
-	log_debug("cgroup: %s %s = \"%s\": %s", c->cgpath, s->kv->file, s->want,
-		  s->err ? strerror(-s->err) : "ok");
+	log_debug("cgroup: %s %s = \"%s\": %s", cg_paths_get(c->hier, s->d->ctrl, c->cgpath),
+		  s->kv->file, s->want, s->err ? strerror(-s->err) : "ok");
 }
 
 static void fail_write(struct apply_ctx *c, struct step *s)
@@ -586,10 +589,21 @@ static void finish(struct apply_ctx *c, struct step *s)
 int cg_apply(struct cg_root *root, const char *cgpath, const struct qos_cg_limits *l, bool dry_run,
 	     struct qos_report *r)
 {
-	struct apply_ctx c = { .root = root, .cgpath = cgpath, .l = l, .dry_run = dry_run, .r = r };
+	return cg_apply_paths(root, cgpath, NULL, l, dry_run, r);
+}
+
+int cg_apply_paths(struct cg_root *root, const char *cgpath, const struct cg_paths *hier,
+		   const struct qos_cg_limits *l, bool dry_run, struct qos_report *r)
+{
+	struct apply_ctx c = {
+		.root = root, .cgpath = cgpath, .hier = hier, .l = l, .dry_run = dry_run, .r = r
+	};
 	int ret;
 
 	ret = cgpath_validate(cgpath);
+	for (int i = 0; ret >= 0 && hier && i < _CG_CTRL_MAX; i++)
+		if (hier->v[i])
+			ret = cgpath_validate(hier->v[i]);
 	if (ret < 0)
 		return ret;
 	c.v = cg_is_v2(root);

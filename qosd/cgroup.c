@@ -400,6 +400,69 @@ int cg_pid_path(const struct cg_root *root, const char *procfs, pid_t pid, char 
 	return -ENODATA;
 }
 
+void cg_paths_done(struct cg_paths *p)
+{
+	for (int i = 0; i < _CG_CTRL_MAX; i++) {
+		free(p->v[i]);
+		p->v[i] = NULL;
+	}
+}
+
+const char *cg_paths_get(const struct cg_paths *hier, enum cg_ctrl c, const char *cgpath)
+{
+	return hier && c >= 0 && c < _CG_CTRL_MAX && hier->v[c] ? hier->v[c] : cgpath;
+}
+
+/* One v1 line "ID:CONTROLLERS:PATH": fill the entries of the controllers it names. */
+static int paths_from_line(char *line, const char *primary, struct cg_paths *p)
+{
+	char *ctrls = strchr(line, ':'), *path;
+
+	if (!ctrls || !(path = strchr(++ctrls, ':')))
+		return 0;
+	*path++ = 0;
+	for (int c = 0; c < _CG_CTRL_MAX; c++) {
+		if (!has_word(ctrls, cg_ctrl_name(c), ",") || streq(path, primary) || p->v[c])
+			continue;
+		if (cgpath_validate(path) < 0)
+			return -EINVAL;
+		p->v[c] = strdup(path);
+		if (!p->v[c])
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+int cg_pid_paths(const struct cg_root *root, const char *procfs, pid_t pid, const char *primary,
+		 struct cg_paths *ret)
+{
+	_cleanup_free_ char *fn = NULL, *data = NULL;
+	struct cg_paths p = { 0 };
+	char *save = NULL;
+	int r = 0;
+
+	if (pid <= 0)
+		return -EINVAL;
+	if (cg_is_v2(root)) {
+		*ret = p;
+		return 0;
+	}
+	fn = strprintf("%s/%d/cgroup", procfs ? procfs : "/proc", (int) pid);
+	if (!fn)
+		return -ENOMEM;
+	r = read_file_at(AT_FDCWD, fn, 64 * 1024, &data);
+	if (r < 0)
+		return r == -ENOENT ? -ESRCH : r;
+	for (char *l = strtok_r(data, "\n", &save); l && r >= 0; l = strtok_r(NULL, "\n", &save))
+		r = paths_from_line(l, primary, &p);
+	if (r < 0) {
+		cg_paths_done(&p);
+		return r;
+	}
+	*ret = p;
+	return 0;
+}
+
 int cg_first_pid(const struct cg_root *root, const char *cgpath, pid_t *ret)
 {
 	_cleanup_free_ char *procs = NULL;

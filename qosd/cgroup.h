@@ -63,6 +63,25 @@ int cg_apply(struct cg_root *root, const char *cgpath, const struct qos_cg_limit
  * "cpu,cpuacct" form; v2: the "0::" line). procfs may be NULL for "/proc". */
 int cg_pid_path(const struct cg_root *root, const char *procfs, pid_t pid, char **ret);
 
+/* v1: where a container sits in each hierarchy, when that is not its primary path. runc run
+ * without cgroupsPath puts the container under its caller's cgroup in every hierarchy, so from a
+ * shell whose memory cgroup is not the root it is /ID for cpu and /that/memory/cgroup/ID for
+ * memory. NULL entries: the primary path. Always all NULL on v2. */
+struct cg_paths {
+	char *v[_CG_CTRL_MAX];
+};
+
+/* The paths of pid in every v1 hierarchy qosd uses that differ from primary (read from
+ * /proc/PID/cgroup; procfs NULL for "/proc"), each validated. v2: all NULL. */
+int cg_pid_paths(const struct cg_root *root, const char *procfs, pid_t pid, const char *primary,
+		 struct cg_paths *ret);
+void cg_paths_done(struct cg_paths *p);
+/* Controller c's path: hier's entry, or cgpath. hier may be NULL. */
+const char *cg_paths_get(const struct cg_paths *hier, enum cg_ctrl c, const char *cgpath);
+/* cg_apply with per-hierarchy paths (NULL: cgpath in every hierarchy). */
+int cg_apply_paths(struct cg_root *root, const char *cgpath, const struct cg_paths *hier,
+		   const struct qos_cg_limits *l, bool dry_run, struct qos_report *r);
+
 /* The first pid in cgpath's cgroup.procs in the primary hierarchy; -ESRCH if it has none. */
 int cg_first_pid(const struct cg_root *root, const char *cgpath, pid_t *ret);
 

@@ -477,18 +477,22 @@ static int take_annotations(struct manager *m, struct container *c, const struct
 	return 0;
 }
 
-static int register_cgroup(struct manager *m, const struct qos_request *req, char **ret, char **msg)
+/* The container's cgroup: given, or the pid's (and then, on v1, its path in every hierarchy:
+ * runc without cgroupsPath puts it under its caller's cgroup in each). */
+static int register_cgroup(struct manager *m, const struct qos_request *req, char **ret,
+			   struct cg_paths *hier, char **msg)
 {
 	if (req->cgroup)
 		*ret = strdup(req->cgroup);
-	else if (cg_pid_path(m->env.cg, NULL, req->pid, ret) < 0) {
+	else if (cg_pid_path(m->env.cg, NULL, req->pid, ret) < 0 ||
+		 (*ret && cg_pid_paths(m->env.cg, NULL, req->pid, *ret, hier) < 0)) {
 		*msg = strprintf("pid %lld: no such process (or its cgroup is unreadable)",
 				 (long long) req->pid);
 		return -ESRCH;
 	}
 	if (!*ret)
 		return -ENOMEM;
-	if (!manager_cgroup_allowed(m, *ret, msg))
+	if (!manager_cgroups_allowed(m, *ret, hier, msg))
 		return -EPERM;
 	if (!cg_exists(m->env.cg, *ret)) {
 		*msg = strprintf("cgroup %s does not exist", *ret);
@@ -500,10 +504,11 @@ static int register_cgroup(struct manager *m, const struct qos_request *req, cha
 static char *cmd_register(struct manager *m, const struct qos_request *req)
 {
 	_cleanup_free_ char *msg = NULL, *cgpath = NULL;
+	_cleanup_(cg_paths_done) struct cg_paths hier = { 0 };
 	struct qos_report r = { 0 };
 	struct container *c;
 	json_t *o;
-	int k = register_cgroup(m, req, &cgpath, &msg);
+	int k = register_cgroup(m, req, &cgpath, &hier, &msg);
 
 	if (k >= 0)
 		k = check_claim(m, req, cgpath, &msg);
@@ -521,6 +526,9 @@ static char *cmd_register(struct manager *m, const struct qos_request *req)
 	if (req->bundle)
 		free_and_strdup(&c->bundle, req->bundle);
 	c->pid = (pid_t) req->pid;
+	cg_paths_done(&c->hier);
+	c->hier = hier;
+	hier = (struct cg_paths){ 0 };
 	manager_watch_exit(m, c);
 	m->state_dirty = true;
 	k = manager_reconcile(m, c, &r);

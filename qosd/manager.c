@@ -97,6 +97,12 @@ void manager_mark_all_dirty(struct manager *m)
 /* The rule itself is cg_allowed() (allow.c), shared with qos-hook so the two never disagree. */
 bool manager_cgroup_allowed(struct manager *m, const char *cgpath, char **ret_why)
 {
+	return manager_cgroups_allowed(m, cgpath, NULL, ret_why);
+}
+
+bool manager_cgroups_allowed(struct manager *m, const char *cgpath, const struct cg_paths *hier,
+			     char **ret_why)
+{
 	_cleanup_free_ const char **tcg = calloc(m->n_tenants + 1, sizeof(char *));
 	struct cg_allow_rules a = { .self_cgroup = m->self_cgroup,
 				    .roots = m->cfg->container_roots,
@@ -108,7 +114,7 @@ bool manager_cgroup_allowed(struct manager *m, const char *cgpath, char **ret_wh
 		return (*ret_why = strdup("out of memory")), false;
 	for (size_t i = 0; i < m->n_tenants; i++)
 		tcg[i] = m->tenants[i].cgpath;
-	return cg_allowed(&a, cgpath, ret_why);
+	return cg_allowed_all(&a, cgpath, hier, ret_why);
 }
 
 /* The rule itself is assign_resolve() (assign.c), shared with qos-hook. */
@@ -328,6 +334,7 @@ static void target_of(struct manager *m, struct container *c, const struct qos_c
 	snprintf(base, len, "class %s/%s", c->tenant ? c->tenant : "?", cls->name);
 	*t = (struct reconcile_target){ .id = c->id,
 					.cgpath = c->cgpath,
+					.hier = &c->hier,
 					.base = base,
 					.pid_hint = c->pid,
 					.dir = c->dir,
@@ -799,7 +806,7 @@ static void adopt_one_pending(struct manager *m, const char *path)
 		(void) unlink(path);
 		return;
 	}
-	if (!manager_cgroup_allowed(m, p->cgpath, &why)) {
+	if (!manager_cgroups_allowed(m, p->cgpath, &p->hier, &why)) {
 		log_warning("pending registration %s: %s, ignoring", p->id, why);
 		container_free(p);
 		(void) unlink(path);
@@ -820,6 +827,9 @@ static void adopt_one_pending(struct manager *m, const char *path)
 		if (p->bundle)
 			c->bundle = TAKE_PTR(p->bundle);
 		c->pid = p->pid;
+		cg_paths_done(&c->hier);
+		c->hier = p->hier;
+		p->hier = (struct cg_paths){ 0 };
 		strv_free_n(c->annotations, c->n_annotations);
 		c->annotations = TAKE_PTR(p->annotations);
 		c->n_annotations = p->n_annotations;

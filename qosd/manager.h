@@ -69,6 +69,9 @@ int manager_entry(struct manager *m, const char *id, const char *cgpath, struct 
 void manager_forget(struct manager *m, struct container *c);
 /* Is cgpath a cgroup qosd may manage? ret_why explains a refusal. */
 bool manager_cgroup_allowed(struct manager *m, const char *cgpath, char **ret_why);
+/* The same for a container's path in each v1 hierarchy (hier may be NULL). */
+bool manager_cgroups_allowed(struct manager *m, const char *cgpath, const struct cg_paths *hier,
+			     char **ret_why);
 /* Effective tenant and class of c by precedence operator > hook > [match], the hook's claim
  * bound by its tenant's [claim] (assign.h). */
 int manager_assignment(struct manager *m, const struct container *c, const struct qos_tenant **t,

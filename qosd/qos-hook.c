@@ -50,6 +50,7 @@ struct hook {
 	struct qos_policy *policy;
 	struct reconcile_env env;
 	char *cgpath;
+	struct cg_paths hier; /* v1: its paths in hierarchies where they differ from cgpath */
 };
 
 struct projids {
@@ -467,7 +468,7 @@ static int check_cgroup(struct hook *h)
 
 	if (!tcg)
 		return -ENOMEM;
-	ok = cg_allowed(&a, h->cgpath, &why);
+	ok = cg_allowed_all(&a, h->cgpath, &h->hier, &why);
 	cg_strv_free(tcg);
 	if (!ok)
 		return refuse(h, "%s", why ? why : "qosd may not manage its cgroup");
@@ -478,6 +479,8 @@ static int find_cgroup(struct hook *h)
 {
 	int r = cg_pid_path(h->env.cg, NULL, (pid_t) h->st.pid, &h->cgpath);
 
+	if (r >= 0)
+		r = cg_pid_paths(h->env.cg, NULL, (pid_t) h->st.pid, h->cgpath, &h->hier);
 	if (r < 0)
 		return refuse(h, "pid %lld: no such process (or its cgroup is unreadable)",
 			      (long long) h->st.pid);
@@ -591,6 +594,7 @@ static int apply(struct hook *h, const struct qos_tenant *t, const struct qos_cl
 	char base[128];
 	struct reconcile_target tg = { .id = h->st.id,
 				       .cgpath = h->cgpath,
+				       .hier = &h->hier,
 				       .base = base,
 				       .pid_hint = (pid_t) h->st.pid,
 				       .dir = h->st.disk_dir,
@@ -651,6 +655,7 @@ static int write_pending(struct hook *h, uint32_t owned, uint32_t projid)
 	assign_keep_claimed(h->policy, h->st.annotations, &h->st.n_annotations);
 	c.annotations = h->st.annotations;
 	c.n_annotations = h->st.n_annotations;
+	c.hier = h->hier; /* borrowed: c is not freed */
 
 	if (r >= 0)
 		r = registry_write_pending(path, &c);
@@ -780,6 +785,7 @@ static void hook_done(struct hook *h)
 	cg_root_free(h->env.cg);
 	policy_free(h->policy);
 	free(h->cgpath);
+	cg_paths_done(&h->hier);
 	oci_state_done(&h->st);
 	config_done(&h->cfg);
 }

@@ -23,19 +23,20 @@ static int first(int r, int k)
 static int do_blkio(struct reconcile_env *env, const struct reconcile_target *t,
 		    const struct qos_desired *d, bool dry_run, struct qos_report *r)
 {
+	const char *path = cg_paths_get(t->hier, CG_BLKIO, t->cgpath);
 	_cleanup_close_ int fd = -1;
 	struct qos_knob *k;
 	int e;
 
 	if (d->l.io.n_targets == 0 && !d->l.io.own)
 		return 0;
-	e = cg_open(env->cg, CG_BLKIO, t->cgpath, &fd);
+	e = cg_open(env->cg, CG_BLKIO, path, &fd);
 	if (e < 0) {
 		if (report_add(r, "blkio", "blkio", &k) >= 0)
 			knob_fail(k, e, "cannot open the cgroup %s in the io/blkio hierarchy",
-				  t->cgpath);
+				  path);
 		if (e == -ENOENT)
-			report_retry(r, "cgroup %s not in the blkio hierarchy yet", t->cgpath);
+			report_retry(r, "cgroup %s not in the blkio hierarchy yet", path);
 		return e;
 	}
 	if (!env->blkio) {
@@ -150,7 +151,7 @@ int reconcile_one(struct reconcile_env *env, const struct reconcile_target *t,
 {
 	int ret;
 
-	ret = cg_apply(env->cg, t->cgpath, &d->l.cg, dry_run, r);
+	ret = cg_apply_paths(env->cg, t->cgpath, t->hier, &d->l.cg, dry_run, r);
 	ret = first(ret, do_blkio(env, t, d, dry_run, r));
 	ret = first(ret, do_net(env, t, d, dry_run, r));
 	ret = first(ret, do_disk(env, t, d, dry_run, r));

@@ -23,9 +23,12 @@ struct reconcile_env {
 	struct quota_ctx *quota;
 };
 
+struct cg_paths;
+
 struct reconcile_target {
 	const char *id; /* NULL for a tenant cgroup (no tc, no quota) */
 	const char *cgpath;
+	const struct cg_paths *hier; /* v1: paths that differ per hierarchy; NULL = none */
 	const char *base; /* where class values come from, for the report: "class gold" */
 	pid_t pid_hint; /* a process of the container known from the hook, 0 = none */
 	const char *dir; /* disk.dir, NULL = derive from the container */

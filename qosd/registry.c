@@ -59,6 +59,7 @@ void container_free(struct container *c)
 	free(c->bundle);
 	strv_free_n(c->annotations, c->n_annotations);
 	free(c->replaced);
+	cg_paths_done(&c->hier);
 	free(c->tenant);
 	free(c->cls);
 	free(c->status);
@@ -330,6 +331,48 @@ static int annotations_from_json(json_t *o, struct container *c)
 	return 0;
 }
 
+/* ---- v1 per-hierarchy paths (struct cg_paths), kept apart from the core record ---- */
+
+static int hier_to_json(const struct container *c, json_t *o)
+{
+	json_t *h = NULL;
+
+	for (int i = 0; i < _CG_CTRL_MAX; i++) {
+		if (!c->hier.v[i])
+			continue;
+		if (!h && (!(h = json_object()) || json_object_set_new(o, "hierarchies", h) < 0))
+			return -ENOMEM;
+		if (json_object_set_new(h, cg_ctrl_name(i), json_string(c->hier.v[i])) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static int hier_from_json(json_t *o, struct container *c)
+{
+	json_t *h = json_object_get(o, "hierarchies"), *v;
+	const char *k;
+
+	if (!h)
+		return 0;
+	if (!json_is_object(h))
+		return -EBADMSG;
+	json_object_foreach(h, k, v)
+	{
+		int i = 0;
+
+		while (i < _CG_CTRL_MAX && !streq(k, cg_ctrl_name(i)))
+			i++;
+		if (i == _CG_CTRL_MAX || c->hier.v[i] || !json_is_string(v) ||
+		    cgpath_validate(json_string_value(v)) < 0)
+			return -EBADMSG;
+		c->hier.v[i] = strdup(json_string_value(v));
+		if (!c->hier.v[i])
+			return -ENOMEM;
+	}
+	return 0;
+}
+
 static json_t *container_to_json(const struct container *c)
 {
 	json_t *o = json_object(), *ovr = json_object();
@@ -349,7 +392,8 @@ static json_t *container_to_json(const struct container *c)
 	    json_object_set_new(o, "owned", json_integer(c->owned)) < 0 ||
 	    json_object_set_new(o, "pid", json_integer(c->pid)) < 0 ||
 	    json_object_set_new(o, "matched", json_boolean(c->matched)) < 0 ||
-	    json_object_set(o, "overrides", ovr) < 0 || annotations_to_json(c, o) < 0)
+	    json_object_set(o, "overrides", ovr) < 0 || annotations_to_json(c, o) < 0 ||
+	    hier_to_json(c, o) < 0)
 		goto fail;
 	json_decref(ovr);
 	return o;
@@ -469,6 +513,8 @@ static int container_from_json(json_t *o, struct container **ret)
 		r = get_overrides(o, c);
 	if (r >= 0)
 		r = annotations_from_json(o, c);
+	if (r >= 0)
+		r = hier_from_json(o, c);
 	if (r >= 0 && ((projid && (!json_is_integer(projid) || json_integer_value(projid) < 0 ||
 				   json_integer_value(projid) > UINT32_MAX)) ||
 		       (owned && (!json_is_integer(owned) || json_integer_value(owned) < 0 ||

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "cgroup.h"
 #include "policy.h"
 
 struct container {
@@ -27,6 +28,9 @@ struct container {
 	 * evidence a hook claim is checked against on every pass (assign.h) */
 	char **annotations;
 	size_t n_annotations;
+	/* v1: the container's path in hierarchies where it is not cgpath (from /proc/PID/cgroup at
+	 * registration: runc without cgroupsPath); persisted as "hierarchies" */
+	struct cg_paths hier;
 
 	/* runtime only */
 	char *tenant, *cls; /* effective, after the last reconcile */

@@ -195,4 +195,93 @@ check refused-not-started "runc run exited $RUNC_RC: $RUNC_ERR" test $RUNC_RC -n
 check refused-says "runc did not show the hook's reason: $RUNC_ERR" grep -q 'platinum' <<<"$RUNC_ERR"
 check refused-gone "runc list: $("${RUNC[@]}" list -q)" bash -c "! '${RUNC[0]}' --root '$RUNC_ROOT' list -q | grep -q r4"
 check refused-no-pending "pending/$QT_ID-r4.json exists" test ! -e "$QT_TMP/state/pending/$QT_ID-r4.json"
+
+# ===== 5. cgroup v1: runc without cgroupsPath, from a shell whose memory cgroup is another one
+# runc puts the container under its caller's cgroup in each hierarchy: here $QT_CGP/sh/ID in every
+# hierarchy but memory, and $QT_CGP/msh/ID in memory. Registration reads each hierarchy's path
+# from /proc/PID/cgroup; the class's values are read back in each (qosd up, then qosd down and
+# adopted, then across a restart).
+if [[ $QT_V == 2 ]]; then
+	skip v1-paths "cgroup v2 has one hierarchy: paths cannot differ"
+else
+	make_config() {
+		make_config_orig "$@"
+		jq 'del(.linux.cgroupsPath)' "$BUNDLE/config.json" >"$BUNDLE/c5.json"
+		mv "$BUNDLE/c5.json" "$BUNDLE/config.json"
+	}
+	SH=$QT_CGP/sh MSH=$QT_CGP/msh
+	qt_cg_mkdir "$SH"
+	qt_cg_mkdir "$MSH"
+	# every other mounted v1 hierarchy too (devices, freezer, name=systemd, unified), so that
+	# all runc makes stays below $QT_CGP
+	JOIN=()
+	for h in "$QT_CGROOT"/*/; do
+		h=${h%/}
+		[[ -e $h/cgroup.procs ]] || continue
+		if [[ ${h##*/} == memory ]]; then
+			JOIN+=("$h$MSH/cgroup.procs")
+		else
+			mkdir -p "$h$SH"
+			JOIN+=("$h$SH/cgroup.procs")
+		fi
+	done
+	# run_v1 ID: runc run from a shell in those cgroups
+	run_v1() {
+		make_config ""
+		(
+			for f in "${JOIN[@]}"; do echo $BASHPID >"$f" || exit 97; done
+			cd "$BUNDLE" && exec "${RUNC[@]}" run -d "${RUN_OPTS[@]}" "$1" </dev/null \
+				>/dev/null 2>"$QT_TMP/runc-$1.err"
+		)
+		RUNC_RC=$?
+		RUNC_ERR=$(cat "$QT_TMP/runc-$1.err" 2>/dev/null)
+	}
+	# v1_limits NAME ID: the class in each hierarchy's own directory, read back
+	v1_limits() {
+		local n=$1 id=$2
+		check "$n-memory-own-path" "memory $MSH/$id: ${MEM[1]}=$(qt_knob "$MSH/$id" "${MEM[@]}")" \
+			qt_wait 5 test "$(qt_knob "$MSH/$id" "${MEM[@]}")" = $((64 << 20))
+		check "$n-cpu-own-path" "cpu $SH/$id: ${CPU[1]}=$(qt_knob "$SH/$id" "${CPU[@]}")" \
+			grep -q "^$CPU_WANT" <<<"$(qt_knob "$SH/$id" "${CPU[@]}")"
+		check "$n-pids-own-path" "pids $SH/$id: pids.max=$(qt_knob "$SH/$id" "${PIDS[@]}")" \
+			test "$(qt_knob "$SH/$id" "${PIDS[@]}")" = 64
+		check "$n-no-stray-memory-dir" "qosd made $SH/$id in the memory hierarchy" \
+			test ! -d "$(qt_cgdir memory "$SH/$id")"
+	}
+	qt_start_qosd || fail v1-start "qosd did not start"
+	ID5=$QT_ID-r5
+	run_v1 "$ID5"
+	check v1-up-runc-run "runc run exited $RUNC_RC: $RUNC_ERR" test $RUNC_RC -eq 0
+	check v1-up-paths-differ "runc did not make $MSH/$ID5 (memory) and $SH/$ID5 (cpu)" \
+		test -d "$(qt_cgdir memory "$MSH/$ID5")" -a -d "$(qt_cgdir cpu "$SH/$ID5")"
+	check v1-up-registered "qosctl list: $(qosctl list 2>&1)" listed "$ID5"
+	check v1-up-ok "status: $(qosctl list | grep "^$ID5 ")" \
+		qt_wait 5 bash -c "'$QOSCTL' -s '$QT_SOCK' list | grep '^$ID5 ' | grep -q ' ok '"
+	v1_limits v1-up "$ID5"
+	check v1-up-state "state.json lacks the memory path" qt_wait 3 bash -c \
+		"jq -e --arg id '$ID5' --arg p '$MSH/$ID5' '.containers[] | select(.id == \$id) | .hierarchies.memory == \$p' '$QT_TMP/state/state.json' >/dev/null"
+	delete_ctr "$ID5"
+	check v1-up-forgotten "still listed" qt_wait 5 not_listed "$ID5"
+
+	qt_stop_qosd
+	ID6=$QT_ID-r6
+	run_v1 "$ID6"
+	check v1-down-runc-run "runc run exited $RUNC_RC: $RUNC_ERR" test $RUNC_RC -eq 0
+	v1_limits v1-down "$ID6"
+	check v1-down-pending-path "pending record lacks the memory path" \
+		jq -e --arg p "$MSH/$ID6" '.hierarchies.memory == $p' "$QT_TMP/state/pending/$ID6.json" \
+		>/dev/null
+	qt_start_qosd || fail v1-restart "qosd did not restart"
+	check v1-adopted-ok "status: $(qosctl list | grep "^$ID6 ")" \
+		qt_wait 10 bash -c "'$QOSCTL' -s '$QT_SOCK' list | grep '^$ID6 ' | grep -q ' ok '"
+	# drift: qosd corrects the memory hierarchy's own directory after a restart
+	echo $((128 << 20)) >"$(qt_cgdir memory "$MSH/$ID6")/memory.limit_in_bytes"
+	qt_stop_qosd
+	qt_start_qosd || fail v1-restart2 "qosd did not restart"
+	check v1-restart-corrected "memory $MSH/$ID6 after a restart: $(qt_knob "$MSH/$ID6" "${MEM[@]}")" \
+		qt_wait 5 test "$(qt_knob "$MSH/$ID6" "${MEM[@]}")" = $((64 << 20))
+	delete_ctr "$ID6"
+	check v1-down-delete "runc delete: $DEL_ERR" test -z "$DEL_ERR"
+	qt_stop_qosd
+fi
 qt_finish
