@@ -371,10 +371,10 @@ static const char *pid_line_path(const struct cg_root *root, char *line)
 	return has_word(ctrls, "cpu", ",") ? path : NULL;
 }
 
-int cg_pid_path(const struct cg_root *root, const char *procfs, pid_t pid, char **ret)
+/* /proc/PID/cgroup (procfs NULL: /proc); -ESRCH if there is no such process. */
+static int read_pid_cgroup(const char *procfs, pid_t pid, char **ret)
 {
-	_cleanup_free_ char *fn = NULL, *data = NULL;
-	char *save = NULL;
+	_cleanup_free_ char *fn = NULL;
 	int r;
 
 	if (pid <= 0)
@@ -382,9 +382,18 @@ int cg_pid_path(const struct cg_root *root, const char *procfs, pid_t pid, char 
 	fn = strprintf("%s/%d/cgroup", procfs ? procfs : "/proc", (int) pid);
 	if (!fn)
 		return -ENOMEM;
-	r = read_file_at(AT_FDCWD, fn, 64 * 1024, &data);
+	r = read_file_at(AT_FDCWD, fn, 64 * 1024, ret);
+	return r == -ENOENT ? -ESRCH : r;
+}
+
+int cg_pid_path(const struct cg_root *root, const char *procfs, pid_t pid, char **ret)
+{
+	_cleanup_free_ char *data = NULL;
+	char *save = NULL;
+	int r = read_pid_cgroup(procfs, pid, &data);
+
 	if (r < 0)
-		return r == -ENOENT ? -ESRCH : r;
+		return r;
 	for (char *l = strtok_r(data, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
 		const char *p = pid_line_path(root, l);
 		char *s;
@@ -436,23 +445,17 @@ static int paths_from_line(char *line, const char *primary, struct cg_paths *p)
 int cg_pid_paths(const struct cg_root *root, const char *procfs, pid_t pid, const char *primary,
 		 struct cg_paths *ret)
 {
-	_cleanup_free_ char *fn = NULL, *data = NULL;
+	_cleanup_free_ char *data = NULL;
 	struct cg_paths p = { 0 };
 	char *save = NULL;
-	int r = 0;
+	int r = read_pid_cgroup(procfs, pid, &data);
 
-	if (pid <= 0)
-		return -EINVAL;
+	if (r < 0)
+		return r;
 	if (cg_is_v2(root)) {
 		*ret = p;
 		return 0;
 	}
-	fn = strprintf("%s/%d/cgroup", procfs ? procfs : "/proc", (int) pid);
-	if (!fn)
-		return -ENOMEM;
-	r = read_file_at(AT_FDCWD, fn, 64 * 1024, &data);
-	if (r < 0)
-		return r == -ENOENT ? -ESRCH : r;
 	for (char *l = strtok_r(data, "\n", &save); l && r >= 0; l = strtok_r(NULL, "\n", &save))
 		r = paths_from_line(l, primary, &p);
 	if (r < 0) {
