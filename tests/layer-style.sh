@@ -20,11 +20,16 @@ fi
 # each may include itself and the modules its row names, nothing else. A file in no module fails
 # too: a new file takes its place in the table.
 declare -A allow=(
-	[util]="" [log]="util" [units]="util" [limits]="util" [report]="util" [allow]="util"
+	[util]="" [log]="util" [units]="util" [limits]="util" [report]="util"
+	# allow checks a container's path in each v1 hierarchy (struct cg_paths, cg_ctrl_name)
+	[allow]="cgroup util"
 	[proto]="util" [ocistate]="util" [config]="units util" [cgfs]="log util"
 	[policy]="limits units log util"
 	[desired]="policy limits util"
-	[registry]="policy log util"
+	# registry keeps a container's v1 per-hierarchy paths (struct cg_paths)
+	[registry]="policy cgroup log util"
+	# the assignment rules qosd and qos-hook share: precedence and the [claim] binding
+	[assign]="policy util"
 	[watch]="log util"
 	[control]="proto log util"
 	[cgroup]="cgfs limits report units log util"
@@ -34,11 +39,11 @@ declare -A allow=(
 	[reconcile]="desired cgroup blkio tc quota report limits log util"
 	# the manager owns the event sources: link, block-device and cgroup events come from the
 	# enforcers' monitors, so it includes their headers for those (never their knob writers)
-	[manager]="policy desired registry reconcile watch control config allow units limits report
+	[manager]="policy desired registry reconcile watch control config allow assign units limits report
 		cgroup blkio tc quota log util"
 	[main]="manager config policy log util"
 	[qosctl]="config policy proto units log util"
-	[qos-hook]="manager policy desired registry reconcile cgroup blkio tc quota config allow
+	[qos-hook]="manager policy desired registry reconcile cgroup blkio tc quota config allow assign
 		ocistate proto units limits report log util"
 )
 for k in "${!allow[@]}"; do allow[$k]=$(echo ${allow[$k]}); done # one line, single spaces

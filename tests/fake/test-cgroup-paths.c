@@ -16,25 +16,12 @@
 #include "qosd/cgroup.h"
 #include "qosd/report.h"
 #include "qosd/util.h"
+#include "tests/unit/testlib.h"
 
 struct fx {
 	char dir[PATH_MAX];
 	struct cg_root *root;
 };
-
-/* Write base/rel, making its directories. */
-static void put(const char *base, const char *rel, const char *content)
-{
-	_cleanup_free_ char *path = strprintf("%s/%s", base, rel);
-
-	assert_non_null(path);
-	for (char *s = path + strlen(base) + 1; (s = strchr(s, '/')); s++) {
-		*s = 0;
-		(void) mkdir(path, 0755);
-		*s = '/';
-	}
-	assert_int_equal(write_file_atomic(path, content, strlen(content), 0644), 0);
-}
 
 static char *knob(const struct fx *f, const char *rel)
 {
@@ -52,22 +39,22 @@ static int setup(void **state)
 	snprintf(f->dir, sizeof(f->dir), "/tmp/qosd-test-%d-XXXXXX", (int) getpid());
 	if (!mkdtemp(f->dir))
 		return -1;
-	put(f->dir, "cpu/cgroup.procs", "1\n");
-	put(f->dir, "cpuset/cpuset.cpus", "0-3\n");
-	put(f->dir, "cpuset/cpuset.mems", "0\n");
-	put(f->dir, "pids/cgroup.procs", "1\n");
-	put(f->dir, "blkio/cgroup.procs", "1\n");
+	tl_put(f->dir, "cpu/cgroup.procs", "1\n");
+	tl_put(f->dir, "cpuset/cpuset.cpus", "0-3\n");
+	tl_put(f->dir, "cpuset/cpuset.mems", "0\n");
+	tl_put(f->dir, "pids/cgroup.procs", "1\n");
+	tl_put(f->dir, "blkio/cgroup.procs", "1\n");
 	/* the container: /ctr in cpu and pids, /sh/ctr in memory (the shell's memory cgroup) */
-	put(f->dir, "cpu/ctr/cpu.shares", "1024\n");
-	put(f->dir, "pids/ctr/pids.max", "max\n");
-	put(f->dir, "cpuset/ctr/cpuset.cpus", "0-3\n");
-	put(f->dir, "cpuset/ctr/cpuset.mems", "0\n");
-	put(f->dir, "memory/sh/ctr/memory.limit_in_bytes", "9223372036854771712\n");
-	put(f->dir, "memory/sh/ctr/memory.usage_in_bytes", "1048576\n");
-	put(f->dir, "proc/42/cgroup",
-	    "9:name=systemd:/\n8:pids:/ctr\n4:memory:/sh/ctr\n3:cpuset:/\n1:cpu,cpuacct:/ctr\n"
-	    "0::/\n");
-	put(f->dir, "proc/43/cgroup", "4:memory:/sh/../etc\n1:cpu,cpuacct:/ctr\n");
+	tl_put(f->dir, "cpu/ctr/cpu.shares", "1024\n");
+	tl_put(f->dir, "pids/ctr/pids.max", "max\n");
+	tl_put(f->dir, "cpuset/ctr/cpuset.cpus", "0-3\n");
+	tl_put(f->dir, "cpuset/ctr/cpuset.mems", "0\n");
+	tl_put(f->dir, "memory/sh/ctr/memory.limit_in_bytes", "9223372036854771712\n");
+	tl_put(f->dir, "memory/sh/ctr/memory.usage_in_bytes", "1048576\n");
+	tl_put(f->dir, "proc/42/cgroup",
+	       "9:name=systemd:/\n8:pids:/ctr\n4:memory:/sh/ctr\n3:cpuset:/\n1:cpu,cpuacct:/ctr\n"
+	       "0::/\n");
+	tl_put(f->dir, "proc/43/cgroup", "4:memory:/sh/../etc\n1:cpu,cpuacct:/ctr\n");
 	*state = f;
 	return cg_root_open(f->dir, &f->root);
 }
