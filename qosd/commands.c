@@ -110,7 +110,7 @@ static char *cmd_show(struct manager *m, const char *id)
 	_cleanup_free_ char *cpu_note = NULL, *msg = NULL;
 	json_t *o, *knobs;
 
-	if (!c || !cg_exists(m->env.cg, c->cgpath)) {
+	if (!c || cg_check_exists(m->env.cg, c->cgpath) == 0) {
 		msg = strprintf("no container \"%s\" is known to qosd", id);
 		return control_error_reply(msg);
 	}
