@@ -8,7 +8,7 @@
 #include "cgroup.h"
 #include "log.h"
 #include "manager.h"
-#include "quota/quota.h"
+#include "ocistate.h"
 
 static char *reply_ok(json_t *o)
 {
@@ -177,15 +177,6 @@ static void snapshot_done(struct snapshot *s)
 	qos_settings_done(&s->ovr);
 }
 
-static int valid_dir(const char *v, char **msg)
-{
-	if (v[0] != '/' || strlen(v) >= 4096 || strstr(v, "/../") || endswith(v, "/..")) {
-		*msg = strprintf("disk.dir=%s: give an absolute path without \"..\"", v);
-		return -EINVAL;
-	}
-	return 0;
-}
-
 /* One KEY=VALUE of qosctl set onto c. Policy keys become overrides. */
 static int apply_arg(struct manager *m, struct container *c, const char *arg, char **msg)
 {
@@ -211,15 +202,18 @@ static int apply_arg(struct manager *m, struct container *c, const char *arg, ch
 	}
 	if (streq(key, "disk.dir")) {
 		_cleanup_free_ char *why = NULL;
+		char *dir = NULL;
 
-		if (valid_dir(v, msg) < 0)
-			return -EINVAL;
-		/* a symlink, a non-directory, a path outside quota_roots: refused now, not later */
-		if (m->env.quota && quota_dir_check(m->env.quota, v, &why) < 0) {
+		/* a symlink, a non-directory, a place outside the container's writable layer and
+		 * quota_roots: refused now, not later */
+		r = diskdir_decide(&m->env.diskdir, v, c->bundle, c->pid, &dir, &why);
+		if (r < 0) {
 			*msg = strprintf("disk.dir=%s: %s", v, why ? why : "refused");
-			return -EINVAL;
+			return r == -EPERM ? -EPERM : -EINVAL;
 		}
-		return free_and_strdup(&c->dir, v);
+		free(c->dir);
+		c->dir = dir;
+		return 0;
 	}
 	if (streq(key, "cgroup")) {
 		_cleanup_free_ char *why = NULL;
@@ -449,8 +443,6 @@ static int check_claim(struct manager *m, const struct qos_request *req, const c
 					    .annotations = req->annotations,
 					    .n_annotations = req->n_annotations };
 
-	/* disk-dir (issue 12): the rule that req->dir lies in the container's own writable layer
-	 * or under quota_roots belongs here, next to the claim, in the module both paths share */
 	return assign_check_registration(m->policy, m->cfg->config_dir, req->tenant, req->cls,
 					 &claim, msg);
 }
@@ -501,9 +493,21 @@ static int register_cgroup(struct manager *m, const struct qos_request *req, cha
 	return 0;
 }
 
+/* qosd.io/disk-dir, decided before anything is registered (qosd/diskdir.h). */
+static int register_dir(struct manager *m, const struct qos_request *req, char **ret, char **msg)
+{
+	_cleanup_free_ char *why = NULL;
+	int r = diskdir_decide(&m->env.diskdir, req->dir, req->bundle, (pid_t) req->pid, ret, &why);
+
+	if (r < 0)
+		*msg = strprintf(OCI_ANNOTATION_DISK_DIR "=%s: %s", req->dir,
+				 why ? why : "refused");
+	return r;
+}
+
 static char *cmd_register(struct manager *m, const struct qos_request *req)
 {
-	_cleanup_free_ char *msg = NULL, *cgpath = NULL;
+	_cleanup_free_ char *msg = NULL, *cgpath = NULL, *dir = NULL;
 	_cleanup_(cg_paths_done) struct cg_paths hier = { 0 };
 	struct qos_report r = { 0 };
 	struct container *c;
@@ -512,6 +516,8 @@ static char *cmd_register(struct manager *m, const struct qos_request *req)
 
 	if (k >= 0)
 		k = check_claim(m, req, cgpath, &msg);
+	if (k >= 0 && req->dir)
+		k = register_dir(m, req, &dir, &msg);
 	if (k < 0)
 		return control_error_reply(msg ? msg : strerror(-k));
 	k = manager_entry(m, req->id, cgpath, &c);
@@ -521,8 +527,8 @@ static char *cmd_register(struct manager *m, const struct qos_request *req)
 		return control_error_reply(strerror(-k));
 	free_and_strdup(&c->hook_tenant, req->tenant);
 	free_and_strdup(&c->hook_cls, req->cls);
-	if (req->dir)
-		free_and_strdup(&c->dir, req->dir);
+	if (dir)
+		free_and_strdup(&c->dir, dir);
 	if (req->bundle)
 		free_and_strdup(&c->bundle, req->bundle);
 	c->pid = (pid_t) req->pid;

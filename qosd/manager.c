@@ -22,6 +22,7 @@
 #include "watch.h"
 
 #define RETRY_MAX 40
+#define QUOTA_WALK_STEP 4096
 #define RETRY_FIRST_USEC 500ULL
 #define RETRY_CAP_USEC (5 * 1000000ULL)
 /* Saves the hook's registrations cause are batched: at most one full rewrite + fsync per interval,
@@ -337,7 +338,7 @@ static void target_of(struct manager *m, struct container *c, const struct qos_c
 					.hier = &c->hier,
 					.base = base,
 					.pid_hint = c->pid,
-					.dir = c->dir,
+					.dir = &c->dir,
 					.bundle = c->bundle,
 					.projid = &c->projid,
 					.projid_taken = projid_taken,
@@ -363,6 +364,8 @@ static void finish(struct manager *m, struct container *c, const struct qos_desi
 		set_status(&c->status, "%zu error%s", nerr, nerr > 1 ? "s" : "");
 	else
 		set_status(&c->status, "ok");
+	if (r->progress)
+		c->retries = 0; /* a long job's next step: soon, without backoff */
 	if (r->retry)
 		schedule_retry(m, c, r->retry_why);
 	else
@@ -930,38 +933,15 @@ static void write_self_cgroup(struct manager *m)
 		log_warning_errno(r, "cannot write %s, ignoring", path ? path : "qosd.cgroup");
 }
 
-/* quota_roots = DIR:DIR...: the only places disk.dir may be. Split into a NULL-terminated array
- * of pointers into *ret_copy, as many as are given (no fixed cap: nothing is dropped). */
-static int split_quota_roots(const char *text, char **ret_copy, const char ***ret, size_t *ret_n)
-{
-	_cleanup_free_ char *copy = text ? strdup(text) : NULL;
-	_cleanup_free_ const char **v = NULL;
-	char *save = NULL;
-	size_t n = 0;
-
-	*ret_n = 0;
-	if (!text)
-		return 0;
-	if (!copy || !(v = calloc(strlen(text) / 2 + 2, sizeof(char *))))
-		return -ENOMEM;
-	for (char *t = strtok_r(copy, ":", &save); t; t = strtok_r(NULL, ":", &save))
-		v[n++] = t;
-	*ret_copy = TAKE_PTR(copy);
-	*ret = TAKE_PTR(v);
-	*ret_n = n;
-	return 0;
-}
-
 static int open_enforcers(struct manager *m)
 {
-	struct quota_config qc = { .range_lo = m->cfg->quota_lo, .range_hi = m->cfg->quota_hi };
-	_cleanup_free_ char *roots_copy = NULL;
-	_cleanup_free_ const char **roots = NULL;
-	int r = split_quota_roots(m->cfg->quota_roots, &roots_copy, &roots, &qc.n_roots);
+	/* a quota tree is tagged QUOTA_WALK_STEP inodes per pass, so the loop stays responsive */
+	struct quota_config qc = { .range_lo = m->cfg->quota_lo,
+				   .range_hi = m->cfg->quota_hi,
+				   .walk_step = QUOTA_WALK_STEP };
+	int r;
 
-	if (r < 0)
-		return r;
-	qc.roots = qc.n_roots ? roots : NULL;
+	m->env.diskdir.quota_roots = m->cfg->quota_roots;
 	r = blkio_ctx_new(&m->env.blkio);
 	if (r < 0)
 		log_warning_errno(r, "block I/O throttling unavailable (udev), ignoring");
@@ -971,8 +951,6 @@ static int open_enforcers(struct manager *m)
 	r = quota_ctx_new(&qc, &m->env.quota);
 	if (r < 0)
 		log_warning_errno(r, "disk quotas unavailable, ignoring");
-	else if (qc.n_roots)
-		log_debug("quota_roots: %zu director%s", qc.n_roots, qc.n_roots == 1 ? "y" : "ies");
 	return 0;
 }
 

@@ -396,6 +396,7 @@ static int setup(struct hook *h)
 	if (r < 0)
 		return refuse(h, "the policy in %s is invalid or unreadable:\n%s",
 			      h->cfg.config_dir, errors ? errors : strerror(-r));
+	h->env.diskdir.quota_roots = h->cfg.quota_roots;
 	r = cg_root_open(h->cfg.cgroupfs, &h->env.cg);
 	if (r < 0)
 		return refuse(h, "cannot open the cgroup root %s: %s", h->cfg.cgroupfs,
@@ -414,8 +415,6 @@ static int check_claim(struct hook *h)
 	int r = assign_check_registration(h->policy, h->cfg.config_dir, h->st.tenant, h->st.cls,
 					  &claim, &msg);
 
-	/* disk-dir (issue 12): qosd's rule for h->st.disk_dir is called here as in its register
-	 * command, from the module both share */
 	if (r < 0)
 		return refuse(h, "%s", msg ? msg : strerror(-r));
 	return 0;
@@ -472,6 +471,26 @@ static int check_cgroup(struct hook *h)
 	cg_strv_free(tcg);
 	if (!ok)
 		return refuse(h, "%s", why ? why : "qosd may not manage its cgroup");
+	return 0;
+}
+
+/* qosd.io/disk-dir: the same rule as qosd's register (qosd/diskdir.h); the canonical path is
+ * what gets tagged and recorded. */
+static int check_disk_dir(struct hook *h)
+{
+	_cleanup_free_ char *msg = NULL;
+	char *dir = NULL;
+	int r;
+
+	if (!h->st.disk_dir)
+		return 0;
+	r = diskdir_decide(&h->env.diskdir, h->st.disk_dir, h->st.bundle, (pid_t) h->st.pid, &dir,
+			   &msg);
+	if (r < 0)
+		return refuse(h, OCI_ANNOTATION_DISK_DIR "=%s: %s", h->st.disk_dir,
+			      msg ? msg : strerror(-r));
+	free(h->st.disk_dir);
+	h->st.disk_dir = dir;
 	return 0;
 }
 
@@ -597,7 +616,7 @@ static int apply(struct hook *h, const struct qos_tenant *t, const struct qos_cl
 				       .hier = &h->hier,
 				       .base = base,
 				       .pid_hint = (pid_t) h->st.pid,
-				       .dir = h->st.disk_dir,
+				       .dir = &h->st.disk_dir,
 				       .bundle = h->st.bundle,
 				       .projid = projid,
 				       .projid_taken = projid_taken,
@@ -688,6 +707,8 @@ static int register_ourselves(struct hook *h, const char *why)
 		r = find_cgroup(h);
 	if (r >= 0)
 		r = check_claim(h);
+	if (r >= 0)
+		r = check_disk_dir(h);
 	if (r >= 0)
 		r = assignment(h, &t, &cls);
 	if (r > 0)

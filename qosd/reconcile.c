@@ -90,9 +90,9 @@ static int do_net(struct reconcile_env *env, const struct reconcile_target *t,
 static int do_disk(struct reconcile_env *env, const struct reconcile_target *t,
 		   const struct qos_desired *d, bool dry_run, struct qos_report *r)
 {
-	_cleanup_free_ char *derived = NULL;
+	_cleanup_free_ char *derived = NULL, *why = NULL;
 	struct qos_knob *k;
-	const char *dir = t->dir;
+	const char *dir = t->dir ? *t->dir : NULL;
 	int e;
 
 	if (!desired_has_disk(d) || !t->id)
@@ -106,15 +106,17 @@ static int do_disk(struct reconcile_env *env, const struct reconcile_target *t,
 		pid_t pid = 0;
 
 		(void) container_pid(env, t, &pid);
-		e = quota_dir_for_container(pid, t->bundle, &derived);
+		e = diskdir_decide(&env->diskdir, NULL, t->bundle, pid, &derived, &why);
 		if (e < 0) {
 			if (report_add(r, "disk.quota", "quota", &k) >= 0)
-				knob_fail(k, e,
-					  "no directory to limit: give disk.dir, or a bundle or "
-					  "an overlay root to derive it from");
+				knob_fail(k, e, "%s", why ? why : "no directory to limit");
 			return e;
 		}
 		dir = derived;
+		if (!dry_run && t->dir) {
+			*t->dir = TAKE_PTR(derived);
+			dir = *t->dir;
+		}
 	}
 	return quota_apply(env->quota, dir, &d->l.disk, t->projid, t->projid_taken, t->userdata,
 			   dry_run, r);

@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include "desired.h"
+#include "diskdir.h"
 #include "report.h"
 
 struct cg_root;
@@ -21,6 +22,7 @@ struct reconcile_env {
 	struct blkio_ctx *blkio; /* NULL: blkio keys reported as unavailable */
 	struct tc_ctx *tc;
 	struct quota_ctx *quota;
+	struct diskdir_rules diskdir; /* where a quota may tag (qosd.conf quota_roots) */
 };
 
 struct cg_paths;
@@ -31,7 +33,9 @@ struct reconcile_target {
 	const struct cg_paths *hier; /* v1: paths that differ per hierarchy; NULL = none */
 	const char *base; /* where class values come from, for the report: "class gold" */
 	pid_t pid_hint; /* a process of the container known from the hook, 0 = none */
-	const char *dir; /* disk.dir, NULL = derive from the container */
+	/* in/out: the directory a quota tags, canonical; *dir NULL = the container's writable layer,
+	 * decided (diskdir_decide) and stored here on the first pass that needs it (not on dry runs) */
+	char **dir;
 	const char *bundle;
 	uint32_t *projid; /* in/out: project id kept in the state */
 	bool (*projid_taken)(uint32_t id, void *userdata);

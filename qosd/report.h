@@ -27,6 +27,9 @@ struct qos_report {
 	/* set by an enforcer when something is not ready yet (cgroup directory missing in one
 	 * hierarchy, no process in the cgroup, veth not there): reconcile again later */
 	bool retry;
+	/* set with retry by an enforcer that did a bounded step of a long job (a quota tree walk):
+	 * the next step comes soon, without the backoff a missing object gets */
+	bool progress;
 	char *retry_why;
 };
 

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Kernel side of the quota module: filesystem identification, quotactl, project ids on inodes. */
 #include <dirent.h>
+#include <inttypes.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <linux/dqblk_xfs.h>
 #include <linux/fs.h>
@@ -263,21 +265,129 @@ static uint64_t fd_mnt_id(int fd)
 	return sx.stx_mnt_id;
 }
 
-struct walk {
+struct wframe {
+	DIR *d; /* owns its fd */
+	size_t plen; /* length of w->path for this directory */
+};
+
+struct quota_walk {
 	uint32_t id;
 	dev_t dev;
 	uint64_t mnt_id;
-	int changed;
+	int top;
+	bool tagging; /* second phase */
+	bool started; /* the current phase has opened the top */
+	int depth; /* frames in use */
+	struct wframe st[TREE_DEPTH_MAX + 1];
+	char path[PATH_MAX]; /* of the directory being read, relative to the top, for messages */
+	uint64_t visited, changed;
 };
+
+int quota_walk_new(int dirfd, uint32_t id, struct quota_walk **ret)
+{
+	struct quota_walk *w;
+	struct stat st;
+
+	if (fstat(dirfd, &st) < 0)
+		return negative_errno();
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	w->top = fcntl(dirfd, F_DUPFD_CLOEXEC, 3);
+	if (w->top < 0) {
+		free(w);
+		return negative_errno();
+	}
+	w->id = id;
+	w->dev = st.st_dev;
+	w->mnt_id = fd_mnt_id(dirfd);
+	strcpy(w->path, ".");
+	*ret = w;
+	return 0;
+}
+
+static void walk_pop(struct quota_walk *w)
+{
+	struct wframe *f = &w->st[--w->depth];
+
+	closedir(f->d);
+	f->d = NULL;
+	w->path[f->plen] = 0;
+}
+
+void quota_walk_free(struct quota_walk *w)
+{
+	if (!w)
+		return;
+	while (w->depth > 0)
+		walk_pop(w);
+	closep(&w->top);
+	free(w);
+}
+
+void quota_walk_counts(const struct quota_walk *w, uint64_t *ret_visited, uint64_t *ret_changed)
+{
+	*ret_visited = w->visited;
+	*ret_changed = w->changed;
+}
+
+/* Take ownership of fd as the next frame, reading the directory name (appended to the path). */
+static int walk_push(struct quota_walk *w, int fd, const char *name)
+{
+	size_t plen = strlen(w->path);
+	DIR *d;
+
+	if (name && plen + 1 + strlen(name) >= sizeof(w->path)) {
+		close(fd);
+		return -ENAMETOOLONG;
+	}
+	d = fdopendir(fd);
+	if (!d) {
+		int r = negative_errno();
+
+		close(fd);
+		return r;
+	}
+	w->st[w->depth++] = (struct wframe){ .d = d, .plen = plen };
+	if (name) {
+		w->path[plen] = '/';
+		strcpy(w->path + plen + 1, name);
+	}
+	return 0;
+}
+
+/* Check (first phase) or tag (second phase) one open inode. */
+static int walk_inode(struct quota_walk *w, int fd, bool dir, const char *name,
+		      quota_foreign_fn foreign, void *ud, char **msg)
+{
+	uint32_t found;
+	int r;
+
+	if (w->tagging) {
+		r = fd_set_projid(fd, w->id, dir);
+		if (r > 0)
+			w->changed++;
+		return r < 0 ? r : 0;
+	}
+	r = quota_fd_get_projid(fd, &found, NULL);
+	if (r < 0)
+		return r;
+	if (found != 0 && found != w->id && foreign && foreign(found, ud)) {
+		*msg = strprintf("%s%s%s carries project id %" PRIu32 " of someone else", w->path,
+				 name ? "/" : "", name ? name : "", found);
+		return -EBUSY;
+	}
+	return 0;
+}
 
 /* A regular file: opened as O_PATH first, so nothing else (a device node, a FIFO) is ever opened
  * for real, then reopened through its magic link once fstat says it is a regular file. */
-static int tag_file(int dirfd, const char *name, struct walk *w)
+static int walk_file(struct quota_walk *w, int dirfd, const char *name, quota_foreign_fn foreign,
+		     void *ud, char **msg)
 {
 	_cleanup_close_ int pfd = -1, fd = -1;
 	char proc[64];
 	struct stat st;
-	int r;
 
 	pfd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	if (pfd < 0)
@@ -290,19 +400,16 @@ static int tag_file(int dirfd, const char *name, struct walk *w)
 	fd = open(proc, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
 		return errno == ENOENT ? 0 : negative_errno();
-	r = fd_set_projid(fd, w->id, false);
-	if (r > 0)
-		w->changed++;
-	return r < 0 ? r : 0;
+	return walk_inode(w, fd, false, name, foreign, ud, msg);
 }
 
-static int tag_dir(int dfd, struct walk *w, int depth);
-
-static int tag_subdir(int dirfd, const char *name, struct walk *w, int depth)
+static int walk_subdir(struct quota_walk *w, int dirfd, const char *name, quota_foreign_fn foreign,
+		       void *ud, char **msg)
 {
 	_cleanup_close_ int fd = -1;
 	struct stat st;
 	uint64_t mid;
+	int r;
 
 	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
@@ -312,11 +419,21 @@ static int tag_subdir(int dirfd, const char *name, struct walk *w, int depth)
 	mid = fd_mnt_id(fd);
 	if (st.st_dev != w->dev || (mid && w->mnt_id && mid != w->mnt_id))
 		return 0; /* a mount point: not ours to retag */
-	return tag_dir(fd, w, depth + 1);
+	if (w->depth > TREE_DEPTH_MAX - 1) {
+		*msg = strprintf("%s/%s: more than %d directories deep", w->path, name,
+				 TREE_DEPTH_MAX);
+		return -ELOOP;
+	}
+	r = walk_inode(w, fd, true, name, foreign, ud, msg);
+	if (r < 0)
+		return r;
+	return walk_push(w, TAKE_FD(fd), name);
 }
 
-static int tag_entry(int dfd, struct dirent *de, struct walk *w, int depth)
+static int walk_entry(struct quota_walk *w, struct dirent *de, quota_foreign_fn foreign, void *ud,
+		      char **msg)
 {
+	int dfd = dirfd(w->st[w->depth - 1].d);
 	unsigned char type = de->d_type;
 	struct stat st;
 
@@ -326,53 +443,78 @@ static int tag_entry(int dfd, struct dirent *de, struct walk *w, int depth)
 		type = S_ISDIR(st.st_mode) ? DT_DIR : S_ISREG(st.st_mode) ? DT_REG : DT_UNKNOWN;
 	}
 	if (type == DT_DIR)
-		return tag_subdir(dfd, de->d_name, w, depth);
+		return walk_subdir(w, dfd, de->d_name, foreign, ud, msg);
 	if (type == DT_REG)
-		return tag_file(dfd, de->d_name, w);
+		return walk_file(w, dfd, de->d_name, foreign, ud, msg);
 	return 0;
 }
 
-static int tag_dir(int dfd, struct walk *w, int depth)
+/* Open the top for a phase: the first phase checks its own id, the second tags it at the end. */
+static int walk_start(struct quota_walk *w, quota_foreign_fn foreign, void *ud, char **msg)
 {
-	DIR *d;
-	struct dirent *de;
-	int r, fd;
+	int fd = openat(w->top, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int r = 0;
 
-	if (depth > TREE_DEPTH_MAX)
-		return -ELOOP;
-	r = fd_set_projid(dfd, w->id, true);
-	if (r < 0)
-		return r;
-	w->changed += r;
-	fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return negative_errno();
-	d = fdopendir(fd);
-	if (!d) {
-		r = negative_errno();
+	if (!w->tagging)
+		r = walk_inode(w, fd, true, NULL, foreign, ud, msg);
+	if (r < 0) {
 		close(fd);
 		return r;
 	}
-	r = 0;
-	while (r >= 0 && (errno = 0, de = readdir(d)))
-		if (!streq(de->d_name, ".") && !streq(de->d_name, ".."))
-			r = tag_entry(dfd, de, w, depth);
-	if (r >= 0 && errno)
-		r = negative_errno();
-	closedir(d);
-	return r;
+	w->started = true;
+	return walk_push(w, fd, NULL);
 }
 
-int quota_tree_tag(int dirfd, uint32_t id)
+/* The current phase has read everything: on to the next, or tag the top and finish. */
+static int walk_phase_end(struct quota_walk *w)
 {
-	struct walk w = { .id = id };
-	struct stat st;
 	int r;
 
-	if (fstat(dirfd, &st) < 0)
-		return negative_errno();
-	w.dev = st.st_dev;
-	w.mnt_id = fd_mnt_id(dirfd);
-	r = tag_dir(dirfd, &w, 0);
-	return r < 0 ? r : w.changed;
+	if (!w->tagging) {
+		w->tagging = true;
+		w->started = false;
+		return 0;
+	}
+	r = fd_set_projid(w->top, w->id, true);
+	if (r > 0)
+		w->changed++;
+	return r < 0 ? r : 1;
+}
+
+int quota_walk_step(struct quota_walk *w, unsigned budget, quota_foreign_fn foreign, void *ud,
+		    char **ret_msg)
+{
+	unsigned n = 0;
+	int r = 0;
+
+	while (r == 0) {
+		struct dirent *de;
+
+		if (budget && n >= budget)
+			return 0;
+		if (!w->started) {
+			r = walk_start(w, foreign, ud, ret_msg);
+			continue;
+		}
+		if (w->depth == 0) {
+			r = walk_phase_end(w);
+			continue;
+		}
+		errno = 0;
+		de = readdir(w->st[w->depth - 1].d);
+		if (!de) {
+			if (errno)
+				return negative_errno();
+			walk_pop(w);
+			continue;
+		}
+		if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+			continue;
+		n++;
+		w->visited++;
+		r = walk_entry(w, de, foreign, ud, ret_msg);
+	}
+	return r;
 }

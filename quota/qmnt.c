@@ -69,11 +69,6 @@ static int mountinfo_foreach(const char *text, int (*fn)(char **f, int sep, void
 	return 0;
 }
 
-struct upper_find {
-	char *upper;
-	int err;
-};
-
 /* The value of key= in a comma-separated option string (still escaped), or NULL. */
 static const char *opt_find(const char *opts, const char *key, size_t *ret_len)
 {
@@ -92,39 +87,123 @@ static const char *opt_find(const char *opts, const char *key, size_t *ret_len)
 	return NULL;
 }
 
-static int upper_cb(char **f, int sep, void *ud)
+/* Docker's overlay2 mounts from inside its storage directory with relative paths when the
+ * options would not fit a page: upperdir=HASH/diff for the mount point STORAGE/HASH/merged. */
+static char *relative_upper(const char *mp, const char *upper)
 {
-	struct upper_find *u = ud;
+	const char *slash;
+	size_t n = strlen(mp);
+
+	if (!endswith(mp, "/merged") || upper[0] == 0)
+		return NULL;
+	n -= strlen("/merged");
+	slash = memrchr(mp, '/', n);
+	if (!slash || slash == mp)
+		return NULL;
+	return strprintf("%.*s/%s", (int) (slash - mp), mp, upper);
+}
+
+/* The upperdir of one line (an overlay), unescaped and absolute; -ENOENT when it has none. */
+static int line_upperdir(char **f, int sep, char **ret)
+{
+	_cleanup_free_ char *up = NULL, *mp = NULL;
 	const char *v;
 	size_t len;
 
-	if (!streq(f[4], "/"))
-		return 0;
-	/* a later mount at "/" shadows an earlier one */
-	free(u->upper);
-	u->upper = NULL;
-	u->err = -ENOENT;
+	*ret = NULL;
 	if (!streq(f[sep + 1], "overlay"))
-		return 0;
+		return -ENOENT;
 	v = opt_find(f[sep + 3], "upperdir", &len);
 	if (!v || len == 0)
+		return -ENOENT;
+	up = unescape(v, len);
+	if (!up)
+		return -ENOMEM;
+	if (up[0] == '/') {
+		*ret = TAKE_PTR(up);
 		return 0;
-	u->upper = unescape(v, len);
-	u->err = u->upper ? 0 : -ENOMEM;
-	return 0;
+	}
+	mp = unescape(f[4], strlen(f[4]));
+	if (!mp)
+		return -ENOMEM;
+	*ret = relative_upper(mp, up);
+	return *ret ? 0 : -ENOENT;
 }
 
-int quota_mountinfo_upperdir(const char *mountinfo, char **ret)
+struct root_find {
+	const char *path;
+	bool found;
+	char *upper, *fstype;
+	int err;
+};
+
+static int root_cb(char **f, int sep, void *ud)
 {
-	struct upper_find u = { .err = -ENOENT };
+	struct root_find *u = ud;
+	_cleanup_free_ char *mp = unescape(f[4], strlen(f[4]));
+
+	if (!mp)
+		return -ENOMEM;
+	if (!streq(mp, u->path))
+		return 0;
+	/* a later mount at the same point shadows an earlier one */
+	free(u->upper);
+	free(u->fstype);
+	u->found = true;
+	u->fstype = strdup(f[sep + 1]);
+	u->err = line_upperdir(f, sep, &u->upper);
+	return u->fstype ? 0 : -ENOMEM;
+}
+
+int quota_mountinfo_root_at(const char *mountinfo, const char *path, char **ret_upper,
+			    char **ret_fstype)
+{
+	struct root_find u = { .path = path };
+	int r = mountinfo_foreach(mountinfo, root_cb, &u);
+
+	if (r >= 0 && u.found && u.err == 0) {
+		*ret_upper = TAKE_PTR(u.upper);
+		r = 1;
+	} else if (r >= 0 && u.found && u.err == -ENOMEM) {
+		r = -ENOMEM;
+	} else if (r >= 0 && u.found) {
+		*ret_fstype = TAKE_PTR(u.fstype);
+		r = -EMEDIUMTYPE;
+	}
+	free(u.upper);
+	free(u.fstype);
+	return r;
+}
+
+struct dev_find {
+	dev_t dev;
+	char *upper;
+};
+
+static int parse_devno(const char *s, dev_t *ret);
+
+static int dev_cb(char **f, int sep, void *ud)
+{
+	struct dev_find *u = ud;
+	dev_t dev;
 	int r;
 
-	r = mountinfo_foreach(mountinfo, upper_cb, &u);
-	if (r < 0 || u.err < 0) {
-		free(u.upper);
-		return r < 0 ? r : u.err;
-	}
-	*ret = u.upper;
+	if (parse_devno(f[2], &dev) < 0 || dev != u->dev)
+		return 0;
+	r = line_upperdir(f, sep, &u->upper);
+	return r == -ENOENT ? 0 : r < 0 ? r : 1;
+}
+
+int quota_mountinfo_upper_by_dev(const char *mountinfo, dev_t dev, char **ret_upper)
+{
+	struct dev_find u = { .dev = dev };
+	int r = mountinfo_foreach(mountinfo, dev_cb, &u);
+
+	if (r < 0)
+		return r;
+	if (!u.upper)
+		return -ENOENT;
+	*ret_upper = u.upper;
 	return 0;
 }
 

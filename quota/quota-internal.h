@@ -44,15 +44,6 @@ int quota_id_pick(uint32_t lo, uint32_t hi, const struct quota_idset *reserved,
 int quota_id_decide(uint32_t state_id, uint32_t dir_id, uint32_t lo, uint32_t hi,
 		    quota_taken_fn taken, void *taken_ud, uint32_t *ret);
 
-/* Path syntax: absolute, no ".." component, not empty, bounded. 0 or -EINVAL with a message. */
-int quota_path_check_syntax(const char *dir, char **ret_msg);
-/* True if path (canonical) is root or below it (canonical). */
-bool quota_path_under(const char *path, const char *root);
-
-/* The upperdir= of the overlay mounted at "/" in a mountinfo text (the last such line wins).
- * -ENOENT if "/" is not an overlay with an upperdir. */
-int quota_mountinfo_upperdir(const char *mountinfo, char **ret);
-
 /* One mountinfo line split out. */
 struct quota_mnt {
 	char *mnt; /* mount point */
@@ -91,7 +82,20 @@ int quota_fs_set(const struct quota_fs *fs, uint32_t id, const uint64_t *bytes,
 		 const uint64_t *inodes);
 /* The project id of an open file and whether it has FS_XFLAG_PROJINHERIT. */
 int quota_fd_get_projid(int fd, uint32_t *ret_id, bool *ret_inherit);
-/* Set id (and PROJINHERIT on directories) on dirfd and everything below it on the same mount; no
- * symlink is followed, special files and symlinks are left alone. Returns the number of inodes
- * changed. */
-int quota_tree_tag(int dirfd, uint32_t id);
+
+/* A walk over a directory tree on one mount (no symlink followed, no mount crossed; special files
+ * and symlinks left alone), in bounded steps: first every inode's project id is checked
+ * (foreign(found_id, ud) true = the tree is refused, nothing tagged), then each is given id (and
+ * PROJINHERIT on directories); the top directory last, so that "top tagged" means "walk done". */
+struct quota_walk;
+typedef bool (*quota_foreign_fn)(uint32_t found, void *userdata);
+/* Takes a dup of dirfd. */
+int quota_walk_new(int dirfd, uint32_t id, struct quota_walk **ret);
+void quota_walk_free(struct quota_walk *w);
+/* Visit at most budget inodes (0 = no bound). 1: done; 0: more to do; -errno: failed, with
+ * *ret_msg (path relative to the top, the id found) for -EBUSY (foreign id) and -ELOOP (too deep).
+ * After a failure the walk must be freed. */
+int quota_walk_step(struct quota_walk *w, unsigned budget, quota_foreign_fn foreign, void *ud,
+		    char **ret_msg);
+/* Inodes visited and changed so far. */
+void quota_walk_counts(const struct quota_walk *w, uint64_t *ret_visited, uint64_t *ret_changed);

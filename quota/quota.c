@@ -12,13 +12,13 @@
 struct held {
 	uint32_t id;
 	char *dir, *mnt;
+	struct quota_walk *walk; /* tagging under way (bounded steps) */
 };
 
 struct quota_ctx {
 	uint32_t lo, hi;
 	char *projects_file, *projid_file;
-	char **roots;
-	size_t n_roots;
+	unsigned walk_step;
 	struct held *held;
 	size_t n_held;
 };
@@ -60,13 +60,7 @@ int quota_ctx_new(const struct quota_config *cfg, struct quota_ctx **ret)
 	c->hi = cfg->range_hi;
 	c->projects_file = strdup_or_null(cfg->projects_file, &oom);
 	c->projid_file = strdup_or_null(cfg->projid_file, &oom);
-	c->roots = cfg->n_roots ? calloc(cfg->n_roots, sizeof(char *)) : NULL;
-	if (cfg->n_roots && !c->roots)
-		oom = true;
-	for (size_t i = 0; c->roots && i < cfg->n_roots; i++) {
-		c->roots[i] = strdup_or_null(cfg->roots[i], &oom);
-		c->n_roots++;
-	}
+	c->walk_step = cfg->walk_step;
 	if (oom) {
 		quota_ctx_free(c);
 		return -ENOMEM;
@@ -79,13 +73,11 @@ void quota_ctx_free(struct quota_ctx *ctx)
 {
 	if (!ctx)
 		return;
-	for (size_t i = 0; i < ctx->n_roots; i++)
-		free(ctx->roots[i]);
 	for (size_t i = 0; i < ctx->n_held; i++) {
 		free(ctx->held[i].dir);
 		free(ctx->held[i].mnt);
+		quota_walk_free(ctx->held[i].walk);
 	}
-	free(ctx->roots);
 	free(ctx->held);
 	free(ctx->projects_file);
 	free(ctx->projid_file);
@@ -109,6 +101,10 @@ static int held_add(struct quota_ctx *ctx, uint32_t id, const char *dir, const c
 		free(d);
 		free(m);
 		return -ENOMEM;
+	}
+	if (h && h->dir && !streq(h->dir, dir)) {
+		quota_walk_free(h->walk);
+		h->walk = NULL;
 	}
 	if (!h) {
 		v = realloc(ctx->held, (ctx->n_held + 1) * sizeof(*v));
@@ -136,6 +132,7 @@ static void held_remove(struct quota_ctx *ctx, uint32_t id)
 		return;
 	free(h->dir);
 	free(h->mnt);
+	quota_walk_free(h->walk);
 	*h = ctx->held[--ctx->n_held];
 }
 
@@ -185,26 +182,16 @@ static int fd_real_path(int fd, char **ret)
 	return *ret ? 0 : -ENOMEM;
 }
 
-static int check_roots(struct quota_ctx *ctx, const char *dir, const char *real, char **msg)
+/* dir was decided canonical (qosd/diskdir.h): if it resolves elsewhere now, a component was
+ * replaced (by a symbolic link, or a mount) since, and the tree is no longer the one decided. */
+static int check_canonical(const char *dir, const char *real, char **msg)
 {
-	_cleanup_free_ char *list = NULL;
-
-	if (ctx->n_roots == 0)
-		return 0;
-	for (size_t i = 0; i < ctx->n_roots; i++) {
-		_cleanup_free_ char *rr = realpath(ctx->roots[i], NULL);
-
-		if (quota_path_under(real, rr ? rr : ctx->roots[i]))
-			return 0;
-		if (strextend(&list, "%s%s", i ? ", " : "", ctx->roots[i]) < 0)
-			return -ENOMEM;
-	}
 	if (streq(dir, real))
-		*msg = strprintf("%s lies outside the configured quota roots (%s)", dir, list);
-	else
-		*msg = strprintf("%s (really %s) lies outside the configured quota roots (%s)", dir,
-				 real, list);
-	return -EPERM;
+		return 0;
+	*msg = strprintf("%s now resolves to %s (a component was replaced, by a symbolic link or a "
+			 "mount?): refused",
+			 dir, real);
+	return -EXDEV;
 }
 
 static int check_fs(struct qdir *q, const char *dir, char **msg)
@@ -238,7 +225,7 @@ static int check_fs(struct qdir *q, const char *dir, char **msg)
 	return r;
 }
 
-static int dir_open_checked(struct quota_ctx *ctx, const char *dir, struct qdir *q, char **msg)
+static int dir_open_checked(const char *dir, struct qdir *q, char **msg)
 {
 	int r;
 
@@ -251,56 +238,10 @@ static int dir_open_checked(struct quota_ctx *ctx, const char *dir, struct qdir 
 	r = fd_real_path(q->fd, &q->real);
 	if (r < 0)
 		return r;
-	r = check_roots(ctx, dir, q->real, msg);
+	r = check_canonical(dir, q->real, msg);
 	if (r < 0)
 		return r;
 	return check_fs(q, dir, msg);
-}
-
-int quota_dir_check(struct quota_ctx *ctx, const char *dir, char **ret_msg)
-{
-	_cleanup_(qdir_done) struct qdir q = { .fd = -1 };
-	char *msg = NULL;
-	int r;
-
-	r = dir_open_checked(ctx, dir, &q, &msg);
-	if (r < 0) {
-		if (ret_msg)
-			*ret_msg = msg ? msg : strprintf("%s: %s", dir, strerror(-r));
-		else
-			free(msg);
-		return r;
-	}
-	free(msg);
-	return 0;
-}
-
-int quota_dir_for_container(pid_t pid, const char *bundle, char **ret)
-{
-	_cleanup_free_ char *mi = NULL, *path = NULL;
-	char *d;
-	size_t n;
-
-	if (pid > 0) {
-		path = strprintf("/proc/%d/mountinfo", (int) pid);
-		if (!path)
-			return -ENOMEM;
-		if (read_file_at(AT_FDCWD, path, 64u << 20, &mi) >= 0 &&
-		    quota_mountinfo_upperdir(mi, &d) == 0) {
-			*ret = d;
-			return 0;
-		}
-	}
-	if (!bundle || !*bundle)
-		return -ENOENT;
-	n = strlen(bundle);
-	while (n > 1 && bundle[n - 1] == '/')
-		n--;
-	d = strprintf("%.*s/rootfs", (int) n, bundle);
-	if (!d)
-		return -ENOMEM;
-	*ret = d;
-	return 0;
 }
 
 /* Everything that tells which ids are not free for dir: the daemon's registry and the ids this
@@ -348,49 +289,64 @@ static int allocate_id(struct qdir *q, uint32_t lo, uint32_t hi, const struct qu
 	return 0;
 }
 
-static int choose_id(struct quota_ctx *ctx, struct qdir *q, uint32_t state_id, struct taken_wrap *w,
+/* What decides ids for one directory: the reserved files, the effective range, who holds what. */
+struct idview {
+	struct quota_idset reserved;
+	uint32_t lo, hi;
+	struct taken_wrap w;
+};
+
+/* An id found inside a tree that is not ours to take over: held by another container, reserved
+ * by the administrator, or outside our range (set by someone else). 0 is nobody's. */
+static bool id_foreign(uint32_t found, void *userdata)
+{
+	struct idview *v = userdata;
+
+	return found < v->lo || found > v->hi || quota_idset_has(&v->reserved, found) ||
+	       wrap_taken(found, &v->w);
+}
+
+static int choose_id(struct quota_ctx *ctx, struct qdir *q, uint32_t state_id, struct idview *v,
 		     bool dry_run, uint32_t *ret, char **msg)
 {
-	struct quota_idset reserved = { 0 };
-	uint32_t lo, hi, dir_id, id = 0;
+	uint32_t dir_id, id = 0;
 	int r;
 
-	r = quota_idset_load(&reserved, ctx->projects_file, ctx->projid_file);
+	r = quota_idset_load(&v->reserved, ctx->projects_file, ctx->projid_file);
 	if (r < 0) {
 		*msg = strprintf("cannot read /etc/projects or /etc/projid: %s", strerror(-r));
-		goto out;
+		return r;
 	}
-	r = quota_range_resolve(ctx->lo, ctx->hi, q->fs.projid32, &reserved, &lo, &hi, msg);
+	r = quota_range_resolve(ctx->lo, ctx->hi, q->fs.projid32, &v->reserved, &v->lo, &v->hi,
+				msg);
 	if (r < 0 && state_id != 0) {
 		/* the id is ours already: a bad range only stops new allocations */
 		free(*msg);
 		*msg = NULL;
-		lo = hi = state_id;
+		v->lo = v->hi = state_id;
 		r = 0;
 	}
 	if (r < 0)
-		goto out;
+		return r;
 	r = quota_fd_get_projid(q->fd, &dir_id, NULL);
 	if (r < 0) {
 		*msg = strprintf("%s: cannot read its project id: %s", q->real, strerror(-r));
-		goto out;
+		return r;
 	}
-	if (quota_idset_has(&reserved, dir_id))
+	if (quota_idset_has(&v->reserved, dir_id))
 		dir_id = 0;
-	r = quota_id_decide(state_id, dir_id, lo, hi, wrap_taken, w, &id);
+	r = quota_id_decide(state_id, dir_id, v->lo, v->hi, wrap_taken, &v->w, &id);
 	if (r < 0) {
 		*msg = strprintf("%s carries project id %" PRIu32 ", which another container holds",
 				 q->real, dir_id);
-		goto out;
+		return r;
 	}
 	if (id == 0 && !dry_run)
-		r = allocate_id(q, lo, hi, &reserved, w, &id, msg);
+		r = allocate_id(q, v->lo, v->hi, &v->reserved, &v->w, &id, msg);
 	if (r < 0)
-		goto out;
+		return r;
 	*ret = id;
-out:
-	quota_idset_done(&reserved);
-	return r;
+	return 0;
 }
 
 /* Round a byte limit to what the filesystem keeps (and reads back). */
@@ -526,28 +482,67 @@ static int knobs_applied(struct qos_report *rep, size_t idx, const struct quota_
 			   u.used_inodes ? u.used_inodes - 1 : 0);
 }
 
-static int apply_write(struct quota_ctx *ctx, struct qdir *q, const char *dir, uint32_t id,
-		       const struct qos_disk *d, struct qos_report *rep, size_t idx)
+/* One step of the tree's tagging. 1: the tree is tagged; 0: more to do (the report asks for a
+ * retry); -errno: refused or failed (the knobs say why). */
+static int tag_step(struct quota_ctx *ctx, struct qdir *q, uint32_t id, struct idview *v,
+		    struct qos_report *rep, size_t idx)
 {
 	_cleanup_free_ char *msg = NULL;
+	struct held *h = held_find(ctx, id);
+	uint64_t seen, changed;
 	uint32_t dir_id;
 	bool inherit;
+	int r;
+
+	if (!h->walk) {
+		/* the top is tagged last: tagged means a walk went through to the end */
+		r = quota_fd_get_projid(q->fd, &dir_id, &inherit);
+		if (r >= 0 && dir_id == id && inherit)
+			return 1;
+		if (r >= 0)
+			r = quota_walk_new(q->fd, id, &h->walk);
+		if (r < 0)
+			goto fail;
+	}
+	r = quota_walk_step(h->walk, ctx->walk_step, id_foreign, v, &msg);
+	quota_walk_counts(h->walk, &seen, &changed);
+	if (r == 0) {
+		rep->progress = true;
+		report_retry(rep,
+			     "tagging %s with project id %" PRIu32 ": %" PRIu64 " inodes so far",
+			     q->real, id, seen);
+		return 0;
+	}
+	quota_walk_free(h->walk);
+	h->walk = NULL;
+	if (r > 0) {
+		log_debug("quota: %s: project id %" PRIu32 ", %" PRIu64 " inodes seen, %" PRIu64
+			  " retagged",
+			  q->real, id, seen, changed);
+		return 1;
+	}
+fail:
+	if (r == -EBUSY)
+		msg = strprintf("%s: refused, nothing tagged: %s", q->real, msg ? msg : "?");
+	else
+		msg = strprintf("cannot set project id %" PRIu32 " on %s: %s%s%s", id, q->real,
+				strerror(-r), msg ? ": " : "", msg ? msg : "");
+	return knobs_fail(rep, idx, r, msg);
+}
+
+static int apply_write(struct quota_ctx *ctx, struct qdir *q, const char *dir, uint32_t id,
+		       struct idview *v, const struct qos_disk *d, struct qos_report *rep,
+		       size_t idx)
+{
+	_cleanup_free_ char *msg = NULL;
 	int r;
 
 	r = held_add(ctx, id, dir, q->fs.mnt);
 	if (r < 0)
 		return r;
-	r = quota_fd_get_projid(q->fd, &dir_id, &inherit);
-	if (r >= 0 && (dir_id != id || !inherit)) {
-		r = quota_tree_tag(q->fd, id);
-		log_debug("quota: %s: project id %" PRIu32 " -> %" PRIu32 ", %d inodes retagged",
-			  q->real, dir_id, id, r);
-	}
-	if (r < 0) {
-		msg = strprintf("cannot set project id %" PRIu32 " on %s: %s", id, q->real,
-				strerror(-r));
-		return knobs_fail(rep, idx, r, msg);
-	}
+	r = tag_step(ctx, q, id, v, rep, idx);
+	if (r < 0)
+		return r;
 	r = set_limits(&q->fs, id, d);
 	if (r < 0) {
 		msg = strprintf("cannot set the limits of %s project %" PRIu32 " on %s: %s",
@@ -563,7 +558,7 @@ int quota_apply(struct quota_ctx *ctx, const char *dir, const struct qos_disk *d
 {
 	_cleanup_(qdir_done) struct qdir q = { .fd = -1 };
 	_cleanup_free_ char *msg = NULL;
-	struct taken_wrap w = { .ctx = ctx, .dir = dir, .taken = taken, .ud = userdata };
+	struct idview v = { .w = { .ctx = ctx, .dir = dir, .taken = taken, .ud = userdata } };
 	uint32_t id = 0;
 	size_t idx;
 	int r, r2;
@@ -573,16 +568,19 @@ int quota_apply(struct quota_ctx *ctx, const char *dir, const struct qos_disk *d
 	r = knobs_add(rep, d, dir, &idx);
 	if (r < 0)
 		return r;
-	r = dir_open_checked(ctx, dir, &q, &msg);
+	r = dir_open_checked(dir, &q, &msg);
 	if (r >= 0)
-		r = choose_id(ctx, &q, *projid, &w, dry_run, &id, &msg);
-	if (r < 0)
+		r = choose_id(ctx, &q, *projid, &v, dry_run, &id, &msg);
+	if (r < 0) {
+		quota_idset_done(&v.reserved);
 		return knobs_fail(rep, idx, r, msg);
+	}
 	if (id == 0) {
 		/* dry run on a directory that has no id of ours yet */
 		for (size_t i = idx; i < idx + 2; i++)
 			(void) knob_printf(&rep->v[i].applied, "no project id yet");
 		*projid = 0;
+		quota_idset_done(&v.reserved);
 		return 0;
 	}
 	r = knobs_object(rep, idx, &q.fs, id);
@@ -590,7 +588,8 @@ int quota_apply(struct quota_ctx *ctx, const char *dir, const struct qos_disk *d
 		for (size_t i = idx; i < idx + 2; i++)
 			r = knob_printf(&rep->v[i].note, "no projid32bit: ids below 65536");
 	if (r >= 0 && !dry_run)
-		r = apply_write(ctx, &q, dir, id, d, rep, idx);
+		r = apply_write(ctx, &q, dir, id, &v, d, rep, idx);
+	quota_idset_done(&v.reserved);
 	r2 = knobs_applied(rep, idx, &q.fs, id);
 	*projid = id;
 	return r < 0 ? r : r2;
@@ -625,12 +624,12 @@ static int fs_for_id(struct quota_ctx *ctx, const char *dir, uint32_t id, struct
 	struct held *h = held_find(ctx, id);
 	char *slash;
 
-	if (!dir || dir[0] != '/')
-		return -EINVAL;
-	if (fs_at_path(dir, ret) >= 0)
+	if (dir && dir[0] == '/' && fs_at_path(dir, ret) >= 0)
 		return 0;
 	if (h && fs_at_path(h->mnt, ret) >= 0)
 		return 0;
+	if (!dir || dir[0] != '/')
+		return -ENOENT;
 	p = strdup(dir);
 	if (!p)
 		return -ENOMEM;

@@ -17,8 +17,7 @@ struct quota_ctx;
 struct quota_config {
 	uint32_t range_lo, range_hi; /* 0,0 = default by projid32bit */
 	const char *projects_file, *projid_file; /* NULL = /etc/projects, /etc/projid */
-	const char *const *roots; /* allowed directories, none = any */
-	size_t n_roots;
+	unsigned walk_step; /* inodes tagged per quota_apply call; 0 = the whole tree at once */
 };
 
 /* Default id ranges: with projid32bit, and without (ids must stay below 65536). */
@@ -31,19 +30,32 @@ struct quota_config {
 int quota_ctx_new(const struct quota_config *cfg, struct quota_ctx **ret);
 void quota_ctx_free(struct quota_ctx *ctx);
 
-/* Check dir (absolute, not a symlink, a directory, no "..", under a root, on a fs with project
- * quota on). Returns 0, or -errno with *ret_msg (malloc'd) saying which check refused it. */
-int quota_dir_check(struct quota_ctx *ctx, const char *dir, char **ret_msg);
+/* What a host mount table (mountinfo text, the host's or the runtime's view, never a container's)
+ * says about a container's root directory path (canonical): 1 and *ret_upper when the last mount
+ * at exactly path is an overlay with an upperdir; 0 when nothing is mounted at path (a plain
+ * directory); -EMEDIUMTYPE with *ret_fstype when something else is mounted there (a bind mount:
+ * its content is not the container's). */
+int quota_mountinfo_root_at(const char *mountinfo, const char *path, char **ret_upper,
+			    char **ret_fstype);
+/* The upperdir of an overlay mount of device dev in a mountinfo text; -ENOENT if none. */
+int quota_mountinfo_upper_by_dev(const char *mountinfo, dev_t dev, char **ret_upper);
 
-/* Find the writable directory of a container: overlay upperdir of pid's root mount, else
- * <bundle>/rootfs (bundle may be NULL: -ENOENT). */
-int quota_dir_for_container(pid_t pid, const char *bundle, char **ret);
+/* Path syntax: absolute, no ".." component, no control character, bounded. 0 or -EINVAL (or
+ * -ENAMETOOLONG) with *ret_msg. */
+int quota_path_check_syntax(const char *dir, char **ret_msg);
+/* True if path (canonical) is root or below it (canonical). */
+bool quota_path_under(const char *path, const char *root);
 
-/* Bring dir's project quota to d. *projid: in = the id from the state file (0 = none), out = the id
- * in use (allocated or rebuilt from the directory's own project id). taken(id, userdata) tells ids
- * other containers hold. dry_run: read only. Adds one report entry for disk.quota and one for
- * disk.inodes (applied/usage read back with quotactl). Nothing to do (both LEAVE, no id): 0, no
- * entries. */
+/* Bring dir's project quota to d. dir must be canonical (decided by qosd/diskdir.h): a path that
+ * resolves elsewhere now (a component became a symlink) is refused. *projid: in = the id from the
+ * state file (0 = none), out = the id in use (allocated or rebuilt from the directory's own
+ * project id). taken(id, userdata) tells ids other containers hold. The tree is tagged only if no
+ * inode in it carries a live id of someone else (held by another container, reserved in
+ * /etc/projects or /etc/projid, or outside qosd's range), in steps of walk_step inodes: while a
+ * walk is under way the report asks for a retry (r->progress), and the top directory is tagged
+ * last, so a walk cut short (crash, error) is redone. dry_run: read only. Adds one report entry
+ * for disk.quota and one for disk.inodes (applied/usage read back with quotactl). Nothing to do
+ * (both LEAVE, no id): 0, no entries. */
 int quota_apply(struct quota_ctx *ctx, const char *dir, const struct qos_disk *d, uint32_t *projid,
 		bool (*taken)(uint32_t id, void *userdata), void *userdata, bool dry_run,
 		struct qos_report *r);

@@ -9,6 +9,7 @@
 
 #include <cmocka.h>
 
+#include "qosd/diskdir.h"
 #include "qosd/util.h"
 #include "quota/quota-internal.h"
 #include "quota/quota.h"
@@ -236,33 +237,130 @@ static void test_path_under(void **state)
 	assert_false(quota_path_under("/etc", "/var/lib"));
 }
 
-static const char mi_overlay[] =
-	"22 1 0:21 / /proc rw - proc proc rw\n"
-	"600 500 0:55 / / rw,relatime - overlay overlay rw,lowerdir=/l1:/l2,"
-	"upperdir=/var/lib/c/ab\\054c/up\\040dir,workdir=/var/lib/c/work,index=off\n"
-	"601 600 0:56 / /proc rw - proc proc rw\n";
+/* Host mount tables as each runtime leaves them at createRuntime (recorded shapes; ids shortened).
+ * The container's own table is never read: these are the host's (qosd's) view. */
+#define MI_HOST "22 1 254:0 / / rw,relatime shared:1 - ext4 /dev/vda rw\n"
+#define PODMAN_L "/var/lib/containers/storage/overlay/6b1f09"
+#define CTRD_S "/var/lib/containerd/io.containerd.snapshotter.v1.overlayfs/snapshots"
+#define CTRD_B "/run/containerd/io.containerd.runtime.v2.task"
+static const struct {
+	const char *name, *bundle, *config, *mountinfo, *upper;
+} runtimes[] = {
+	/* runc and crun with a plain directory as rootfs: nothing mounted there on the host */
+	{ "runc", "/run/qt/b1", "{\"root\":{\"path\":\"rootfs\"}}", MI_HOST, "/run/qt/b1/rootfs" },
+	{ "crun", "/run/qt/b2/", "{\"root\":{\"path\":\"rootfs/\",\"readonly\":false}}", MI_HOST,
+	  "/run/qt/b2/rootfs" },
+	/* podman (runc or crun): bundle userdata/, rootfs the storage overlay's merged directory */
+	{ "podman", "/var/lib/containers/storage/overlay-containers/c0ffee/userdata",
+	  "{\"root\":{\"path\":\"" PODMAN_L "/merged\"}}",
+	  MI_HOST "612 22 0:61 / " PODMAN_L "/merged rw,nodev,relatime - overlay overlay "
+		  "rw,context=\"system_u:object_r:container_file_t:s0:c1,c2\",lowerdir=/var/lib/"
+		  "containers/storage/overlay/l/ABC:/var/lib/containers/storage/overlay/l/DEF,"
+		  "upperdir=" PODMAN_L "/diff,workdir=" PODMAN_L "/work,metacopy=on\n",
+	  PODMAN_L "/diff" },
+	/* CRI-O: the same storage, the bundle under /run */
+	{ "cri-o", "/run/containers/storage/overlay-containers/beef/userdata",
+	  "{\"ociVersion\":\"1.0.2\",\"root\":{\"path\":\"/var/lib/containers/storage/overlay/"
+	  "77aa/merged\"}}",
+	  MI_HOST "700 22 0:70 / /var/lib/containers/storage/overlay/77aa/merged rw,relatime "
+		  "shared:300 - overlay overlay rw,lowerdir=/var/lib/containers/storage/overlay/l/"
+		  "Q1,upperdir=/var/lib/containers/storage/overlay/77aa/diff,workdir=/var/lib/"
+		  "containers/storage/overlay/77aa/work,volatile\n",
+	  "/var/lib/containers/storage/overlay/77aa/diff" },
+	/* containerd: the snapshotter's overlay mounted at BUNDLE/rootfs */
+	{ "containerd", CTRD_B "/k8s.io/abc123", "{\"root\":{\"path\":\"rootfs\"}}",
+	  MI_HOST "801 22 0:80 / " CTRD_B "/k8s.io/abc123/rootfs rw,relatime - overlay overlay "
+		  "rw,lowerdir=" CTRD_S "/12/fs:" CTRD_S "/11/fs,upperdir=" CTRD_S "/34/fs,"
+		  "workdir=" CTRD_S "/34/work\n",
+	  CTRD_S "/34/fs" },
+	/* Docker: overlay2's merged directory, mounted by dockerd */
+	{ "docker", CTRD_B "/moby/d0c",
+	  "{\"root\":{\"path\":\"/var/lib/docker/overlay2/e1/merged\"}}",
+	  MI_HOST "900 22 0:90 / /var/lib/docker/overlay2/e1/merged rw,relatime - overlay overlay "
+		  "rw,lowerdir=/var/lib/docker/overlay2/l/X1:/var/lib/docker/overlay2/l/X2,"
+		  "upperdir=/var/lib/docker/overlay2/e1/diff,workdir=/var/lib/docker/overlay2/e1/"
+		  "work\n",
+	  "/var/lib/docker/overlay2/e1/diff" },
+	/* Docker with many layers: options relative to the storage directory */
+	{ "docker-relative", CTRD_B "/moby/d0d",
+	  "{\"root\":{\"path\":\"/var/lib/docker/overlay2/e2/merged\"}}",
+	  MI_HOST "901 22 0:91 / /var/lib/docker/overlay2/e2/merged rw,relatime - overlay overlay "
+		  "rw,lowerdir=l/X1:l/X2,upperdir=e2/diff,workdir=e2/work\n",
+	  "/var/lib/docker/overlay2/e2/diff" },
+};
 
-static void test_mountinfo_upperdir(void **state)
+static void test_layer_per_runtime(void **state)
+{
+	for (size_t i = 0; i < ELEMENTSOF(runtimes); i++) {
+		_cleanup_free_ char *rootfs = NULL, *layer = NULL, *msg = NULL;
+
+		assert_int_equal(diskdir_rootfs_of(runtimes[i].bundle, runtimes[i].config, &rootfs),
+				 0);
+		if (diskdir_layer_in(runtimes[i].mountinfo, rootfs, &layer, &msg) < 0)
+			fail_msg("%s: %s", runtimes[i].name, msg ? msg : "?");
+		if (!streq(layer, runtimes[i].upper))
+			fail_msg("%s: writable layer %s, expected %s", runtimes[i].name, layer,
+				 runtimes[i].upper);
+	}
+}
+
+static void test_layer_refused(void **state)
+{
+	_cleanup_free_ char *rootfs = NULL, *layer = NULL, *msg = NULL, *shadow = NULL;
+
+	/* no config.json (or not JSON): BUNDLE/rootfs */
+	assert_int_equal(diskdir_rootfs_of("/b", NULL, &rootfs), 0);
+	assert_string_equal(rootfs, "/b/rootfs");
+	free(rootfs);
+	assert_int_equal(diskdir_rootfs_of("/b", "{not json", &rootfs), 0);
+	assert_string_equal(rootfs, "/b/rootfs");
+	assert_int_equal(diskdir_rootfs_of("relative", NULL, &layer), -EINVAL);
+	/* a bind mount of /etc as the rootfs: its content is someone else's */
+	assert_int_equal(diskdir_layer_in(MI_HOST "50 22 254:0 /etc /b/rootfs rw - ext4 /dev/vda "
+						  "rw\n",
+					  "/b/rootfs", &layer, &msg),
+			 -EPERM);
+	assert_non_null(strstr(msg, "not an overlay"));
+	free(msg);
+	msg = NULL;
+	/* a later mount at the same point shadows the overlay */
+	shadow = strprintf("%s60 22 0:61 / " CTRD_B "/k8s.io/abc123/rootfs rw - tmpfs tmpfs rw\n",
+			   runtimes[4].mountinfo);
+	assert_int_equal(diskdir_layer_in(shadow, CTRD_B "/k8s.io/abc123/rootfs", &layer, &msg),
+			 -EPERM);
+	free(msg);
+	msg = NULL;
+	/* the host's root is never a container's writable layer */
+	assert_int_equal(diskdir_layer_in(MI_HOST, "/", &layer, &msg), -EPERM);
+	free(msg);
+	msg = NULL;
+	/* an overlay without upperdir (read-only) or with one Docker's rule cannot place */
+	assert_int_equal(diskdir_layer_in("9 1 0:5 / /r ro - overlay overlay ro,lowerdir=/a:/b\n",
+					  "/r", &layer, &msg),
+			 -EPERM);
+	free(msg);
+	msg = NULL;
+	assert_int_equal(
+		diskdir_layer_in("9 1 0:5 / /r rw - overlay overlay rw,upperdir=u,workdir=w\n",
+				 "/r", &layer, &msg),
+		-EPERM);
+	assert_null(layer);
+}
+
+static void test_upper_by_dev(void **state)
 {
 	char *up = NULL;
 
-	assert_int_equal(quota_mountinfo_upperdir(mi_overlay, &up), 0);
-	assert_string_equal(up, "/var/lib/c/ab,c/up dir");
+	assert_int_equal(quota_mountinfo_upper_by_dev(runtimes[5].mountinfo, makedev(0, 90), &up),
+			 0);
+	assert_string_equal(up, "/var/lib/docker/overlay2/e1/diff");
 	free(up);
 	up = NULL;
-	assert_int_equal(quota_mountinfo_upperdir("27 1 254:0 / / rw - ext4 /dev/vda rw\n", &up),
+	assert_int_equal(quota_mountinfo_upper_by_dev(runtimes[5].mountinfo, makedev(254, 0), &up),
+			 -ENOENT);
+	assert_int_equal(quota_mountinfo_upper_by_dev("garbage\n\n1 2 3\n", makedev(0, 90), &up),
 			 -ENOENT);
 	assert_null(up);
-	/* a later mount at / shadows the overlay */
-	char *shadow = strprintf("%s700 600 0:57 / / rw - tmpfs tmpfs rw\n", mi_overlay);
-
-	assert_int_equal(quota_mountinfo_upperdir(shadow, &up), -ENOENT);
-	free(shadow);
-	/* an overlay without upperdir (read-only) has no writable directory */
-	assert_int_equal(quota_mountinfo_upperdir(
-				 "9 1 0:5 / / ro - overlay overlay ro,lowerdir=/a:/b\n", &up),
-			 -ENOENT);
-	assert_int_equal(quota_mountinfo_upperdir("garbage\n\n1 2 3\n", &up), -ENOENT);
 }
 
 static void test_mountinfo_find(void **state)
@@ -284,63 +382,100 @@ static void test_mountinfo_find(void **state)
 	assert_int_equal(quota_mountinfo_find(mi, makedev(7, 1), "/mnt/x/c1", &m), -ENOENT);
 }
 
-static struct quota_ctx *ctx_with_root(const char *root)
+static struct quota_ctx *ctx_new(unsigned walk_step)
 {
 	_cleanup_free_ char *projects = tmp_path("projects"), *projid = tmp_path("projid");
-	const char *roots[] = { root };
 	struct quota_config cfg = { .projects_file = projects,
 				    .projid_file = projid,
-				    .roots = roots,
-				    .n_roots = root ? 1 : 0 };
+				    .walk_step = walk_step };
 	struct quota_ctx *ctx = NULL;
 
 	assert_int_equal(quota_ctx_new(&cfg, &ctx), 0);
 	return ctx;
 }
 
-static void expect_refused(struct quota_ctx *ctx, const char *dir, int err, const char *words)
+static void expect_refused(const struct diskdir_rules *rules, const char *dir, const char *bundle,
+			   int err, const char *words)
 {
-	char *msg = NULL;
-	int r = quota_dir_check(ctx, dir, &msg);
+	char *msg = NULL, *out = NULL;
+	int r = diskdir_decide(rules, dir, bundle, 0, &out, &msg);
 
 	if (err)
 		assert_int_equal(r, err);
 	else
 		assert_true(r < 0);
+	assert_null(out);
 	assert_non_null(msg);
 	if (!strstr(msg, words))
 		fail_msg("%s: message \"%s\" lacks \"%s\"", dir, msg, words);
 	free(msg);
 }
 
-static void test_dir_check(void **state)
+static char *decided(const struct diskdir_rules *rules, const char *dir, const char *bundle)
+{
+	char *msg = NULL, *out = NULL;
+
+	if (diskdir_decide(rules, dir, bundle, 0, &out, &msg) < 0)
+		fail_msg("%s: refused: %s", dir ? dir : "(layer)", msg);
+	return out;
+}
+
+/* The attacker names places outside its own writable layer: refused, whatever the route. */
+static void test_diskdir_decide(void **state)
 {
 	_cleanup_free_ char *root = tmp_path("roots"), *c1 = tmp_path("roots/c1");
 	_cleanup_free_ char *link = tmp_path("roots/etc-link"), *file = tmp_path("roots/file");
 	_cleanup_free_ char *outside = tmp_path("outside"), *dotdot = tmp_path("roots/c1/../c1");
 	_cleanup_free_ char *mid = tmp_path("roots/up"), *via = tmp_path("roots/up/etc");
-	_cleanup_free_ char *gone = tmp_path("roots/gone");
-	struct quota_ctx *ctx;
+	_cleanup_free_ char *gone = tmp_path("roots/gone"), *bundle = tmp_path("bundle");
+	_cleanup_free_ char *rootfs = tmp_path("bundle/rootfs"),
+			    *data = tmp_path("bundle/rootfs/d");
+	_cleanup_free_ char *other = tmp_path("other"), *orootfs = tmp_path("other/rootfs");
+	_cleanup_free_ char *esc = tmp_path("bundle/rootfs/esc");
+	char *d;
+	struct diskdir_rules with_root = { .quota_roots = root };
+	struct diskdir_rules none = { 0 };
 
 	assert_int_equal(mkdir(root, 0755), 0);
 	assert_int_equal(mkdir(c1, 0755), 0);
 	assert_int_equal(mkdir(outside, 0755), 0);
+	assert_int_equal(mkdir(bundle, 0755), 0);
+	assert_int_equal(mkdir(rootfs, 0755), 0);
+	assert_int_equal(mkdir(data, 0755), 0);
+	assert_int_equal(mkdir(other, 0755), 0);
+	assert_int_equal(mkdir(orootfs, 0755), 0);
 	assert_int_equal(symlink("/etc", link), 0);
 	assert_int_equal(symlink("/", mid), 0);
+	assert_int_equal(symlink(orootfs, esc), 0);
 	tl_put(NULL, file, "x");
-	ctx = ctx_with_root(root);
-	expect_refused(ctx, link, -ELOOP, "symbolic link (to /etc)");
-	expect_refused(ctx, dotdot, -EINVAL, "\"..\"");
-	expect_refused(ctx, outside, -EPERM, "outside the configured quota roots");
-	expect_refused(ctx, "/etc", -EPERM, "outside the configured quota roots");
+	expect_refused(&with_root, link, NULL, -ELOOP, "symbolic link (to /etc)");
+	expect_refused(&with_root, dotdot, NULL, -EINVAL, "\"..\"");
+	expect_refused(&with_root, outside, NULL, -EPERM, "outside the configured quota roots");
+	expect_refused(&with_root, "/etc", bundle, -EPERM, "outside the configured quota roots");
+	expect_refused(&with_root, "/var/lib", bundle, -EPERM, "writable layer");
 	/* a symlink in the middle of the path: judged by where it really leads */
-	expect_refused(ctx, via, -EPERM, "really /etc");
-	expect_refused(ctx, file, -ENOTDIR, "not a directory");
-	expect_refused(ctx, gone, -ENOENT, "No such file");
-	expect_refused(ctx, "relative", -EINVAL, "absolute");
-	/* a good directory still needs project quota on its filesystem; this host has none */
-	expect_refused(ctx, c1, 0, "quota");
-	quota_ctx_free(ctx);
+	expect_refused(&with_root, via, NULL, -EPERM, "really /etc");
+	expect_refused(&with_root, file, NULL, -ENOTDIR, "not a directory");
+	expect_refused(&with_root, gone, NULL, -ENOENT, "No such file");
+	expect_refused(&with_root, "relative", NULL, -EINVAL, "absolute");
+	/* no quota_roots (the default): only the container's own writable layer */
+	expect_refused(&none, c1, bundle, -EPERM, "none configured");
+	expect_refused(&none, c1, NULL, -EPERM, "none configured");
+	/* another container's directory, also through a symlink planted in one's own layer */
+	expect_refused(&none, orootfs, bundle, -EPERM, "outside the container's writable layer");
+	expect_refused(&none, esc, bundle, -ELOOP, "symbolic link");
+	/* allowed: under a root, in the layer, or the whole layer (canonical paths) */
+	d = decided(&with_root, c1, NULL);
+	assert_string_equal(d, c1);
+	free(d);
+	d = decided(&none, data, bundle);
+	assert_string_equal(d, data);
+	free(d);
+	d = decided(&none, NULL, bundle);
+	assert_string_equal(d, rootfs);
+	free(d);
+	/* without a bundle the pid's root is used: this process has not left the host's root */
+	expect_refused(&none, NULL, NULL, -ESRCH, "no directory to limit");
 }
 
 static void test_apply_refused(void **state)
@@ -349,7 +484,7 @@ static void test_apply_refused(void **state)
 	struct qos_disk d = { .quota_bytes = { QOS_SET, 10u << 20 }, .inodes = { QOS_SET, 100 } };
 	struct qos_disk none = { 0 };
 	struct qos_report rep = { 0 };
-	struct quota_ctx *ctx = ctx_with_root(NULL);
+	struct quota_ctx *ctx = ctx_new(0);
 	uint32_t id = 123;
 
 	assert_int_equal(symlink("/etc", link), 0);
@@ -370,10 +505,93 @@ static void test_apply_refused(void **state)
 	quota_ctx_free(ctx);
 }
 
+static bool has_inherit(const char *path)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	uint32_t id;
+	bool inherit = false;
+
+	assert_true(fd >= 0);
+	assert_int_equal(quota_fd_get_projid(fd, &id, &inherit), 0);
+	return inherit;
+}
+
+static int walk_open(const char *top, struct quota_walk **w)
+{
+	_cleanup_close_ int fd = open(top, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	assert_true(fd >= 0);
+	return quota_walk_new(fd, 0, w);
+}
+
+/* A walk cut short leaves the top untagged (so the next pass redoes it); only a finished walk
+ * tags the top. Id 0 with PROJINHERIT works on any ext4/XFS, quota support or not. */
+static void test_walk_top_last(void **state)
+{
+	_cleanup_free_ char *top = tmp_path("walk"), *a = tmp_path("walk/a");
+	_cleanup_free_ char *b = tmp_path("walk/a/b");
+	struct quota_walk *w = NULL;
+	char *msg = NULL;
+	int steps = 0, r;
+
+	assert_int_equal(mkdir(top, 0755), 0);
+	assert_int_equal(mkdir(a, 0755), 0);
+	assert_int_equal(mkdir(b, 0755), 0);
+	for (int i = 0; i < 6; i++) {
+		_cleanup_free_ char *f = strprintf("%s/f%d", i % 2 ? b : top, i);
+
+		tl_put(NULL, f, "x");
+	}
+	assert_int_equal(walk_open(top, &w), 0);
+	while ((r = quota_walk_step(w, 2, NULL, NULL, &msg)) == 0) {
+		steps++;
+		if (has_inherit(top))
+			fail_msg("the top was tagged after %d steps, before the walk ended", steps);
+	}
+	assert_int_equal(r, 1);
+	assert_null(msg);
+	/* 3 entries in the top, 1 in a, 3 in b, twice (check, then tag), 2 per step */
+	assert_true(steps >= 6);
+	assert_true(has_inherit(top));
+	assert_true(has_inherit(a));
+	assert_true(has_inherit(b));
+	quota_walk_free(w);
+}
+
+/* Deeper than the walk goes: refused before anything is tagged. */
+static void test_walk_too_deep(void **state)
+{
+	_cleanup_free_ char *top = tmp_path("deep"), *mid = NULL;
+	_cleanup_close_ int fd = -1;
+	struct quota_walk *w = NULL;
+	char *msg = NULL;
+
+	assert_int_equal(mkdir(top, 0755), 0);
+	fd = open(top, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	for (int i = 0; i < 260; i++) {
+		int next;
+
+		assert_int_equal(mkdirat(fd, "d", 0755), 0);
+		next = openat(fd, "d", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		assert_true(next >= 0);
+		close(fd);
+		fd = next;
+	}
+	assert_int_equal(walk_open(top, &w), 0);
+	assert_int_equal(quota_walk_step(w, 0, NULL, NULL, &msg), -ELOOP);
+	assert_non_null(msg);
+	assert_non_null(strstr(msg, "directories deep"));
+	free(msg);
+	quota_walk_free(w);
+	mid = tmp_path("deep/d/d");
+	assert_false(has_inherit(top));
+	assert_false(has_inherit(mid));
+}
+
 static void test_release_gone(void **state)
 {
 	_cleanup_free_ char *gone = tmp_path("never/was/here");
-	struct quota_ctx *ctx = ctx_with_root(NULL);
+	struct quota_ctx *ctx = ctx_new(0);
 
 	assert_int_equal(quota_release(ctx, gone, 0), 0);
 	/* the directory is gone: its nearest ancestor's filesystem is used; this host has no quota
@@ -381,23 +599,6 @@ static void test_release_gone(void **state)
 	assert_true(quota_release(ctx, gone, 100001) <= 0);
 	assert_true(quota_release(ctx, "relative", 100001) < 0);
 	quota_ctx_free(ctx);
-}
-
-static void test_dir_for_container(void **state)
-{
-	char *d = NULL;
-
-	/* this test's own root is not an overlay: the bundle's rootfs */
-	assert_int_equal(quota_dir_for_container(getpid(), "/run/c/b1/", &d), 0);
-	assert_string_equal(d, "/run/c/b1/rootfs");
-	free(d);
-	d = NULL;
-	assert_int_equal(quota_dir_for_container(0, "/run/c/b2", &d), 0);
-	assert_string_equal(d, "/run/c/b2/rootfs");
-	free(d);
-	d = NULL;
-	assert_int_equal(quota_dir_for_container(0, NULL, &d), -ENOENT);
-	assert_null(d);
 }
 
 static void test_ctx_config(void **state)
@@ -432,21 +633,15 @@ static void test_format(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_idset_parse),
-		cmocka_unit_test(test_idset_load),
-		cmocka_unit_test(test_range),
-		cmocka_unit_test(test_pick),
-		cmocka_unit_test(test_decide),
-		cmocka_unit_test(test_path_syntax),
-		cmocka_unit_test(test_path_under),
-		cmocka_unit_test(test_mountinfo_upperdir),
-		cmocka_unit_test(test_mountinfo_find),
-		cmocka_unit_test(test_dir_check),
-		cmocka_unit_test(test_apply_refused),
-		cmocka_unit_test(test_release_gone),
-		cmocka_unit_test(test_dir_for_container),
-		cmocka_unit_test(test_ctx_config),
-		cmocka_unit_test(test_format),
+		cmocka_unit_test(test_idset_parse),    cmocka_unit_test(test_idset_load),
+		cmocka_unit_test(test_range),	       cmocka_unit_test(test_pick),
+		cmocka_unit_test(test_decide),	       cmocka_unit_test(test_path_syntax),
+		cmocka_unit_test(test_path_under),     cmocka_unit_test(test_layer_per_runtime),
+		cmocka_unit_test(test_layer_refused),  cmocka_unit_test(test_upper_by_dev),
+		cmocka_unit_test(test_mountinfo_find), cmocka_unit_test(test_diskdir_decide),
+		cmocka_unit_test(test_apply_refused),  cmocka_unit_test(test_walk_top_last),
+		cmocka_unit_test(test_walk_too_deep),  cmocka_unit_test(test_release_gone),
+		cmocka_unit_test(test_ctx_config),     cmocka_unit_test(test_format),
 	};
 
 	return cmocka_run_group_tests(tests, setup_tmp, teardown_tmp);

@@ -1,0 +1,260 @@
+/* SPDX-License-Identifier: MIT */
+#include <fcntl.h>
+#include <jansson.h>
+#include <limits.h>
+#include <sys/stat.h>
+
+#include "diskdir.h"
+#include "quota/quota.h"
+#include "util.h"
+
+#define CONFIG_MAX (16u << 20)
+#define MOUNTINFO_MAX (64u << 20)
+
+/* bundle + "/" + rel, without doubled or trailing slashes. */
+static char *join(const char *bundle, const char *rel)
+{
+	size_t n = strlen(bundle);
+
+	while (n > 1 && bundle[n - 1] == '/')
+		n--;
+	while (*rel == '/')
+		rel++;
+	return strprintf("%.*s%s%s", (int) n, bundle, n == 1 ? "" : "/", rel);
+}
+
+int diskdir_rootfs_of(const char *bundle, const char *config, char **ret)
+{
+	json_auto_t *o = config ? json_loads(config, 0, NULL) : NULL;
+	const char *p = json_string_value(json_object_get(json_object_get(o, "root"), "path"));
+	char *s;
+
+	if (!bundle || bundle[0] != '/')
+		return -EINVAL;
+	if (!p || !*p)
+		p = "rootfs";
+	s = p[0] == '/' ? strdup(p) : join(bundle, p);
+	if (!s)
+		return -ENOMEM;
+	for (size_t n = strlen(s); n > 1 && s[n - 1] == '/'; n--)
+		s[n - 1] = 0;
+	*ret = s;
+	return 0;
+}
+
+int diskdir_layer_in(const char *mountinfo, const char *rootfs, char **ret, char **ret_msg)
+{
+	_cleanup_free_ char *fstype = NULL;
+	char *upper = NULL;
+	int r;
+
+	if (streq(rootfs, "/")) {
+		*ret_msg = strdup("the container's rootfs is the host's root directory: it has no "
+				  "writable layer of its own");
+		return -EPERM;
+	}
+	r = quota_mountinfo_root_at(mountinfo, rootfs, &upper, &fstype);
+	if (r == -EMEDIUMTYPE && streq(fstype, "overlay")) {
+		*ret_msg = strprintf("%s is an overlay without an upperdir qosd can place", rootfs);
+		return -EPERM;
+	}
+	if (r == -EMEDIUMTYPE) {
+		*ret_msg = strprintf("%s is a mount of %s, not an overlay: its content is not the "
+				     "container's own (give disk.dir under a quota root)",
+				     rootfs, fstype ? fstype : "?");
+		return -EPERM;
+	}
+	if (r < 0)
+		return r;
+	if (r == 0)
+		upper = strdup(rootfs); /* a plain directory: runc and crun with a bundle rootfs */
+	if (!upper)
+		return -ENOMEM;
+	*ret = upper;
+	return 0;
+}
+
+/* A regular file's text, opened without following a final symlink and without blocking on a
+ * FIFO someone put there. */
+static int read_regular(const char *path, size_t max, char **ret)
+{
+	_cleanup_close_ int fd =
+		open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	char proc[64];
+	struct stat st;
+
+	if (fd < 0)
+		return negative_errno();
+	if (fstat(fd, &st) < 0)
+		return negative_errno();
+	if (!S_ISREG(st.st_mode))
+		return -EINVAL;
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	return read_file_at(AT_FDCWD, proc, max, ret);
+}
+
+static int layer_of_bundle(const char *mi, const char *bundle, char **ret, char **msg)
+{
+	_cleanup_free_ char *config = NULL, *cfgpath = join(bundle, "config.json"), *rootfs = NULL;
+	_cleanup_free_ char *real = NULL;
+	int r;
+
+	if (!cfgpath)
+		return -ENOMEM;
+	(void) read_regular(cfgpath, CONFIG_MAX, &config);
+	r = diskdir_rootfs_of(bundle, config, &rootfs);
+	if (r < 0)
+		return r;
+	real = realpath(rootfs, NULL);
+	if (!real) {
+		r = negative_errno();
+		*msg = strprintf("the rootfs %s of bundle %s: %s", rootfs, bundle, strerror(-r));
+		return r;
+	}
+	return diskdir_layer_in(mi, real, ret, msg);
+}
+
+static int layer_of_pid(const char *mi, pid_t pid, char **ret, char **msg)
+{
+	_cleanup_free_ char *root = strprintf("/proc/%d/root", (int) pid);
+	struct stat st, self;
+	int r;
+
+	if (!root)
+		return -ENOMEM;
+	if (pid <= 0 || stat(root, &st) < 0) {
+		*msg = strprintf("no bundle, and pid %d is not there to find its root", (int) pid);
+		return -ESRCH;
+	}
+	if (stat("/proc/self/root", &self) == 0 && self.st_dev == st.st_dev &&
+	    self.st_ino == st.st_ino) {
+		*msg = strprintf("no bundle, and pid %d has not entered its own root yet",
+				 (int) pid);
+		return -ESRCH;
+	}
+	r = quota_mountinfo_upper_by_dev(mi, st.st_dev, ret);
+	if (r == -ENOENT)
+		*msg = strprintf("no bundle, and the root of pid %d is not an overlay the host's "
+				 "mount table knows",
+				 (int) pid);
+	return r;
+}
+
+int diskdir_writable_layer(const struct diskdir_rules *r, const char *bundle, pid_t pid, char **ret,
+			   char **ret_msg)
+{
+	_cleanup_free_ char *mi = NULL, *layer = NULL, *msg = NULL;
+	const char *mipath = r && r->mountinfo ? r->mountinfo : "/proc/self/mountinfo";
+	char *real;
+	int k;
+
+	k = read_file_at(AT_FDCWD, mipath, MOUNTINFO_MAX, &mi);
+	if (k < 0) {
+		*ret_msg = strprintf("cannot read %s: %s", mipath, strerror(-k));
+		return k;
+	}
+	if (bundle && *bundle)
+		k = layer_of_bundle(mi, bundle, &layer, &msg);
+	else
+		k = layer_of_pid(mi, pid, &layer, &msg);
+	if (k < 0) {
+		*ret_msg = msg ? TAKE_PTR(msg) : strprintf("%s", strerror(-k));
+		return k;
+	}
+	real = realpath(layer, NULL);
+	if (!real) {
+		k = negative_errno();
+		*ret_msg = strprintf("the writable layer %s: %s", layer, strerror(-k));
+		return k;
+	}
+	*ret = real;
+	return 0;
+}
+
+/* Is real under one of the colon-separated roots? Their list goes to *ret_list for messages. */
+static bool under_roots(const char *roots, const char *real, char **ret_list)
+{
+	_cleanup_free_ char *copy = roots ? strdup(roots) : NULL;
+	char *save = NULL;
+
+	for (char *t = copy ? strtok_r(copy, ":", &save) : NULL; t;
+	     t = strtok_r(NULL, ":", &save)) {
+		_cleanup_free_ char *rr = realpath(t, NULL);
+
+		if (t[0] == '/' && quota_path_under(real, rr ? rr : t))
+			return true;
+		(void) strextend(ret_list, "%s%s", *ret_list ? ", " : "", t);
+	}
+	return false;
+}
+
+/* The requested directory itself: a real directory, its canonical path in *ret. */
+static int requested_real(const char *dir, char **ret, char **msg)
+{
+	char target[PATH_MAX];
+	struct stat st;
+	ssize_t n;
+	int r = quota_path_check_syntax(dir, msg);
+
+	if (r < 0)
+		return r;
+	if (lstat(dir, &st) < 0) {
+		r = negative_errno();
+		*msg = strprintf("%s: %s", dir, strerror(-r));
+		return r;
+	}
+	if (S_ISLNK(st.st_mode)) {
+		n = readlink(dir, target, sizeof(target) - 1);
+		target[n < 0 ? 0 : n] = 0;
+		*msg = strprintf("%s is a symbolic link (to %s): refused", dir, target);
+		return -ELOOP;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		*msg = strprintf("%s is not a directory", dir);
+		return -ENOTDIR;
+	}
+	*ret = realpath(dir, NULL);
+	if (!*ret) {
+		r = negative_errno();
+		*msg = strprintf("%s: %s", dir, strerror(-r));
+		return r;
+	}
+	return 0;
+}
+
+int diskdir_decide(const struct diskdir_rules *r, const char *requested, const char *bundle,
+		   pid_t pid, char **ret, char **ret_msg)
+{
+	_cleanup_free_ char *real = NULL, *layer = NULL, *why = NULL, *list = NULL;
+	int k;
+
+	*ret_msg = NULL;
+	if (requested) {
+		k = requested_real(requested, &real, ret_msg);
+		if (k < 0)
+			return k;
+		if (under_roots(r->quota_roots, real, &list)) {
+			*ret = TAKE_PTR(real);
+			return 0;
+		}
+	}
+	k = diskdir_writable_layer(r, bundle, pid, &layer, &why);
+	if (k >= 0 && (!real || quota_path_under(real, layer))) {
+		*ret = real ? TAKE_PTR(real) : TAKE_PTR(layer);
+		return 0;
+	}
+	if (!requested) {
+		*ret_msg = strprintf("no directory to limit: %s", why ? why : strerror(-k));
+		return k;
+	}
+	*ret_msg =
+		strprintf("%s%s%s%s lies outside the container's writable layer (%s) and outside "
+			  "the configured quota roots (%s)",
+			  requested, streq(requested, real) ? "" : " (really ",
+			  streq(requested, real) ? "" : real, streq(requested, real) ? "" : ")",
+			  layer ? layer
+			  : why ? why
+				: "?",
+			  list ? list : "none configured");
+	return -EPERM;
+}
