@@ -493,15 +493,21 @@ static int register_cgroup(struct manager *m, const struct qos_request *req, cha
 	return 0;
 }
 
-/* qosd.io/disk-dir, decided before anything is registered (qosd/diskdir.h). */
+/* qosd.io/disk-dir, decided before anything is registered (qosd/diskdir.h); without one, the
+ * writable layer of the bundle, derived now (createRuntime: the runtime's rootfs mount is in
+ * place) from the host's mount table, if it can be: a class with disk keys needs it later. */
 static int register_dir(struct manager *m, const struct qos_request *req, char **ret, char **msg)
 {
 	_cleanup_free_ char *why = NULL;
 	int r = diskdir_decide(&m->env.diskdir, req->dir, req->bundle, (pid_t) req->pid, ret, &why);
 
+	if (r < 0 && !req->dir) {
+		log_debug("container %s: no writable layer found in bundle %s: %s", req->id,
+			  req->bundle, why ? why : strerror(-r));
+		return 0;
+	}
 	if (r < 0)
-		*msg = strprintf(OCI_ANNOTATION_DISK_DIR "=%s: %s", req->dir,
-				 why ? why : "refused");
+		*msg = strprintf(OCI_ANNOTATION_DISK_DIR ": %s", why ? why : "refused");
 	return r;
 }
 
@@ -516,7 +522,7 @@ static char *cmd_register(struct manager *m, const struct qos_request *req)
 
 	if (k >= 0)
 		k = check_claim(m, req, cgpath, &msg);
-	if (k >= 0 && req->dir)
+	if (k >= 0 && (req->dir || req->bundle))
 		k = register_dir(m, req, &dir, &msg);
 	if (k < 0)
 		return control_error_reply(msg ? msg : strerror(-k));

@@ -475,20 +475,21 @@ static int check_cgroup(struct hook *h)
 }
 
 /* qosd.io/disk-dir: the same rule as qosd's register (qosd/diskdir.h); the canonical path is
- * what gets tagged and recorded. */
+ * what gets tagged and recorded. Without one, the bundle's writable layer, if it can be found. */
 static int check_disk_dir(struct hook *h)
 {
 	_cleanup_free_ char *msg = NULL;
 	char *dir = NULL;
 	int r;
 
-	if (!h->st.disk_dir)
+	if (!h->st.disk_dir && !h->st.bundle)
 		return 0;
 	r = diskdir_decide(&h->env.diskdir, h->st.disk_dir, h->st.bundle, (pid_t) h->st.pid, &dir,
 			   &msg);
+	if (r < 0 && !h->st.disk_dir)
+		return 0;
 	if (r < 0)
-		return refuse(h, OCI_ANNOTATION_DISK_DIR "=%s: %s", h->st.disk_dir,
-			      msg ? msg : strerror(-r));
+		return refuse(h, OCI_ANNOTATION_DISK_DIR ": %s", msg ? msg : strerror(-r));
 	free(h->st.disk_dir);
 	h->st.disk_dir = dir;
 	return 0;

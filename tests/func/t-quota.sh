@@ -98,6 +98,64 @@ if [[ -z $QUOTA_WHY ]]; then
 fi
 for h in h1 h2 h3 h4 h5; do qt_cg_rmtree "$QT_CGP/$h"; done
 
+# --- the attacker's side (issue 12): a container owner names, through the qosd.io/disk-dir
+# annotation, a directory that is not its own. Refused by qosd, and by qos-hook itself when qosd is
+# down (the same rule, qosd/diskdir.c), with nothing registered or tagged. Its own writable layer is
+# its bundle's rootfs (a plain directory: runc); quota_roots is $ROOT.
+HOOK=("$QOSHOOK" --socket "$QT_SOCK" --config-dir "$QT_TMP/conf.d" --config "$QT_TMP/qosd.conf"
+	--state-dir "$QT_TMP/state" --cgroupfs "$QT_CGROOT")
+BUNDLES=$OUTSIDE/bundles
+KUBELET=$OUTSIDE/var/lib/kubelet/pods
+mkdir -p "$BUNDLES/victim/rootfs/data" "$BUNDLES/att/rootfs/own" "$KUBELET/pod-1/volumes"
+echo secret >"$BUNDLES/victim/rootfs/data/file"
+echo secret >"$KUBELET/pod-1/volumes/file"
+ln -s "$BUNDLES/victim/rootfs" "$BUNDLES/att/rootfs/escape"
+qt_cg_mkdir "$QT_CGP/att"
+qt_cg_run "$QT_CGP/att" sleep 100000
+ATT_PID=$QT_LASTPID
+att_state() { # ID DISK-DIR
+	printf '{"ociVersion":"1.0.2","id":"%s","status":"created","pid":%s,"bundle":"%s","annotations":{"qosd.io/tenant":"qt","qosd.io/class":"q10","qosd.io/disk-dir":"%s"}}' \
+		"$1" "$ATT_PID" "$BUNDLES/att" "$2"
+}
+# att_refused NAME DIR WORDS: the hook exits non-zero saying WORDS, and qosd does not know the id
+att_refused() {
+	local out rc
+	out=$(att_state "$QT_ID-$1" "$2" | "${HOOK[@]}" createRuntime 2>&1)
+	rc=$?
+	ATT_OUT=$out
+	if [[ $rc -eq 0 || $out != *"$3"* ]]; then
+		note "$1: hook rc $rc: $out"
+		return 1
+	fi
+	! qosctl list 2>/dev/null | grep -qF "$QT_ID-$1" || { note "$1: qosd registered it"; return 1; }
+}
+# project ids on every inode below DIR (FS_IOC_FSGETXATTR through xfs_io; works on ext4 and XFS)
+ids_under() { find "$1" -xdev \( -type f -o -type d \) -exec xfs_io -r -c lsproj {} \; 2>/dev/null | awk '{ print $NF }' | sort -u | tr '\n' ' '; }
+VICTIM_IDS0=$(ids_under "$BUNDLES/victim") KUBELET_IDS0=$(ids_under "$OUTSIDE/var")
+for mode in up down; do
+	if [[ $mode == down ]]; then
+		qt_kill9_qosd
+	fi
+	check "attack-$mode-etc" "disk-dir=/etc was not refused (qosd $mode)" \
+		att_refused "a1-$mode" /etc "outside the container's writable layer"
+	check "attack-$mode-kubelet" "disk-dir=$KUBELET was not refused (qosd $mode)" \
+		att_refused "a2-$mode" "$KUBELET" "outside the container's writable layer"
+	check "attack-$mode-other-container" "another container's rootfs was not refused (qosd $mode)" \
+		att_refused "a3-$mode" "$BUNDLES/victim/rootfs" "outside the container's writable layer"
+	check "attack-$mode-symlink-out-of-own-layer" "a symlink in its own layer to another's was not refused (qosd $mode)" \
+		att_refused "a4-$mode" "$BUNDLES/att/rootfs/escape/data" "really $BUNDLES/victim/rootfs/data"
+done
+note "the refusal reads: ${ATT_OUT##*qos-hook: }"
+if command -v xfs_io >/dev/null; then
+	check attack-nothing-tagged "project ids changed: victim '$VICTIM_IDS0' -> '$(ids_under "$BUNDLES/victim")', kubelet '$KUBELET_IDS0' -> '$(ids_under "$OUTSIDE/var")'" \
+		test "$(ids_under "$BUNDLES/victim") $(ids_under "$OUTSIDE/var")" == "$VICTIM_IDS0 $KUBELET_IDS0"
+else
+	skip attack-nothing-tagged "no xfs_io to read project ids"
+fi
+check attack-nothing-pending "the refused hooks left records: $(ls "$QT_TMP/state/pending" 2>/dev/null | tr '\n' ' ')" \
+	test -z "$(ls "$QT_TMP/state/pending" 2>/dev/null | grep -F "$QT_ID-a")"
+qt_start_qosd --config "$QT_TMP/qosd.conf" || fail restart-after-attacks "qosd did not come back"
+
 if [[ -n $QUOTA_WHY ]]; then
 	mkdir -p "$ROOT/c1"
 	reg c1 q10 "$ROOT/c1" >/dev/null 2>&1
