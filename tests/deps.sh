@@ -12,6 +12,7 @@ PKGS=(
 	libclang-rt-14-dev
 	groff-base man-db
 	zstd
+	podman conmon
 )
 
 missing=()
