@@ -188,6 +188,15 @@ check existing-file-retagged "a file already in c1 has project $(lsproj "$ROOT/c
 	proj_is "$ROOT/c1/existing" "$ID1"
 check applied-limit "c1 disk.quota applied: $(knob c1 disk.quota applied)" applied_is c1 disk.quota "limit 10M"
 
+# a tree that holds another container's directory (inside the quota roots, so only the project ids
+# can tell): refused, and not one inode retagged (the check used to look at the top only)
+check refuse-tree-with-live-id "a tree holding c1's directory (project $ID1) was not refused" \
+	refused h6 "$ROOT" "of someone else"
+untouched() { proj_is "$ROOT" 0 && proj_is "$ROOT/victim/file" 0 && proj_is "$ROOT/c1/existing" "$ID1" && proj_is "$ROOT/c2" "$ID2"; }
+check refuse-tree-nothing-tagged "after the refusal: $ROOT $(lsproj "$ROOT"), victim/file $(lsproj "$ROOT/victim/file"), c1/existing $(lsproj "$ROOT/c1/existing") (c1 is $ID1)" \
+	untouched
+qt_cg_rmtree "$QT_CGP/h6"
+
 # XFS reports an exceeded project quota as ENOSPC ("No space left on device"), not EDQUOT: the
 # directory tree looks full. The filesystem itself must still have room, or it proves nothing.
 quota_err() { [[ $1 == *"quota exceeded"* || $1 == *"No space left on device"* ]]; }
