@@ -191,35 +191,9 @@ static bool under_roots(const char *roots, const char *real, char **ret_list)
 /* The requested directory itself: a real directory, its canonical path in *ret. */
 static int requested_real(const char *dir, char **ret, char **msg)
 {
-	char target[PATH_MAX];
-	struct stat st;
-	ssize_t n;
-	int r = quota_path_check_syntax(dir, msg);
+	_cleanup_close_ int fd = -1;
 
-	if (r < 0)
-		return r;
-	if (lstat(dir, &st) < 0) {
-		r = negative_errno();
-		*msg = strprintf("%s: %s", dir, strerror(-r));
-		return r;
-	}
-	if (S_ISLNK(st.st_mode)) {
-		n = readlink(dir, target, sizeof(target) - 1);
-		target[n < 0 ? 0 : n] = 0;
-		*msg = strprintf("%s is a symbolic link (to %s): refused", dir, target);
-		return -ELOOP;
-	}
-	if (!S_ISDIR(st.st_mode)) {
-		*msg = strprintf("%s is not a directory", dir);
-		return -ENOTDIR;
-	}
-	*ret = realpath(dir, NULL);
-	if (!*ret) {
-		r = negative_errno();
-		*msg = strprintf("%s: %s", dir, strerror(-r));
-		return r;
-	}
-	return 0;
+	return quota_dir_open(dir, &fd, ret, msg);
 }
 
 int diskdir_decide(const struct diskdir_rules *r, const char *requested, const char *bundle,

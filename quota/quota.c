@@ -225,17 +225,30 @@ static int check_fs(struct qdir *q, const char *dir, char **msg)
 	return r;
 }
 
+int quota_dir_open(const char *dir, int *ret_fd, char **ret_real, char **ret_msg)
+{
+	_cleanup_close_ int fd = -1;
+	int r;
+
+	*ret_msg = NULL;
+	r = quota_path_check_syntax(dir, ret_msg);
+	if (r >= 0)
+		r = dir_open_nofollow(dir, &fd, ret_msg);
+	if (r >= 0)
+		r = fd_real_path(fd, ret_real);
+	if (r < 0 && !*ret_msg)
+		*ret_msg = strprintf("%s: %s", dir, strerror(-r));
+	if (r < 0)
+		return r;
+	*ret_fd = TAKE_FD(fd);
+	return 0;
+}
+
 static int dir_open_checked(const char *dir, struct qdir *q, char **msg)
 {
 	int r;
 
-	r = quota_path_check_syntax(dir, msg);
-	if (r < 0)
-		return r;
-	r = dir_open_nofollow(dir, &q->fd, msg);
-	if (r < 0)
-		return r;
-	r = fd_real_path(q->fd, &q->real);
+	r = quota_dir_open(dir, &q->fd, &q->real, msg);
 	if (r < 0)
 		return r;
 	r = check_canonical(dir, q->real, msg);

@@ -46,6 +46,10 @@ int quota_path_check_syntax(const char *dir, char **ret_msg);
 /* True if path (canonical) is root or below it (canonical). */
 bool quota_path_under(const char *path, const char *root);
 
+/* Open dir for a quota: the syntax above, then a real directory, not a symbolic link (its last
+ * component; earlier ones are resolved, and *ret_real is where they lead). -errno with *ret_msg. */
+int quota_dir_open(const char *dir, int *ret_fd, char **ret_real, char **ret_msg);
+
 /* Bring dir's project quota to d. dir must be canonical (decided by qosd/diskdir.h): a path that
  * resolves elsewhere now (a component became a symlink) is refused. *projid: in = the id from the
  * state file (0 = none), out = the id in use (allocated or rebuilt from the directory's own

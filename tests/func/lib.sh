@@ -212,3 +212,12 @@ qt_finish() {
 	[[ $QT_FAILS -gt 0 ]] && qt_show_log 40
 	return 0
 }
+
+# qt_prjquota_why MNT: nothing when MNT is mounted with project quota enforced, else why not
+qt_prjquota_why() {
+	if [[ -z $1 ]]; then
+		echo "no filesystem with project quota here (this host's kernel has no quota support); the VM layers run it"
+	elif ! awk -v m="$1" '$2 == m && $4 ~ /(prjquota|pquota)/ { f = 1 } END { exit !f }' /proc/mounts; then
+		echo "$1 is not mounted with prjquota"
+	fi
+}

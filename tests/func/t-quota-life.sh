@@ -12,11 +12,11 @@ source "$(dirname "$0")/lib.sh"
 qt_init quota-life
 
 MNT=${QT_XFS_MNT:-}
-WHY=
-if [[ -z $MNT ]]; then
-	WHY="no XFS with prjquota here (QT_XFS_MNT unset; this host's kernel has no quota support); tests/layer-vm-reliability.sh runs it"
-elif ! awk -v m="$MNT" '$2 == m && $4 ~ /(prjquota|pquota)/ { f = 1 } END { exit !f }' /proc/mounts; then
-	WHY="$MNT is not mounted with prjquota"
+WHY=$(qt_prjquota_why "$MNT")
+if [[ -n $WHY ]]; then
+	:
+elif [[ $(stat -f -c %T "$MNT") != xfs ]]; then
+	WHY="$MNT is not XFS (the checks read the kernel's view with xfs_quota)"
 elif ! command -v xfs_quota >/dev/null || ! command -v xfs_io >/dev/null; then
 	WHY="no xfs_quota/xfs_io to read the kernel's view"
 fi
@@ -33,7 +33,9 @@ LIVES=${QT_QUOTA_LIVES:-1000}
 TREE=${QT_QUOTA_TREE:-12000}
 ROOT=$MNT/$QT_ID-life
 QT_EXTRA_CLEANUP='rm -rf "$ROOT"'
-mkdir -p "$ROOT/bundles" "$ROOT/roots"
+mkdir -p "$ROOT/roots/bundles"
+# the bundles sit under quota_roots too, only so that an older qosd (which applied quota_roots to
+# derived directories) runs the same lifetimes: the writable layer alone would do
 printf 'quota_roots = %s\n' "$ROOT/roots" >"$QT_TMP/qosd.conf"
 qt_policy qt <<EOF
 [class q]
@@ -57,14 +59,14 @@ LIMITED0=$(limited_ids)
 qt_cg_mkdir "$QT_CGP/life"
 qt_cg_run "$QT_CGP/life" sleep 100000
 t0=$(date +%s%N)
-out=$("$QOSD_HELPER_DIR/qt-quota-life" "$QT_SOCK" "$LIVES" "$ROOT/bundles" "$QT_CGP/life" "$QT_LASTPID" qt q 2>&1)
+out=$("$QOSD_HELPER_DIR/qt-quota-life" "$QT_SOCK" "$LIVES" "$ROOT/roots/bundles" "$QT_CGP/life" "$QT_LASTPID" qt q 2>&1)
 rc=$?
 ms=$((($(date +%s%N) - t0) / 1000000))
 note "$LIVES lifetimes in $ms ms: ${out//$'\n'/; }"
 check lives-no-failure "qt-quota-life rc $rc: $out" test $rc -eq 0
 dir0=$(sed -n 's/.* dir0=//p' <<<"$out" | head -1)
 check lives-derived-dir "the first container's quota directory was '$dir0', not its bundle's rootfs" \
-	test "$dir0" == "$ROOT/bundles/b0/rootfs"
+	test "$dir0" == "$ROOT/roots/bundles/b0/rootfs"
 ids=$(sed -n 's/.* ids=\([^ ]*\) .*/\1/p' <<<"$out" | head -1)
 # each lifetime hands its id on: a leak would make every one take a new id (a span of ~LIVES).
 # XFS drops a removed inode's usage asynchronously (inodegc), so the next lifetime now and then
@@ -104,7 +106,7 @@ tagging() {
 	used=$(xq_inodes "$ID" used)
 	((used > 0 && used < INODES / 2))
 }
-if qt_wait 60 tagging; then
+if qt_wait 30 tagging; then
 	st=$(status)
 	qt_kill9_qosd
 	used=$(xq_inodes "$ID" used)
@@ -126,7 +128,7 @@ done_ok() {
 	[[ $st == pending* ]] && SEEN_PENDING=1
 	[[ $st == ok ]]
 }
-if qt_wait 120 done_ok; then
+if qt_wait 60 done_ok; then
 	used=$(xq_inodes "$ID" used)
 	note "after the restart: status ok in $((($(date +%s%N) - t0) / 1000000)) ms, $used of $INODES inodes in project $ID (pending seen: ${SEEN_PENDING:-no})"
 	check walk-redone "after the restart only $used of $INODES inodes carry project $ID" test "$used" -eq "$INODES"
@@ -134,6 +136,6 @@ if qt_wait 120 done_ok; then
 	check walk-ok-only-when-done "ok with the top at '$top' or pending never shown while tagging" \
 		test "$top" == "$ID" -a -n "$SEEN_PENDING"
 else
-	fail walk-redone "not ok 120 s after the restart: $(status); $(xq_inodes "$ID" used)/$INODES inodes"
+	fail walk-redone "not ok 60 s after the restart: $(status); $(xq_inodes "$ID" used)/$INODES inodes"
 fi
 qt_finish

@@ -22,12 +22,8 @@ if [[ -n $need ]]; then
 fi
 
 QMNT=${QT_QUOTA_MNT:-${QT_XFS_MNT:-}}
-QUOTA_WHY=
-if [[ -z $QMNT ]]; then
-	QUOTA_WHY="no filesystem with project quota here (QT_QUOTA_MNT unset; this host's kernel has none); the node VM runs it"
-elif ! awk -v m="$QMNT" '$2 == m && $4 ~ /(prjquota|pquota)/ { f = 1 } END { exit !f }' /proc/mounts; then
-	QUOTA_WHY="$QMNT is not mounted with prjquota"
-fi
+QUOTA_WHY=$(qt_prjquota_why "$QMNT")
+[[ -z $QMNT ]] && QUOTA_WHY="QT_QUOTA_MNT unset (the node VM sets it to its ext4 prjquota disk under podman's storage; this host's kernel has no quota support)"
 if [[ -z $QUOTA_WHY ]]; then
 	STORE=$QMNT/$QT_ID-podman
 	CLASS=q10

@@ -8,12 +8,7 @@ source "$(dirname "$0")/lib.sh"
 qt_init quota
 
 MNT=${QT_XFS_MNT:-}
-QUOTA_WHY=
-if [[ -z $MNT ]]; then
-	QUOTA_WHY="no XFS with prjquota here (QT_XFS_MNT unset; this host's kernel has no quota support: quotactl ENOSYS); the VM layer runs it"
-elif ! awk -v m="$MNT" '$2 == m && $4 ~ /(prjquota|pquota)/ { f = 1 } END { exit !f }' /proc/mounts; then
-	QUOTA_WHY="$MNT is not mounted with prjquota"
-fi
+QUOTA_WHY=$(qt_prjquota_why "$MNT")
 if [[ -z $QUOTA_WHY ]]; then
 	ROOT=$MNT/$QT_ID
 	OUTSIDE=$MNT/$QT_ID-outside
