@@ -36,11 +36,13 @@ declare -A allow=(
 	[blkio]="cgfs limits report log util"
 	[tc]="limits report log util"
 	[quota]="limits report log util"
-	[reconcile]="desired cgroup blkio tc quota report limits log util"
+	# where a quota may tag: one rule for qosd and qos-hook (the quota module checks the path)
+	[diskdir]="quota util"
+	[reconcile]="desired cgroup blkio tc quota diskdir report limits log util"
 	# the manager owns the event sources: link, block-device and cgroup events come from the
 	# enforcers' monitors, so it includes their headers for those (never their knob writers)
 	[manager]="policy desired registry reconcile watch control config allow assign units limits report
-		cgroup blkio tc quota log util"
+		cgroup blkio tc quota diskdir ocistate log util"
 	[main]="manager config policy log util"
 	[qosctl]="config policy proto units log util"
 	[qos-hook]="manager policy desired registry reconcile cgroup blkio tc quota config allow assign
