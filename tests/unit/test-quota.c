@@ -258,6 +258,16 @@ static const struct {
 		  "containers/storage/overlay/l/ABC:/var/lib/containers/storage/overlay/l/DEF,"
 		  "upperdir=" PODMAN_L "/diff,workdir=" PODMAN_L "/work,metacopy=on\n",
 	  PODMAN_L "/diff" },
+	/* recorded on this host: podman 4.3.1, runc, kernel 6.18 (the store at /var/lib/containers
+	 * instead of the test's temporary one) */
+	{ "podman-4.3.1-recorded", "/var/lib/containers/storage/overlay-containers/9f1/userdata",
+	  "{\"root\":{\"path\":\"/var/lib/containers/storage/overlay/17b1aa04e3e4/merged\"}}",
+	  MI_HOST
+	  "47 43 0:40 / /var/lib/containers/storage/overlay/17b1aa04e3e4/merged rw,relatime - "
+	  "overlay overlay rw,lowerdir=/var/lib/containers/storage/overlay/l/ROZGDGJOGU5BO7F5GF"
+	  "VXA55HGL,upperdir=/var/lib/containers/storage/overlay/17b1aa04e3e4/diff,workdir=/var/"
+	  "lib/containers/storage/overlay/17b1aa04e3e4/work,uuid=on\n",
+	  "/var/lib/containers/storage/overlay/17b1aa04e3e4/diff" },
 	/* CRI-O: the same storage, the bundle under /run */
 	{ "cri-o", "/run/containers/storage/overlay-containers/beef/userdata",
 	  "{\"ociVersion\":\"1.0.2\",\"root\":{\"path\":\"/var/lib/containers/storage/overlay/"
