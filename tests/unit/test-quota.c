@@ -299,6 +299,15 @@ static const struct {
 	  "/var/lib/docker/overlay2/e2/diff" },
 };
 
+static const char *mountinfo_of(const char *name)
+{
+	for (size_t i = 0; i < ELEMENTSOF(runtimes); i++)
+		if (streq(runtimes[i].name, name))
+			return runtimes[i].mountinfo;
+	fail_msg("no runtime sample %s", name);
+	return NULL;
+}
+
 static void test_layer_per_runtime(void **state)
 {
 	for (size_t i = 0; i < ELEMENTSOF(runtimes); i++) {
@@ -335,7 +344,7 @@ static void test_layer_refused(void **state)
 	msg = NULL;
 	/* a later mount at the same point shadows the overlay */
 	shadow = strprintf("%s60 22 0:61 / " CTRD_B "/k8s.io/abc123/rootfs rw - tmpfs tmpfs rw\n",
-			   runtimes[4].mountinfo);
+			   mountinfo_of("containerd"));
 	assert_int_equal(diskdir_layer_in(shadow, CTRD_B "/k8s.io/abc123/rootfs", &layer, &msg),
 			 -EPERM);
 	free(msg);
@@ -361,12 +370,12 @@ static void test_upper_by_dev(void **state)
 {
 	char *up = NULL;
 
-	assert_int_equal(quota_mountinfo_upper_by_dev(runtimes[5].mountinfo, makedev(0, 90), &up),
+	assert_int_equal(quota_mountinfo_upper_by_dev(mountinfo_of("docker"), makedev(0, 90), &up),
 			 0);
 	assert_string_equal(up, "/var/lib/docker/overlay2/e1/diff");
 	free(up);
 	up = NULL;
-	assert_int_equal(quota_mountinfo_upper_by_dev(runtimes[5].mountinfo, makedev(254, 0), &up),
+	assert_int_equal(quota_mountinfo_upper_by_dev(mountinfo_of("docker"), makedev(254, 0), &up),
 			 -ENOENT);
 	assert_int_equal(quota_mountinfo_upper_by_dev("garbage\n\n1 2 3\n", makedev(0, 90), &up),
 			 -ENOENT);
