@@ -56,12 +56,14 @@ EOF
 : >"$QT_TMP/qosd.conf"
 qt_start_qosd --config "$QT_TMP/qosd.conf" || { fail start "qosd did not start"; qt_finish; exit 0; }
 
-# hooks.d as contrib/hooks.d has it, pointing at this build and this test's qosd
+# hooks.d as contrib/hooks.d has it, pointing at this build and this test's qosd (a longer
+# timeout than the default 2 s: under load an ASan hook must still reach qosd, not fall back)
 for stage in createRuntime poststop; do
 	jq -n --arg p "$QOSHOOK" --arg s "$QT_SOCK" --arg c "$QT_TMP/conf.d" --arg q "$QT_TMP/qosd.conf" \
 		--arg st "$QT_TMP/state" --arg g "$QT_CGROOT" --arg stage "$stage" \
 		'{version: "1.0.0", hook: {path: $p, args: ["qos-hook", "--socket", $s, "--config-dir", $c,
-		 "--config", $q, "--state-dir", $st, "--cgroupfs", $g, $stage], timeout: 10},
+		 "--config", $q, "--state-dir", $st, "--cgroupfs", $g, "--timeout", "8", $stage],
+		 timeout: 10},
 		 when: {annotations: {"^qosd\\.io/class$": ".*"}}, stages: [$stage]}' \
 		>"$QT_TMP/hooks.d/qosd-$stage.json"
 done
