@@ -32,16 +32,18 @@ else
 	CLASS=plain
 fi
 IMAGE=localhost/$QT_ID-busybox:latest
-PODMAN=(podman --root "$STORE/root" --runroot "$QT_TMP/podman-run" --storage-driver overlay
+# podman refuses a run root longer than 50 bytes
+RUNROOT=$(mktemp -d "/tmp/$QT_ID-r.XXXXXX")
+PODMAN=(podman --root "$STORE/root" --runroot "$RUNROOT" --storage-driver overlay
 	--runtime runc --events-backend file --hooks-dir "$QT_TMP/hooks.d")
 [[ $(cat /proc/1/comm 2>/dev/null) == systemd ]] || PODMAN+=(--cgroup-manager cgroupfs)
 podman_cleanup() {
 	"${PODMAN[@]}" rm -f -a -t 0 >/dev/null 2>&1
 	"${PODMAN[@]}" rmi -f -a >/dev/null 2>&1
 	# containers/storage leaves its own mounts below the store (the overlay directory itself)
-	awk -v s="$STORE" -v r="$QT_TMP/podman-run" 'index($2, s) == 1 || index($2, r) == 1 { print $2 }' /proc/mounts |
+	awk -v s="$STORE" -v r="$RUNROOT" 'index($2, s) == 1 || index($2, r) == 1 { print $2 }' /proc/mounts |
 		sort -r | while read -r m; do umount -l "$m" 2>/dev/null; done
-	rm -rf "$STORE"
+	rm -rf "$STORE" "$RUNROOT"
 }
 QT_EXTRA_CLEANUP=podman_cleanup
 mkdir -p "$STORE" "$QT_TMP/hooks.d" "$QT_TMP/rootfs/bin"
