@@ -133,6 +133,15 @@ qt_cg_run() {
 		qt-run "${#files[@]}" "${files[@]}" "$@" &
 	QT_LASTPID=$!
 	QT_PIDS+=("$QT_LASTPID")
+	# return once the process is in its cgroup (its last cgroup.procs), so a test that hands
+	# its pid on at once never races the attach; not for one that exits or fails first
+	local i st
+	for ((i = 0; i < 200; i++)); do
+		grep -qx "$QT_LASTPID" "${files[-1]}" 2>/dev/null && break
+		read -r _ _ st _ <"/proc/$QT_LASTPID/stat" 2>/dev/null || break
+		[[ $st == Z ]] && break
+		sleep 0.05
+	done
 }
 
 # Read a knob of cgroup P: qt_knob P CTRL FILE
