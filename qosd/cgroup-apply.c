@@ -36,6 +36,7 @@ struct cg_knob_ver {
 	build_fn build; /* NULL: SET writes the value, CLEAR writes clear */
 	const char *usage; /* v1: usage file quoted when the kernel says EBUSY */
 	bool merged; /* written as part of another row's file (v2 cpu.period in cpu.max) */
+	const char *none; /* file == NULL: why this version has no such knob (a u64 row) */
 };
 
 struct cg_knob_desc {
@@ -95,6 +96,15 @@ static const struct cg_knob_desc knob_table[] = {
 	  false,
 	  { KV("cpu.quota", "cpu.cfs_quota_us", K_QUOTA, "-1", cpu.quota_us),
 	    KV("cpu.quota", "cpu.max", K_CPUMAX, NULL, cpu.quota_us, .build = build_cpumax) } },
+	/* after the quota: the kernel refuses a burst above it (then retried once the quota holds) */
+	{ CG_CPU,
+	  false,
+	  { KV("cpu.burst", "cpu.cfs_burst_us", K_NUM, "0", cpu.burst_us),
+	    KV("cpu.burst", "cpu.max.burst", K_NUM, "0", cpu.burst_us) } },
+	{ CG_CPU,
+	  false,
+	  { KV("cpu.idle", "cpu.idle", K_NUM, "0", cpu.idle),
+	    KV("cpu.idle", "cpu.idle", K_NUM, "0", cpu.idle) } },
 	{ CG_CPUSET,
 	  true,
 	  { KV("cpuset.cpus", "cpuset.cpus", K_LIST, NULL, cpu.cpus, .build = build_cpuset_v1),
@@ -118,6 +128,18 @@ static const struct cg_knob_desc knob_table[] = {
 	  false,
 	  { KV("memory.reservation", "memory.soft_limit_in_bytes", K_BYTES, "-1", mem.reservation),
 	    KV("memory.reservation", "memory.low", K_BYTES, "0", mem.reservation) } },
+	{ CG_MEMORY,
+	  false,
+	  { KV("memory.high", NULL, K_BYTES, NULL, mem.high,
+	       .none = "cgroup v1 has no memory.high (no throttle below memory.limit; "
+		       "memory.reservation maps to the soft limit)"),
+	    KV("memory.high", "memory.high", K_BYTES, "max", mem.high) } },
+	{ CG_MEMORY,
+	  false,
+	  { KV("memory.min", NULL, K_BYTES, NULL, mem.min,
+	       .none = "cgroup v1 has no hard memory protection (memory.min); "
+		       "memory.reservation maps to the soft limit"),
+	    KV("memory.min", "memory.min", K_BYTES, "0", mem.min) } },
 	{ CG_PIDS,
 	  false,
 	  { KV("pids.limit", "pids.max", K_MAXNUM, "max", pids.max),
@@ -142,7 +164,7 @@ const char *cg_knob_counterpart(const char *file, enum cg_mode mode)
 	int v = mode == CG_UNIFIED;
 
 	for (size_t i = 0; i < ELEMENTSOF(knob_table); i++)
-		if (streq(knob_table[i].v[!v].file, file))
+		if (knob_table[i].v[!v].file && streq(knob_table[i].v[!v].file, file))
 			return knob_table[i].v[v].file;
 	return NULL;
 }
@@ -434,8 +456,28 @@ static void fail_read(struct apply_ctx *c, struct step *s, int err)
 	if (err == -ENOENT && streq(s->kv->key, "memory.swap"))
 		fail(c, s, err, "%s not present: swap accounting is off in this kernel",
 		     s->kv->file);
+	else if (err == -ENOENT && streq(s->kv->key, "cpu.idle"))
+		fail(c, s, err, "%s not present: it needs kernel 5.15 or later", s->kv->file);
+	else if (err == -ENOENT && streq(s->kv->key, "cpu.burst"))
+		fail(c, s, err, "%s not present: it needs kernel 5.14 or later", s->kv->file);
 	else
 		fail(c, s, err, "cannot read %s: %s", s->kv->file, strerror(-err));
+}
+
+/* A key this cgroup version has no file for: reported as an error, never silently dropped. */
+static void plan_none(struct apply_ctx *c, const struct cg_knob_desc *d)
+{
+	const struct cg_knob_ver *kv = &d->v[c->v];
+	struct qos_knob *k;
+
+	if (report_add(c->r, kv->key, "-", &k) < 0) {
+		c->ret = c->ret ? c->ret : -ENOMEM;
+		return;
+	}
+	(void) knob_printf(&k->desired, "%" PRIu64, row_u64(c, kv)->v);
+	knob_fail(k, -EOPNOTSUPP, "%s: not applied", kv->none);
+	if (c->ret == 0)
+		c->ret = -EOPNOTSUPP;
 }
 
 /* Read the knob and decide what to write. LEAVE knobs are reported only in a dry run. */
@@ -446,6 +488,9 @@ static void plan_row(struct apply_ctx *c, const struct cg_knob_desc *d)
 	struct step *s = &c->steps[c->n];
 	int r = 0;
 
+	/* nothing was ever written there, so a CLEAR has nothing to undo */
+	if (!kv->file && kv->none && op == QOS_SET)
+		return plan_none(c, d);
 	if (!kv->file || kv->merged || (op == QOS_LEAVE && (!c->dry_run || c->dir_err[d->ctrl])))
 		return;
 	*s = (struct step){ .d = d, .kv = kv, .fd = c->fd[d->ctrl], .op = op };

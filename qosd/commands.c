@@ -239,6 +239,12 @@ static int apply_arg(struct manager *m, struct container *c, const char *arg, ch
 			key);
 		return -EINVAL;
 	}
+	if (qos_key_class_only(k)) {
+		*msg = strprintf("%s is a class key (it decides how other containers are treated): "
+				 "set it in the class, not per container",
+				 key);
+		return -EINVAL;
+	}
 	if (qos_value_parse(k, v, &val, &vmsg) < 0) {
 		*msg = TAKE_PTR(vmsg);
 		return -EINVAL;

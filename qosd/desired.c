@@ -20,6 +20,14 @@ static struct qos_u64 *u64_knob(struct qos_limits *l, enum qos_key k)
 		return &l->cg.mem.swap;
 	case QK_MEMORY_RESERVATION:
 		return &l->cg.mem.reservation;
+	case QK_MEMORY_HIGH:
+		return &l->cg.mem.high;
+	case QK_MEMORY_MIN:
+		return &l->cg.mem.min;
+	case QK_CPU_BURST:
+		return &l->cg.cpu.burst_us;
+	case QK_CPU_IDLE:
+		return &l->cg.cpu.idle;
 	case QK_PIDS_LIMIT:
 		return &l->cg.pids.max;
 	case QK_NET_INGRESS:

@@ -28,6 +28,8 @@ struct qos_cpu {
 	struct qos_u64
 		quota_us; /* CFS quota in microseconds (percent x period); CLEAR = unlimited */
 	struct qos_u64 period_us; /* 1000..1000000 */
+	struct qos_u64 burst_us; /* v1 cpu.cfs_burst_us, v2 cpu.max.burst; <= quota */
+	struct qos_u64 idle; /* cpu.idle 0/1 (v1 and v2, kernel >= 5.15) */
 	struct qos_str cpus;
 	struct qos_str mems;
 };
@@ -37,6 +39,8 @@ struct qos_mem {
 	struct qos_u64
 		swap; /* swap on top of limit, bytes (v1 memsw = limit + swap; v2 memory.swap.max) */
 	struct qos_u64 reservation; /* v1 soft_limit_in_bytes, v2 memory.low */
+	struct qos_u64 high; /* v2 memory.high (throttle and reclaim above it); v1 has none */
+	struct qos_u64 min; /* v2 memory.min (hard protection); v1 has none */
 };
 
 struct qos_pids {

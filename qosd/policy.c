@@ -36,6 +36,7 @@ enum value_kind {
 	VK_CPULIST,
 	VK_BLKIO_BPS,
 	VK_BLKIO_IOPS,
+	VK_PRIORITY,
 };
 
 struct key_info {
@@ -43,6 +44,7 @@ struct key_info {
 	enum value_kind kind;
 	uint64_t min, max;
 	bool tenant_ok;
+	bool class_only;
 };
 
 static const struct key_info key_table[_QK_MAX] = {
@@ -68,6 +70,29 @@ static const struct key_info key_table[_QK_MAX] = {
 	[QK_NET_BURST] = { "net.burst", VK_SIZE, 1, UINT32_MAX, false },
 	[QK_DISK_QUOTA] = { "disk.quota", VK_SIZE, UINT64_C(1) << 20, SIZE_MAX_BYTES, false },
 	[QK_DISK_INODES] = { "disk.inodes", VK_COUNT, 1, SIZE_MAX_BYTES, false },
+	[QK_MEMORY_HIGH] = { "memory.high", VK_SIZE, UINT64_C(1) << 20, SIZE_MAX_BYTES, true },
+	[QK_MEMORY_MIN] = { "memory.min", VK_SIZE, 0, SIZE_MAX_BYTES, true },
+	[QK_CPU_BURST] = { "cpu.burst", VK_DURATION, 0, UINT64_C(1000000000), true },
+	[QK_CPU_IDLE] = { "cpu.idle", VK_COUNT, 0, 1, true },
+	[QK_PRIORITY] = { "priority", VK_PRIORITY, 0, _QOS_PRIO_MAX - 1, false, true },
+	[QK_FLOOR_CPU_QUOTA] = { "floor.cpu.quota", VK_PERCENT, 100, 100000000, false, true },
+	[QK_FLOOR_CPU_WEIGHT] = { "floor.cpu.weight", VK_COUNT, 1, 10000, false, true },
+	[QK_FLOOR_MEMORY_HIGH] = { "floor.memory.high", VK_SIZE, UINT64_C(1) << 20, SIZE_MAX_BYTES,
+				   false, true },
+};
+
+/* memory.low is the v2 name of memory.reservation (v1 memory.soft_limit_in_bytes): one key. */
+static const struct {
+	const char *alias;
+	enum qos_key key;
+} key_aliases[] = {
+	{ "memory.low", QK_MEMORY_RESERVATION },
+};
+
+static const char *const priority_names[_QOS_PRIO_MAX] = {
+	[QOS_PRIO_NORMAL] = "normal",
+	[QOS_PRIO_LATENCY] = "latency",
+	[QOS_PRIO_BATCH] = "batch",
 };
 
 struct kind_info {
@@ -81,6 +106,28 @@ static int format_count(uint64_t v, char *buf, size_t len)
 	int n = snprintf(buf, len, "%" PRIu64, v);
 
 	return n < 0 || (size_t) n >= len ? -ENOBUFS : 0;
+}
+
+static int parse_priority(const char *s, uint64_t *ret)
+{
+	for (size_t i = 0; i < ELEMENTSOF(priority_names); i++)
+		if (streq(s, priority_names[i])) {
+			*ret = i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+static int format_priority(uint64_t v, char *buf, size_t len)
+{
+	int n = snprintf(buf, len, "%s", v < _QOS_PRIO_MAX ? priority_names[v] : "?");
+
+	return n < 0 || (size_t) n >= len ? -ENOBUFS : 0;
+}
+
+const char *qos_priority_name(enum qos_priority p)
+{
+	return (unsigned) p < _QOS_PRIO_MAX ? priority_names[p] : NULL;
 }
 
 static const struct kind_info kind_table[] = {
@@ -97,6 +144,7 @@ static const struct kind_info kind_table[] = {
 			   "a size (digits, then nothing for bytes or K, M, G, T, KiB, MiB, GiB, "
 			   "TiB)" },
 	[VK_BLKIO_IOPS] = { parse_u64, format_count, "a count (plain digits)" },
+	[VK_PRIORITY] = { parse_priority, format_priority, "latency, normal or batch" },
 };
 
 const char *qos_key_name(enum qos_key k)
@@ -109,12 +157,20 @@ int qos_key_from_name(const char *name)
 	for (int k = 0; k < _QK_MAX; k++)
 		if (streq(key_table[k].name, name))
 			return k;
+	for (size_t i = 0; i < ELEMENTSOF(key_aliases); i++)
+		if (streq(key_aliases[i].alias, name))
+			return key_aliases[i].key;
 	return -ENOENT;
 }
 
 bool qos_key_tenant_ok(enum qos_key k)
 {
 	return (unsigned) k < _QK_MAX && key_table[k].tenant_ok;
+}
+
+bool qos_key_class_only(enum qos_key k)
+{
+	return (unsigned) k < _QK_MAX && key_table[k].class_only;
 }
 
 /* ---- values ---- */
@@ -383,11 +439,116 @@ static int rule_reservation(const struct qos_settings *s, char **ret_msg, unsign
 	return *ret_msg ? -EINVAL : -ENOMEM;
 }
 
+/* a below b (both set); "what" explains what breaks. */
+static int rule_le(const struct qos_settings *s, enum qos_key a, enum qos_key b, const char *what,
+		   char **ret_msg, unsigned *ret_line)
+{
+	const struct qos_value *va = &s->v[a], *vb = &s->v[b];
+
+	if (!va->set || !vb->set || va->num <= vb->num)
+		return 0;
+	*ret_line = later(s, a, b);
+	*ret_msg = strprintf("%s %s is above %s %s%s", qos_key_name(a), va->str, qos_key_name(b),
+			     vb->str, what);
+	return *ret_msg ? -EINVAL : -ENOMEM;
+}
+
+static int rule_memory_high(const struct qos_settings *s, char **ret_msg, unsigned *ret_line)
+{
+	int r = rule_le(s, QK_MEMORY_HIGH, QK_MEMORY_LIMIT,
+			" (the throttle must lie below the hard limit)", ret_msg, ret_line);
+
+	return r < 0 ? r
+		     : rule_le(s, QK_MEMORY_MIN, QK_MEMORY_LIMIT,
+			       " (a protection above the limit is never used)", ret_msg, ret_line);
+}
+
+/* The kernel refuses a burst without a quota or larger than the quota (tg_set_cfs_bandwidth). */
+static int rule_burst(const struct qos_settings *s, char **ret_msg, unsigned *ret_line)
+{
+	const struct qos_value *b = &s->v[QK_CPU_BURST], *q = &s->v[QK_CPU_QUOTA],
+			       *p = &s->v[QK_CPU_PERIOD];
+	uint64_t quota_us;
+
+	if (!b->set || !b->num)
+		return 0;
+	*ret_line = later(s, QK_CPU_BURST, QK_CPU_QUOTA);
+	if (!q->set) {
+		*ret_msg = strprintf("cpu.burst %s needs cpu.quota (a cgroup banks unused quota)",
+				     b->str);
+		return *ret_msg ? -EINVAL : -ENOMEM;
+	}
+	quota_us = q->num * (p->set ? p->num : DEFAULT_PERIOD_US) / 100000;
+	if (b->num <= quota_us)
+		return 0;
+	*ret_line = MAX(*ret_line, p->line);
+	*ret_msg = strprintf("cpu.burst %s is above the quota of one period (%" PRIu64
+			     "us from cpu.quota %s): the kernel refuses it",
+			     b->str, quota_us, q->str);
+	return *ret_msg ? -EINVAL : -ENOMEM;
+}
+
+/* An idle group's weight is the kernel's least (shares read 3), and writes to it fail (EINVAL). */
+static int rule_idle(const struct qos_settings *s, char **ret_msg, unsigned *ret_line)
+{
+	enum qos_key w = s->v[QK_CPU_SHARES].set ? QK_CPU_SHARES : QK_CPU_WEIGHT;
+
+	if (!s->v[QK_CPU_IDLE].set || s->v[QK_CPU_IDLE].num == 0 || !s->v[w].set)
+		return 0;
+	*ret_line = later(s, QK_CPU_IDLE, w);
+	*ret_msg = strprintf("cpu.idle = 1 and %s: an idle cgroup has the least weight and the "
+			     "kernel refuses a weight for it; set only one",
+			     qos_key_name(w));
+	return *ret_msg ? -EINVAL : -ENOMEM;
+}
+
+/* floor.X: only in a batch class, only with X (the ceiling) set, never above X. */
+static int rule_floor(const struct qos_settings *s, enum qos_key floor, enum qos_key ceil,
+		      char **ret_msg, unsigned *ret_line)
+{
+	const struct qos_value *f = &s->v[floor], *pr = &s->v[QK_PRIORITY];
+
+	if (!f->set)
+		return 0;
+	*ret_line = f->line;
+	if (!pr->set || pr->num != QOS_PRIO_BATCH)
+		*ret_msg = strprintf("%s needs priority = batch (only batch classes are tightened)",
+				     qos_key_name(floor));
+	else if (!s->v[ceil].set)
+		*ret_msg = strprintf("%s needs %s (the ceiling the controller gives back)",
+				     qos_key_name(floor), qos_key_name(ceil));
+	else
+		return rule_le(s, floor, ceil, " (the floor must not exceed the ceiling)", ret_msg,
+			       ret_line);
+	return *ret_msg ? -EINVAL : -ENOMEM;
+}
+
+static int rule_floors(const struct qos_settings *s, char **ret_msg, unsigned *ret_line)
+{
+	const struct qos_value *fw = &s->v[QK_FLOOR_CPU_WEIGHT], *sh = &s->v[QK_CPU_SHARES];
+	int r;
+
+	r = rule_floor(s, QK_FLOOR_CPU_QUOTA, QK_CPU_QUOTA, ret_msg, ret_line);
+	if (r >= 0)
+		r = rule_floor(s, QK_FLOOR_MEMORY_HIGH, QK_MEMORY_HIGH, ret_msg, ret_line);
+	if (r < 0 || !fw->set)
+		return r;
+	/* the weight ceiling may be given on the v1 scale */
+	if (sh->set && s->v[QK_PRIORITY].num == QOS_PRIO_BATCH) {
+		if (fw->num <= qos_shares_to_weight(sh->num))
+			return 0;
+		*ret_line = later(s, QK_FLOOR_CPU_WEIGHT, QK_CPU_SHARES);
+		*ret_msg = strprintf("floor.cpu.weight %s is above cpu.shares %s (weight %" PRIu64
+				     "): the floor must not exceed the ceiling",
+				     fw->str, sh->str, qos_shares_to_weight(sh->num));
+		return *ret_msg ? -EINVAL : -ENOMEM;
+	}
+	return rule_floor(s, QK_FLOOR_CPU_WEIGHT, QK_CPU_WEIGHT, ret_msg, ret_line);
+}
+
 static const rule_fn rules[] = {
-	rule_shares_weight,
-	rule_quota_period,
-	rule_swap_limit,
-	rule_reservation,
+	rule_shares_weight, rule_quota_period, rule_swap_limit, rule_reservation,
+	rule_memory_high,   rule_burst,	       rule_idle,	rule_floors,
 };
 
 int qos_settings_check(const struct qos_settings *s, char **ret_msg)
@@ -712,10 +873,10 @@ static void settings_add(struct parser *p, struct qos_settings *s, bool tenant,
 	if (k < 0)
 		return perr(p, kv->line, "unknown key '%s'", kv->key);
 	if (tenant && !qos_key_tenant_ok(k))
-		return perr(p, kv->line,
-			    "%s is not allowed in [tenant] (net.* and disk.* apply to each "
-			    "container: put it in a class)",
-			    kv->key);
+		return perr(p, kv->line, "%s is not allowed in [tenant] (%s: put it in a class)",
+			    kv->key,
+			    qos_key_class_only(k) ? "it says how a class is treated"
+						  : "net.* and disk.* apply to each container");
 	v = &s->v[k];
 	/* line is kept even when the first value was refused, so a second one is still a dup */
 	if (v->line)

@@ -28,8 +28,21 @@ enum qos_key {
 	QK_NET_BURST, /* bytes */
 	QK_DISK_QUOTA, /* bytes */
 	QK_DISK_INODES,
+	QK_MEMORY_HIGH, /* bytes; v2 memory.high (v1 has none) */
+	QK_MEMORY_MIN, /* bytes; v2 memory.min (v1 has none) */
+	QK_CPU_BURST, /* num = microseconds of unused quota a cgroup may bank */
+	QK_CPU_IDLE, /* 0 or 1 */
+	QK_PRIORITY, /* num = enum qos_priority; class only */
+	QK_FLOOR_CPU_QUOTA, /* batch bounds: the tightest the controller may go; class only */
+	QK_FLOOR_CPU_WEIGHT,
+	QK_FLOOR_MEMORY_HIGH,
 	_QK_MAX
 };
+
+_Static_assert(_QK_MAX <= 32, "key masks are uint32_t");
+
+/* priority = latency | normal | batch: what the pressure controller does with a class. */
+enum qos_priority { QOS_PRIO_NORMAL, QOS_PRIO_LATENCY, QOS_PRIO_BATCH, _QOS_PRIO_MAX };
 
 struct qos_value {
 	bool set;
@@ -95,8 +108,11 @@ struct qos_policy {
 const char *qos_key_name(enum qos_key k);
 /* -ENOENT for an unknown name. */
 int qos_key_from_name(const char *name);
-/* True for the keys allowed in [tenant] (not net.*, not disk.*). */
+/* True for the keys allowed in [tenant] (not net.*, not disk.*, not the class-only keys). */
 bool qos_key_tenant_ok(enum qos_key k);
+/* True for priority and the floor.* bounds: only a class sets them (no [tenant], no override). */
+bool qos_key_class_only(enum qos_key k);
+const char *qos_priority_name(enum qos_priority p);
 
 /* Parse and validate one value for key k, filling ret (set, num, canonical str). On failure
  * returns -EINVAL/-ERANGE and a message without file:line ("cpu.shares: 1 is out of range

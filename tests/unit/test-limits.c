@@ -64,6 +64,8 @@ static void test_knob_names(void **state)
 		{ "memory.swap", "memory.memsw.limit_in_bytes", "memory.swap.max" },
 		{ "memory.reservation", "memory.soft_limit_in_bytes", "memory.low" },
 		{ "pids.limit", "pids.max", "pids.max" },
+		{ "cpu.burst", "cpu.cfs_burst_us", "cpu.max.burst" },
+		{ "cpu.idle", "cpu.idle", "cpu.idle" },
 	};
 
 	for (size_t i = 0; i < ELEMENTSOF(rows); i++) {
@@ -72,6 +74,13 @@ static void test_knob_names(void **state)
 		assert_string_equal(cg_knob_file(rows[i].key, CG_UNIFIED), rows[i].v2);
 	}
 	assert_null(cg_knob_file("memory.nope", CG_UNIFIED));
+	/* v2 only: v1 has no file (qosctl show reports the key as not applied) */
+	assert_null(cg_knob_file("memory.high", CG_HYBRID));
+	assert_string_equal(cg_knob_file("memory.high", CG_UNIFIED), "memory.high");
+	assert_null(cg_knob_file("memory.min", CG_LEGACY));
+	assert_string_equal(cg_knob_file("memory.min", CG_UNIFIED), "memory.min");
+	assert_null(cg_knob_counterpart("memory.high", CG_LEGACY));
+	assert_string_equal(cg_knob_counterpart("cpu.cfs_burst_us", CG_UNIFIED), "cpu.max.burst");
 	assert_string_equal(cg_knob_counterpart("cpu.shares", CG_UNIFIED), "cpu.weight");
 	assert_string_equal(cg_knob_counterpart("cpu.weight", CG_LEGACY), "cpu.shares");
 	assert_string_equal(cg_knob_counterpart("memory.limit_in_bytes", CG_UNIFIED), "memory.max");

@@ -56,6 +56,36 @@ static const struct qos_value *cval(const struct qos_tenant *t, const char *cls,
 	return &c->s.v[k];
 }
 
+static void batch_class_with_bounds_and_v2_memory_keys(void **state)
+{
+	struct qos_tenant *t = load_ok("t", "[class lat]\npriority = latency\n"
+					    "[class b]\npriority = batch\ncpu.quota = 150%\n"
+					    "floor.cpu.quota = 10%\ncpu.shares = 1024\n"
+					    "floor.cpu.weight = 100\nmemory.limit = 1G\n"
+					    "memory.high = 512M\nfloor.memory.high = 64M\n"
+					    "memory.min = 16M\nmemory.low = 32M\n"
+					    "cpu.burst = 20ms\ncpu.idle = 0\n");
+
+	assert_int_equal(cval(t, "lat", QK_PRIORITY)->num, QOS_PRIO_LATENCY);
+	assert_string_equal(cval(t, "lat", QK_PRIORITY)->str, "latency");
+	assert_int_equal(cval(t, "b", QK_PRIORITY)->num, QOS_PRIO_BATCH);
+	assert_int_equal(cval(t, "b", QK_FLOOR_CPU_QUOTA)->num, 10000);
+	assert_int_equal(cval(t, "b", QK_FLOOR_CPU_WEIGHT)->num, 100);
+	assert_int_equal(cval(t, "b", QK_FLOOR_MEMORY_HIGH)->num, 64u << 20);
+	assert_int_equal(cval(t, "b", QK_MEMORY_HIGH)->num, 512u << 20);
+	assert_int_equal(cval(t, "b", QK_MEMORY_MIN)->num, 16u << 20);
+	assert_int_equal(cval(t, "b", QK_MEMORY_RESERVATION)->num, 32u << 20);
+	assert_int_equal(cval(t, "b", QK_CPU_BURST)->num, 20000);
+	assert_true(cval(t, "b", QK_CPU_IDLE)->set);
+	assert_int_equal(cval(t, "b", QK_CPU_IDLE)->num, 0);
+	assert_string_equal(qos_priority_name(QOS_PRIO_BATCH), "batch");
+	assert_null(qos_priority_name(_QOS_PRIO_MAX));
+	tenant_free(t);
+	/* burst equal to the quota of one period is what the kernel still takes */
+	t = load_ok("t", "[class a]\ncpu.quota = 20%\ncpu.burst = 20ms\n");
+	tenant_free(t);
+}
+
 static void example_acme_parses_with_every_value(void **state)
 {
 	struct qos_tenant *t = NULL;
@@ -230,8 +260,13 @@ static void key_table_names_round_trip_and_tenant_rule(void **state)
 		assert_int_equal(qos_key_from_name(qos_key_name(k)), k);
 		assert_int_equal(qos_key_tenant_ok(k),
 				 !startswith(qos_key_name(k), "net.") &&
-					 !startswith(qos_key_name(k), "disk."));
+					 !startswith(qos_key_name(k), "disk.") &&
+					 !qos_key_class_only(k));
+		assert_int_equal(qos_key_class_only(k),
+				 k == QK_PRIORITY || startswith(qos_key_name(k), "floor."));
 	}
+	/* memory.low is memory.reservation's v2 name */
+	assert_int_equal(qos_key_from_name("memory.low"), QK_MEMORY_RESERVATION);
 	assert_int_equal(qos_key_from_name("class"), -ENOENT);
 	assert_int_equal(qos_key_from_name("cpu"), -ENOENT);
 }
@@ -456,6 +491,7 @@ int main(void)
 	const char *src = getenv("QOSD_SRC");
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(example_acme_parses_with_every_value),
+		cmocka_unit_test(batch_class_with_bounds_and_v2_memory_keys),
 		cmocka_unit_test(example_globex_parses_blkio_net_disk),
 		cmocka_unit_test(good_edge_file_bom_crlf_tabs_indented_comments_max_lengths),
 		cmocka_unit_test(good_values_are_canonicalized_with_line_numbers),
