@@ -23,7 +23,7 @@ declare -A allow=(
 	[util]="" [log]="util" [units]="util" [limits]="util" [report]="util"
 	# allow checks a container's path in each v1 hierarchy (struct cg_paths, cg_ctrl_name)
 	[allow]="cgroup util"
-	[proto]="util" [ocistate]="util" [config]="units util" [cgfs]="log util"
+	[proto]="util" [ocistate]="util" [pressure]="util" [config]="units util" [cgfs]="log util"
 	[policy]="limits units log util"
 	[desired]="policy limits util"
 	# registry keeps a container's v1 per-hierarchy paths (struct cg_paths)
