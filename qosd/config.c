@@ -9,7 +9,14 @@
 
 int config_init(struct qosd_config *cfg)
 {
-	*cfg = (struct qosd_config){ .drift_usec = 30 * 1000000ULL, .log_level = LOG_INFO };
+	*cfg = (struct qosd_config){ .drift_usec = 30 * 1000000ULL,
+				     .log_level = LOG_INFO,
+				     .pressure_usec = 1000000,
+				     .pressure_high_pm = 100,
+				     .pressure_low_pm = 30,
+				     .pressure_steps = 4,
+				     .livelock_usec = 10 * 1000000ULL,
+				     .livelock_pm = 200 };
 	if (free_and_strdup(&cfg->config_dir, QOSD_CONFIG_DIR) < 0 ||
 	    free_and_strdup(&cfg->state_dir, QOSD_STATE_DIR) < 0 ||
 	    free_and_strdup(&cfg->socket, QOSD_SOCKET) < 0 ||
@@ -89,8 +96,57 @@ static int set_range(struct qosd_config *cfg, const char *v, char **msg)
 	return 0;
 }
 
+/* pressure_* and livelock_* settings: durations, per-mille shares of time, a step count. */
+static int set_pressure(struct qosd_config *cfg, const char *k, const char *v, char **msg)
+{
+	static const struct {
+		const char *key;
+		size_t off;
+		bool percent;
+		uint64_t lo, hi;
+	} keys[] = {
+		{ "pressure_interval", offsetof(struct qosd_config, pressure_usec), false, 100000,
+		  60000000 },
+		{ "livelock_time", offsetof(struct qosd_config, livelock_usec), false, 100000,
+		  3600000000ULL },
+		{ "pressure_high", offsetof(struct qosd_config, pressure_high_pm), true, 1, 1000 },
+		{ "pressure_low", offsetof(struct qosd_config, pressure_low_pm), true, 0, 999 },
+		{ "livelock_pressure", offsetof(struct qosd_config, livelock_pm), true, 1, 1000 },
+		{ "pressure_steps", offsetof(struct qosd_config, pressure_steps), false, 1, 100 },
+	};
+
+	for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
+		bool steps = streq(k, "pressure_steps");
+		uint64_t x;
+		int r;
+
+		if (!streq(k, keys[i].key))
+			continue;
+		r = keys[i].percent ? parse_percent_milli(v, &x)
+		    : steps	    ? parse_u64(v, &x)
+				    : parse_duration_us(v, &x);
+		if (keys[i].percent)
+			x /= 100; /* per-mille percent -> per mille of time */
+		if (r < 0 || x < keys[i].lo || x > keys[i].hi) {
+			*msg = strprintf("%s: \"%s\" is not %s", k, v,
+					 keys[i].percent ? "a percent of time within 0.1%..100%"
+					 : steps	 ? "a count within 1..100"
+							 : "a duration within 100ms..1h");
+			return -EINVAL;
+		}
+		if (keys[i].percent || steps)
+			*(uint32_t *) ((char *) cfg + keys[i].off) = (uint32_t) x;
+		else
+			*(uint64_t *) ((char *) cfg + keys[i].off) = x;
+		return 0;
+	}
+	return -ENOENT;
+}
+
 static int apply_key(struct qosd_config *cfg, const char *k, const char *v, char **msg)
 {
+	int r;
+
 	if (streq(k, "admin_group"))
 		return set_group(cfg, v, msg);
 	if (streq(k, "drift_interval")) {
@@ -117,6 +173,9 @@ static int apply_key(struct qosd_config *cfg, const char *k, const char *v, char
 		return set_range(cfg, v, msg);
 	if (streq(k, "quota_roots"))
 		return free_and_strdup(&cfg->quota_roots, v);
+	r = set_pressure(cfg, k, v, msg);
+	if (r != -ENOENT)
+		return r;
 	*msg = strprintf("unknown setting \"%s\"", k);
 	return -EINVAL;
 }
@@ -169,6 +228,13 @@ int config_load_file(struct qosd_config *cfg, const char *path, bool required, c
 			*ret_msg = strprintf("%s:%u: %s", path, n, msg ? msg : strerror(-r));
 			return r;
 		}
+	}
+	if (cfg->pressure_low_pm >= cfg->pressure_high_pm) {
+		*ret_msg = strprintf("%s: pressure_low (%u.%u%%) must be below pressure_high "
+				     "(%u.%u%%): the band between them is the hysteresis",
+				     path, cfg->pressure_low_pm / 10, cfg->pressure_low_pm % 10,
+				     cfg->pressure_high_pm / 10, cfg->pressure_high_pm % 10);
+		return -EINVAL;
 	}
 	return 0;
 }

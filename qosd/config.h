@@ -25,9 +25,16 @@ struct qosd_config {
 	uint32_t quota_lo, quota_hi; /* 0 = default by the filesystem */
 	char *quota_roots; /* colon-separated directories disk.dir may be under; NULL = any */
 	int log_level;
+	/* the batch-beside-latency controller (runs only when a class sets priority) */
+	uint64_t pressure_usec; /* sampling interval */
+	uint32_t pressure_high_pm, pressure_low_pm; /* tighten at or above, give back at or below */
+	uint32_t pressure_steps; /* levels from a batch class's ceiling to its floor */
+	uint64_t livelock_usec; /* memory.high events with memory stall this long: relieve */
+	uint32_t livelock_pm; /* memory stall that counts towards a livelock */
 };
 
-/* Defaults (the paths above, drift 30 s, tenant_parent "/"). */
+/* Defaults (the paths above, drift 30 s, tenant_parent "/", pressure 1 s 10 % / 3 %, 4 steps,
+ * livelock 10 s at 20 %). */
 int config_init(struct qosd_config *cfg);
 void config_done(struct qosd_config *cfg);
 /* Read KEY = VALUE lines of qosd.conf; a missing file is fine unless required. Unknown keys

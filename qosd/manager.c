@@ -13,6 +13,7 @@
 #include "blkio/blkio.h"
 #include "cgroup.h"
 #include "control.h"
+#include "controller.h"
 #include "desired.h"
 #include "log.h"
 #include "manager.h"
@@ -379,6 +380,7 @@ int manager_reconcile(struct manager *m, struct container *c, struct qos_report 
 	struct qos_desired d = { 0 };
 	struct qos_report r = { 0 };
 	struct reconcile_target tg;
+	struct ctl_adjust adj;
 	char base[128];
 	uint32_t projid_before = c->projid;
 	int k;
@@ -404,8 +406,10 @@ int manager_reconcile(struct manager *m, struct container *c, struct qos_report 
 		return 0;
 	if (compute(m, c, cls, &d) < 0)
 		return 0;
+	controller_adjust(m, c, cls, &d, &adj);
 	target_of(m, c, cls, base, sizeof(base), &tg);
 	(void) reconcile_one(&m->env, &tg, &d, false, &r);
+	controller_annotate(&adj, &r);
 	finish(m, c, &d, &r, projid_before);
 	desired_done(&d);
 	if (ret_report)
@@ -423,6 +427,7 @@ int manager_inspect(struct manager *m, struct container *c, struct qos_report *r
 	struct qos_desired d = { 0 };
 	struct qos_report r = { 0 };
 	struct reconcile_target tg;
+	struct ctl_adjust adj;
 	char base[128];
 	uint32_t projid = c->projid;
 	int k;
@@ -431,9 +436,11 @@ int manager_inspect(struct manager *m, struct container *c, struct qos_report *r
 		return 0;
 	if (compute(m, c, cls, &d) < 0)
 		return 0;
+	controller_adjust(m, c, cls, &d, &adj);
 	target_of(m, c, cls, base, sizeof(base), &tg);
 	tg.projid = &projid;
 	k = reconcile_one(&m->env, &tg, &d, true, &r);
+	controller_annotate(&adj, &r);
 	if (ret_cpu_note && d.cpu_note)
 		*ret_cpu_note = strdup(d.cpu_note);
 	desired_done(&d);
@@ -790,6 +797,7 @@ int manager_reload(struct manager *m, char **ret_msg)
 	r = set_globs(m);
 	if (r < 0)
 		log_warning_errno(r, "cannot watch every [match] root, ignoring");
+	(void) controller_configure(m);
 	manager_mark_all_dirty(m);
 	sd_notifyf(0, "READY=1\nSTATUS=%zu tenant(s), %zu container(s)", p->n_tenants,
 		   registry_size(m->reg));
@@ -1095,6 +1103,7 @@ int manager_run(struct manager *m)
 	r = set_globs(m);
 	if (r < 0)
 		log_warning_errno(r, "cannot watch every [match] root, ignoring");
+	(void) controller_configure(m);
 	manager_mark_all_dirty(m);
 	on_defer(m->defer_src, m);
 	(void) tc_gc_live(m);
@@ -1113,6 +1122,7 @@ void manager_free(struct manager *m)
 	if (!m)
 		return;
 	control_free(m->control);
+	controller_free(m->ctl);
 	sd_event_source_disable_unref(m->defer_src);
 	sd_event_source_disable_unref(m->drift_src);
 	sd_event_source_disable_unref(m->retry_src);

@@ -42,6 +42,7 @@ struct manager {
 	struct sd_event_source *save_src; /* a rate-limited state save (manager_save_state_later) */
 	uint64_t saved_at; /* last successful state save (CLOCK_MONOTONIC usec) */
 	uint64_t save_cost; /* how long that save took (usec) */
+	struct controller *ctl; /* NULL unless a class sets priority (controller.h) */
 };
 
 int manager_new(struct qosd_config *cfg, struct manager **ret);

@@ -42,7 +42,7 @@ declare -A allow=(
 	# the manager owns the event sources: link, block-device and cgroup events come from the
 	# enforcers' monitors, so it includes their headers for those (never their knob writers)
 	[manager]="policy desired registry reconcile watch control config allow assign units limits report
-		cgroup blkio tc quota diskdir ocistate log util"
+		cgroup blkio tc quota diskdir ocistate log util pressure cgfs"
 	[main]="manager config policy log util"
 	[qosctl]="config policy proto units log util"
 	[qos-hook]="manager policy desired registry reconcile cgroup blkio tc quota config allow assign
@@ -53,7 +53,7 @@ module_of() {
 	local f=$1 b
 	case $f in
 	blkio/* | tc/* | quota/*) echo "${f%%/*}" ;;
-	qosd/commands.c) echo manager ;;
+	qosd/commands.c | qosd/controller.[ch]) echo manager ;;
 	qosd/cgroup-*) echo cgroup ;;
 	qosd/*)
 		b=${f#qosd/}

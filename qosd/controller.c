@@ -1,0 +1,508 @@
+/* SPDX-License-Identifier: MIT */
+/* The controller's driver: a timer that exists only while a class sets priority. Each tick
+ * samples latency-class containers (PSI from their v2 cgroup, or their unified twin on a hybrid
+ * host; CPU throttling where PSI is missing) and batch-class containers (memory.high events and
+ * memory stall for the livelock guard), steps the level, and marks what must be rewritten. The
+ * values themselves are computed in controller_adjust() on the ordinary reconcile path, so what
+ * qosctl show calls applied is still what the kernel reads back. */
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+
+#include <systemd/sd-event.h>
+
+#include "cgfs.h"
+#include "cgroup.h"
+#include "controller.h"
+#include "desired.h"
+#include "log.h"
+#include "manager.h"
+#include "pressure.h"
+#include "units.h"
+#include "util.h"
+
+/* ticks at or above pressure_high before one step tighter; below pressure_low before one back:
+ * tighten fast, give back slowly */
+#define UP_TICKS 2
+#define DOWN_TICKS 5
+
+struct ctl_entry {
+	char *id;
+	struct pressure_sample prev;
+	bool have_prev;
+	struct livelock_state ll;
+	bool relieved; /* the livelock guard raised memory.high (until a reload or the exit) */
+};
+
+struct controller {
+	struct pressure_cfg cfg;
+	uint64_t interval;
+	struct pressure_state st;
+	sd_event_source *timer;
+	int unified_fd; /* hybrid host: the cgroup2 mount with the PSI files; -1 otherwise */
+	struct ctl_entry *e;
+	size_t n;
+	char why[256]; /* why the level is what it is */
+	uint64_t level_changes, reliefs;
+};
+
+/* Keys whose knobs the controller changes (their "verified" bit is dropped on a change, so the
+ * write is logged as applied, not as drift corrected). */
+#define CTL_KEYS                                                                \
+	((1u << QK_CPU_QUOTA) | (1u << QK_CPU_SHARES) | (1u << QK_CPU_WEIGHT) | \
+	 (1u << QK_MEMORY_HIGH))
+
+uint64_t controller_level_changes(const struct controller *ctl)
+{
+	return ctl ? ctl->level_changes : 0;
+}
+
+uint64_t controller_reliefs(const struct controller *ctl)
+{
+	return ctl ? ctl->reliefs : 0;
+}
+
+/* ---- reading the kernel: the one place, replaced by stats_read() once qosd/stats.c lands ---- */
+
+/* The decimal number text starts with (the kernel's files put a space or newline after it). */
+static int u64_prefix(const char *text, uint64_t *ret)
+{
+	char *end;
+	unsigned long long v;
+
+	if (*text < '0' || *text > '9')
+		return -EBADMSG;
+	errno = 0;
+	v = strtoull(text, &end, 10);
+	if (errno)
+		return -errno;
+	*ret = v;
+	return 0;
+}
+
+/* total= of the "some" or "full" line of a PSI file */
+static int psi_total(const char *text, const char *which, uint64_t *ret)
+{
+	for (const char *l = text; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL) {
+		const char *t = strstr(l, "total="), *nl = strchr(l, '\n');
+
+		if (startswith(l, which) && t && (!nl || t < nl))
+			return u64_prefix(t + 6, ret);
+	}
+	return -ENOENT;
+}
+
+/* "key N" line of a flat keyed file (cpu.stat, memory.events) */
+static int keyed(const char *text, const char *key, uint64_t *ret)
+{
+	size_t kl = strlen(key);
+
+	for (const char *l = text; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL)
+		if (strneq(l, key, kl) && l[kl] == ' ')
+			return u64_prefix(l + kl + 1, ret);
+	return -ENOENT;
+}
+
+static void read_psi(int dfd, struct pressure_sample *s)
+{
+	static const char *const files[_PR_MAX] = { "cpu.pressure", "memory.pressure",
+						    "io.pressure" };
+
+	for (int i = 0; i < _PR_MAX; i++) {
+		_cleanup_free_ char *text = NULL;
+
+		if (cgfs_read(dfd, files[i], &text) < 0 ||
+		    psi_total(text, "some ", &s->some_us[i]) < 0)
+			continue;
+		(void) psi_total(text, "full ", &s->full_us[i]); /* cpu has none before 5.13 */
+		s->have_psi[i] = true;
+	}
+}
+
+static void read_sample(struct controller *ctl, struct cg_root *cg, const char *cgpath,
+			struct pressure_sample *s)
+{
+	_cleanup_close_ int cfd = -1, ufd = -1;
+	_cleanup_free_ char *text = NULL;
+	bool v2 = cg_root_mode(cg) == CG_UNIFIED;
+
+	*s = (struct pressure_sample){ .t_us = now_usec() };
+	if (cg_open(cg, CG_CPU, cgpath, &cfd) >= 0 && cgfs_read(cfd, "cpu.stat", &text) >= 0)
+		s->have_cpu_stat = keyed(text, "nr_periods", &s->nr_periods) >= 0 &&
+				   keyed(text, "nr_throttled", &s->nr_throttled) >= 0;
+	if (v2 ? cg_open(cg, CG_MEMORY, cgpath, &ufd) < 0
+	       : ctl->unified_fd < 0 || cgfs_open_dir(ctl->unified_fd, cgpath, &ufd) < 0)
+		return;
+	read_psi(ufd, s);
+	free(text);
+	text = NULL;
+	if (v2 && cgfs_read(ufd, "memory.events", &text) >= 0)
+		s->have_high_events = keyed(text, "high", &s->high_events) >= 0;
+}
+
+/* ---- per-container state ---- */
+
+static struct ctl_entry *entry(struct controller *ctl, const char *id, bool create)
+{
+	struct ctl_entry *n;
+
+	for (size_t i = 0; i < ctl->n; i++)
+		if (streq(ctl->e[i].id, id))
+			return &ctl->e[i];
+	if (!create)
+		return NULL;
+	n = reallocarray(ctl->e, ctl->n + 1, sizeof(*n));
+	if (!n)
+		return NULL;
+	ctl->e = n;
+	n[ctl->n] = (struct ctl_entry){ .id = strdup(id) };
+	if (!n[ctl->n].id)
+		return NULL;
+	return &n[ctl->n++];
+}
+
+/* Forget containers that left the registry. */
+static void prune(struct controller *ctl, struct manager *m)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < ctl->n; i++) {
+		if (registry_get(m->reg, ctl->e[i].id))
+			ctl->e[o++] = ctl->e[i];
+		else
+			free(ctl->e[i].id);
+	}
+	ctl->n = o;
+}
+
+void controller_free(struct controller *ctl)
+{
+	if (!ctl)
+		return;
+	sd_event_source_disable_unref(ctl->timer);
+	closep(&ctl->unified_fd);
+	for (size_t i = 0; i < ctl->n; i++)
+		free(ctl->e[i].id);
+	free(ctl->e);
+	free(ctl);
+}
+
+/* ---- the tick ---- */
+
+static enum qos_priority priority_of(struct manager *m, const struct container *c,
+				     const struct qos_class **ret_cls)
+{
+	const struct qos_tenant *t = NULL;
+	const struct qos_class *cls = NULL;
+	const char *origin = NULL;
+	_cleanup_free_ char *why = NULL;
+
+	*ret_cls = NULL;
+	if (manager_assignment(m, c, &t, &cls, &origin, &why) <= 0 || !cls)
+		return QOS_PRIO_NORMAL;
+	*ret_cls = cls;
+	return cls->s.v[QK_PRIORITY].set ? (enum qos_priority) cls->s.v[QK_PRIORITY].num
+					 : QOS_PRIO_NORMAL;
+}
+
+static bool has_memory_high(const struct container *c, const struct qos_class *cls)
+{
+	return cls && (cls->s.v[QK_MEMORY_HIGH].set || c->ovr.v[QK_MEMORY_HIGH].set);
+}
+
+static void relieve(struct controller *ctl, struct manager *m, struct container *c,
+		    struct ctl_entry *e, uint32_t mem_pm)
+{
+	struct log_ctx lc = { c->id, c->tenant, c->cls };
+
+	e->relieved = true;
+	ctl->reliefs++;
+	c->verified &= ~CTL_KEYS;
+	log_full(LOG_WARNING, 0, &lc,
+		 "memory.high livelock: memory.high events rising with memory stall %u.%u%% for "
+		 "%" PRIu64 " ms; raising memory.high to memory.limit (or lifting it where the "
+		 "class has no memory.limit), so the kernel's OOM killer acts at the hard limit",
+		 mem_pm / 10, mem_pm % 10, ctl->interval * ctl->cfg.livelock_ticks / 1000);
+	manager_mark_dirty(m, c);
+}
+
+/* One container's sample: its latency reading, and the livelock guard for memory.high. */
+static struct pressure_reading sample_one(struct controller *ctl, struct manager *m,
+					  struct container *c)
+{
+	struct pressure_reading rd = { 0 };
+	const struct qos_class *cls;
+	enum qos_priority p = priority_of(m, c, &cls);
+	struct pressure_sample s;
+	struct ctl_entry *e;
+
+	if (p != QOS_PRIO_LATENCY && !has_memory_high(c, cls))
+		return rd;
+	e = entry(ctl, c->id, true);
+	if (!e)
+		return rd;
+	read_sample(ctl, m->env.cg, c->cgpath, &s);
+	if (e->have_prev) {
+		if (p == QOS_PRIO_LATENCY)
+			rd = pressure_read(&e->prev, &s);
+		if (has_memory_high(c, cls) && !e->relieved &&
+		    pressure_livelock(&ctl->cfg, &e->ll, &e->prev, &s))
+			relieve(ctl, m, c, e, pressure_mem_pm(&e->prev, &s));
+	}
+	e->prev = s;
+	e->have_prev = true;
+	return rd;
+}
+
+static void set_why(struct controller *ctl, int d, struct pressure_reading rd, const char *id)
+{
+	const struct pressure_cfg *k = &ctl->cfg;
+
+	if (d > 0)
+		snprintf(ctl->why, sizeof(ctl->why),
+			 "latency pressure %u.%u%% (%s %s%s) in container %s >= %u.%u%%",
+			 rd.pm / 10, rd.pm % 10, pressure_res_name(rd.res),
+			 rd.throttling ? "throttled" : "some", rd.full ? "/full" : "", id,
+			 k->high_pm / 10, k->high_pm % 10);
+	else
+		snprintf(ctl->why, sizeof(ctl->why),
+			 "latency pressure fell to %u.%u%% <= %u.%u%%; giving room back stepwise",
+			 rd.pm / 10, rd.pm % 10, k->low_pm / 10, k->low_pm % 10);
+}
+
+/* A level change: every batch container is recomputed (and only those). */
+static void mark_batch(struct manager *m)
+{
+	struct container *c;
+	const struct qos_class *cls;
+
+	for (size_t i = 0; (c = registry_at(m->reg, i)); i++)
+		if (priority_of(m, c, &cls) == QOS_PRIO_BATCH) {
+			c->verified &= ~CTL_KEYS;
+			manager_mark_dirty(m, c);
+		}
+}
+
+static int on_tick(sd_event_source *src, uint64_t usec, void *userdata)
+{
+	struct manager *m = userdata;
+	struct controller *ctl = m->ctl;
+	struct pressure_reading worst = { 0 };
+	const char *worst_id = NULL;
+	struct container *c;
+	int d;
+
+	for (size_t i = 0; (c = registry_at(m->reg, i)); i++) {
+		struct pressure_reading rd = sample_one(ctl, m, c);
+
+		if (rd.valid && (!worst.valid || rd.pm > worst.pm)) {
+			worst = rd;
+			worst_id = c->id;
+		}
+	}
+	prune(ctl, m);
+	d = pressure_step(&ctl->cfg, &ctl->st, worst);
+	if (d) {
+		set_why(ctl, d, worst, worst_id ? worst_id : "?");
+		ctl->level_changes++;
+		log_notice("controller: batch level %u -> %u of %u: %s", ctl->st.level - d,
+			   ctl->st.level, ctl->cfg.steps, ctl->why);
+		mark_batch(m);
+	}
+	sd_event_source_set_time_relative(src, ctl->interval);
+	sd_event_source_set_enabled(src, SD_EVENT_ON);
+	return 0;
+}
+
+static bool policy_uses_priority(const struct qos_policy *p)
+{
+	for (size_t i = 0; p && i < p->n_tenants; i++)
+		for (size_t j = 0; j < p->tenants[i].n_classes; j++)
+			if (p->tenants[i].classes[j].s.v[QK_PRIORITY].set)
+				return true;
+	return false;
+}
+
+static int controller_new(struct manager *m, struct controller **ret)
+{
+	_cleanup_free_ char *unified = NULL;
+	struct controller *ctl = calloc(1, sizeof(*ctl));
+	const struct qosd_config *k = m->cfg;
+	int r;
+
+	if (!ctl)
+		return -ENOMEM;
+	ctl->unified_fd = -1;
+	ctl->interval = k->pressure_usec;
+	ctl->cfg = (struct pressure_cfg){
+		.high_pm = k->pressure_high_pm,
+		.low_pm = k->pressure_low_pm,
+		.up_ticks = UP_TICKS,
+		.down_ticks = DOWN_TICKS,
+		.steps = k->pressure_steps,
+		.livelock_pm = k->livelock_pm,
+		.livelock_ticks = (uint32_t) MAX(1u, k->livelock_usec / k->pressure_usec),
+	};
+	r = pressure_cfg_check(&ctl->cfg);
+	if (r >= 0 && cg_root_mode(m->env.cg) == CG_HYBRID) {
+		unified = strprintf("%s/unified", k->cgroupfs);
+		if (unified)
+			ctl->unified_fd = open(unified, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	}
+	if (r >= 0)
+		r = sd_event_add_time_relative(m->event, &ctl->timer, CLOCK_MONOTONIC,
+					       ctl->interval, ctl->interval / 20, on_tick, m);
+	if (r < 0) {
+		controller_free(ctl);
+		return r;
+	}
+	snprintf(ctl->why, sizeof(ctl->why), "no latency pressure seen yet");
+	*ret = ctl;
+	return 0;
+}
+
+int controller_configure(struct manager *m)
+{
+	int r;
+
+	if (!policy_uses_priority(m->policy)) {
+		if (m->ctl)
+			log_info("controller: stopped (no class sets priority)");
+		controller_free(TAKE_PTR(m->ctl));
+		return 0;
+	}
+	if (m->ctl) {
+		/* a reload: reliefs end (the class's memory.high may have changed), the level stays */
+		for (size_t i = 0; i < m->ctl->n; i++)
+			m->ctl->e[i].relieved = false;
+		return 0;
+	}
+	r = controller_new(m, &m->ctl);
+	if (r < 0)
+		return log_error_errno(r, "controller: cannot start: %s", strerror(-r));
+	log_info("controller: started (every %" PRIu64 " ms, tighten at %u.%u%%, give back at "
+		 "%u.%u%%, %u steps)",
+		 m->ctl->interval / 1000, m->ctl->cfg.high_pm / 10, m->ctl->cfg.high_pm % 10,
+		 m->ctl->cfg.low_pm / 10, m->ctl->cfg.low_pm % 10, m->ctl->cfg.steps);
+	return 0;
+}
+
+/* ---- the overlay on the reconcile path ---- */
+
+static void adjust_note(struct ctl_adjust *a, const char *key, const char *fmt, ...) _printf_(3, 4);
+
+static void adjust_note(struct ctl_adjust *a, const char *key, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (a->n >= ELEMENTSOF(a->key))
+		return;
+	va_start(ap, fmt);
+	if (vasprintf(&a->note[a->n], fmt, ap) < 0)
+		a->note[a->n] = NULL;
+	va_end(ap);
+	a->key[a->n++] = key;
+}
+
+static void adjust_cpu(struct controller *ctl, struct qos_desired *d, struct ctl_adjust *a)
+{
+	const struct qos_value *fq = &d->merged.v[QK_FLOOR_CPU_QUOTA];
+	const struct qos_value *fw = &d->merged.v[QK_FLOOR_CPU_WEIGHT];
+	struct qos_cpu *cpu = &d->l.cg.cpu;
+	uint32_t lv = ctl->st.level, n = ctl->cfg.steps;
+
+	if (fq->set && cpu->quota_us.op == QOS_SET && cpu->period_us.op == QOS_SET) {
+		uint64_t ceil = cpu->quota_us.v, floor = fq->num * cpu->period_us.v / 100000;
+
+		cpu->quota_us.v = pressure_value(ceil, floor, lv, n);
+		/* the kernel refuses a burst above the quota */
+		if (cpu->burst_us.op == QOS_SET && cpu->burst_us.v > cpu->quota_us.v)
+			cpu->burst_us.v = cpu->quota_us.v;
+		adjust_note(a, "cpu.quota",
+			    "adjusted by the controller: quota %" PRIu64
+			    "us of the class's %" PRIu64 "us (level %u of %u, floor %" PRIu64
+			    "us), because %s",
+			    cpu->quota_us.v, ceil, lv, n, floor, ctl->why);
+	}
+	if (fw->set && cpu->weight.op == QOS_SET) {
+		uint64_t ceil = cpu->weight.v;
+
+		cpu->weight.v = pressure_value(ceil, fw->num, lv, n);
+		cpu->shares.v = qos_weight_to_shares(cpu->weight.v);
+		adjust_note(a, "cpu.weight",
+			    "adjusted by the controller: weight %" PRIu64 " (shares %" PRIu64
+			    ") of the class's %" PRIu64 " (level %u of %u, floor %" PRIu64
+			    "), because %s",
+			    cpu->weight.v, cpu->shares.v, ceil, lv, n, fw->num, ctl->why);
+	}
+}
+
+static void adjust_memory(struct controller *ctl, const struct ctl_entry *e, struct qos_desired *d,
+			  struct ctl_adjust *a)
+{
+	const struct qos_value *fh = &d->merged.v[QK_FLOOR_MEMORY_HIGH];
+	struct qos_mem *mem = &d->l.cg.mem;
+	char b1[32], b2[32], b3[32];
+	uint64_t ceil = mem->high.v;
+
+	if (mem->high.op != QOS_SET)
+		return;
+	if (e && e->relieved) {
+		if (mem->limit.op == QOS_SET)
+			mem->high.v = MAX(ceil, mem->limit.v);
+		else
+			mem->high = (struct qos_u64){ QOS_CLEAR, 0 };
+		format_size_approx(ceil, b1, sizeof(b1));
+		adjust_note(a, "memory.high",
+			    "raised by the controller's livelock guard from the class's %s to %s: "
+			    "memory.high events and memory stall stayed high; the kernel's OOM "
+			    "killer acts at memory.limit",
+			    b1,
+			    mem->limit.op == QOS_SET ? "memory.limit" : "max (no memory.limit)");
+		return;
+	}
+	if (!fh->set || d->merged.v[QK_PRIORITY].num != QOS_PRIO_BATCH || ctl->st.level == 0)
+		return;
+	mem->high.v = pressure_value(ceil, fh->num, ctl->st.level, ctl->cfg.steps);
+	format_size_approx(mem->high.v, b1, sizeof(b1));
+	format_size_approx(ceil, b2, sizeof(b2));
+	format_size_approx(fh->num, b3, sizeof(b3));
+	adjust_note(a, "memory.high",
+		    "adjusted by the controller: %s of the class's %s (level %u of %u, floor %s), "
+		    "because %s",
+		    b1, b2, ctl->st.level, ctl->cfg.steps, b3, ctl->why);
+}
+
+void controller_adjust(struct manager *m, const struct container *c, const struct qos_class *cls,
+		       struct qos_desired *d, struct ctl_adjust *ret)
+{
+	struct controller *ctl = m->ctl;
+	const struct qos_value *p = &d->merged.v[QK_PRIORITY];
+
+	*ret = (struct ctl_adjust){ 0 };
+	if (!ctl)
+		return;
+	if (p->set && p->num == QOS_PRIO_BATCH && ctl->st.level > 0)
+		adjust_cpu(ctl, d, ret);
+	adjust_memory(ctl, entry(ctl, c->id, false), d, ret);
+}
+
+void controller_annotate(struct ctl_adjust *adj, struct qos_report *r)
+{
+	for (unsigned i = 0; i < adj->n; i++) {
+		for (size_t j = 0; j < r->n && adj->note[i]; j++) {
+			struct qos_knob *k = &r->v[j];
+
+			/* one knob on two scales: v1 reports it as cpu.shares */
+			if (!streq(k->key, adj->key[i]) &&
+			    !(streq(adj->key[i], "cpu.weight") && streq(k->key, "cpu.shares")))
+				continue;
+			if (k->note)
+				(void) knob_printf(&k->note, "%s; %s", k->note, adj->note[i]);
+			else
+				(void) knob_printf(&k->note, "%s", adj->note[i]);
+		}
+		free(adj->note[i]);
+	}
+	*adj = (struct ctl_adjust){ 0 };
+}
