@@ -1,0 +1,231 @@
+#!/bin/bash
+# qosd-vm: yes
+# The batch-beside-latency controller against this kernel: off (no timer) without priority;
+# a latency container's CPU pressure tightens a batch container's CPU quota and weight stepwise
+# down to its class's floor, and the room comes back when the pressure falls; qosctl show says
+# why; a crash or a refused policy never leaves the batch container outside its bounds. On v2
+# (the VM) the memory.high livelock guard: an allocator far over memory.high finishes once qosd
+# raises memory.high, while the same allocator without qosd stays stalled.
+source "$(dirname "$0")/lib.sh"
+qt_init pressure
+
+# On a hybrid host PSI comes from the cgroup2 (unified) twin of a container's cgroup: runtimes
+# (runc, crun) create it and put the container's processes there; the test does the same.
+UNI=
+[[ $QT_V == 1 && -f $QT_CGROOT/unified/cgroup.procs ]] && UNI=$QT_CGROOT/unified
+mkdir_uni() { [[ -n $UNI ]] && mkdir -p "$UNI$QT_CGP" "$UNI$1"; }
+# run CMD in cgroup P, in its unified twin too
+run_in() {
+	local p=$1
+	shift
+	qt_cg_run "$p" bash -c 'u=$1; shift; [[ -n $u ]] && echo $$ >"$u/cgroup.procs"; exec "$@"' \
+		run-in "${UNI:+$UNI$p}" "$@"
+}
+
+quota_of() {
+	if [[ $QT_V == 2 ]]; then qt_knob "$1" cpu cpu.max | cut -d' ' -f1; else qt_knob "$1" cpu cpu.cfs_quota_us; fi
+}
+weight_of() {
+	if [[ $QT_V == 2 ]]; then qt_knob "$1" cpu cpu.weight; else qt_knob "$1" cpu cpu.shares; fi
+}
+is() { [[ "$($1 "$2")" == "$3" ]]; }
+
+# --- off unless a class sets priority: no controller, no timer
+qt_policy qt <<EOF
+[class plain]
+cpu.quota = 80%
+[match]
+$QT_CGP/plain-* = plain
+EOF
+cat >"$QT_TMP/qosd.conf" <<EOF
+drift_interval = 0s
+pressure_interval = 200ms
+pressure_high = 10%
+pressure_low = 3%
+pressure_steps = 4
+livelock_time = 3s
+livelock_pressure = 20%
+EOF
+qt_start_qosd --config "$QT_TMP/qosd.conf" || {
+	fail start "qosd did not start"
+	exit 0
+}
+qt_cg_mkdir "$QT_CGP/plain-1"
+qt_wait 5 is quota_of "$QT_CGP/plain-1" 80000
+check off-without-priority "the controller started though no class sets priority" \
+	bash -c "! grep -q 'controller: started' '$QT_QOSD_LOG'"
+
+# --- a latency class (pinned to one CPU, so its own burners make pressure on any machine) and
+# a batch class with bounds
+qt_policy qt <<EOF
+[class lat]
+priority = latency
+cpuset.cpus = 0
+
+[class batch]
+priority = batch
+cpu.quota = 80%
+floor.cpu.quota = 20%
+cpu.weight = 100
+floor.cpu.weight = 10
+
+[class plain]
+cpu.quota = 80%
+
+[match]
+$QT_CGP/lat-* = lat
+$QT_CGP/batch-* = batch
+$QT_CGP/plain-* = plain
+EOF
+mkdir_uni "$QT_CGP/lat-1"
+qt_cg_mkdir "$QT_CGP/lat-1"
+qt_cg_mkdir "$QT_CGP/batch-1"
+kill -HUP "$QT_QOSD_PID"
+qt_wait 5 grep -q 'controller: started' "$QT_QOSD_LOG"
+check on-with-priority "no 'controller: started' after a reload that adds priority" \
+	grep -q 'controller: started' "$QT_QOSD_LOG"
+qt_wait 5 is quota_of "$QT_CGP/batch-1" 80000
+check batch-starts-at-ceiling "batch quota $(quota_of "$QT_CGP/batch-1"), want the class's 80000" \
+	is quota_of "$QT_CGP/batch-1" 80000
+
+# --- pressure: four burners on the latency container's one CPU (runnable, waiting: cpu some)
+burners=()
+for i in 1 2 3 4; do
+	run_in "$QT_CGP/lat-1" "$QOSD_HELPER_DIR/qt-burn" 60 >/dev/null
+	burners+=("$QT_LASTPID")
+done
+seen=()
+watch_quota() {
+	local q
+	q=$(quota_of "$QT_CGP/batch-1")
+	[[ " ${seen[*]} " == *" $q "* ]] || seen+=("$q")
+	[[ $q == "$1" ]]
+}
+qt_wait 30 watch_quota 20000
+check tightened-to-floor "batch quota $(quota_of "$QT_CGP/batch-1") after 30 s of latency pressure, want the floor 20000 (seen: ${seen[*]})" \
+	is quota_of "$QT_CGP/batch-1" 20000
+# stepwise: 80000 -> 65000 -> 50000 -> 35000 -> 20000 (4 steps); polling may miss a step on a busy
+# machine, so at least one value strictly between ceiling and floor must have been seen
+between=0
+for q in "${seen[@]}"; do ((q > 20000 && q < 80000)) && between=1; done
+check stepwise "no intermediate quota seen between 80000 and 20000 (seen: ${seen[*]})" test $between = 1
+w=$(weight_of "$QT_CGP/batch-1")
+check weight-floor "batch weight $w, want the floor (v2 weight 10, v1 shares 102)" \
+	test "$w" = "$([[ $QT_V == 2 ]] && echo 10 || echo 102)"
+check plain-untouched "a class without priority was adjusted: quota $(quota_of "$QT_CGP/plain-1")" \
+	is quota_of "$QT_CGP/plain-1" 80000
+out=$(qosctl show batch-1)
+check show-says-why "qosctl show batch-1 does not say the controller adjusted cpu.quota: $(grep '^cpu.quota' <<<"$out")" \
+	grep -q 'adjusted by the controller.*because latency pressure' <<<"$out"
+if grep -q 'in container lat-1' <<<"$out"; then pass show-names-source; else
+	fail show-names-source "the reason does not name the latency container: $(grep -o 'because.*' <<<"$out" | head -1)"
+fi
+
+# --- a refused policy keeps the old one: batch stays within its bounds
+cp "$QT_TMP/conf.d/qt.conf" "$QT_TMP/qt.conf.good"
+printf '[class broken]\nfloor.cpu.quota = 5%%\n' >>"$QT_TMP/conf.d/qt.conf"
+kill -HUP "$QT_QOSD_PID"
+qt_wait 5 grep -q 'reload refused' "$QT_QOSD_LOG"
+q=$(quota_of "$QT_CGP/batch-1")
+check refused-policy-in-bounds "after a refused reload the batch quota is $q, outside 20000..80000" \
+	test "$q" -ge 20000 -a "$q" -le 80000
+cp "$QT_TMP/qt.conf.good" "$QT_TMP/conf.d/qt.conf"
+
+# --- pressure falls: the room comes back, stepwise
+for p in "${burners[@]}"; do kill "$p" 2>/dev/null; done
+for p in "${burners[@]}"; do wait "$p" 2>/dev/null; done
+seen=()
+qt_wait 40 watch_quota 80000
+check given-back "batch quota $(quota_of "$QT_CGP/batch-1") 40 s after the pressure ended, want 80000 (seen: ${seen[*]})" \
+	is quota_of "$QT_CGP/batch-1" 80000
+grep -q 'giving room back' "$QT_QOSD_LOG"
+check give-back-logged "the log does not say why room was given back" grep -q 'giving room back' "$QT_QOSD_LOG"
+
+# --- a crash at the floor, then a restart: the class's values (within bounds), level 0
+for i in 1 2 3 4; do
+	run_in "$QT_CGP/lat-1" "$QOSD_HELPER_DIR/qt-burn" 60 >/dev/null
+	burners+=("$QT_LASTPID")
+done
+qt_wait 30 is quota_of "$QT_CGP/batch-1" 20000
+for p in "${burners[@]}"; do kill "$p" 2>/dev/null; done
+for p in "${burners[@]}"; do wait "$p" 2>/dev/null; done
+qt_kill9_qosd
+q=$(quota_of "$QT_CGP/batch-1")
+check crash-in-bounds "after kill -9 the batch quota is $q, outside 20000..80000" \
+	test "$q" -ge 20000 -a "$q" -le 80000
+qt_start_qosd --config "$QT_TMP/qosd.conf" || fail restart "qosd did not restart"
+qt_wait 10 is quota_of "$QT_CGP/batch-1" 80000
+check restart-resets "after a restart the batch quota is $(quota_of "$QT_CGP/batch-1"), want the class's 80000" \
+	is quota_of "$QT_CGP/batch-1" 80000
+
+# --- memory.high on v1: reported, never silently dropped
+if [[ $QT_V == 1 ]]; then
+	qt_policy qt2 <<EOF
+[class mh]
+memory.high = 64M
+[match]
+$QT_CGP/mh-* = mh
+EOF
+	kill -HUP "$QT_QOSD_PID"
+	sleep 0.5
+	qt_cg_mkdir "$QT_CGP/mh-1"
+	qt_wait 5 bash -c "'$QOSCTL' -s '$QT_SOCK' show mh-1 | grep -q 'no memory.high'"
+	out=$(qosctl show mh-1)
+	check v1-memory-high-reported "qosctl show does not say memory.high is not applied on v1: $(grep '^memory.high' <<<"$out")" \
+		grep -q 'cgroup v1 has no memory.high' <<<"$out"
+	rm -f "$QT_TMP/conf.d/qt2.conf"
+fi
+
+# --- the livelock guard (v2: memory.high exists, memory.events counts high)
+livelock_test() {
+	local t0 t1 rc
+	qt_policy qt <<EOF
+[class guard]
+priority = batch
+memory.high = 16M
+memory.limit = 256M
+memory.swap = 0
+[match]
+$QT_CGP/guard-* = guard
+EOF
+	kill -HUP "$QT_QOSD_PID"
+	qt_wait 5 grep -q 'policy reloaded' "$QT_QOSD_LOG"
+	# without qosd: a cgroup qosd does not manage, memory.high set by hand
+	qt_cg_mkdir "$QT_CGP/alone"
+	echo 16M >"$QT_CGROOT$QT_CGP/alone/memory.high"
+	echo 0 >"$QT_CGROOT$QT_CGP/alone/memory.swap.max" 2>/dev/null
+	qt_cg_run "$QT_CGP/alone" "$QOSD_HELPER_DIR/qt-alloc" 96 >"$QT_TMP/alone.out"
+	local alone=$QT_LASTPID
+	qt_cg_mkdir "$QT_CGP/guard-1"
+	qt_wait 5 bash -c "[[ \$(cat $QT_CGROOT$QT_CGP/guard-1/memory.high) == 16777216 ]]"
+	t0=$(date +%s)
+	qt_cg_run "$QT_CGP/guard-1" "$QOSD_HELPER_DIR/qt-alloc" 96 >"$QT_TMP/guard.out"
+	local guarded=$QT_LASTPID
+	# livelock_time 3 s: resolved well within 30 s, or the guard failed
+	qt_wait 30 grep -q 'allocated=96' "$QT_TMP/guard.out"
+	t1=$(date +%s)
+	check livelock-resolved "the allocator over memory.high did not finish within 30 s with qosd (memory.high $(cat $QT_CGROOT$QT_CGP/guard-1/memory.high))" \
+		grep -q 'allocated=96' "$QT_TMP/guard.out"
+	note "with qosd: finished in $((t1 - t0)) s; memory.high now $(cat $QT_CGROOT$QT_CGP/guard-1/memory.high)"
+	check livelock-logged "no livelock line in the log" grep -q 'memory.high livelock' "$QT_QOSD_LOG"
+	out=$(qosctl show guard-1)
+	check livelock-show "qosctl show does not say the guard raised memory.high: $(grep '^memory.high' <<<"$out")" \
+		grep -q 'livelock guard' <<<"$out"
+	# the same allocator without qosd is still stalled (it had longer than the guarded one)
+	if kill -0 "$alone" 2>/dev/null && ! grep -q 'allocated=96' "$QT_TMP/alone.out"; then
+		pass livelock-stalls-without-qosd
+	else
+		fail livelock-stalls-without-qosd "without qosd the allocator finished too: the test proves nothing"
+	fi
+	kill -9 "$alone" "$guarded" 2>/dev/null
+	wait "$alone" "$guarded" 2>/dev/null
+}
+if [[ $QT_V == 2 && -f $QT_CGROOT/memory.pressure ]]; then
+	livelock_test
+elif [[ $QT_V == 2 ]]; then
+	skip livelock "this kernel has no PSI (boot with psi=1)"
+else
+	skip livelock "cgroup v1 has no memory.high (the guard watches v2 memory.events); run in the VM"
+fi
+
+qt_finish
