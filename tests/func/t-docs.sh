@@ -88,6 +88,12 @@ else
 			net.burst) echo "$k = 64K" ;;
 			net.*) echo "$k = 1mbit" ;;
 			disk.quota) echo "$k = 1G" ;;
+			cpu.burst) echo "$k = 10ms" ;;
+			cpu.idle) echo "$k = 0" ;; # 1 is refused with a weight
+			priority) echo "$k = batch" ;;
+			floor.cpu.quota) echo "$k = 10%" ;;
+			floor.cpu.weight) echo "$k = 5" ;;
+			floor.memory.high) echo "$k = 32M" ;;
 			*) echo "$k = 10" ;;
 			esac
 		done
