@@ -5,6 +5,7 @@
 #   make check-vm   only the VM layer (cgroup v2, XFS project quotas under qemu)
 #   make demo       qosd on conf.d/ with three demo workloads; prints what each got
 #   make bench      figures beside the floor measured in the same run
+#   make bench-qos  batch beside latency: server p99 and batch CPU, alone / hogs / static / qosd
 #   make install    PREFIX=/usr/local DESTDIR=  (make uninstall: the same variables)
 #   make format     reformat the sources with .clang-format
 
@@ -35,7 +36,7 @@ PKGS := libsystemd inih jansson libnl-3.0 libnl-route-3.0 libudev
 # (deps) or hand over to a sub-make after deps may start without them; any other goal stops here
 # with the names of the missing ones.
 NOPKG_GOALS := deps clean format uninstall check check-unit check-func check-vm check-style demo \
-	bench fuzz soak fuzz-list
+	bench bench-qos fuzz soak fuzz-list
 PKG_MISSING := $(shell for p in $(PKGS); do pkg-config --exists $$p 2>/dev/null || echo $$p; done)
 ifneq ($(PKG_MISSING),)
 ifneq ($(filter-out $(NOPKG_GOALS),$(or $(MAKECMDGOALS),all)),)
@@ -65,7 +66,7 @@ UNIT_BINS := $(UNIT_SRCS:tests/%.c=$(B)/tests/%)
 HELPER_SRCS := $(wildcard tests/helpers/*.c)
 HELPER_BINS := $(HELPER_SRCS:tests/helpers/%.c=$(B)/helpers/%)
 
-.PHONY: all deps check check-unit check-func check-vm check-style demo bench install uninstall \
+.PHONY: all deps check check-unit check-func check-vm check-style demo bench bench-qos install uninstall \
 	format clean fuzz soak tests
 .DELETE_ON_ERROR:
 
@@ -127,6 +128,11 @@ demo: deps
 bench: deps
 	@$(MAKE) --no-print-directory all $(HELPER_BINS)
 	@B=$(B) bench/run.sh
+
+# batch beside latency (issue 17): DUR=30 s per scenario; run it on a quiet machine
+bench-qos: deps
+	@$(MAKE) --no-print-directory all
+	@B=$(B) bench/qos.sh
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

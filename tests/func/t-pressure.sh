@@ -158,6 +158,35 @@ qt_wait 10 is quota_of "$QT_CGP/batch-1" 80000
 check restart-resets "after a restart the batch quota is $(quota_of "$QT_CGP/batch-1"), want the class's 80000" \
 	is quota_of "$QT_CGP/batch-1" 80000
 
+# --- cpu.burst and cpu.idle reach the kernel (v1 cpu.cfs_burst_us, v2 cpu.max.burst; cpu.idle)
+qt_policy qt3 <<EOF
+[class bi]
+cpu.quota = 50%
+cpu.burst = 10ms
+cpu.idle = 1
+[match]
+$QT_CGP/bi-* = bi
+EOF
+kill -HUP "$QT_QOSD_PID"
+sleep 0.5
+qt_cg_mkdir "$QT_CGP/bi-1"
+bf=cpu.cfs_burst_us
+[[ $QT_V == 2 ]] && bf=cpu.max.burst
+knob_is() { [[ "$(qt_knob "$QT_CGP/bi-1" cpu "$1")" == "$2" ]]; }
+if [[ -f $(qt_cgdir cpu "$QT_CGP/bi-1")/$bf ]]; then
+	qt_wait 5 knob_is $bf 10000
+	check burst-applied "$bf is $(qt_knob "$QT_CGP/bi-1" cpu $bf), want 10000" knob_is $bf 10000
+else
+	skip burst-applied "this kernel has no $bf (5.14 or later)"
+fi
+if [[ -f $(qt_cgdir cpu "$QT_CGP/bi-1")/cpu.idle ]]; then
+	qt_wait 5 knob_is cpu.idle 1
+	check idle-applied "cpu.idle is $(qt_knob "$QT_CGP/bi-1" cpu cpu.idle), want 1" knob_is cpu.idle 1
+else
+	skip idle-applied "this kernel has no cpu.idle (5.15 or later)"
+fi
+rm -f "$QT_TMP/conf.d/qt3.conf"
+
 # --- memory.high on v1: reported, never silently dropped
 if [[ $QT_V == 1 ]]; then
 	qt_policy qt2 <<EOF
@@ -198,6 +227,8 @@ EOF
 	local alone=$QT_LASTPID
 	qt_cg_mkdir "$QT_CGP/guard-1"
 	qt_wait 5 bash -c "[[ \$(cat $QT_CGROOT$QT_CGP/guard-1/memory.high) == 16777216 ]]"
+	check livelock-high-applied "memory.high of guard-1 is $(cat $QT_CGROOT$QT_CGP/guard-1/memory.high), want the class's 16777216" \
+		test "$(cat $QT_CGROOT$QT_CGP/guard-1/memory.high)" = 16777216
 	t0=$(date +%s)
 	qt_cg_run "$QT_CGP/guard-1" "$QOSD_HELPER_DIR/qt-alloc" 96 >"$QT_TMP/guard.out"
 	local guarded=$QT_LASTPID

@@ -6,7 +6,9 @@
 
 #include <cmocka.h>
 
+#include "qosd/cgfs.h"
 #include "qosd/cgroup.h"
+#include "qosd/policy.h"
 #include "qosd/limits.h"
 #include "qosd/util.h"
 
@@ -93,13 +95,32 @@ static void test_knob_names(void **state)
 	assert_null(cg_knob_counterpart("release_agent", CG_UNIFIED));
 }
 
+/* Every kernel file a policy key maps to passes the writer's allow-list (a new row without its
+ * allow-list entry would fail with EPERM on every container). */
+static void test_knob_files_allowed(void **state)
+{
+	unsigned n = 0;
+
+	for (int k = 0; k < _QK_MAX; k++)
+		for (enum cg_mode m = CG_LEGACY; m <= CG_UNIFIED; m++) {
+			const char *f = cg_knob_file(qos_key_name(k), m);
+
+			if (!f)
+				continue;
+			if (!cgfs_knob_allowed(f))
+				fail_msg("%s (%s) maps to %s, which cgfs refuses", qos_key_name(k),
+					 cg_mode_name(m), f);
+			n++;
+		}
+	assert_true(n >= 30);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_shares_to_weight),
-		cmocka_unit_test(test_weight_to_shares),
-		cmocka_unit_test(test_round_trip),
-		cmocka_unit_test(test_knob_names),
+		cmocka_unit_test(test_shares_to_weight),   cmocka_unit_test(test_weight_to_shares),
+		cmocka_unit_test(test_round_trip),	   cmocka_unit_test(test_knob_names),
+		cmocka_unit_test(test_knob_files_allowed),
 	};
 
 	return cmocka_run_group_tests_name("limits", tests, NULL, NULL);

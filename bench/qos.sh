@@ -1,0 +1,233 @@
+#!/bin/bash
+# make bench-qos: batch beside latency, measured. A latency-sensitive UDP server on loopback
+# (requests of a fixed CPU cost at a fixed rate; the client measures each response from its
+# scheduled send time) in one cgroup, batch cgroups running CPU, memory and I/O hogs in others.
+# One run, side by side:
+#   alone      the server and its client, nothing else
+#   hogs       the hogs beside it, no policy
+#   shares     static: latency cpu.shares 10240, batch cpu.shares 2
+#   quota      static: batch cpu.quota 50% each
+#   qosd       qosd's classes: priority = latency / batch, batch bounded by floor.* keys
+# Goal (issue 17): server p99 with the hogs within 1.2x of alone, while the batch cgroups get at
+# least 80 % of the CPU the server leaves unused. bench/README.md says how to read the table.
+# Knobs: DUR (s per scenario, default 30), RATE (requests/s, 200), WORK_US (CPU per request,
+# 1000), HOG_MB (memory hog, 256), QB_KEEP=1. Needs root. Everything is named qosd-bench-<pid>-...
+# and removed on every exit; only processes started here are stopped.
+set -u
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+cd "$SRC" || exit 1
+B=${B:-build/rel}
+DUR=${DUR:-30}
+RATE=${RATE:-200}
+WORK_US=${WORK_US:-1000}
+HOG_MB=${HOG_MB:-256}
+NCPU=$(nproc)
+
+[[ $(id -u) == 0 ]] || { echo "make bench-qos: needs root (cgroups)" >&2; exit 1; }
+for p in qosd qosctl; do
+	[[ -x $B/$p ]] || { echo "make bench-qos: $B/$p is missing (make all)" >&2; exit 1; }
+done
+
+TAG=qosd-bench-$$
+CGP=/$TAG
+TMP=$(mktemp -d "/tmp/$TAG.XXXXXX")
+PORT=$((20000 + $$ % 20000))
+CGROOT=/sys/fs/cgroup
+PIDS=()
+QOSD_PID=
+UNI=
+if [[ $(stat -f -c %T $CGROOT) == cgroup2fs ]]; then
+	V=2 HIERS=(.)
+else
+	V=1 HIERS=(cpu cpuacct memory blkio)
+	# PSI of a hybrid host: the cgroup2 twin of the server's cgroup, as runc makes it
+	[[ -f $CGROOT/unified/cgroup.procs ]] && UNI=$CGROOT/unified
+fi
+GROUPS_=(lat-srv lat-cli batch-cpu batch-mem batch-io)
+
+say() { echo "bench-qos: $*" >&2; }
+dir() { if [[ $V == 2 ]]; then echo "$CGROOT$2"; else echo "$CGROOT/$1$2"; fi; }
+
+stop_all() {
+	local p
+	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
+	PIDS=()
+}
+stop_qosd() {
+	[[ -n $QOSD_PID ]] || return 0
+	kill -TERM "$QOSD_PID" 2>/dev/null
+	wait "$QOSD_PID" 2>/dev/null
+	QOSD_PID=
+}
+rmtree() {
+	local h d
+	for h in "${HIERS[@]}" ${UNI:+unified}; do
+		d=$( [[ $h == unified ]] && echo "$UNI$CGP" || dir "$h" "$CGP")
+		[[ -d $d ]] || continue
+		find "$d" -depth -type d | while read -r x; do rmdir "$x" 2>/dev/null || { sleep 0.2; rmdir "$x"; }; done
+	done
+}
+cleanup() {
+	stop_all
+	stop_qosd
+	rmtree
+	[[ ${QB_KEEP:-0} == 1 ]] && say "kept $TMP" || rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+mkgroups() {
+	local g h
+	if [[ $V == 2 ]]; then
+		for c in cpu memory io; do echo "+$c" >"$CGROOT/cgroup.subtree_control" 2>/dev/null; done
+		mkdir -p "$CGROOT$CGP"
+		for c in cpu memory io; do echo "+$c" >"$CGROOT$CGP/cgroup.subtree_control" 2>/dev/null; done
+	fi
+	for g in "${GROUPS_[@]}"; do
+		for h in "${HIERS[@]}"; do mkdir -p "$(dir "$h" "$CGP/$g")"; done
+		[[ -n $UNI ]] && mkdir -p "$UNI$CGP/$g"
+	done
+}
+
+# the cgroup.procs files of GROUP: every hierarchy, and the unified twin
+files_of() {
+	local h
+	for h in "${HIERS[@]}"; do echo "$(dir "$h" "$CGP/$1")/cgroup.procs"; done
+	[[ -n $UNI ]] && echo "$UNI$CGP/$1/cgroup.procs"
+	return 0
+}
+# a shell that joins the cgroup.procs files given and execs the command: "$ENTER" N FILES... CMD...
+ENTER='for f in "${@:2:$1}"; do echo $$ >"$f" || exit 97; done; shift $(($1 + 1)); exec "$@"'
+# run_in GROUP CMD...: run CMD in GROUP, in the foreground
+run_in() {
+	local files
+	mapfile -t files < <(files_of "$1")
+	shift
+	bash -c "$ENTER" run "${#files[@]}" "${files[@]}" "$@"
+}
+# run GROUP CMD...: the same in the background; its pid (the command's own) in LAST
+run() {
+	local files
+	mapfile -t files < <(files_of "$1")
+	shift
+	bash -c "$ENTER" run "${#files[@]}" "${files[@]}" "$@" &
+	LAST=$!
+	PIDS+=("$LAST")
+}
+
+# CPU time of GROUP so far, in microseconds
+cpu_of() {
+	if [[ $V == 2 ]]; then
+		sed -n 's/^usage_usec //p' "$CGROOT$CGP/$1/cpu.stat"
+	else
+		echo $(($(cat "$CGROOT/cpuacct$CGP/$1/cpuacct.usage") / 1000))
+	fi
+}
+
+start_hogs() {
+	local i
+	for ((i = 0; i < NCPU; i++)); do run batch-cpu "$TMP/latbench" hog cpu $((5 * (DUR + 6))); done
+	run batch-mem "$TMP/latbench" hog mem $((5 * (DUR + 6))) "$HOG_MB"
+	run batch-io "$TMP/latbench" hog io $((5 * (DUR + 6))) "$TMP"
+}
+
+# measure NAME: one scenario with whatever is running; appends a result line
+measure() {
+	local name=$1 srv0 cli0 bat0 srv1 cli1 bat1 out
+	run lat-srv "$TMP/latbench" server "$PORT" "$WORK_US"
+	local srv=$LAST
+	sleep 1
+	srv0=$(cpu_of lat-srv) cli0=$(cpu_of lat-cli)
+	bat0=$(($(cpu_of batch-cpu) + $(cpu_of batch-mem) + $(cpu_of batch-io)))
+	local t0
+	t0=$(date +%s%N)
+	out=$(run_in lat-cli "$TMP/latbench" client "$PORT" "$RATE" "$DUR")
+	local wall_us=$((($(date +%s%N) - t0) / 1000))
+	srv1=$(cpu_of lat-srv) cli1=$(cpu_of lat-cli)
+	bat1=$(($(cpu_of batch-cpu) + $(cpu_of batch-mem) + $(cpu_of batch-io)))
+	kill -9 "$srv" 2>/dev/null
+	wait "$srv" 2>/dev/null
+	echo "$name $out wall_us=$wall_us srv_cpu_us=$((srv1 - srv0 + cli1 - cli0)) batch_cpu_us=$((bat1 - bat0))" |
+		tee -a "$TMP/results" >&2
+}
+
+start_qosd() { # start_qosd POLICY-TEXT
+	mkdir -p "$TMP/conf.d" "$TMP/state"
+	rm -f "$TMP/conf.d/"*
+	echo "$1" >"$TMP/conf.d/bench.conf"
+	printf 'drift_interval = 0s\npressure_interval = 500ms\n' >"$TMP/qosd.conf"
+	"$B/qosd" --config-dir "$TMP/conf.d" --state-dir "$TMP/state" --socket "$TMP/qosd.sock" \
+		--cgroupfs "$CGROOT" --config "$TMP/qosd.conf" >>"$TMP/qosd.log" 2>&1 &
+	QOSD_PID=$!
+	for _ in $(seq 100); do [[ -S $TMP/qosd.sock ]] && break; sleep 0.1; done
+	sleep 1 # adoption of the existing cgroups
+}
+
+cc -std=gnu11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -o "$TMP/latbench" bench/latbench.c -lpthread ||
+	exit 1
+mkgroups
+say "v$V, $NCPU CPUs, $DUR s per scenario, $RATE req/s of ${WORK_US} us CPU each"
+
+measure alone
+start_hogs
+measure hogs
+start_qosd "[class lat]
+cpu.shares = 10240
+[class batch]
+cpu.shares = 2
+[match]
+$CGP/lat-* = lat
+$CGP/batch-* = batch"
+measure shares
+stop_qosd
+start_qosd "[class batch]
+cpu.quota = 50%
+[class lat]
+cpu.shares = 1024
+[match]
+$CGP/lat-* = lat
+$CGP/batch-* = batch"
+measure quota
+stop_qosd
+memkeys=
+[[ $V == 2 ]] && memkeys="memory.high = $((HOG_MB * 2))M
+floor.memory.high = $((HOG_MB / 4))M"
+start_qosd "[class lat]
+priority = latency
+cpu.shares = 10240
+[class batch]
+priority = batch
+cpu.quota = $((NCPU * 100))%
+floor.cpu.quota = 10%
+cpu.shares = 1024
+floor.cpu.weight = 1
+$memkeys
+[match]
+$CGP/lat-* = lat
+$CGP/batch-* = batch"
+measure qosd
+grep -E 'controller' "$TMP/qosd.log" | tail -5 | sed 's/^/  # /' >&2
+stop_qosd
+stop_all
+
+# ---- the table ----
+awk -v ncpu="$NCPU" '
+function kv(k,   i, a) { for (i = 2; i <= NF; i++) { split($i, a, "="); if (a[1] == k) return a[2] } return "" }
+{
+	name[NR] = $1; p50[NR] = kv("p50_us"); p99[NR] = kv("p99_us"); lost[NR] = kv("lost")
+	wall[NR] = kv("wall_us"); srv[NR] = kv("srv_cpu_us"); bat[NR] = kv("batch_cpu_us")
+	if ($1 == "alone") base = NR
+}
+END {
+	printf "%-8s %9s %9s %8s %6s %10s %10s %9s  %s\n", "scenario", "p50 us", "p99 us",
+		"p99/alone", "lost", "server cpu", "batch cpu", "of unused", "goal"
+	for (i = 1; i <= NR; i++) {
+		unused = ncpu * wall[i] - srv[i]
+		share = unused > 0 ? 100 * bat[i] / unused : 0
+		ratio = p99[base] > 0 ? p99[i] / p99[base] : 0
+		goal = (name[i] == "alone") ? "-" : (ratio <= 1.2 && share >= 80 ? "met" : "not met")
+		printf "%-8s %9d %9d %8.2fx %6d %9.2fs %9.2fs %8.1f%%  %s\n", name[i], p50[i], p99[i],
+			ratio, lost[i], srv[i] / 1e6, bat[i] / 1e6, share, goal
+	}
+}' "$TMP/results"
