@@ -11,7 +11,8 @@
 # Goal (issue 17): server p99 with the hogs within 1.2x of alone, while the batch cgroups get at
 # least 80 % of the CPU the server leaves unused. bench/README.md says how to read the table.
 # Knobs: DUR (s per scenario, default 30), RATE (requests/s, 200), WORK_US (CPU per request,
-# 1000), HOG_MB (memory hog, 256), QB_KEEP=1. Needs root. Everything is named qosd-bench-<pid>-...
+# 1000), HOG_MB (memory hog, 256), FLOOR_QUOTA (the batch class's floor.cpu.quota, default half
+# the CPUs), QB_KEEP=1. Needs root. Everything is named qosd-bench-<pid>-...
 # and removed on every exit; only processes started here are stopped.
 set -u
 SRC=$(cd "$(dirname "$0")/.." && pwd)
@@ -199,7 +200,7 @@ cpu.shares = 10240
 [class batch]
 priority = batch
 cpu.quota = $((NCPU * 100))%
-floor.cpu.quota = 10%
+floor.cpu.quota = ${FLOOR_QUOTA:-$((NCPU * 50))}%
 cpu.shares = 1024
 floor.cpu.weight = 1
 $memkeys
