@@ -211,18 +211,32 @@ static bool has_memory_high(const struct container *c, const struct qos_class *c
 }
 
 static void relieve(struct controller *ctl, struct manager *m, struct container *c,
-		    struct ctl_entry *e, uint32_t mem_pm)
+		    const struct qos_class *cls, struct ctl_entry *e, uint32_t mem_pm)
 {
 	struct log_ctx lc = { c->id, c->tenant, c->cls };
+	const struct qos_value *lim = c->ovr.v[QK_MEMORY_LIMIT].set ? &c->ovr.v[QK_MEMORY_LIMIT]
+								    : &cls->s.v[QK_MEMORY_LIMIT];
 
 	e->relieved = true;
 	ctl->reliefs++;
 	c->verified &= ~CTL_KEYS;
-	log_full(LOG_WARNING, 0, &lc,
-		 "memory.high livelock: memory.high events rising with memory stall %u.%u%% for "
-		 "%" PRIu64 " ms; raising memory.high to memory.limit (or lifting it where the "
-		 "class has no memory.limit), so the kernel's OOM killer acts at the hard limit",
-		 mem_pm / 10, mem_pm % 10, ctl->interval * ctl->cfg.livelock_ticks / 1000);
+	if (lim->set)
+		log_full(
+			LOG_WARNING, 0, &lc,
+			"memory.high livelock: memory.high events rising with memory stall %u.%u%% "
+			"for %" PRIu64
+			" ms; raising memory.high to memory.limit %s: the kernel's OOM "
+			"killer acts there if the container still does not fit",
+			mem_pm / 10, mem_pm % 10, ctl->interval * ctl->cfg.livelock_ticks / 1000,
+			lim->str);
+	else
+		log_full(
+			LOG_WARNING, 0, &lc,
+			"memory.high livelock: memory.high events rising with memory stall %u.%u%% "
+			"for %" PRIu64
+			" ms; the class has no memory.limit, so memory.high is lifted "
+			"to max (only the node's memory bounds the container now)",
+			mem_pm / 10, mem_pm % 10, ctl->interval * ctl->cfg.livelock_ticks / 1000);
 	manager_mark_dirty(m, c);
 }
 
@@ -247,7 +261,7 @@ static struct pressure_reading sample_one(struct controller *ctl, struct manager
 			rd = pressure_read(&e->prev, &s);
 		if (has_memory_high(c, cls) && !e->relieved &&
 		    pressure_livelock(&ctl->cfg, &e->ll, &e->prev, &s))
-			relieve(ctl, m, c, e, pressure_mem_pm(&e->prev, &s));
+			relieve(ctl, m, c, cls, e, pressure_mem_pm(&e->prev, &s));
 	}
 	e->prev = s;
 	e->have_prev = true;
