@@ -153,10 +153,11 @@ measure() {
 		tee -a "$TMP/results" >&2
 }
 
-start_qosd() { # start_qosd POLICY-TEXT
+start_qosd() { # start_qosd LATENCY-CLASS-KEYS BATCH-CLASS-KEYS
 	mkdir -p "$TMP/conf.d" "$TMP/state"
 	rm -f "$TMP/conf.d/"*
-	echo "$1" >"$TMP/conf.d/bench.conf"
+	printf '[class lat]\n%s\n[class batch]\n%s\n[match]\n%s/lat-* = lat\n%s/batch-* = batch\n' \
+		"$1" "$2" "$CGP" "$CGP" >"$TMP/conf.d/bench.conf"
 	printf 'drift_interval = 0s\npressure_interval = 500ms\n' >"$TMP/qosd.conf"
 	"$B/qosd" --config-dir "$TMP/conf.d" --state-dir "$TMP/state" --socket "$TMP/qosd.sock" \
 		--cgroupfs "$CGROOT" --config "$TMP/qosd.conf" >>"$TMP/qosd.log" 2>&1 &
@@ -173,40 +174,22 @@ say "v$V, $NCPU CPUs, $DUR s per scenario, $RATE req/s of ${WORK_US} us CPU each
 measure alone
 start_hogs
 measure hogs
-start_qosd "[class lat]
-cpu.shares = 10240
-[class batch]
-cpu.shares = 2
-[match]
-$CGP/lat-* = lat
-$CGP/batch-* = batch"
+start_qosd "cpu.shares = 10240" "cpu.shares = 2"
 measure shares
 stop_qosd
-start_qosd "[class batch]
-cpu.quota = 50%
-[class lat]
-cpu.shares = 1024
-[match]
-$CGP/lat-* = lat
-$CGP/batch-* = batch"
+start_qosd "cpu.shares = 1024" "cpu.quota = 50%"
 measure quota
 stop_qosd
 memkeys=
 [[ $V == 2 ]] && memkeys="memory.high = $((HOG_MB * 2))M
 floor.memory.high = $((HOG_MB / 4))M"
-start_qosd "[class lat]
-priority = latency
-cpu.shares = 10240
-[class batch]
-priority = batch
+start_qosd "priority = latency
+cpu.shares = 10240" "priority = batch
 cpu.quota = $((NCPU * 100))%
 floor.cpu.quota = ${FLOOR_QUOTA:-$((NCPU * 50))}%
 cpu.shares = 1024
 floor.cpu.weight = 1
-$memkeys
-[match]
-$CGP/lat-* = lat
-$CGP/batch-* = batch"
+$memkeys"
 measure qosd
 grep -E 'controller' "$TMP/qosd.log" | tail -5 | sed 's/^/  # /' >&2
 stop_qosd

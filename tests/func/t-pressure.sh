@@ -29,6 +29,16 @@ weight_of() {
 	if [[ $QT_V == 2 ]]; then qt_knob "$1" cpu cpu.weight; else qt_knob "$1" cpu cpu.shares; fi
 }
 is() { [[ "$($1 "$2")" == "$3" ]]; }
+# one_class TENANT CLASS KEYS...: a policy file of one class that catches $QT_CGP/CLASS-*, then a
+# reload
+one_class() {
+	local t=$1 c=$2
+	shift 2
+	printf '[class %s]\n' "$c" >"$QT_TMP/conf.d/$t.conf"
+	printf '%s\n' "$@" >>"$QT_TMP/conf.d/$t.conf"
+	printf '[match]\n%s/%s-* = %s\n' "$QT_CGP" "$c" "$c" >>"$QT_TMP/conf.d/$t.conf"
+	kill -HUP "$QT_QOSD_PID"
+}
 
 # --- off unless a class sets priority: no controller, no timer
 qt_policy qt <<EOF
@@ -159,15 +169,7 @@ check restart-resets "after a restart the batch quota is $(quota_of "$QT_CGP/bat
 	is quota_of "$QT_CGP/batch-1" 80000
 
 # --- cpu.burst and cpu.idle reach the kernel (v1 cpu.cfs_burst_us, v2 cpu.max.burst; cpu.idle)
-qt_policy qt3 <<EOF
-[class bi]
-cpu.quota = 50%
-cpu.burst = 10ms
-cpu.idle = 1
-[match]
-$QT_CGP/bi-* = bi
-EOF
-kill -HUP "$QT_QOSD_PID"
+one_class qt3 bi "cpu.quota = 50%" "cpu.burst = 10ms" "cpu.idle = 1"
 sleep 0.5
 qt_cg_mkdir "$QT_CGP/bi-1"
 bf=cpu.cfs_burst_us
@@ -189,13 +191,7 @@ rm -f "$QT_TMP/conf.d/qt3.conf"
 
 # --- memory.high on v1: reported, never silently dropped
 if [[ $QT_V == 1 ]]; then
-	qt_policy qt2 <<EOF
-[class mh]
-memory.high = 64M
-[match]
-$QT_CGP/mh-* = mh
-EOF
-	kill -HUP "$QT_QOSD_PID"
+	one_class qt2 mh "memory.high = 64M"
 	sleep 0.5
 	qt_cg_mkdir "$QT_CGP/mh-1"
 	qt_wait 5 bash -c "'$QOSCTL' -s '$QT_SOCK' show mh-1 | grep -q 'no memory.high'"
@@ -208,16 +204,7 @@ fi
 # --- the livelock guard (v2: memory.high exists, memory.events counts high)
 livelock_test() {
 	local t0 t1 rc
-	qt_policy qt <<EOF
-[class guard]
-priority = batch
-memory.high = 16M
-memory.limit = 256M
-memory.swap = 0
-[match]
-$QT_CGP/guard-* = guard
-EOF
-	kill -HUP "$QT_QOSD_PID"
+	one_class qt guard "priority = batch" "memory.high = 16M" "memory.limit = 256M" "memory.swap = 0"
 	qt_wait 5 grep -q 'policy reloaded' "$QT_QOSD_LOG"
 	# without qosd: a cgroup qosd does not manage, memory.high set by hand
 	qt_cg_mkdir "$QT_CGP/alone"
