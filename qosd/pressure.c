@@ -134,15 +134,21 @@ uint32_t pressure_mem_pm(const struct pressure_sample *prev, const struct pressu
 bool pressure_livelock(const struct pressure_cfg *cfg, struct livelock_state *st,
 		       const struct pressure_sample *prev, const struct pressure_sample *now)
 {
-	bool events = prev->have_high_events && now->have_high_events &&
-		      now->high_events > prev->high_events;
-
-	if (!events || pressure_mem_pm(prev, now) < cfg->livelock_pm) {
+	if (!prev->have_high_events || !now->have_high_events ||
+	    pressure_mem_pm(prev, now) < cfg->livelock_pm) {
 		st->ticks = 0;
 		return false;
 	}
+	if (st->ticks == 0)
+		st->events0 = prev->high_events;
 	if (++st->ticks < cfg->livelock_ticks)
 		return false;
+	if (now->high_events <= st->events0) {
+		/* stalled, but not on memory.high: slide the window by one tick */
+		st->ticks--;
+		st->events0 = prev->high_events;
+		return false;
+	}
 	st->ticks = 0;
 	return true;
 }

@@ -47,7 +47,8 @@ struct pressure_state {
 };
 
 struct livelock_state {
-	uint32_t ticks; /* consecutive ticks with rising high events and memory stall */
+	uint32_t ticks; /* consecutive ticks with memory stall at or above livelock_pm */
+	uint64_t events0; /* memory.high events when that run of ticks began */
 };
 
 /* 0, or -EINVAL when the configuration cannot work (low >= high, no steps, pm above 1000). */
@@ -72,8 +73,10 @@ int pressure_step(const struct pressure_cfg *cfg, struct pressure_state *st,
 uint64_t pressure_value(uint64_t ceiling, uint64_t floor, uint32_t level, uint32_t steps);
 
 /* One tick of the livelock guard for a container with memory.high set. Returns true when the
- * container has been stalled on memory (reading of PR_MEMORY at or above livelock_pm) with its
- * memory.high events rising for livelock_ticks consecutive ticks (then the count restarts). */
+ * container has stalled on memory (some stall at or above livelock_pm) on livelock_ticks
+ * consecutive ticks and its memory.high events rose during that run (then the count restarts).
+ * Events need not rise on every tick: the kernel's throttle sleeps up to 2 s per allocation
+ * without counting one, and that sleep is itself memory stall. */
 bool pressure_livelock(const struct pressure_cfg *cfg, struct livelock_state *st,
 		       const struct pressure_sample *prev, const struct pressure_sample *now);
 

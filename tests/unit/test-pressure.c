@@ -209,38 +209,52 @@ static void values_lie_between_floor_and_ceiling(void **state)
 	}
 }
 
-static void livelock_needs_rising_events_and_stall_for_the_whole_time(void **state)
+/* a batch sample at t s: cumulative memory stall (ms) and memory.high events */
+static struct pressure_sample memsample(uint64_t t, uint64_t mem_ms, uint64_t events)
+{
+	struct pressure_sample s = psi(t, 0, mem_ms, 0);
+
+	s.have_high_events = true;
+	s.high_events = events;
+	return s;
+}
+
+static void livelock_needs_stall_for_the_whole_time_and_rising_events(void **state)
 {
 	struct livelock_state st = { 0 };
-	struct pressure_sample a = psi(0, 0, 0, 0), b;
+	struct pressure_sample a = memsample(0, 0, 10), b;
 
-	a.have_high_events = true;
-	a.high_events = 10;
-	/* stalled 50 % with events rising: trips on the third tick */
+	/* stalled 50 %; events rise once, on the first tick only (the kernel's throttle sleeps
+	 * without counting): trips on the third tick */
 	for (int i = 1; i <= 3; i++) {
-		b = psi(i, 0, 500 * i, 0);
-		b.have_high_events = true;
-		b.high_events = 10 + i;
+		b = memsample(i, 500 * i, 11);
 		assert_int_equal(pressure_livelock(&cfg, &st, &a, &b), i == 3);
 		a = b;
 	}
-	/* events stop rising: the count restarts */
-	b = psi(4, 0, 2000, 0);
-	b.have_high_events = true;
-	b.high_events = a.high_events;
-	assert_false(pressure_livelock(&cfg, &st, &a, &b));
 	assert_int_equal(st.ticks, 0);
+	/* stalled for many ticks with no memory.high event at all: never (not a memory.high
+	 * livelock), and the count stays below the window */
+	for (int i = 4; i <= 12; i++) {
+		b = memsample(i, 1500 + 500 * (i - 3), 11);
+		assert_false(pressure_livelock(&cfg, &st, &a, &b));
+		assert_true(st.ticks < cfg.livelock_ticks);
+		a = b;
+	}
+	/* ... until one event inside the window */
+	b = memsample(13, a.some_us[PR_MEMORY] / 1000 + 500, 12);
+	assert_true(pressure_livelock(&cfg, &st, &a, &b));
 	a = b;
-	/* events rise but little stall (10 %, below 20 %): no livelock */
-	b = psi(5, 0, 2100, 0);
-	b.have_high_events = true;
-	b.high_events = a.high_events + 100;
+	/* a tick with little stall (10 %, below 20 %) restarts the count */
+	b = memsample(14, a.some_us[PR_MEMORY] / 1000 + 500, 20);
+	assert_false(pressure_livelock(&cfg, &st, &a, &b));
+	a = b;
+	b = memsample(15, a.some_us[PR_MEMORY] / 1000 + 100, 30);
 	assert_false(pressure_livelock(&cfg, &st, &a, &b));
 	assert_int_equal(st.ticks, 0);
 	assert_int_equal(pressure_mem_pm(&a, &b), 100);
 	/* no memory.events (v1): never */
 	a.have_high_events = false;
-	b.some_us[PR_MEMORY] = 9000000;
+	b.some_us[PR_MEMORY] = 90000000;
 	assert_false(pressure_livelock(&cfg, &st, &a, &b));
 }
 
@@ -256,7 +270,7 @@ int main(void)
 		cmocka_unit_test(hysteresis_holds_in_the_band_and_gives_back_slowly),
 		cmocka_unit_test(oscillating_pressure_does_not_flap),
 		cmocka_unit_test(values_lie_between_floor_and_ceiling),
-		cmocka_unit_test(livelock_needs_rising_events_and_stall_for_the_whole_time),
+		cmocka_unit_test(livelock_needs_stall_for_the_whole_time_and_rising_events),
 	};
 
 	return cmocka_run_group_tests_name("pressure", tests, NULL, NULL);
