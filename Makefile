@@ -32,19 +32,22 @@ endif
 
 CC ?= cc
 PKGS := libsystemd inih jansson libnl-3.0 libnl-route-3.0 libudev
+MHD_PKG := libmicrohttpd
 # pkg-config runs once per make, not once per compile. Goals that only install the packages
 # (deps) or hand over to a sub-make after deps may start without them; any other goal stops here
 # with the names of the missing ones.
 NOPKG_GOALS := deps clean format uninstall check check-unit check-func check-vm check-style demo \
 	bench bench-qos fuzz soak fuzz-list
-PKG_MISSING := $(shell for p in $(PKGS); do pkg-config --exists $$p 2>/dev/null || echo $$p; done)
+PKG_MISSING := $(shell for p in $(PKGS) $(MHD_PKG); do pkg-config --exists $$p 2>/dev/null || echo $$p; done)
 ifneq ($(PKG_MISSING),)
 ifneq ($(filter-out $(NOPKG_GOALS),$(or $(MAKECMDGOALS),all)),)
 $(error pkg-config finds no $(PKG_MISSING): run "make deps" (or install their -dev packages and pkg-config))
 endif
 endif
-PKG_CFLAGS := $(if $(PKG_MISSING),,$(shell pkg-config --cflags $(PKGS)))
+PKG_CFLAGS := $(if $(PKG_MISSING),,$(shell pkg-config --cflags $(PKGS) $(MHD_PKG)))
 PKG_LIBS := $(if $(PKG_MISSING),,$(shell pkg-config --libs $(PKGS)))
+# only qosd serves metrics: qosctl and qos-hook do not load libmicrohttpd (and gnutls)
+MHD_LIBS := $(if $(PKG_MISSING),,$(shell pkg-config --libs $(MHD_PKG)))
 WARN := -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wmissing-prototypes \
 	-Wstrict-prototypes -Wformat=2 -Wno-format-nonliteral -Wduplicated-cond -Wduplicated-branches
 # Hardening (issue 12): fortified libc calls (needs -O), a canary in every function with a local
@@ -80,13 +83,17 @@ $(B)/obj/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
+# qosd_build_info{version=...}
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+$(B)/obj/qosd/metrics.o: ALL_CFLAGS += -DQOSD_VERSION='"$(VERSION)"'
+
 $(B)/libqos.a: $(LIB_OBJS)
 	@mkdir -p $(@D)
 	@rm -f $@
 	ar rcs $@ $^
 
 $(B)/qosd: $(B)/obj/qosd/main.o $(B)/libqos.a
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(MHD_LIBS)
 $(B)/qosctl: $(B)/obj/qosd/qosctl.o $(B)/libqos.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 $(B)/qos-hook: $(B)/obj/qosd/qos-hook.o $(B)/libqos.a
@@ -94,7 +101,7 @@ $(B)/qos-hook: $(B)/obj/qosd/qos-hook.o $(B)/libqos.a
 
 $(B)/tests/%: $(B)/obj/tests/%.o $(B)/obj/tests/unit/testlib.o $(B)/libqos.a
 	@mkdir -p $(@D)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(MHD_LIBS) -lcmocka
 $(B)/helpers/%: tests/helpers/%.c
 	@mkdir -p $(@D)
 	$(CC) -std=gnu11 -D_GNU_SOURCE -O1 -Wall -Wextra -Werror -o $@ $< -lpthread
@@ -205,10 +212,10 @@ $(FUZZ_B)/libqos.a: $(FUZZ_LIB_OBJS)
 	ar rcs $@ $^
 $(FUZZ_B)/bin/%: $(FUZZ_B)/obj/tests/fuzz/%.o $(FUZZ_B)/libqos.a
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS)
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS) $(MHD_LIBS)
 $(B)/fuzz-replay/%: $(B)/obj/tests/fuzz/%.o $(B)/obj/tests/fuzz/replay-main.o $(B)/libqos.a
 	@mkdir -p $(@D)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(MHD_LIBS)
 
 fuzz-list:
 	@echo $(FUZZ_TARGETS)

@@ -633,7 +633,7 @@ int manager_handle_request(void *userdata, const struct qos_request *req,
 		*ret = cmd_unregister(m, req->id);
 		break;
 	default:
-		*ret = control_error_reply("unknown command");
+		*ret = manager_observe_request(m, req); /* observe.c: stats, explain, plan */
 	}
 	if (m->state_dirty)
 		manager_save_state_later(m);

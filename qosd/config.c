@@ -4,6 +4,7 @@
 #include <syslog.h>
 
 #include "config.h"
+#include "metrics.h"
 #include "units.h"
 #include "util.h"
 
@@ -16,7 +17,8 @@ int config_init(struct qosd_config *cfg)
 				     .pressure_low_pm = 30,
 				     .pressure_steps = 4,
 				     .livelock_usec = 10 * 1000000ULL,
-				     .livelock_pm = 200 };
+				     .livelock_pm = 200,
+				     .metrics_interval_usec = 15 * 1000000ULL };
 	if (free_and_strdup(&cfg->config_dir, QOSD_CONFIG_DIR) < 0 ||
 	    free_and_strdup(&cfg->state_dir, QOSD_STATE_DIR) < 0 ||
 	    free_and_strdup(&cfg->socket, QOSD_SOCKET) < 0 ||
@@ -40,6 +42,8 @@ void config_done(struct qosd_config *cfg)
 		free(cfg->container_roots[i]);
 	free(cfg->container_roots);
 	free(cfg->quota_roots);
+	free(cfg->metrics_listen);
+	free(cfg->metrics_textfile);
 	*cfg = (struct qosd_config){ 0 };
 }
 
@@ -143,6 +147,42 @@ static int set_pressure(struct qosd_config *cfg, const char *k, const char *v, c
 	return -ENOENT;
 }
 
+/* metrics_listen, metrics_textfile, metrics_interval */
+static int config_metrics_key(struct qosd_config *cfg, const char *k, const char *v, char **msg)
+{
+	_cleanup_free_ char *host = NULL, *port = NULL;
+
+	if (streq(k, "metrics_listen")) {
+		if (metrics_listen_parse(v, &host, &port) < 0) {
+			*msg = strprintf("metrics_listen: \"%s\" is not HOST:PORT, [V6]:PORT or an "
+					 "absolute Unix socket path",
+					 v);
+			return -EINVAL;
+		}
+		return free_and_strdup(&cfg->metrics_listen, v);
+	}
+	if (streq(k, "metrics_textfile")) {
+		if (v[0] != '/' || !endswith(v, ".prom")) {
+			*msg = strprintf("metrics_textfile: \"%s\" is not an absolute path ending "
+					 "in .prom",
+					 v);
+			return -EINVAL;
+		}
+		return free_and_strdup(&cfg->metrics_textfile, v);
+	}
+	if (streq(k, "metrics_interval")) {
+		if (parse_duration_us(v, &cfg->metrics_interval_usec) < 0 ||
+		    cfg->metrics_interval_usec < 1000000) {
+			*msg = strprintf(
+				"metrics_interval: \"%s\" is not a duration of at least 1s", v);
+			return -EINVAL;
+		}
+		return 0;
+	}
+	*msg = strprintf("unknown setting \"%s\"", k);
+	return -EINVAL;
+}
+
 static int apply_key(struct qosd_config *cfg, const char *k, const char *v, char **msg)
 {
 	int r;
@@ -176,6 +216,8 @@ static int apply_key(struct qosd_config *cfg, const char *k, const char *v, char
 	r = set_pressure(cfg, k, v, msg);
 	if (r != -ENOENT)
 		return r;
+	if (startswith(k, "metrics_"))
+		return config_metrics_key(cfg, k, v, msg);
 	*msg = strprintf("unknown setting \"%s\"", k);
 	return -EINVAL;
 }

@@ -31,6 +31,10 @@ struct qosd_config {
 	uint32_t pressure_steps; /* levels from a batch class's ceiling to its floor */
 	uint64_t livelock_usec; /* memory.high events with memory stall this long: relieve */
 	uint32_t livelock_pm; /* memory stall that counts towards a livelock */
+	/* metrics (metrics.c): off unless one of the two is set */
+	char *metrics_listen; /* "HOST:PORT", "[V6]:PORT" or a Unix socket path */
+	char *metrics_textfile; /* a .prom file for node_exporter's textfile collector */
+	uint64_t metrics_interval_usec; /* textfile rewrite interval */
 };
 
 /* Defaults (the paths above, drift 30 s, tenant_parent "/", pressure 1 s 10 % / 3 %, 4 steps,

@@ -232,7 +232,7 @@ static bool knob_pending(const struct qos_report *r, const struct qos_knob *k)
 	return r->retry && k->error == -ENOENT;
 }
 
-static void log_results(struct container *c, const struct qos_report *r)
+static void log_results(struct manager *m, struct container *c, const struct qos_report *r)
 {
 	struct log_ctx lc = ctx_of(c);
 	_cleanup_free_ char *errors = NULL;
@@ -241,6 +241,9 @@ static void log_results(struct container *c, const struct qos_report *r)
 		const struct qos_knob *k = &r->v[i];
 		int key = qos_key_from_name(k->key);
 		bool drift = (c->verified & key_mask(key)) != 0;
+
+		if ((k->written && !k->error) || (k->error && !knob_pending(r, k)))
+			metrics_count_knob(&m->counters, key, drift, k->error != 0);
 
 		if (k->written && !k->error)
 			log_full(drift ? LOG_NOTICE : LOG_INFO, 0, &lc, "%s %s: %s -> %s",
@@ -352,7 +355,7 @@ static void finish(struct manager *m, struct container *c, const struct qos_desi
 	uint32_t owned = owned_after(d, r);
 	size_t nerr = report_errors(r);
 
-	log_results(c, r);
+	log_results(m, c, r);
 	c->verified = verified_keys(d, r);
 	if (owned != c->owned || projid_before != c->projid)
 		m->state_dirty = true;
@@ -384,6 +387,7 @@ int manager_reconcile(struct manager *m, struct container *c, struct qos_report 
 	char base[128];
 	uint32_t projid_before = c->projid;
 	int k;
+	uint64_t start;
 
 	c->dirty = false;
 	k = cg_check_exists(m->env.cg, c->cgpath);
@@ -408,7 +412,10 @@ int manager_reconcile(struct manager *m, struct container *c, struct qos_report 
 		return 0;
 	controller_adjust(m, c, cls, &d, &adj);
 	target_of(m, c, cls, base, sizeof(base), &tg);
+	start = now_usec();
 	(void) reconcile_one(&m->env, &tg, &d, false, &r);
+	m->counters.reconcile_usec += now_usec() - start;
+	m->counters.reconciles++;
 	controller_annotate(&adj, &r);
 	finish(m, c, &d, &r, projid_before);
 	desired_done(&d);
@@ -1068,6 +1075,8 @@ int manager_new(struct qosd_config *cfg, struct manager **ret)
 		r = start_step(control_new(m->event, cfg->socket, cfg->have_admin_gid,
 					   cfg->admin_gid, manager_handle_request, m, &m->control),
 			       "control socket");
+	if (r >= 0)
+		r = start_step(metrics_start(m), "metrics endpoint");
 	if (r < 0) {
 		manager_free(m);
 		return r;
@@ -1123,6 +1132,7 @@ void manager_free(struct manager *m)
 		return;
 	control_free(m->control);
 	controller_free(m->ctl);
+	metrics_free(m->metrics);
 	sd_event_source_disable_unref(m->defer_src);
 	sd_event_source_disable_unref(m->drift_src);
 	sd_event_source_disable_unref(m->retry_src);

@@ -8,6 +8,7 @@
 
 #include "config.h"
 #include "control.h"
+#include "metrics.h"
 #include "policy.h"
 #include "reconcile.h"
 #include "registry.h"
@@ -43,6 +44,8 @@ struct manager {
 	uint64_t saved_at; /* last successful state save (CLOCK_MONOTONIC usec) */
 	uint64_t save_cost; /* how long that save took (usec) */
 	struct controller *ctl; /* NULL unless a class sets priority (controller.h) */
+	struct metrics *metrics; /* metrics.c: NULL until asked for */
+	struct qosd_counters counters;
 };
 
 int manager_new(struct qosd_config *cfg, struct manager **ret);
@@ -87,6 +90,9 @@ void manager_save_state_later(struct manager *m);
 /* commands.c: the control socket's request handler. */
 int manager_handle_request(void *userdata, const struct qos_request *req,
 			   const struct control_peer *peer, char **ret);
+
+/* observe.c: the read-only requests (stats, explain, plan); an error reply for anything else. */
+char *manager_observe_request(struct manager *m, const struct qos_request *req);
 
 /* The container id a runtime encodes in a cgroup name: docker-<id>.scope, crio-<id>.scope,
  * cri-containerd-<id>.scope, libpod-<id>.scope, or the directory name itself. */

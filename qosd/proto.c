@@ -16,6 +16,9 @@ static const char *const cmd_names[_CMD_MAX] = {
 	[CMD_RELOAD] = "reload",
 	[CMD_REGISTER] = "register",
 	[CMD_UNREGISTER] = "unregister",
+	[CMD_STATS] = "stats",
+	[CMD_EXPLAIN] = "explain",
+	[CMD_PLAN] = "plan",
 };
 
 const char *proto_cmd_name(enum qos_cmd c)
@@ -25,7 +28,7 @@ const char *proto_cmd_name(enum qos_cmd c)
 
 bool proto_cmd_privileged(enum qos_cmd c)
 {
-	return c != CMD_LIST && c != CMD_SHOW;
+	return c != CMD_LIST && c != CMD_SHOW && c != CMD_STATS && c != CMD_EXPLAIN;
 }
 
 void proto_request_done(struct qos_request *r)
@@ -152,7 +155,7 @@ static int decode_fields(json_t *o, struct qos_request *r, char **ret_error)
 static int validate(struct qos_request *r, char **ret_error)
 {
 	bool need_id = r->cmd == CMD_SHOW || r->cmd == CMD_SET || r->cmd == CMD_UNSET ||
-		       r->cmd == CMD_REGISTER || r->cmd == CMD_UNREGISTER;
+		       r->cmd == CMD_REGISTER || r->cmd == CMD_UNREGISTER || r->cmd == CMD_EXPLAIN;
 
 	if (need_id && !r->id) {
 		*ret_error = strprintf("%s needs a container id", cmd_names[r->cmd]);
@@ -172,6 +175,10 @@ static int validate(struct qos_request *r, char **ret_error)
 	if ((r->tenant && name_validate(r->tenant, TENANT_MAX) < 0) ||
 	    (r->cls && name_validate(r->cls, CLASS_MAX) < 0)) {
 		*ret_error = strdup("invalid tenant or class name");
+		return -EINVAL;
+	}
+	if (r->cmd == CMD_PLAN && (!r->dir || r->dir[0] != '/')) {
+		*ret_error = strdup("plan needs an absolute policy directory");
 		return -EINVAL;
 	}
 	if (r->cmd == CMD_REGISTER && !r->cgroup && r->pid <= 0) {

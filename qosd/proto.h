@@ -20,6 +20,9 @@ enum qos_cmd {
 	CMD_RELOAD,
 	CMD_REGISTER,
 	CMD_UNREGISTER,
+	CMD_STATS, /* observe.c: numbers per container (qosctl top) */
+	CMD_EXPLAIN, /* where each value of id comes from; args[0] = one key (optional) */
+	CMD_PLAN, /* what the policy in dir would change; writes nothing */
 	_CMD_MAX
 };
 

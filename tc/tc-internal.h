@@ -69,6 +69,7 @@ struct tc_qdisc_state {
 	char kind[16]; /* "" if none */
 	uint32_t handle;
 	uint32_t rate_bytes, burst, limit; /* tbf only */
+	uint64_t bytes, packets, drops, overlimits; /* the qdisc's statistics */
 };
 
 struct tc_link_state {
@@ -109,6 +110,10 @@ int tc_nl_link_delete(struct tc_ctx *ctx, const char *name);
 int tc_nl_ifb_list(struct tc_ctx *ctx, char (**ret)[16], size_t *ret_n);
 /* Every veth in qosd's netns (for the monitor). */
 int tc_nl_veth_list(struct tc_ctx *ctx, struct tc_seen **ret, size_t *ret_n);
+
+/* The veths of pid's netns with their host peers. ret_why: why there are none, if known. */
+int tc_container_veths(struct tc_ctx *ctx, pid_t pid, struct tc_veth **ret, size_t *ret_n,
+		       const char **ret_why);
 
 /* parent: 0 = root, else TC_H_INGRESS. kind "" when there is none. */
 int tc_nl_qdisc_get(struct tc_ctx *ctx, int ifindex, bool ingress, struct tc_qdisc_state *ret);

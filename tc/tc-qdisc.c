@@ -116,6 +116,10 @@ int tc_nl_qdisc_get(struct tc_ctx *ctx, int ifindex, bool ingress, struct tc_qdi
 		return r;
 	snprintf(ret->kind, sizeof(ret->kind), "%s", rtnl_tc_get_kind(TC_CAST(q)) ?: "");
 	ret->handle = rtnl_tc_get_handle(TC_CAST(q));
+	ret->bytes = rtnl_tc_get_stat(TC_CAST(q), RTNL_TC_BYTES);
+	ret->packets = rtnl_tc_get_stat(TC_CAST(q), RTNL_TC_PACKETS);
+	ret->drops = rtnl_tc_get_stat(TC_CAST(q), RTNL_TC_DROPS);
+	ret->overlimits = rtnl_tc_get_stat(TC_CAST(q), RTNL_TC_OVERLIMITS);
 	if (streq(ret->kind, "tbf")) {
 		ret->rate_bytes = (uint32_t) rtnl_qdisc_tbf_get_rate(q);
 		ret->burst = (uint32_t) rtnl_qdisc_tbf_get_rate_bucket(q);

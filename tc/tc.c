@@ -68,9 +68,8 @@ static int open_netns(struct tc_ctx *ctx, pid_t pid, int *ret_fd)
 	return 0;
 }
 
-/* The veths of pid's netns with their host peers. ret_why: why there are none, if known. */
-static int container_veths(struct tc_ctx *ctx, pid_t pid, struct tc_veth **ret, size_t *ret_n,
-			   const char **ret_why)
+int tc_container_veths(struct tc_ctx *ctx, pid_t pid, struct tc_veth **ret, size_t *ret_n,
+		       const char **ret_why)
 {
 	_cleanup_close_ int nsfd = -1;
 	int r;
@@ -398,7 +397,7 @@ int tc_apply(struct tc_ctx *ctx, const char *id, pid_t pid, const struct qos_net
 	if (name_validate(id, ID_MAX) < 0)
 		return -EINVAL;
 	tc_nl_resync(ctx);
-	e = container_veths(ctx, pid, &v, &n, &why);
+	e = tc_container_veths(ctx, pid, &v, &n, &why);
 	if (e < 0) {
 		report_fail_all(ctx, net, e, pid, r);
 		return e;

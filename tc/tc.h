@@ -33,6 +33,16 @@ int tc_ifb_name(const char *id, unsigned idx, char ret[16]);
 /* True if name is one of id's ifb names (any index). */
 bool tc_ifb_owned_by(const char *name, const char *id);
 
+/* Statistics of qosd's qdiscs for the container whose process is pid, summed per direction:
+ * TC_DIR_IN = into the container (the host veths' root tbf), TC_DIR_OUT = out of it (the ifbs'
+ * root tbf). have = false when qosd shapes nothing in that direction. Read only. */
+enum { TC_DIR_IN, TC_DIR_OUT };
+struct tc_net_stats {
+	bool have;
+	uint64_t bytes, packets, drops, overlimits;
+};
+int tc_stats(struct tc_ctx *ctx, const char *id, pid_t pid, struct tc_net_stats ret[2]);
+
 /* Link-event socket (RTNLGRP_LINK), non-blocking; the daemon polls ret_fd. */
 int tc_monitor_open(struct tc_ctx *ctx, int *ret_fd);
 /* Drain pending events; *ret_changed = a host veth appeared, went away or changed peer. */

@@ -13,6 +13,7 @@ PKGS=(
 	groff-base man-db
 	zstd
 	podman conmon
+	libmicrohttpd-dev prometheus prometheus-node-exporter tmux
 )
 
 missing=()

@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: MIT */
+/* Shared by metrics.c (collection, text format) and metrics-http.c (endpoint, textfile) only. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "metrics.h"
+#include "quota/quota.h"
+#include "stats.h"
+#include "tc/tc.h"
+
+struct sd_event_source;
+struct MHD_Daemon;
+
+struct metrics {
+	struct manager *m;
+	struct stats_ctx *stats; /* made on first use (a scrape or qosctl top) */
+	struct MHD_Daemon *httpd; /* NULL: no endpoint */
+	int listen_fd;
+	char *unix_path; /* the endpoint's socket file, removed at exit */
+	struct sd_event_source *io_src, *timeout_src, *textfile_src;
+};
+
+/* One cgroup's numbers. id NULL: a tenant cgroup. */
+struct sample {
+	const char *id, *tenant, *cls, *status;
+	struct qos_cg_stats st;
+	struct tc_net_stats net[2];
+	bool have_disk;
+	struct quota_usage disk;
+};
+
+/* m->metrics, made (with its stats reader) if missing. */
+int metrics_ctx(struct manager *m, struct metrics **ret);
+/* Containers (ret[0..*ret_nc)), then tenant cgroups, read now. Pointers borrow from m. */
+int metrics_collect(struct manager *m, struct sample **ret, size_t *ret_n, size_t *ret_nc);

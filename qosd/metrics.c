@@ -1,0 +1,448 @@
+/* SPDX-License-Identifier: MIT */
+/* Collection (kernel -> samples) and the Prometheus text format. Names: qosd_ prefix, base units
+ * (seconds, bytes), counters end in _total; labels id, tenant, class (and device or direction
+ * where a cgroup has several). Tenant cgroups get the qosd_tenant_ families (label tenant). */
+#include <jansson.h>
+
+#include "cgroup.h"
+#include "manager.h"
+#include "metrics-internal.h"
+#include "quota/quota.h"
+#include "stats.h"
+#include "tc/tc.h"
+
+#ifndef QOSD_VERSION
+#define QOSD_VERSION "unknown"
+#endif
+
+enum fam_type { F_COUNTER, F_GAUGE };
+
+/* One family read from a cgroup: ST_* value, name after the prefix, scale (decimals of the
+ * kernel unit: 9 = nanoseconds -> seconds, 6 = microseconds -> seconds). */
+struct cg_family {
+	enum qos_stat st;
+	const char *name;
+	enum fam_type type;
+	unsigned decimals;
+	const char *help;
+};
+
+static const struct cg_family cg_families[] = {
+	{ ST_CPU_USAGE_NS, "cpu_usage_seconds_total", F_COUNTER, 9, "CPU time used" },
+	{ ST_CPU_PERIODS, "cpu_periods_total", F_COUNTER, 0, "CFS enforcement periods elapsed" },
+	{ ST_CPU_THROTTLED_PERIODS, "cpu_throttled_periods_total", F_COUNTER, 0,
+	  "CFS periods in which the cgroup was throttled" },
+	{ ST_CPU_THROTTLED_NS, "cpu_throttled_seconds_total", F_COUNTER, 9,
+	  "Time the cgroup's tasks were throttled by the CPU quota" },
+	{ ST_MEM_USAGE, "memory_usage_bytes", F_GAUGE, 0, "Memory in use" },
+	{ ST_MEM_PEAK, "memory_peak_bytes", F_GAUGE, 0, "Highest memory use recorded" },
+	{ ST_MEM_LIMIT, "memory_limit_bytes", F_GAUGE, 0, "Memory limit (absent: unlimited)" },
+	{ ST_MEM_EV_HIGH, "memory_high_events_total", F_COUNTER, 0,
+	  "Times memory use went over memory.high (v2)" },
+	{ ST_MEM_EV_MAX, "memory_max_events_total", F_COUNTER, 0,
+	  "Times memory use hit the limit (v2 memory.events max, v1 memory.failcnt)" },
+	{ ST_MEM_EV_OOM, "memory_oom_events_total", F_COUNTER, 0,
+	  "Times the OOM killer was invoked for the cgroup (v2)" },
+	{ ST_MEM_EV_OOM_KILL, "memory_oom_kills_total", F_COUNTER, 0,
+	  "Processes of the cgroup killed by the OOM killer" },
+	{ ST_MEM_UNDER_OOM, "memory_under_oom", F_GAUGE, 0,
+	  "1 while the cgroup is under OOM (v1 memory.oom_control)" },
+	{ ST_PSI_CPU_SOME_US, "pressure_cpu_waiting_seconds_total", F_COUNTER, 6,
+	  "PSI: time some tasks waited for CPU" },
+	{ ST_PSI_CPU_FULL_US, "pressure_cpu_stalled_seconds_total", F_COUNTER, 6,
+	  "PSI: time all tasks were stalled on CPU" },
+	{ ST_PSI_MEM_SOME_US, "pressure_memory_waiting_seconds_total", F_COUNTER, 6,
+	  "PSI: time some tasks waited for memory" },
+	{ ST_PSI_MEM_FULL_US, "pressure_memory_stalled_seconds_total", F_COUNTER, 6,
+	  "PSI: time all tasks were stalled on memory" },
+	{ ST_PSI_IO_SOME_US, "pressure_io_waiting_seconds_total", F_COUNTER, 6,
+	  "PSI: time some tasks waited for I/O" },
+	{ ST_PSI_IO_FULL_US, "pressure_io_stalled_seconds_total", F_COUNTER, 6,
+	  "PSI: time all tasks were stalled on I/O" },
+};
+
+static const char *const type_name[] = { [F_COUNTER] = "counter", [F_GAUGE] = "gauge" };
+
+void metrics_count_knob(struct qosd_counters *c, int key, bool drift, bool error)
+{
+	if (key < 0 || key >= _QK_MAX)
+		return;
+	if (error)
+		c->errors[key]++;
+	else if (drift)
+		c->drift[key]++;
+}
+
+int metrics_ctx(struct manager *m, struct metrics **ret)
+{
+	int r;
+
+	if (!m->metrics) {
+		m->metrics = calloc(1, sizeof(*m->metrics));
+		if (!m->metrics)
+			return -ENOMEM;
+		m->metrics->listen_fd = -1;
+		m->metrics->m = m;
+	}
+	if (!m->metrics->stats) {
+		r = stats_ctx_new(m->cfg->cgroupfs, &m->metrics->stats);
+		if (r < 0)
+			return r;
+	}
+	*ret = m->metrics;
+	return 0;
+}
+
+static void collect_net(struct manager *m, const struct container *c, struct sample *s)
+{
+	pid_t pid = 0;
+
+	if (!c->has_net || !m->env.tc)
+		return;
+	/* a process in the cgroup now, not the hook's hint: that pid may be reused by now */
+	if (cg_first_pid(m->env.cg, c->cgpath, &pid) < 0)
+		return;
+	(void) tc_stats(m->env.tc, c->id, pid, s->net);
+}
+
+static void collect_disk(struct manager *m, const struct container *c, struct sample *s)
+{
+	struct quota_usage q;
+
+	if (!c->projid || !c->dir || !m->env.quota)
+		return;
+	if (quota_get(m->env.quota, c->dir, c->projid, &q) < 0)
+		return;
+	s->have_disk = true;
+	s->disk = q;
+}
+
+/* Every managed container and tenant cgroup, read now. ret[0..*ret_n): containers first. */
+int metrics_collect(struct manager *m, struct sample **ret, size_t *ret_n, size_t *ret_nc)
+{
+	struct metrics *mt;
+	size_t nc = registry_size(m->reg), n = 0;
+	struct sample *v;
+	int r = metrics_ctx(m, &mt);
+
+	if (r < 0)
+		return r;
+	v = calloc(nc + m->n_tenants + 1, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < nc; i++) {
+		const struct container *c = registry_at(m->reg, i);
+		struct sample *s = &v[n];
+
+		if (stats_read(mt->stats, c->cgpath, &s->st) < 0)
+			continue; /* gone since: the next pass forgets it */
+		s->id = c->id;
+		s->tenant = c->tenant;
+		s->cls = c->cls;
+		s->status = c->status;
+		collect_net(m, c, s);
+		collect_disk(m, c, s);
+		n++;
+	}
+	*ret_nc = n;
+	for (size_t i = 0; i < m->n_tenants; i++)
+		if (stats_read(mt->stats, m->tenants[i].cgpath, &v[n].st) >= 0)
+			v[n++].tenant = m->tenants[i].name;
+	*ret = v;
+	*ret_n = n;
+	return 0;
+}
+
+/* Label values are validated names, but escape anyway: the format breaks on \, " and newline. */
+static void put_label(FILE *f, const char *name, const char *v, bool *first)
+{
+	fprintf(f, "%s%s=\"", *first ? "" : ",", name);
+	*first = false;
+	for (const char *p = v ? v : ""; *p; p++) {
+		if (*p == '\\' || *p == '"')
+			fputc('\\', f);
+		if (*p == '\n')
+			fputs("\\n", f);
+		else
+			fputc(*p, f);
+	}
+	fputc('"', f);
+}
+
+/* name{id=..,tenant=..,class=..[,extra=..]} (tenant cgroups: tenant only) */
+static void put_head(FILE *f, const char *prefix, const char *name, const struct sample *s,
+		     const char *xname, const char *xval)
+{
+	bool first = true;
+
+	fprintf(f, "%s%s{", prefix, name);
+	if (s->id) {
+		put_label(f, "id", s->id, &first);
+		put_label(f, "tenant", s->tenant, &first);
+		put_label(f, "class", s->cls, &first);
+	} else
+		put_label(f, "tenant", s->tenant, &first);
+	if (xname)
+		put_label(f, xname, xval, &first);
+	fputs("} ", f);
+}
+
+static void put_value(FILE *f, uint64_t v, unsigned decimals)
+{
+	uint64_t div = 1;
+
+	for (unsigned i = 0; i < decimals; i++)
+		div *= 10;
+	if (decimals)
+		fprintf(f, "%llu.%0*llu\n", (unsigned long long) (v / div), (int) decimals,
+			(unsigned long long) (v % div));
+	else
+		fprintf(f, "%llu\n", (unsigned long long) v);
+}
+
+static void put_family(FILE *f, const char *prefix, const char *name, enum fam_type t,
+		       const char *help)
+{
+	fprintf(f, "# HELP %s%s %s.\n# TYPE %s%s %s\n", prefix, name, help, prefix, name,
+		type_name[t]);
+}
+
+static void render_cg(FILE *f, const char *prefix, const struct sample *v, size_t n)
+{
+	for (size_t k = 0; k < ELEMENTSOF(cg_families); k++) {
+		const struct cg_family *fam = &cg_families[k];
+
+		put_family(f, prefix, fam->name, fam->type, fam->help);
+		for (size_t i = 0; i < n; i++)
+			if (v[i].st.have & (1u << fam->st)) {
+				put_head(f, prefix, fam->name, &v[i], NULL, NULL);
+				put_value(f, v[i].st.v[fam->st], fam->decimals);
+			}
+	}
+	put_family(f, prefix, "cpu_limit_cores", F_GAUGE, "CPU quota in CPUs (absent: unlimited)");
+	for (size_t i = 0; i < n; i++) {
+		const struct qos_cg_stats *st = &v[i].st;
+
+		if ((st->have & (1u << ST_CPU_QUOTA_US)) && (st->have & (1u << ST_CPU_PERIOD_US)) &&
+		    st->v[ST_CPU_PERIOD_US]) {
+			put_head(f, prefix, "cpu_limit_cores", &v[i], NULL, NULL);
+			fprintf(f, "%.6f\n",
+				(double) st->v[ST_CPU_QUOTA_US] / (double) st->v[ST_CPU_PERIOD_US]);
+		}
+	}
+}
+
+#define IO_FIELD(field) offsetof(struct qos_io_dev_stat, field)
+static const struct {
+	const char *name, *help;
+	size_t off;
+} io_families[] = {
+	{ "io_read_bytes_total", "Bytes read from the device", IO_FIELD(rbytes) },
+	{ "io_written_bytes_total", "Bytes written to the device", IO_FIELD(wbytes) },
+	{ "io_reads_total", "Read operations on the device", IO_FIELD(rios) },
+	{ "io_writes_total", "Write operations on the device", IO_FIELD(wios) },
+};
+
+static void render_io(FILE *f, const char *prefix, const struct sample *v, size_t n)
+{
+	for (size_t k = 0; k < ELEMENTSOF(io_families); k++) {
+		put_family(f, prefix, io_families[k].name, F_COUNTER, io_families[k].help);
+		for (size_t i = 0; i < n; i++)
+			for (unsigned d = 0; d < v[i].st.n_io; d++) {
+				const struct qos_io_dev_stat *io = &v[i].st.io[d];
+				char dev[32];
+
+				snprintf(dev, sizeof(dev), "%u:%u", io->major, io->minor);
+				put_head(f, prefix, io_families[k].name, &v[i], "device", dev);
+				put_value(f,
+					  *(const uint64_t *) ((const char *) io +
+							       io_families[k].off),
+					  0);
+			}
+	}
+}
+
+#define NET_FIELD(field) offsetof(struct tc_net_stats, field)
+static const struct {
+	const char *name, *help;
+	size_t off;
+} net_families[] = {
+	{ "network_bytes_total", "Bytes through qosd's shaper (direction in: into the container)",
+	  NET_FIELD(bytes) },
+	{ "network_packets_total", "Packets through qosd's shaper", NET_FIELD(packets) },
+	{ "network_drops_total", "Packets qosd's shaper dropped", NET_FIELD(drops) },
+	{ "network_overlimits_total", "Times qosd's shaper held a packet back over its rate",
+	  NET_FIELD(overlimits) },
+};
+
+static void render_net(FILE *f, const struct sample *v, size_t n)
+{
+	static const char *const dir[] = { [TC_DIR_IN] = "in", [TC_DIR_OUT] = "out" };
+
+	for (size_t k = 0; k < ELEMENTSOF(net_families); k++) {
+		put_family(f, "qosd_", net_families[k].name, F_COUNTER, net_families[k].help);
+		for (size_t i = 0; i < n; i++)
+			for (int d = 0; d < 2; d++)
+				if (v[i].net[d].have) {
+					put_head(f, "qosd_", net_families[k].name, &v[i],
+						 "direction", dir[d]);
+					put_value(f,
+						  *(const uint64_t *) ((const char *) &v[i].net[d] +
+								       net_families[k].off),
+						  0);
+				}
+	}
+}
+
+static void render_disk(FILE *f, const struct sample *v, size_t n)
+{
+	static const struct {
+		const char *name, *help;
+		size_t off;
+	} fam[] = {
+		{ "disk_used_bytes", "Bytes charged to the container's project quota",
+		  offsetof(struct quota_usage, used_bytes) },
+		{ "disk_limit_bytes", "Project quota limit in bytes (0: none)",
+		  offsetof(struct quota_usage, limit_bytes) },
+		{ "disk_used_inodes", "Inodes charged to the container's project quota",
+		  offsetof(struct quota_usage, used_inodes) },
+		{ "disk_limit_inodes", "Project quota inode limit (0: none)",
+		  offsetof(struct quota_usage, limit_inodes) },
+	};
+
+	for (size_t k = 0; k < ELEMENTSOF(fam); k++) {
+		put_family(f, "qosd_", fam[k].name, F_GAUGE, fam[k].help);
+		for (size_t i = 0; i < n; i++)
+			if (v[i].have_disk) {
+				put_head(f, "qosd_", fam[k].name, &v[i], NULL, NULL);
+				put_value(f,
+					  *(const uint64_t *) ((const char *) &v[i].disk +
+							       fam[k].off),
+					  0);
+			}
+	}
+}
+
+static void render_keyed(FILE *f, const char *name, const char *help, const uint64_t *v)
+{
+	put_family(f, "qosd_", name, F_COUNTER, help);
+	for (int k = 0; k < _QK_MAX; k++)
+		fprintf(f, "qosd_%s{key=\"%s\"} %llu\n", name, qos_key_name(k),
+			(unsigned long long) v[k]);
+}
+
+static void render_self(FILE *f, struct manager *m, size_t nc)
+{
+	const struct qosd_counters *c = &m->counters;
+
+	put_family(f, "qosd_", "build_info", F_GAUGE, "qosd's version (value always 1)");
+	fprintf(f, "qosd_build_info{version=\"%s\"} 1\n", QOSD_VERSION);
+	put_family(f, "qosd_", "containers_managed", F_GAUGE, "Containers qosd knows");
+	fprintf(f, "qosd_containers_managed %zu\n", registry_size(m->reg));
+	put_family(f, "qosd_", "tenants_managed", F_GAUGE, "Tenants in the policy");
+	fprintf(f, "qosd_tenants_managed %zu\n", m->policy ? m->policy->n_tenants : 0);
+	render_keyed(f, "drift_corrections_total",
+		     "Knobs found changed behind qosd's back and set again, by policy key",
+		     c->drift);
+	render_keyed(f, "apply_errors_total", "Knob writes the kernel refused, by policy key",
+		     c->errors);
+	fprintf(f, "# HELP qosd_reconcile_duration_seconds Time to reconcile one container.\n"
+		   "# TYPE qosd_reconcile_duration_seconds summary\n"
+		   "qosd_reconcile_duration_seconds_sum ");
+	put_value(f, c->reconcile_usec, 6);
+	fprintf(f, "qosd_reconcile_duration_seconds_count %llu\n",
+		(unsigned long long) c->reconciles);
+	(void) nc;
+}
+
+int metrics_render(struct manager *m, char **ret, size_t *ret_len)
+{
+	_cleanup_free_ struct sample *v = NULL;
+	size_t n = 0, nc = 0;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+	int r = metrics_collect(m, &v, &n, &nc);
+
+	if (r < 0)
+		return r;
+	f = open_memstream(&buf, &len);
+	if (!f)
+		return -ENOMEM;
+	render_cg(f, "qosd_", v, nc);
+	render_io(f, "qosd_", v, nc);
+	render_net(f, v, nc);
+	render_disk(f, v, nc);
+	render_cg(f, "qosd_tenant_", v + nc, n - nc);
+	render_io(f, "qosd_tenant_", v + nc, n - nc);
+	render_self(f, m, nc);
+	if (fclose(f) != 0 || !buf) {
+		free(buf);
+		return -ENOMEM;
+	}
+	*ret = buf;
+	*ret_len = len;
+	return 0;
+}
+
+static json_t *stat_json(const struct qos_cg_stats *st, enum qos_stat k)
+{
+	return st->have & (1u << k) ? json_integer((json_int_t) st->v[k]) : json_null();
+}
+
+static json_t *sample_json(const struct sample *s)
+{
+	static const struct {
+		const char *name;
+		enum qos_stat k;
+	} f[] = {
+		{ "cpu_usage_ns", ST_CPU_USAGE_NS },
+		{ "cpu_periods", ST_CPU_PERIODS },
+		{ "cpu_throttled", ST_CPU_THROTTLED_PERIODS },
+		{ "throttled_ns", ST_CPU_THROTTLED_NS },
+		{ "cpu_quota_us", ST_CPU_QUOTA_US },
+		{ "cpu_period_us", ST_CPU_PERIOD_US },
+		{ "mem_usage", ST_MEM_USAGE },
+		{ "mem_peak", ST_MEM_PEAK },
+		{ "mem_limit", ST_MEM_LIMIT },
+		{ "oom_kills", ST_MEM_EV_OOM_KILL },
+	};
+	json_t *o = json_pack("{s:s,s:o,s:o,s:o}", "id", s->id, "tenant",
+			      s->tenant ? json_string(s->tenant) : json_null(), "class",
+			      s->cls ? json_string(s->cls) : json_null(), "status",
+			      s->status ? json_string(s->status) : json_null());
+	uint64_t rb = 0, wb = 0, nb = 0, drops = 0;
+
+	for (size_t i = 0; o && i < ELEMENTSOF(f); i++)
+		json_object_set_new(o, f[i].name, stat_json(&s->st, f[i].k));
+	for (unsigned d = 0; d < s->st.n_io; d++)
+		rb += s->st.io[d].rbytes, wb += s->st.io[d].wbytes;
+	for (int d = 0; d < 2; d++)
+		nb += s->net[d].bytes, drops += s->net[d].drops;
+	if (o) {
+		json_object_set_new(o, "io_bytes", json_integer((json_int_t) (rb + wb)));
+		json_object_set_new(o, "net_bytes", json_integer((json_int_t) nb));
+		json_object_set_new(o, "net_drops", json_integer((json_int_t) drops));
+	}
+	return o;
+}
+
+char *metrics_stats_reply(struct manager *m)
+{
+	_cleanup_free_ struct sample *v = NULL;
+	size_t n = 0, nc = 0;
+	json_t *arr, *o;
+	char *s;
+	int r = metrics_collect(m, &v, &n, &nc);
+
+	if (r < 0)
+		return control_error_reply(strerror(-r));
+	arr = json_array();
+	for (size_t i = 0; i < nc; i++)
+		json_array_append_new(arr, sample_json(&v[i]));
+	o = json_pack("{s:b,s:o,s:I}", "ok", 1, "containers", arr, "time_us",
+		      (json_int_t) now_usec());
+	s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	json_decref(o);
+	return s;
+}

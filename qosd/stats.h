@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: MIT */
+/* What the limits do to a cgroup, read from the kernel: CPU usage and throttling, memory usage,
+ * peak and events, pressure (PSI), block I/O per device. Read only; v1, hybrid (PSI from the
+ * unified hierarchy) and v2. Values in the kernel's units, converted by the exporter. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* One counter or gauge of a cgroup; ST_* index struct qos_cg_stats.v. */
+enum qos_stat {
+	ST_CPU_USAGE_NS,
+	ST_CPU_PERIODS,
+	ST_CPU_THROTTLED_PERIODS,
+	ST_CPU_THROTTLED_NS,
+	ST_CPU_QUOTA_US, /* limit: quota per period; absent = unlimited */
+	ST_CPU_PERIOD_US,
+	ST_MEM_USAGE,
+	ST_MEM_PEAK,
+	ST_MEM_LIMIT, /* absent = unlimited */
+	ST_MEM_EV_HIGH, /* v2 memory.events high */
+	ST_MEM_EV_MAX, /* v2 memory.events max; v1 memory.failcnt (usage hit the limit) */
+	ST_MEM_EV_OOM, /* v2 memory.events oom */
+	ST_MEM_EV_OOM_KILL, /* v2 memory.events oom_kill; v1 memory.oom_control oom_kill */
+	ST_MEM_UNDER_OOM, /* v1 memory.oom_control under_oom */
+	ST_PSI_CPU_SOME_US,
+	ST_PSI_CPU_FULL_US,
+	ST_PSI_MEM_SOME_US,
+	ST_PSI_MEM_FULL_US,
+	ST_PSI_IO_SOME_US,
+	ST_PSI_IO_FULL_US,
+	_ST_MAX
+};
+
+struct qos_io_dev_stat {
+	unsigned major, minor;
+	uint64_t rbytes, wbytes, rios, wios;
+};
+
+#define STATS_IO_DEVS_MAX 16
+
+struct qos_cg_stats {
+	uint64_t v[_ST_MAX];
+	uint32_t have; /* bit (1u << ST_*) for each value the kernel gave */
+	struct qos_io_dev_stat io[STATS_IO_DEVS_MAX];
+	unsigned n_io;
+};
+
+struct stats_ctx;
+
+/* cgroupfs: the cgroup root (as qosd's --cgroupfs); the mode is detected like cgroup.c does. */
+int stats_ctx_new(const char *cgroupfs, struct stats_ctx **ret);
+void stats_ctx_free(struct stats_ctx *ctx);
+
+/* Read every statistic of cgpath that the kernel offers; -ENOENT if the cgroup is gone from
+ * every hierarchy. Values a hierarchy does not have are left out (have bit clear). */
+int stats_read(struct stats_ctx *ctx, const char *cgpath, struct qos_cg_stats *ret);
+
+/* Pure parsers (unit-tested). "key value" lines: the value of key, -ENOENT if absent. */
+int stats_keyed(const char *text, const char *key, uint64_t *ret);
+/* A PSI file: the total= of the "some" and "full" lines (microseconds). */
+int stats_psi(const char *text, uint64_t *ret_some, uint64_t *ret_full);
+/* v2 io.stat lines into s->io. */
+void stats_parse_io_v2(const char *text, struct qos_cg_stats *s);
+/* v1 blkio.throttle.io_service_bytes (bytes = true) or io_serviced lines into s->io. */
+void stats_parse_io_v1(const char *text, bool bytes, struct qos_cg_stats *s);

@@ -1,0 +1,169 @@
+#!/bin/bash
+# qosd-vm: yes
+# Metrics: qosd's endpoint read by the real clients (promtool; a Prometheus server that scrapes
+# qosd and answers a query; node_exporter serving the textfile), and the numbers checked against
+# the kernel: throttled time rises under a 30 % quota, an OOM kill shows in the next scrape.
+source "$(dirname "$0")/lib.sh"
+qt_init metrics
+
+# a loopback TCP port nobody listens on (the test's pid picks where to start looking)
+free_port() {
+	local p=$((20000 + ($$ * 7 + ${1:-0} * 101) % 30000))
+	while ss -Hltn "sport = :$p" 2>/dev/null | grep -q .; do p=$((p + 1)); done
+	echo "$p"
+}
+# fetch URL [curl args]: the body, or nothing (curl is not in the VM: busybox wget there)
+fetch() {
+	if command -v curl >/dev/null; then curl -sf --max-time 10 "$@"; else wget -qO- "$1"; fi
+}
+# metric NAME ID: the value of NAME{id="ID",...} in $QT_TMP/scrape
+metric() { sed -n "s/^$1{id=\"$2\",[^}]*} //p" "$QT_TMP/scrape"; }
+scrape() { fetch "http://127.0.0.1:$PORT/metrics" >"$QT_TMP/scrape"; }
+# floating point a > b (awk: bash has integers only)
+gt() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 > b + 0) }'; }
+
+qt_policy qt <<EOF
+[class c30]
+cpu.quota = 30%
+
+[class m32]
+memory.limit = 32M
+memory.swap = 0
+
+[match]
+$QT_CGP/burn-* = c30
+$QT_CGP/oom-* = m32
+EOF
+
+# --- a refused metrics_listen names the file and line, and qosd does not start
+printf 'drift_interval = 0s\nmetrics_listen = localhost\n' >"$QT_TMP/bad.conf"
+"$QOSD" --config "$QT_TMP/bad.conf" --config-dir "$QT_TMP/conf.d" --state-dir "$QT_TMP/state" \
+	--socket "$QT_TMP/bad.sock" --cgroupfs "$QT_CGROOT" >"$QT_TMP/bad.out" 2>&1
+rc=$?
+check bad-listen-refused "qosd exited $rc on metrics_listen = localhost: $(cat "$QT_TMP/bad.out")" \
+	grep -q "bad.conf:2: metrics_listen: \"localhost\"" "$QT_TMP/bad.out"
+
+PORT=$(free_port 0)
+printf 'drift_interval = 0s\nmetrics_listen = 127.0.0.1:%s\n' "$PORT" >"$QT_TMP/qosd.conf"
+qt_start_qosd --config "$QT_TMP/qosd.conf" || {
+	fail start "qosd did not start"
+	exit 0
+}
+qt_cg_mkdir "$QT_CGP/burn-1"
+qt_cg_mkdir "$QT_CGP/oom-1"
+[[ $QT_V == 1 && -d $QT_CGROOT/unified ]] && mkdir -p "$QT_CGROOT/unified$QT_CGP/burn-1"
+applied() { [[ "$(qosctl list)" == *burn-1*ok* && "$(qosctl list)" == *oom-1*ok* ]]; }
+check applied "the two containers were not applied within 10 s: $(qosctl list)" qt_wait 10 applied
+
+# --- the exposition format, by Prometheus' own checker
+scrape
+if command -v promtool >/dev/null; then
+	promtool check metrics <"$QT_TMP/scrape" >"$QT_TMP/promtool.out" 2>&1
+	check promtool "promtool check metrics: $(head -5 "$QT_TMP/promtool.out")" test $? -eq 0 -a ! -s "$QT_TMP/promtool.out"
+else
+	skip promtool "promtool is not installed (Debian package prometheus)"
+fi
+check own-metrics "no qosd_containers_managed 2 / build_info in the scrape" \
+	grep -qx 'qosd_containers_managed 2' "$QT_TMP/scrape"
+check labels "burn-1 has no tenant/class labels" \
+	grep -q '^qosd_cpu_periods_total{id="burn-1",tenant="qt",class="c30"} ' "$QT_TMP/scrape"
+
+# --- a burner at 30 %: throttled time rises, usage stays near 30 % of the wall time
+qt_cg_run "$QT_CGP/burn-1" "$QOSD_HELPER_DIR/qt-burn" 4 >/dev/null
+[[ $QT_V == 1 && -d $QT_CGROOT/unified$QT_CGP/burn-1 ]] &&
+	echo "$QT_LASTPID" >"$QT_CGROOT/unified$QT_CGP/burn-1/cgroup.procs"
+BURN=$QT_LASTPID
+sleep 1
+scrape
+t1=$(metric qosd_cpu_throttled_seconds_total burn-1)
+u1=$(metric qosd_cpu_usage_seconds_total burn-1)
+s1=$(date +%s%N)
+sleep 2
+scrape
+t2=$(metric qosd_cpu_throttled_seconds_total burn-1)
+u2=$(metric qosd_cpu_usage_seconds_total burn-1)
+s2=$(date +%s%N)
+note "throttled seconds $t1 -> $t2, cpu seconds $u1 -> $u2 over $(((s2 - s1) / 1000000)) ms"
+check throttled-rises "throttled seconds did not rise: '$t1' -> '$t2'" gt "$t2" "$t1"
+pct=$(awk -v a="$u1" -v b="$u2" -v w=$((s2 - s1)) 'BEGIN { printf "%d", (b - a) * 1e11 / w }')
+check usage-near-quota "cpu usage ${pct}% of the wall time under a 30% quota, want 20-40" \
+	test "${pct:-0}" -ge 20 -a "${pct:-0}" -le 40
+# the same number as the kernel's own file (v1 throttled_time ns, v2 throttled_usec), burner stopped
+wait "$BURN"
+scrape
+q=$(metric qosd_cpu_throttled_seconds_total burn-1)
+k2=$(if [[ $QT_V == 2 ]]; then sed -n 's/^throttled_usec //p' "$(qt_cgdir cpu "$QT_CGP/burn-1")/cpu.stat" |
+	awk '{ printf "%.6f", $1 / 1e6 }'; else sed -n 's/^throttled_time //p' \
+	"$(qt_cgdir cpu "$QT_CGP/burn-1")/cpu.stat" | awk '{ printf "%.9f", $1 / 1e9 }'; fi)
+check throttled-equals-kernel "qosd says $q, cpu.stat says $k2 (burner stopped)" test "$q" = "$k2"
+
+# --- an OOM kill is in the very next scrape
+scrape
+o1=$(metric qosd_memory_oom_kills_total oom-1)
+qt_cg_run "$QT_CGP/oom-1" "$QOSD_HELPER_DIR/qt-alloc" 200 >/dev/null 2>&1
+wait "$QT_LASTPID"
+rc=$?
+scrape
+o2=$(metric qosd_memory_oom_kills_total oom-1)
+note "qt-alloc 200 under 32M exited $rc; oom kills $o1 -> $o2"
+check oom-before "no oom kill counter for oom-1 before ('$o1')" test "$o1" = 0
+check oom-counted "allocator exited $rc, oom kills '$o1' -> '$o2', want 137 and +1 or more" \
+	test "$rc" -eq 137 -a "${o2:-0}" -ge 1
+# limit hits: the kernel's own count (v1 memory.failcnt, which 6.x kernels may leave at 0; v2
+# memory.events max)
+if [[ $QT_V == 2 ]]; then
+	k=$(sed -n 's/^max //p' "$(qt_cgdir memory "$QT_CGP/oom-1")/memory.events")
+else
+	k=$(cat "$(qt_cgdir memory "$QT_CGP/oom-1")/memory.failcnt")
+fi
+m=$(metric qosd_memory_max_events_total oom-1)
+check max-events-equals-kernel "qosd says '$m' limit hits, the kernel '$k'" test "$m" = "$k"
+
+# --- a real Prometheus server scrapes qosd; its HTTP API returns burn-1's throttled seconds
+if command -v prometheus >/dev/null && command -v curl >/dev/null; then
+	PPORT=$(free_port 1)
+	mkdir -p "$QT_TMP/prom"
+	cat >"$QT_TMP/prom.yml" <<EOF
+global:
+  scrape_interval: 1s
+scrape_configs:
+  - job_name: qosd
+    static_configs:
+      - targets: ['127.0.0.1:$PORT']
+EOF
+	prometheus --config.file="$QT_TMP/prom.yml" --storage.tsdb.path="$QT_TMP/prom" \
+		--web.listen-address="127.0.0.1:$PPORT" >"$QT_TMP/prom.log" 2>&1 &
+	QT_PIDS+=($!)
+	PROM=$!
+	query() {
+		curl -sf --max-time 5 "http://127.0.0.1:$PPORT/api/v1/query" \
+			--data-urlencode "query=qosd_cpu_throttled_seconds_total{id=\"burn-1\"}" |
+			jq -r '.data.result[0].value[1] // empty' >"$QT_TMP/q.out" 2>/dev/null &&
+			[[ -s $QT_TMP/q.out ]]
+	}
+	if qt_wait 90 query; then
+		v=$(cat "$QT_TMP/q.out")
+		note "Prometheus: qosd_cpu_throttled_seconds_total{id=\"burn-1\"} = $v (qosd: $q)"
+		check prometheus-query "Prometheus returned $v, qosd serves $q" test "$v" = "$q"
+	else
+		fail prometheus-query "no answer from Prometheus in 90 s: $(tail -3 "$QT_TMP/prom.log")"
+	fi
+	kill "$PROM"
+	wait "$PROM" 2>/dev/null
+else
+	skip prometheus-query "prometheus or curl is not installed"
+fi
+
+# --- a Unix socket endpoint
+qt_stop_qosd
+printf 'drift_interval = 0s\nmetrics_listen = %s/m.sock\n' "$QT_TMP" >"$QT_TMP/qosd.conf"
+qt_start_qosd --config "$QT_TMP/qosd.conf"
+if command -v curl >/dev/null; then
+	curl -sf --unix-socket "$QT_TMP/m.sock" http://qosd/metrics >"$QT_TMP/scrape"
+	check unix-socket "no metrics over $QT_TMP/m.sock" grep -q '^qosd_cpu_usage_seconds_total{id="burn-1"' "$QT_TMP/scrape"
+	code=$(curl -s -o /dev/null -w '%{http_code}' --unix-socket "$QT_TMP/m.sock" http://qosd/other)
+	check not-found "GET /other answered $code, want 404" test "$code" = 404
+fi
+qt_stop_qosd
+check unix-socket-removed "qosd left $QT_TMP/m.sock behind" test ! -e "$QT_TMP/m.sock"
+qt_finish
