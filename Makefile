@@ -61,7 +61,8 @@ ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE $(WARN) $(HARDEN_CFLAGS) $(CFLAGS) $(SANFL
 ALL_LDFLAGS = $(HARDEN_LDFLAGS) $(LDFLAGS) $(SANFLAGS)
 
 PROGS := qosd qosctl qos-hook
-PROG_SRCS := qosd/main.c qosd/qosctl.c qosd/qos-hook.c
+QOSCTL_SRCS := $(wildcard qosd/qosctl-*.c)
+PROG_SRCS := qosd/main.c qosd/qosctl.c qosd/qos-hook.c $(QOSCTL_SRCS)
 LIB_SRCS := $(filter-out $(PROG_SRCS),$(wildcard qosd/*.c blkio/*.c tc/*.c quota/*.c))
 LIB_OBJS := $(LIB_SRCS:%.c=$(B)/obj/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test-*.c tests/fake/test-*.c)
@@ -94,7 +95,7 @@ $(B)/libqos.a: $(LIB_OBJS)
 
 $(B)/qosd: $(B)/obj/qosd/main.o $(B)/libqos.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(MHD_LIBS)
-$(B)/qosctl: $(B)/obj/qosd/qosctl.o $(B)/libqos.a
+$(B)/qosctl: $(B)/obj/qosd/qosctl.o $(QOSCTL_SRCS:%.c=$(B)/obj/%.o) $(B)/libqos.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 $(B)/qos-hook: $(B)/obj/qosd/qos-hook.o $(B)/libqos.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)

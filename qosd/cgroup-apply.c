@@ -553,6 +553,7 @@ static void commit(struct apply_ctx *c, struct step *s)
 	if (!s->write || (s->err && s->err != -EINVAL))
 		return;
 	if (c->dry_run) {
+		step_knob(c, s)->would_write = true;
 		(void) knob_printf(&step_knob(c, s)->note, "dry run: would write %s", s->want);
 		return;
 	}

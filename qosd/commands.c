@@ -9,6 +9,7 @@
 #include "log.h"
 #include "manager.h"
 #include "ocistate.h"
+#include "plan.h"
 
 static char *reply_ok(json_t *o)
 {
@@ -336,6 +337,7 @@ static char *commit(struct manager *m, struct container *c, struct snapshot *sna
 	json_t *o;
 	int k;
 
+	c->verified &= ~named; /* the operator's change, not drift (logs, qosd_drift_corrections) */
 	k = manager_reconcile(m, c, &r);
 	if (k == 1) {
 		free(id);
@@ -635,6 +637,7 @@ int manager_handle_request(void *userdata, const struct qos_request *req,
 	default:
 		*ret = manager_observe_request(m, req); /* observe.c: stats, explain, plan */
 	}
+	explain_after_request(m, req, peer, *ret); /* who set an override, for explain */
 	if (m->state_dirty)
 		manager_save_state_later(m);
 	return *ret ? 0 : -ENOMEM;

@@ -333,10 +333,11 @@ static int compute(struct manager *m, struct container *c, const struct qos_clas
 	return r;
 }
 
-static void target_of(struct manager *m, struct container *c, const struct qos_class *cls,
-		      char *base, size_t len, struct reconcile_target *t)
+static void target_of(struct manager *m, const struct container *c, const char *tenant,
+		      const struct qos_class *cls, char *base, size_t len,
+		      struct reconcile_target *t)
 {
-	snprintf(base, len, "class %s/%s", c->tenant ? c->tenant : "?", cls->name);
+	snprintf(base, len, "class %s/%s", tenant ? tenant : "?", cls->name);
 	*t = (struct reconcile_target){ .id = c->id,
 					.cgpath = c->cgpath,
 					.hier = &c->hier,
@@ -344,7 +345,7 @@ static void target_of(struct manager *m, struct container *c, const struct qos_c
 					.pid_hint = c->pid,
 					.dir = &c->dir,
 					.bundle = c->bundle,
-					.projid = &c->projid,
+					.projid = (uint32_t *) &c->projid,
 					.projid_taken = projid_taken,
 					.userdata = m };
 }
@@ -411,7 +412,7 @@ int manager_reconcile(struct manager *m, struct container *c, struct qos_report 
 	if (compute(m, c, cls, &d) < 0)
 		return 0;
 	controller_adjust(m, c, cls, &d, &adj);
-	target_of(m, c, cls, base, sizeof(base), &tg);
+	target_of(m, c, c->tenant, cls, base, sizeof(base), &tg);
 	start = now_usec();
 	(void) reconcile_one(&m->env, &tg, &d, false, &r);
 	m->counters.reconcile_usec += now_usec() - start;
@@ -444,7 +445,7 @@ int manager_inspect(struct manager *m, struct container *c, struct qos_report *r
 	if (compute(m, c, cls, &d) < 0)
 		return 0;
 	controller_adjust(m, c, cls, &d, &adj);
-	target_of(m, c, cls, base, sizeof(base), &tg);
+	target_of(m, c, c->tenant, cls, base, sizeof(base), &tg);
 	tg.projid = &projid;
 	k = reconcile_one(&m->env, &tg, &d, true, &r);
 	controller_annotate(&adj, &r);
@@ -453,6 +454,25 @@ int manager_inspect(struct manager *m, struct container *c, struct qos_report *r
 	desired_done(&d);
 	*ret = r;
 	return k < 0 ? k : 0;
+}
+
+int manager_dry_run(struct manager *m, const struct container *c, const struct qos_tenant *t,
+		    const struct qos_class *cls, struct qos_report *ret, char **ret_msg)
+{
+	struct qos_desired d = { 0 };
+	struct reconcile_target tg;
+	char base[128];
+	uint32_t projid = c->projid;
+	int k = desired_compute(&cls->s, QOS_SRC_CLASS, &c->ovr, c->owned, &d, ret_msg);
+
+	if (k < 0)
+		return k;
+	target_of(m, c, t->name, cls, base, sizeof(base), &tg);
+	tg.projid = &projid;
+	*ret = (struct qos_report){ 0 };
+	(void) reconcile_one(&m->env, &tg, &d, true, ret);
+	desired_done(&d);
+	return 0;
 }
 
 /* ---- tenant cgroups ---- */
@@ -800,6 +820,9 @@ int manager_reload(struct manager *m, char **ret_msg)
 	}
 	policy_free(m->policy);
 	m->policy = p;
+	/* what the next pass writes is the new policy, not a correction of drift */
+	for (size_t i = 0; i < registry_size(m->reg); i++)
+		registry_at(m->reg, i)->verified = 0;
 	log_info("policy reloaded from %s: %zu tenant(s)", m->cfg->config_dir, p->n_tenants);
 	r = set_globs(m);
 	if (r < 0)

@@ -12,6 +12,7 @@
 #include "log.h"
 #include "manager.h"
 #include "metrics-internal.h"
+#include "plan.h"
 
 #define CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 #define HTTP_TIMEOUT_SEC 10u
@@ -237,5 +238,6 @@ void metrics_free(struct metrics *mt)
 		(void) unlink(mt->unix_path);
 	free(mt->unix_path);
 	stats_ctx_free(mt->stats);
+	explain_notes_free(mt);
 	free(mt);
 }

@@ -12,6 +12,7 @@
 
 struct sd_event_source;
 struct MHD_Daemon;
+struct ovr_note;
 
 struct metrics {
 	struct manager *m;
@@ -20,6 +21,8 @@ struct metrics {
 	int listen_fd;
 	char *unix_path; /* the endpoint's socket file, removed at exit */
 	struct sd_event_source *io_src, *timeout_src, *textfile_src;
+	struct ovr_note *notes; /* explain.c: who set each override, since qosd started */
+	size_t n_notes;
 };
 
 /* One cgroup's numbers. id NULL: a tenant cgroup. */

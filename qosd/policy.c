@@ -1362,8 +1362,8 @@ const struct qos_class *policy_class(const struct qos_tenant *t, const char *nam
 	return NULL;
 }
 
-int policy_match(const struct qos_policy *p, const char *cgpath, const struct qos_tenant **ret_t,
-		 const struct qos_class **ret_c)
+int policy_match_rule(const struct qos_policy *p, const char *cgpath,
+		      const struct qos_tenant **ret_t, const struct qos_match **ret_rule)
 {
 	for (size_t i = 0; p && i < p->n_tenants; i++) {
 		const struct qos_tenant *t = &p->tenants[i];
@@ -1371,14 +1371,28 @@ int policy_match(const struct qos_policy *p, const char *cgpath, const struct qo
 		for (size_t j = 0; j < t->n_matches; j++) {
 			if (fnmatch(t->matches[j].glob, cgpath, FNM_PATHNAME) != 0)
 				continue;
-			if (ret_t)
-				*ret_t = t;
-			if (ret_c)
-				*ret_c = policy_class(t, t->matches[j].cls);
+			*ret_t = t;
+			*ret_rule = &t->matches[j];
 			return 1;
 		}
 	}
 	return -ENOENT;
+}
+
+int policy_match(const struct qos_policy *p, const char *cgpath, const struct qos_tenant **ret_t,
+		 const struct qos_class **ret_c)
+{
+	const struct qos_tenant *t;
+	const struct qos_match *rule;
+	int r = policy_match_rule(p, cgpath, &t, &rule);
+
+	if (r < 0)
+		return r;
+	if (ret_t)
+		*ret_t = t;
+	if (ret_c)
+		*ret_c = policy_class(t, rule->cls);
+	return 1;
 }
 
 static void io_targets_free(struct qos_io_target *v, size_t n)

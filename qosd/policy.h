@@ -145,6 +145,10 @@ const struct qos_class *policy_class(const struct qos_tenant *t, const char *nam
 int policy_match(const struct qos_policy *p, const char *cgpath, const struct qos_tenant **ret_t,
 		 const struct qos_class **ret_c);
 
+/* The same, giving the [match] line itself (its glob, class and line number). */
+int policy_match_rule(const struct qos_policy *p, const char *cgpath,
+		      const struct qos_tenant **ret_t, const struct qos_match **ret_rule);
+
 /* Split a blkio value's canonical text into targets: "TARGET RATE, TARGET RATE". kind is an
  * enum qos_io_kind. *targets is a new array (each .target and the array are the caller's). */
 struct qos_io_target;

@@ -7,12 +7,13 @@
 #include "config.h"
 #include "policy.h"
 #include "proto.h"
+#include "qosctl.h"
 #include "util.h"
 
 #define TIMEOUT_MS 30000
 
-static const char *sock_path = QOSD_SOCKET;
-static bool want_json;
+const char *sock_path = QOSD_SOCKET;
+bool want_json;
 
 static void help(FILE *f)
 {
@@ -29,6 +30,15 @@ static void help(FILE *f)
 		"override\n"
 		"  unset ID KEY...|--all         drop overrides (and class=, tenant=, disk.dir=)\n"
 		"  reload                        reload the policy (all or nothing)\n"
+		"  explain ID [KEY]              where each value comes from: file:line, override "
+		"(who),\n"
+		"                                annotation or [match] rule\n"
+		"  plan DIR                      what loading the policy in DIR would change, knob "
+		"by knob;\n"
+		"                                writes nothing\n"
+		"  top [-b] [-n N] [-d SECONDS] [-o KEY]\n"
+		"                                live CPU, throttling, memory, I/O and network per "
+		"container\n"
 		"  check [DIR]                   validate a policy directory without touching "
 		"anything\n"
 		"                                (default " QOSD_CONFIG_DIR ")\n\n"
@@ -39,7 +49,7 @@ static void help(FILE *f)
 		"root or qosd's admin group. See qosctl(8).\n");
 }
 
-static int usage(const char *fmt, const char *arg)
+int usage(const char *fmt, const char *arg)
 {
 	fprintf(stderr, "qosctl: ");
 	fprintf(stderr, fmt, arg);
@@ -47,7 +57,7 @@ static int usage(const char *fmt, const char *arg)
 	return 2;
 }
 
-static int call(json_t *req, json_t **ret)
+int call(json_t *req, json_t **ret)
 {
 	_cleanup_free_ char *text = json_dumps(req, JSON_COMPACT), *reply = NULL;
 	json_error_t e;
@@ -85,7 +95,7 @@ static int call(json_t *req, json_t **ret)
 	return 0;
 }
 
-static const char *s_or(json_t *o, const char *key, const char *dflt)
+const char *s_or(json_t *o, const char *key, const char *dflt)
 {
 	const char *s = json_string_value(json_object_get(o, key));
 
@@ -253,6 +263,13 @@ static int dispatch(int argc, char **argv)
 		return argc == 1 ? cmd_simple("reload", NULL, NULL)
 				 : usage("%s", "reload takes no "
 					       "arguments");
+	if (streq(cmd, "explain"))
+		return argc == 2 || argc == 3
+			       ? qosctl_explain(argv[1], argc == 3 ? argv[2] : NULL)
+			       : usage("%s", "explain needs a container id and at most "
+					     "one key");
+	if (streq(cmd, "plan"))
+		return argc == 2 ? qosctl_plan(argv[1]) : usage("%s", "plan needs one directory");
 	if (streq(cmd, "check"))
 		return argc <= 2 ? cmd_check(argc == 2 ? argv[1] : QOSD_CONFIG_DIR)
 				 : usage("%s", "check takes at most one directory");
@@ -280,6 +297,11 @@ int main(int argc, char **argv)
 			for (optind++; optind < argc && n < (int) ELEMENTSOF(args);)
 				args[n++] = argv[optind++];
 			break;
+		}
+		if (n == 0 && streq(argv[optind], "top")) {
+			/* top has options of its own (-b, -n, -d, -o): it parses the rest */
+			optind++;
+			return qosctl_top(argc - optind + 1, argv + optind - 1);
 		}
 		c = getopt_long(argc, argv, "+s:h", opts, NULL);
 		if (c == -1) {

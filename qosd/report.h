@@ -16,6 +16,7 @@ struct qos_knob {
 	char *note; /* conversion or resolution remark ("shares 512 -> weight 50", "sda1 -> sda") */
 	char *source; /* filled by reconcile: "class gold", "override", "tenant acme" */
 	bool written; /* this pass wrote the kernel object (the value differed) */
+	bool would_write; /* dry run: the value differs, a real pass would write it (cgroup knobs) */
 	char *before; /* value read before the write, when written (for "corrected X -> Y" logs) */
 	int error; /* 0 or -errno of the last failed operation */
 	char *error_msg; /* human words for error, with value and object */
