@@ -185,4 +185,41 @@ if command -v curl >/dev/null; then
 fi
 qt_stop_qosd
 check unix-socket-removed "qosd left $QT_TMP/m.sock behind" test ! -e "$QT_TMP/m.sock"
+
+# --- textfile mode: node_exporter's textfile collector serves what qosd writes
+mkdir -p "$QT_TMP/textfile"
+printf 'drift_interval = 0s\nmetrics_textfile = %s/textfile/qosd.prom\nmetrics_interval = 1s\n' \
+	"$QT_TMP" >"$QT_TMP/qosd.conf"
+qt_start_qosd --config "$QT_TMP/qosd.conf"
+qt_wait 10 test -s "$QT_TMP/textfile/qosd.prom"
+check textfile-written "no $QT_TMP/textfile/qosd.prom" grep -q '^qosd_cpu_usage_seconds_total{id="burn-1"' "$QT_TMP/textfile/qosd.prom"
+if command -v promtool >/dev/null; then
+	check textfile-promtool "promtool refused the textfile" promtool check metrics <"$QT_TMP/textfile/qosd.prom"
+fi
+m1=$(stat -c %Y.%i "$QT_TMP/textfile/qosd.prom")
+changed() { [[ $(stat -c %Y.%i "$QT_TMP/textfile/qosd.prom") != "$m1" ]]; }
+qt_wait 5 changed
+check textfile-renewed "the textfile was not replaced within 5 s (interval 1 s)" changed
+check textfile-no-tmp "temporary files left: $(ls "$QT_TMP/textfile")" test "$(ls "$QT_TMP/textfile")" = qosd.prom
+NE=$(command -v prometheus-node-exporter || command -v node_exporter)
+if [[ -n $NE ]] && command -v curl >/dev/null; then
+	NPORT=$(free_port 2)
+	"$NE" --collector.disable-defaults --collector.textfile \
+		--collector.textfile.directory="$QT_TMP/textfile" \
+		--web.listen-address="127.0.0.1:$NPORT" >"$QT_TMP/ne.log" 2>&1 &
+	QT_PIDS+=($!)
+	NEP=$!
+	ne() { curl -sf --max-time 5 "http://127.0.0.1:$NPORT/metrics" >"$QT_TMP/ne.out"; }
+	qt_wait 20 ne
+	check node-exporter-serves "node_exporter does not serve burn-1's throttled seconds: $(tail -2 "$QT_TMP/ne.log")" \
+		grep -qE '^qosd_cpu_throttled_seconds_total\{class="c30",id="burn-1",tenant="qt"\} [0-9.e+]+$' "$QT_TMP/ne.out"
+	check node-exporter-no-error "node_exporter reports a textfile error" \
+		grep -qx 'node_textfile_scrape_error 0' "$QT_TMP/ne.out"
+	kill "$NEP"
+	wait "$NEP" 2>/dev/null
+else
+	skip node-exporter "prometheus-node-exporter or curl is not installed"
+fi
+qt_stop_qosd
+check textfile-kept "the textfile is gone after qosd stopped" test -s "$QT_TMP/textfile/qosd.prom"
 qt_finish
