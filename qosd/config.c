@@ -148,7 +148,7 @@ static int set_pressure(struct qosd_config *cfg, const char *k, const char *v, c
 }
 
 /* metrics_listen, metrics_textfile, metrics_interval */
-static int config_metrics_key(struct qosd_config *cfg, const char *k, const char *v, char **msg)
+static int apply_key_metrics(struct qosd_config *cfg, const char *k, const char *v, char **msg)
 {
 	_cleanup_free_ char *host = NULL, *port = NULL;
 
@@ -217,7 +217,7 @@ static int apply_key(struct qosd_config *cfg, const char *k, const char *v, char
 	if (r != -ENOENT)
 		return r;
 	if (startswith(k, "metrics_"))
-		return config_metrics_key(cfg, k, v, msg);
+		return apply_key_metrics(cfg, k, v, msg);
 	*msg = strprintf("unknown setting \"%s\"", k);
 	return -EINVAL;
 }
