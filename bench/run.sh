@@ -284,3 +284,6 @@ fi
 
 # ---- the table ----
 N_SCALE=$N_SCALE bench/table.sh "$RES" "$TMP/notes" "$V"
+
+# ---- metrics (a table of its own: bench/metrics-bench.sh) ----
+skipping metrics || B=$B IDLE_S=$IDLE_S bench/metrics-bench.sh

@@ -1,0 +1,110 @@
+#!/bin/bash
+# make bench, metrics part (bench/run.sh calls it; it also runs alone, as root): with N_METRICS
+# containers (default 1,000) that qosd manages,
+#   - a scrape of /metrics (loopback HTTP, whole body) beside the floor: the same kernel files read
+#     with raw syscalls, nothing parsed or printed;
+#   - qosd's CPU time per scrape, as a share of one CPU at a 15 s scrape interval;
+#   - wake-ups of an idle qosd with the endpoint on and with metrics off (no drift timer).
+# Everything is named qosd-mbench-<pid>-... and removed on exit.
+set -u
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+cd "$SRC" || exit 1
+B=${B:-build/rel}
+N=${N_METRICS:-1000}
+ROUNDS=${METRICS_ROUNDS:-20}
+IDLE_S=${IDLE_S:-10}
+TAG=qosd-mbench-$$
+CGP=/$TAG
+TMP=$(mktemp -d "/tmp/$TAG.XXXXXX")
+QPID=
+say() { echo "bench: $*" >&2; }
+cleanup() {
+	[[ -n $QPID ]] && kill -TERM "$QPID" 2>/dev/null && wait "$QPID" 2>/dev/null
+	[[ -x $TMP/mscrape ]] && "$TMP/mscrape" rm "$CGP" "$N"
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+cc -std=gnu11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -o "$TMP/mscrape" bench/mscrape.c || exit 1
+"$TMP/mscrape" mk "$CGP" "$N" || exit 1
+mkdir -p "$TMP/conf.d" "$TMP/state"
+chmod 700 "$TMP/state"
+cat >"$TMP/conf.d/bench.conf" <<EOF
+[class std]
+cpu.quota = 50%
+memory.limit = 256M
+
+[match]
+$CGP/s-* = std
+EOF
+PORT=$((20000 + $$ % 20000))
+while ss -Hltn "sport = :$PORT" 2>/dev/null | grep -q .; do PORT=$((PORT + 1)); done
+
+start() { # start CONF-LINES: qosd with these qosd.conf lines; waits for all N to be applied
+	printf 'drift_interval = 0s\n%s' "$1" >"$TMP/qosd.conf"
+	"$B/qosd" --config-dir "$TMP/conf.d" --config "$TMP/qosd.conf" --state-dir "$TMP/state" \
+		--socket "$TMP/qosd.sock" >"$TMP/qosd.log" 2>&1 &
+	QPID=$!
+	for _ in $(seq 600); do
+		[[ $("$B/qosctl" -s "$TMP/qosd.sock" list 2>/dev/null | grep -c ' ok ') -ge $N ]] && return 0
+		sleep 0.1
+	done
+	say "qosd did not apply $N containers: $(tail -2 "$TMP/qosd.log")"
+	return 1
+}
+stop() {
+	kill -TERM "$QPID" 2>/dev/null
+	wait "$QPID" 2>/dev/null
+	QPID=
+}
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+ctxsw() { awk '/ctxt_switches:/ { s += $2 } END { print s }' "/proc/$1/status"; }
+wakeups() { # wakeups PID: context switches per second over IDLE_S s
+	local a b
+	a=$(ctxsw "$1")
+	sleep "$IDLE_S"
+	b=$(ctxsw "$1")
+	awk -v a="$a" -v b="$b" -v s="$IDLE_S" 'BEGIN { printf "%.1f", (b - a) / s }'
+}
+
+say "metrics: $N containers, $ROUNDS scrapes"
+start "metrics_listen = 127.0.0.1:$PORT
+" || exit 1
+sleep 3 # the batched state save after adopting N
+w_on=$(wakeups "$QPID")
+"$TMP/mscrape" http "$PORT" 2 >/dev/null # warm
+"$TMP/mscrape" floor "$CGP" "$N" "$ROUNDS" >"$TMP/floor1"
+t0=$(cpu_ticks "$QPID")
+"$TMP/mscrape" http "$PORT" "$ROUNDS" >"$TMP/scrape"
+t1=$(cpu_ticks "$QPID")
+"$TMP/mscrape" floor "$CGP" "$N" "$ROUNDS" >"$TMP/floor2"
+stop
+start "" || exit 1
+sleep 3
+w_off=$(wakeups "$QPID")
+stop
+
+med() { awk '/^RESULT/ { print $3 }' "$1"; }
+p99() { awk '/^RESULT/ { print $4 }' "$1"; }
+# the floor run with the lower median (both sides of the ratio saw the same minute)
+f=$TMP/floor1
+awk -v a="$(med "$TMP/floor1")" -v b="$(med "$TMP/floor2")" 'BEGIN { exit !(b < a) }' && f=$TMP/floor2
+hz=$(getconf CLK_TCK)
+per=$(awk -v a="$t0" -v b="$t1" -v n="$ROUNDS" -v hz="$hz" 'BEGIN { printf "%.1f", (b - a) / n / hz * 1000 }')
+pct=$(awk -v p="$per" 'BEGIN { printf "%.3f", p / 15000 * 100 }')
+bytes=$(awk '/^BYTES/ { print $2 }' "$TMP/scrape")
+ms() { awk -v v="$1" 'BEGIN { printf "%.1f", v / 1000 }'; }
+ratio=$(awk -v a="$(med "$TMP/scrape")" -v b="$(med "$f")" 'BEGIN { printf "%.2fx", a / b }')
+met() { awk -v v="$1" -v g="$2" 'BEGIN { print (v + 0 <= g + 0) ? "yes" : "NO" }'; }
+
+echo
+echo "metrics at $N containers | qosd median / p99 | floor median / p99 | ratio | goal | met"
+echo "-------------------------|-------------------|--------------------|-------|------|----"
+printf 'scrape of /metrics (%s KiB) | %s / %s ms | %s / %s ms | %s | < 50 ms | %s\n' \
+	"$((bytes / 1024))" "$(ms "$(med "$TMP/scrape")")" "$(ms "$(p99 "$TMP/scrape")")" \
+	"$(ms "$(med "$f")")" "$(ms "$(p99 "$f")")" "$ratio" "$(met "$(ms "$(med "$TMP/scrape")")" 50)"
+printf 'collection CPU at a 15 s interval | %s %% of one CPU (%s ms per scrape) | - | - | < 1 %% | %s\n' \
+	"$pct" "$per" "$(met "$pct" 1)"
+printf 'wake-ups/s idle, endpoint on, no scrapes | %s | - | - | 0 | %s\n' "$w_on" "$(met "$w_on" 0)"
+printf 'wake-ups/s idle, metrics off | %s | - | - | 0 | %s\n' "$w_off" "$(met "$w_off" 0)"
