@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 #include <fcntl.h>
 #include <grp.h>
+#include <sys/un.h>
 #include <syslog.h>
 
 #include "config.h"
-#include "metrics.h"
 #include "units.h"
 #include "util.h"
 
@@ -147,13 +147,53 @@ static int set_pressure(struct qosd_config *cfg, const char *k, const char *v, c
 	return -ENOENT;
 }
 
+int config_listen_parse(const char *s, char **ret_host, char **ret_port)
+{
+	const char *colon, *host = s, *end;
+	size_t hl;
+
+	if (!s || !*s)
+		return -EINVAL;
+	if (s[0] == '/') {
+		if (strlen(s) >= sizeof(((struct sockaddr_un *) NULL)->sun_path))
+			return -EINVAL;
+		*ret_host = strdup(s);
+		*ret_port = NULL;
+		return *ret_host ? 0 : -ENOMEM;
+	}
+	if (s[0] == '[') {
+		end = strchr(s, ']');
+		if (!end || end[1] != ':')
+			return -EINVAL;
+		host = s + 1;
+		hl = (size_t) (end - host);
+		colon = end + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon || strchr(s, ':') != colon)
+			return -EINVAL;
+		hl = (size_t) (colon - s);
+	}
+	if (!hl || !colon[1] || strspn(colon + 1, "0123456789") != strlen(colon + 1) ||
+	    strlen(colon + 1) > 5 || atoi(colon + 1) < 1 || atoi(colon + 1) > 65535)
+		return -EINVAL;
+	*ret_host = strndup(host, hl);
+	*ret_port = strdup(colon + 1);
+	if (!*ret_host || !*ret_port) {
+		free(*ret_host);
+		free(*ret_port);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 /* metrics_listen, metrics_textfile, metrics_interval */
 static int apply_key_metrics(struct qosd_config *cfg, const char *k, const char *v, char **msg)
 {
 	_cleanup_free_ char *host = NULL, *port = NULL;
 
 	if (streq(k, "metrics_listen")) {
-		if (metrics_listen_parse(v, &host, &port) < 0) {
+		if (config_listen_parse(v, &host, &port) < 0) {
 			*msg = strprintf("metrics_listen: \"%s\" is not HOST:PORT, [V6]:PORT or an "
 					 "absolute Unix socket path",
 					 v);

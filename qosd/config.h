@@ -37,6 +37,10 @@ struct qosd_config {
 	uint64_t metrics_interval_usec; /* textfile rewrite interval */
 };
 
+/* metrics_listen: "/path" (Unix socket) or "HOST:PORT" / "[V6]:PORT". 0 with *ret_host (the path
+ * or host) and *ret_port (NULL for a path), or -EINVAL. */
+int config_listen_parse(const char *s, char **ret_host, char **ret_port);
+
 /* Defaults (the paths above, drift 30 s, tenant_parent "/", pressure 1 s 10 % / 3 %, 4 steps,
  * livelock 10 s at 20 %). */
 int config_init(struct qosd_config *cfg);

@@ -141,7 +141,7 @@ static int start_http(struct manager *m, struct metrics *mt)
 {
 	_cleanup_free_ char *host = NULL, *port = NULL;
 	const union MHD_DaemonInfo *info;
-	int r = metrics_listen_parse(m->cfg->metrics_listen, &host, &port);
+	int r = config_listen_parse(m->cfg->metrics_listen, &host, &port);
 
 	if (r < 0)
 		return r;

@@ -32,6 +32,3 @@ int metrics_render(struct manager *m, char **ret, size_t *ret_len);
 
 /* JSON text of the same numbers per container (qosctl top), for the control socket. */
 char *metrics_stats_reply(struct manager *m);
-
-/* Parse metrics_listen: "/path" (Unix socket) or "HOST:PORT" / "[V6]:PORT". 0 or -EINVAL. */
-int metrics_listen_parse(const char *s, char **ret_host, char **ret_port);

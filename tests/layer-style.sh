@@ -42,9 +42,14 @@ declare -A allow=(
 	# the manager owns the event sources: link, block-device and cgroup events come from the
 	# enforcers' monitors, so it includes their headers for those (never their knob writers)
 	[manager]="policy desired registry reconcile watch control config allow assign units limits report
-		cgroup blkio tc quota diskdir ocistate log util pressure cgfs"
+		cgroup blkio tc quota diskdir ocistate metrics plan log util pressure cgfs"
 	[main]="manager config policy log util"
 	[qosctl]="config policy proto units log util"
+	# metrics: qosd's statistics (stats reads the kernel; metrics collects per container through
+	# the manager and serves them; plan/explain evaluate a policy read only)
+	[stats]="cgfs util"
+	[metrics]="manager plan stats cgroup tc quota policy report control config log util"
+	[plan]="manager metrics assign control desired cgroup proto policy report log util"
 	[qos-hook]="manager policy desired registry reconcile cgroup blkio tc quota config allow assign
 		ocistate proto units limits report log util"
 )
@@ -53,7 +58,10 @@ module_of() {
 	local f=$1 b
 	case $f in
 	blkio/* | tc/* | quota/*) echo "${f%%/*}" ;;
-	qosd/commands.c | qosd/controller.[ch]) echo manager ;;
+	qosd/commands.c | qosd/observe.c | qosd/controller.[ch]) echo manager ;;
+	qosd/explain.c) echo plan ;;
+	qosd/metrics-*) echo metrics ;;
+	qosd/qosctl-*) echo qosctl ;;
 	qosd/cgroup-*) echo cgroup ;;
 	qosd/*)
 		b=${f#qosd/}

@@ -8,7 +8,7 @@ source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib-net.sh"
 qt_init metrics-net
 
-for tool in iperf3 curl; do
+for tool in iperf3; do
 	if ! command -v $tool >/dev/null; then
 		skip all "$tool is not installed"
 		qt_finish
@@ -62,7 +62,9 @@ qdisc() {
 }
 # qosd DIRECTION: the same four from qosd's endpoint (qosd runs in the test's host netns)
 qosd_net() {
-	nsx "$NET_H" curl -sf --max-time 10 "http://127.0.0.1:$PORT/metrics" >"$QT_TMP/scrape" || return 1
+	local url=http://127.0.0.1:$PORT/metrics
+	if command -v curl >/dev/null; then nsx "$NET_H" curl -sf --max-time 10 "$url"; else
+		nsx "$NET_H" wget -qO- "$url"; fi >"$QT_TMP/scrape" || return 1
 	local f v out=
 	for f in bytes packets drops overlimits; do
 		v=$(sed -n "s/^qosd_network_${f}_total{id=\"net-1\",tenant=\"qt\",class=\"slow\",direction=\"$1\"} //p" "$QT_TMP/scrape")

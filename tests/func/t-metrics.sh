@@ -101,7 +101,8 @@ q=$(metric qosd_cpu_throttled_seconds_total burn-1)
 k2=$(if [[ $QT_V == 2 ]]; then sed -n 's/^throttled_usec //p' "$(qt_cgdir cpu "$QT_CGP/burn-1")/cpu.stat" |
 	awk '{ printf "%.6f", $1 / 1e6 }'; else sed -n 's/^throttled_time //p' \
 	"$(qt_cgdir cpu "$QT_CGP/burn-1")/cpu.stat" | awk '{ printf "%.9f", $1 / 1e9 }'; fi)
-check throttled-equals-kernel "qosd says $q, cpu.stat says $k2 (burner stopped)" test "$q" = "$k2"
+check throttled-equals-kernel "qosd says $q, cpu.stat says $k2 (burner stopped)" \
+	awk -v a="$q" -v b="$k2" 'BEGIN { exit !(a == b) }'
 
 # --- an OOM kill is in the very next scrape
 scrape
@@ -182,6 +183,8 @@ if command -v curl >/dev/null; then
 	check unix-socket "no metrics over $QT_TMP/m.sock" grep -q '^qosd_cpu_usage_seconds_total{id="burn-1"' "$QT_TMP/scrape"
 	code=$(curl -s -o /dev/null -w '%{http_code}' --unix-socket "$QT_TMP/m.sock" http://qosd/other)
 	check not-found "GET /other answered $code, want 404" test "$code" = 404
+else
+	skip unix-socket "curl is not installed (busybox wget has no Unix sockets)"
 fi
 qt_stop_qosd
 check unix-socket-removed "qosd left $QT_TMP/m.sock behind" test ! -e "$QT_TMP/m.sock"

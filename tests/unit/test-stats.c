@@ -7,7 +7,7 @@
 
 #include <cmocka.h>
 
-#include "qosd/metrics.h"
+#include "qosd/config.h"
 #include "qosd/stats.h"
 #include "qosd/util.h"
 
@@ -114,7 +114,7 @@ static void listen_syntax(void **state)
 	for (size_t i = 0; i < ELEMENTSOF(good); i++) {
 		char *h = NULL, *p = NULL;
 
-		if (metrics_listen_parse(good[i][0], &h, &p) != 0)
+		if (config_listen_parse(good[i][0], &h, &p) != 0)
 			fail_msg("\"%s\" refused", good[i][0]);
 		assert_string_equal(h, good[i][1]);
 		if (good[i][2])
@@ -127,7 +127,7 @@ static void listen_syntax(void **state)
 	for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
 		char *h = NULL, *p = NULL;
 
-		if (metrics_listen_parse(bad[i], &h, &p) != -EINVAL)
+		if (config_listen_parse(bad[i], &h, &p) != -EINVAL)
 			fail_msg("\"%s\" accepted", bad[i]);
 	}
 }
