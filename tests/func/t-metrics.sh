@@ -23,6 +23,9 @@ scrape() { fetch "http://127.0.0.1:$PORT/metrics" >"$QT_TMP/scrape"; }
 gt() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 > b + 0) }'; }
 
 qt_policy qt <<EOF
+[tenant]
+cpu.shares = 1024
+
 [class c30]
 cpu.quota = 30%
 
@@ -44,7 +47,7 @@ check bad-listen-refused "qosd exited $rc on metrics_listen = localhost: $(cat "
 	grep -q "bad.conf:2: metrics_listen: \"localhost\"" "$QT_TMP/bad.out"
 
 PORT=$(free_port 0)
-printf 'drift_interval = 1s\nmetrics_listen = 127.0.0.1:%s\n' "$PORT" >"$QT_TMP/qosd.conf"
+printf 'drift_interval = 1s\nmetrics_listen = 127.0.0.1:%s\ntenant_parent = %s\n' "$PORT" "$QT_CGP" >"$QT_TMP/qosd.conf"
 qt_start_qosd --config "$QT_TMP/qosd.conf" || {
 	fail start "qosd did not start"
 	exit 0
@@ -67,8 +70,14 @@ check own-metrics "no qosd_containers_managed 2 / build_info in the scrape" \
 	grep -qx 'qosd_containers_managed 2' "$QT_TMP/scrape"
 check labels "burn-1 has no tenant/class labels" \
 	grep -q '^qosd_cpu_periods_total{id="burn-1",tenant="qt",class="c30"} ' "$QT_TMP/scrape"
+check tenant-families "no qosd_tenant_ families for the tenant cgroup $QT_CGP/qosd-qt" \
+	grep -q '^qosd_tenant_cpu_periods_total{tenant="qt"} ' "$QT_TMP/scrape"
 
 # --- a burner at 30 %: throttled time rises, usage stays near 30 % of the wall time
+# the test's parent gets the largest CPU weight, so that the burners reach their quota even when
+# the machine is busy with other work (only a cgroup that reaches its quota is throttled)
+if [[ $QT_V == 2 ]]; then echo 10000 >"$QT_CGROOT$QT_CGP/cpu.weight"; else
+	echo 262144 >"$QT_CGROOT/cpu$QT_CGP/cpu.shares"; fi
 # four burners: on a busy 2-CPU machine (other work runnable) one alone may not reach 30 % of a
 # CPU within a period, and only a cgroup that reaches its quota is throttled
 BURN=()
@@ -176,7 +185,7 @@ fi
 
 # --- a Unix socket endpoint
 qt_stop_qosd
-printf 'drift_interval = 0s\nmetrics_listen = %s/m.sock\n' "$QT_TMP" >"$QT_TMP/qosd.conf"
+printf 'drift_interval = 0s\nmetrics_listen = %s/m.sock\ntenant_parent = %s\n' "$QT_TMP" "$QT_CGP" >"$QT_TMP/qosd.conf"
 qt_start_qosd --config "$QT_TMP/qosd.conf"
 if command -v curl >/dev/null; then
 	curl -sf --unix-socket "$QT_TMP/m.sock" http://qosd/metrics >"$QT_TMP/scrape"
@@ -191,8 +200,8 @@ check unix-socket-removed "qosd left $QT_TMP/m.sock behind" test ! -e "$QT_TMP/m
 
 # --- textfile mode: node_exporter's textfile collector serves what qosd writes
 mkdir -p "$QT_TMP/textfile"
-printf 'drift_interval = 0s\nmetrics_textfile = %s/textfile/qosd.prom\nmetrics_interval = 1s\n' \
-	"$QT_TMP" >"$QT_TMP/qosd.conf"
+printf 'drift_interval = 0s\nmetrics_textfile = %s/textfile/qosd.prom\nmetrics_interval = 1s\ntenant_parent = %s\n' \
+	"$QT_TMP" "$QT_CGP" >"$QT_TMP/qosd.conf"
 qt_start_qosd --config "$QT_TMP/qosd.conf"
 qt_wait 10 test -s "$QT_TMP/textfile/qosd.prom"
 check textfile-written "no $QT_TMP/textfile/qosd.prom" grep -q '^qosd_cpu_usage_seconds_total{id="burn-1"' "$QT_TMP/textfile/qosd.prom"
