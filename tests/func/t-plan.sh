@@ -126,4 +126,19 @@ qosctl plan "$QT_TMP/bad" >"$QT_TMP/plan3.out" 2>&1
 rc=$?
 check plan-refused "a bad policy: exit $rc, $(cat "$QT_TMP/plan3.out")" \
 	test $rc -eq 1 -a "$(grep -c "$QT_TMP/bad/qt.conf:2:" "$QT_TMP/plan3.out")" -ge 1
+
+# --- explain names the hook's annotations for a container the OCI hook registered
+qt_cg_mkdir "$QT_CGP/h-1"
+qt_cg_run "$QT_CGP/h-1" sleep 600
+mkdir -p "$QT_TMP/bundle"
+printf '{"ociVersion":"1.0.2","id":"h-1","status":"created","pid":%d,"bundle":"%s","annotations":{"qosd.io/tenant":"qt","qosd.io/class":"gold"}}' \
+	"$QT_LASTPID" "$QT_TMP/bundle" |
+	"$QOSHOOK" --socket "$QT_SOCK" --config-dir "$QT_TMP/conf.d" --config "$QT_TMP/qosd.conf" \
+		--state-dir "$QT_TMP/state" --cgroupfs "$QT_CGROOT" createRuntime >"$QT_TMP/hook.out" 2>&1
+rc=$?
+check hook-registered "qos-hook exited $rc: $(cat "$QT_TMP/hook.out")" test $rc -eq 0
+qosctl explain h-1 >"$QT_TMP/explain-hook.out" 2>&1
+check explain-annotation "no annotation in: $(head -3 "$QT_TMP/explain-hook.out" | tr '\n' '|')" \
+	grep -q "assigned by annotation qosd.io/class=gold, qosd.io/tenant=qt of the OCI bundle $QT_TMP/bundle (qos-hook)" \
+	"$QT_TMP/explain-hook.out"
 qt_finish
