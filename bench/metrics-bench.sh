@@ -60,8 +60,13 @@ stop() {
 }
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 ctxsw() { awk '/ctxt_switches:/ { s += $2 } END { print s }' "/proc/$1/status"; }
-wakeups() { # wakeups PID: context switches per second over IDLE_S s
+wakeups() { # wakeups PID: context switches per second over IDLE_S s, once qosd has settled
 	local a b
+	for _ in $(seq 15); do # the state save and heap trim after adopting N end within seconds
+		a=$(ctxsw "$1")
+		sleep 2
+		[[ $(ctxsw "$1") == "$a" ]] && break
+	done
 	a=$(ctxsw "$1")
 	sleep "$IDLE_S"
 	b=$(ctxsw "$1")
@@ -71,7 +76,6 @@ wakeups() { # wakeups PID: context switches per second over IDLE_S s
 say "metrics: $N containers, $ROUNDS scrapes"
 start "metrics_listen = 127.0.0.1:$PORT
 " || exit 1
-sleep 3 # the batched state save after adopting N
 w_on=$(wakeups "$QPID")
 "$TMP/mscrape" http "$PORT" 2 >/dev/null # warm
 "$TMP/mscrape" floor "$CGP" "$N" "$ROUNDS" >"$TMP/floor1"
@@ -81,7 +85,6 @@ t1=$(cpu_ticks "$QPID")
 "$TMP/mscrape" floor "$CGP" "$N" "$ROUNDS" >"$TMP/floor2"
 stop
 start "" || exit 1
-sleep 3
 w_off=$(wakeups "$QPID")
 stop
 

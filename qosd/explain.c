@@ -52,6 +52,16 @@ static void note_drop(struct metrics *mt, const char *id, const char *key)
 	*n = mt->notes[--mt->n_notes];
 }
 
+/* Notes of containers qosd forgot (they exited) go: the list stays as long as the registry. */
+static void notes_prune(struct manager *m, struct metrics *mt)
+{
+	for (size_t i = mt->n_notes; i > 0; i--)
+		if (!registry_get(m->reg, mt->notes[i - 1].id)) {
+			note_free(&mt->notes[i - 1]);
+			mt->notes[i - 1] = mt->notes[--mt->n_notes];
+		}
+}
+
 static void note_set(struct metrics *mt, const char *id, const char *key,
 		     const struct control_peer *peer)
 {
@@ -83,6 +93,7 @@ void explain_after_request(struct manager *m, const struct qos_request *req,
 	if ((req->cmd != CMD_SET && req->cmd != CMD_UNSET) || !reply || !req->id ||
 	    !strstr(reply, "\"ok\":true") || metrics_ctx(m, &mt) < 0)
 		return;
+	notes_prune(m, mt);
 	if (req->cmd == CMD_UNSET && req->all) {
 		for (size_t i = mt->n_notes; i > 0; i--)
 			if (streq(mt->notes[i - 1].id, req->id))
