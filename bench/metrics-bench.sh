@@ -107,7 +107,10 @@ echo "-------------------------|-------------------|--------------------|-------
 printf 'scrape of /metrics (%s KiB) | %s / %s ms | %s / %s ms | %s | < 50 ms | %s\n' \
 	"$((bytes / 1024))" "$(ms "$(med "$TMP/scrape")")" "$(ms "$(p99 "$TMP/scrape")")" \
 	"$(ms "$(med "$f")")" "$(ms "$(p99 "$f")")" "$ratio" "$(met "$(ms "$(med "$TMP/scrape")")" 50)"
-printf 'collection CPU at a 15 s interval | %s %% of one CPU (%s ms per scrape) | - | - | < 1 %% | %s\n' \
-	"$pct" "$per" "$(met "$pct" 1)"
+fcpu=$(awk '/^CPU_MS/ { print $2 }' "$f")
+printf 'CPU time per scrape | %s ms | %s ms | %s | | \n' "$per" "$fcpu" \
+	"$(awk -v a="$per" -v b="$fcpu" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "-" }')"
+printf 'collection CPU at a 15 s interval | %s %% of one CPU | - | - | < 1 %% | %s\n' \
+	"$pct" "$(met "$pct" 1)"
 printf 'wake-ups/s idle, endpoint on, no scrapes | %s | - | - | 0 | %s\n' "$w_on" "$(met "$w_on" 0)"
 printf 'wake-ups/s idle, metrics off | %s | - | - | 0 | %s\n' "$w_off" "$(met "$w_off" 0)"

@@ -11,6 +11,7 @@
  *                                close with raw syscalls, no parsing, no text built */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 
 #include "bench.h"
 
@@ -102,13 +103,24 @@ static void do_floor(const char *parent, int n, int rounds)
 {
 	double *v = calloc((size_t) rounds, sizeof(double));
 	bool v2 = cg_is_v2();
+	struct rusage a, b;
 
+	getrusage(RUSAGE_SELF, &a);
 	for (int r = 0; r < rounds; r++) {
 		uint64_t t = now_ns();
 
 		floor_round(parent, n, v2);
 		v[r] = (double) (now_ns() - t) / 1000.0;
 	}
+	getrusage(RUSAGE_SELF, &b);
+	/* CPU time per round (user + system): on a busy machine the wall time is mostly waiting */
+	printf("CPU_MS %.1f\n", ((double) (b.ru_utime.tv_sec - a.ru_utime.tv_sec +
+					   b.ru_stime.tv_sec - a.ru_stime.tv_sec) *
+					 1e3 +
+				 (double) (b.ru_utime.tv_usec - a.ru_utime.tv_usec +
+					   b.ru_stime.tv_usec - a.ru_stime.tv_usec) /
+					 1e3) /
+					rounds);
 	report("metrics.floor", v, (size_t) rounds);
 	free(v);
 }
