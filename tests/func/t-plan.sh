@@ -130,6 +130,9 @@ check plan-refused "a bad policy: exit $rc, $(cat "$QT_TMP/plan3.out")" \
 # --- explain names the hook's annotations for a container the OCI hook registered
 qt_cg_mkdir "$QT_CGP/h-1"
 qt_cg_run "$QT_CGP/h-1" sleep 600
+# the helper joins every hierarchy, then execs sleep: register only after that
+joined() { [[ $(cat "/proc/$QT_LASTPID/comm" 2>/dev/null) == sleep ]]; }
+qt_wait 5 joined
 mkdir -p "$QT_TMP/bundle"
 printf '{"ociVersion":"1.0.2","id":"h-1","status":"created","pid":%d,"bundle":"%s","annotations":{"qosd.io/tenant":"qt","qosd.io/class":"gold"}}' \
 	"$QT_LASTPID" "$QT_TMP/bundle" |
