@@ -134,7 +134,14 @@ int metrics_collect(struct manager *m, struct sample **ret, size_t *ret_n, size_
 		const struct container *c = registry_at(m->reg, i);
 		struct sample *s = &v[n];
 
-		if (stats_read(mt->stats, c->cgpath, &s->st) < 0)
+		const struct stats_paths sp = {
+			.cgpath = c->cgpath,
+			.cpu = cg_paths_get(&c->hier, CG_CPU, c->cgpath),
+			.memory = cg_paths_get(&c->hier, CG_MEMORY, c->cgpath),
+			.blkio = cg_paths_get(&c->hier, CG_BLKIO, c->cgpath),
+		};
+
+		if (stats_read(mt->stats, &sp, &s->st) < 0)
 			continue; /* gone since: the next pass forgets it */
 		s->id = c->id;
 		s->tenant = c->tenant;
@@ -145,9 +152,12 @@ int metrics_collect(struct manager *m, struct sample **ret, size_t *ret_n, size_
 		n++;
 	}
 	*ret_nc = n;
-	for (size_t i = 0; i < m->n_tenants; i++)
-		if (stats_read(mt->stats, m->tenants[i].cgpath, &v[n].st) >= 0)
+	for (size_t i = 0; i < m->n_tenants; i++) {
+		const struct stats_paths sp = { .cgpath = m->tenants[i].cgpath };
+
+		if (stats_read(mt->stats, &sp, &v[n].st) >= 0)
 			v[n++].tenant = m->tenants[i].name;
+	}
 	*ret = v;
 	*ret_n = n;
 	return 0;

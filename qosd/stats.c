@@ -307,8 +307,9 @@ static void read_blkio_v1(int fd, struct qos_cg_stats *s)
 		stats_parse_io_v1(buf, false, s);
 }
 
-int stats_read(struct stats_ctx *ctx, const char *cgpath, struct qos_cg_stats *ret)
+int stats_read(struct stats_ctx *ctx, const struct stats_paths *p, struct qos_cg_stats *ret)
 {
+	const char *path[_H_MAX] = { p->cpu, p->cpuacct, p->memory, p->blkio, p->unified };
 	int fd[_H_MAX];
 	int found = 0;
 
@@ -316,7 +317,7 @@ int stats_read(struct stats_ctx *ctx, const char *cgpath, struct qos_cg_stats *r
 	for (int h = 0; h < _H_MAX; h++) {
 		fd[h] = -1;
 		if (ctx->root[h] >= 0 && (!ctx->v2 || h == 0) &&
-		    cgfs_open_dir(ctx->root[h], cgpath, &fd[h]) >= 0)
+		    cgfs_open_dir(ctx->root[h], path[h] ? path[h] : p->cgpath, &fd[h]) >= 0)
 			found++;
 	}
 	if (ctx->v2)

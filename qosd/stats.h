@@ -52,9 +52,15 @@ struct stats_ctx;
 int stats_ctx_new(const char *cgroupfs, struct stats_ctx **ret);
 void stats_ctx_free(struct stats_ctx *ctx);
 
-/* Read every statistic of cgpath that the kernel offers; -ENOENT if the cgroup is gone from
- * every hierarchy. Values a hierarchy does not have are left out (have bit clear). */
-int stats_read(struct stats_ctx *ctx, const char *cgpath, struct qos_cg_stats *ret);
+/* Where a cgroup sits in each hierarchy (v1 paths may differ per hierarchy; NULL = cgpath). */
+struct stats_paths {
+	const char *cgpath;
+	const char *cpu, *cpuacct, *memory, *blkio, *unified;
+};
+
+/* Read every statistic of the cgroup that the kernel offers; -ENOENT if it is gone from every
+ * hierarchy. Values a hierarchy does not have are left out (have bit clear). */
+int stats_read(struct stats_ctx *ctx, const struct stats_paths *p, struct qos_cg_stats *ret);
 
 /* Pure parsers (unit-tested). "key value" lines: the value of key, -ENOENT if absent. */
 int stats_keyed(const char *text, const char *key, uint64_t *ret);
