@@ -333,7 +333,7 @@ static int compute(struct manager *m, struct container *c, const struct qos_clas
 	return r;
 }
 
-static void target_of(struct manager *m, const struct container *c, const char *tenant,
+static void target_of(struct manager *m, struct container *c, const char *tenant,
 		      const struct qos_class *cls, char *base, size_t len,
 		      struct reconcile_target *t)
 {
@@ -345,7 +345,7 @@ static void target_of(struct manager *m, const struct container *c, const char *
 					.pid_hint = c->pid,
 					.dir = &c->dir,
 					.bundle = c->bundle,
-					.projid = (uint32_t *) &c->projid,
+					.projid = &c->projid,
 					.projid_taken = projid_taken,
 					.userdata = m };
 }
@@ -456,7 +456,7 @@ int manager_inspect(struct manager *m, struct container *c, struct qos_report *r
 	return k < 0 ? k : 0;
 }
 
-int manager_dry_run(struct manager *m, const struct container *c, const struct qos_tenant *t,
+int manager_dry_run(struct manager *m, struct container *c, const struct qos_tenant *t,
 		    const struct qos_class *cls, struct qos_report *ret, char **ret_msg)
 {
 	struct qos_desired d = { 0 };

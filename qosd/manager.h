@@ -69,9 +69,10 @@ int manager_inspect(struct manager *m, struct container *c, struct qos_report *r
  * the entry a [match] rule or an earlier registration made for cgpath, renamed to id (taken
  * over: its operator settings stay), else a new one. */
 int manager_entry(struct manager *m, const char *id, const char *cgpath, struct container **ret);
-/* What reconciling c as class cls of tenant t would do, read only (qosctl plan): the report's
+/* What reconciling c as class cls of tenant t would do, read only (qosctl plan; c is not
+ * changed: a dry run stores neither its directory nor its project id): the report's
  * knobs carry desired and the kernel's current value. ret_msg: why the limits cannot be computed. */
-int manager_dry_run(struct manager *m, const struct container *c, const struct qos_tenant *t,
+int manager_dry_run(struct manager *m, struct container *c, const struct qos_tenant *t,
 		    const struct qos_class *cls, struct qos_report *ret, char **ret_msg);
 /* Forget a container: release its ifb and quota id, drop it from the registry. */
 void manager_forget(struct manager *m, struct container *c);

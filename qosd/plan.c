@@ -47,7 +47,7 @@ static json_t *changes_json(const struct qos_report *r)
 	return arr;
 }
 
-static json_t *plan_container(struct manager *m, const struct container *c)
+static json_t *plan_container(struct manager *m, struct container *c)
 {
 	const struct qos_tenant *t = NULL;
 	const struct qos_class *cls = NULL;
@@ -143,7 +143,7 @@ char *plan_reply(struct manager *m, const char *dir)
 	m->policy = p;
 	cs = json_array();
 	for (size_t i = 0; i < registry_size(m->reg); i++) {
-		const struct container *c = registry_at(m->reg, i);
+		struct container *c = registry_at(m->reg, i);
 
 		if (cg_exists(m->env.cg, c->cgpath))
 			json_array_append_new(cs, plan_container(m, c));
