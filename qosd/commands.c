@@ -212,6 +212,12 @@ static int apply_arg(struct manager *m, struct container *c, const char *arg, ch
 			*msg = strprintf("disk.dir=%s: %s", v, why ? why : "refused");
 			return r == -EPERM ? -EPERM : -EINVAL;
 		}
+		/* the state record's own rule: what is stored here loads again at start */
+		r = registry_field_check("dir", dir, msg);
+		if (r < 0) {
+			free(dir);
+			return r;
+		}
 		free(c->dir);
 		c->dir = dir;
 		return 0;
@@ -363,6 +369,7 @@ static char *commit(struct manager *m, struct container *c, struct snapshot *sna
 		return control_error_reply(msg);
 	}
 	free(id);
+	registry_touch(m->reg, c);
 	m->state_dirty = true;
 	o = container_summary(c);
 	if (o && warn)
@@ -528,10 +535,17 @@ static char *cmd_register(struct manager *m, const struct qos_request *req)
 	json_t *o;
 	int k = register_cgroup(m, req, &cgpath, &hier, &msg);
 
+	/* stored fields meet the rule the state records are loaded with */
+	if (k >= 0 && req->dir)
+		k = registry_field_check("dir", req->dir, &msg);
+	if (k >= 0 && req->bundle)
+		k = registry_field_check("bundle", req->bundle, &msg);
 	if (k >= 0)
 		k = check_claim(m, req, cgpath, &msg);
 	if (k >= 0 && (req->dir || req->bundle))
 		k = register_dir(m, req, &dir, &msg);
+	if (k >= 0 && dir)
+		k = registry_field_check("dir", dir, &msg);
 	if (k < 0)
 		return control_error_reply(msg ? msg : strerror(-k));
 	k = manager_entry(m, req->id, cgpath, &c);
@@ -550,6 +564,7 @@ static char *cmd_register(struct manager *m, const struct qos_request *req)
 	c->hier = hier;
 	hier = (struct cg_paths){ 0 };
 	manager_watch_exit(m, c);
+	registry_touch(m->reg, c);
 	m->state_dirty = true;
 	k = manager_reconcile(m, c, &r);
 	if (k == 1) {

@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <dirent.h>
 #include <fcntl.h>
-#include <malloc.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <sys/stat.h>
@@ -26,10 +25,10 @@
 #define QUOTA_WALK_STEP 4096
 #define RETRY_FIRST_USEC 500ULL
 #define RETRY_CAP_USEC (5 * 1000000ULL)
-/* Saves the hook's registrations cause are batched: at most one full rewrite + fsync per interval,
- * so neither a burst of container starts nor 10,000 containers turn every request into an fsync.
- * qosctl set/unset still save before they answer. */
-#define SAVE_MIN_INTERVAL_USEC (200 * 1000ULL)
+/* The state is one record per container (registry-store.c): a request writes its container's
+ * record durably before it answers; what passes change (keys applied, project ids) is written
+ * without fsync, at most SAVE_BATCH records per event-loop iteration. */
+#define SAVE_BATCH 256
 #define SAVE_RETRY_USEC (1000 * 1000ULL)
 
 static const char *const runtime_prefixes[] = { "docker-", "cri-containerd-", "crio-", "libpod-" };
@@ -358,8 +357,10 @@ static void finish(struct manager *m, struct container *c, const struct qos_desi
 
 	log_results(m, c, r);
 	c->verified = verified_keys(d, r);
-	if (owned != c->owned || projid_before != c->projid)
+	if (owned != c->owned || projid_before != c->projid) {
+		registry_touch(m->reg, c);
 		m->state_dirty = true;
+	}
 	c->owned = owned;
 	c->has_net = desired_has_net(d);
 	c->has_blkio = d->l.io.n_targets > 0 || d->l.io.own;
@@ -562,12 +563,12 @@ static void apply_tenants(struct manager *m)
 
 /* ---- state ---- */
 
-/* Not fsync'd: a kill -9 of qosd keeps what was written (the page cache survives it); after a
- * crash of the machine the containers are gone too. qosd's exit saves durably. */
-int manager_save_state(struct manager *m)
+/* durable: fsync of each record and of the directory (what a request calls saved). Records left
+ * over (max reached) or failed are written at the next turn of the event loop / in a second. */
+static int save_records(struct manager *m, bool durable, size_t max)
 {
 	uint64_t start = now_usec();
-	int r = registry_save(m->reg, m->state_path, false);
+	int r = registry_sync(m->reg, durable, max);
 
 	if (r < 0) {
 		/* retried in a second even when nothing else happens (no drift timer, no requests) */
@@ -575,16 +576,23 @@ int manager_save_state(struct manager *m)
 			sd_event_source_set_time(m->save_src, now_usec() + SAVE_RETRY_USEC);
 			sd_event_source_set_enabled(m->save_src, SD_EVENT_ONESHOT);
 		}
-		return log_error_errno(r, "cannot write the state file %s (will retry)",
-				       m->state_path);
+		return log_error_errno(r, "cannot write the state records in %s/containers (will "
+					  "retry)",
+				       m->cfg->state_dir);
 	}
-	m->state_dirty = false;
+	m->state_dirty = r > 0;
 	m->saved_at = now_usec();
 	m->save_cost = m->saved_at - start;
-	/* the JSON tree of every container is freed by now: give the heap it grew back (at 10,000
-	 * containers it is most of qosd's RSS) */
-	(void) malloc_trim(0);
+	if (r > 0 && m->save_src) {
+		sd_event_source_set_time(m->save_src, m->saved_at);
+		sd_event_source_set_enabled(m->save_src, SD_EVENT_ONESHOT);
+	}
 	return 0;
+}
+
+int manager_save_state(struct manager *m)
+{
+	return save_records(m, true, 0);
 }
 
 void manager_save_state_later(struct manager *m)
@@ -593,18 +601,9 @@ void manager_save_state_later(struct manager *m)
 	enable_defer(m);
 }
 
-/* Save now, or once SAVE_MIN_INTERVAL_USEC (or 10 times what the last save took, whichever is
- * longer: at 10,000 containers a save is tens of ms) has passed since the last save. */
 static void save_soon(struct manager *m)
 {
-	uint64_t due = m->saved_at + MAX(SAVE_MIN_INTERVAL_USEC, 10 * m->save_cost);
-
-	if (!m->saved_at || !m->save_src || now_usec() >= due) {
-		(void) manager_save_state(m);
-		return;
-	}
-	sd_event_source_set_time(m->save_src, due);
-	sd_event_source_set_enabled(m->save_src, SD_EVENT_ONESHOT);
+	(void) save_records(m, false, SAVE_BATCH);
 }
 
 static int on_save(sd_event_source *s, uint64_t usec, void *userdata)
@@ -612,7 +611,7 @@ static int on_save(sd_event_source *s, uint64_t usec, void *userdata)
 	struct manager *m = userdata;
 
 	if (m->state_dirty)
-		(void) manager_save_state(m);
+		save_soon(m);
 	return 0;
 }
 
@@ -726,6 +725,7 @@ static void on_cgroup(void *userdata, const char *cgpath, bool created)
 	} else if (!c && registry_add(m->reg, id, cgpath, &c) < 0)
 		return;
 	c->matched = true;
+	registry_touch(m->reg, c);
 	m->state_dirty = true;
 	manager_mark_dirty(m, c);
 }
@@ -879,6 +879,7 @@ static void adopt_one_pending(struct manager *m, const char *path)
 		if (p->projid)
 			c->projid = p->projid;
 		manager_mark_dirty(m, c);
+		registry_touch(m->reg, c);
 		m->state_dirty = true;
 		manager_watch_exit(m, c);
 		log_info("adopted %s (registered by qos-hook while qosd was down)", c->id);
@@ -934,28 +935,34 @@ static void remove_stale_tmp(const char *dir)
 
 static int load_state(struct manager *m)
 {
-	_cleanup_free_ char *msg = NULL;
+	_cleanup_free_ char *msg = NULL, *records = NULL;
 	int r = check_state_dir(m->cfg->state_dir);
 
 	if (r < 0)
 		return r;
 	m->state_path = strprintf("%s/state.json", m->cfg->state_dir);
 	m->pending_dir = strprintf("%s/pending", m->cfg->state_dir);
-	if (!m->state_path || !m->pending_dir)
+	records = strprintf("%s/containers", m->cfg->state_dir);
+	if (!m->state_path || !m->pending_dir || !records)
 		return -ENOMEM;
-	/* qosd reads and deletes the records in it: the same trust as the state directory */
+	/* qosd reads and deletes the records in these: the same trust as the state directory */
 	r = check_state_dir(m->pending_dir);
+	if (r >= 0)
+		r = check_state_dir(records);
 	if (r < 0)
 		return r;
 	remove_stale_tmp(m->cfg->state_dir);
-	r = registry_load(m->reg, m->state_path, &msg);
-	if (r == -EBADMSG) {
-		log_error("%s", msg ? msg : "state file corrupt");
-		return 0;
-	}
+	r = registry_open_store(m->reg, records);
+	if (r >= 0)
+		r = registry_load(m->reg, m->state_path, &msg);
+	/* each bad record costs its container alone: one warning line each */
+	for (char *save = NULL, *l = msg ? strtok_r(msg, "\n", &save) : NULL; l;
+	     l = strtok_r(NULL, "\n", &save))
+		log_warning("%s", l);
 	if (r < 0)
-		return log_error_errno(r, "cannot read the state file %s", m->state_path);
-	log_info("state: %zu container(s) from %s", registry_size(m->reg), m->state_path);
+		return log_error_errno(r, "cannot read the state records in %s", records);
+	log_info("state: %zu container(s) from %s%s", registry_size(m->reg), records,
+		 r > 0 ? " (bad records skipped, see above)" : "");
 	return 0;
 }
 
@@ -1144,8 +1151,10 @@ int manager_run(struct manager *m)
 	sd_notifyf(0, "READY=1\nSTATUS=%zu tenant(s), %zu container(s)", m->policy->n_tenants,
 		   registry_size(m->reg));
 	r = sd_event_loop(m->event);
-	if (registry_save(m->reg, m->state_path, true) < 0)
-		log_warning("cannot write the state file %s at exit, ignoring", m->state_path);
+	(void) registry_touch_changed(m->reg);
+	if (registry_sync(m->reg, true, 0) < 0)
+		log_warning("cannot write the state records in %s/containers at exit, ignoring",
+			    m->cfg->state_dir);
 	return r;
 }
 

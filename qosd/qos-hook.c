@@ -550,18 +550,11 @@ static void projids_add(struct projids *p, json_t *o)
 	p->v[p->n++] = (uint32_t) id;
 }
 
-/* Project ids qosd holds (state.json) or other hooks recorded (pending/), read only. */
-static void projids_load(struct hook *h, struct projids *p)
+static void projids_load_dir(struct projids *p, const char *pdir)
 {
-	_cleanup_free_ char *state = strprintf("%s/state.json", h->cfg.state_dir);
-	_cleanup_free_ char *pdir = strprintf("%s/pending", h->cfg.state_dir);
-	json_auto_t *o = state ? json_load_file(state, 0, NULL) : NULL;
 	DIR *d = pdir ? opendir(pdir) : NULL;
 	struct dirent *de;
-	json_t *c;
-	size_t i;
 
-	json_array_foreach(json_object_get(o, "containers"), i, c) projids_add(p, c);
 	while (d && (de = readdir(d)))
 		if (endswith(de->d_name, ".json")) {
 			_cleanup_free_ char *fn = strprintf("%s/%s", pdir, de->d_name);
@@ -571,6 +564,22 @@ static void projids_load(struct hook *h, struct projids *p)
 		}
 	if (d)
 		closedir(d);
+}
+
+/* Project ids qosd holds (containers/, one record each; state.json of older versions) or other
+ * hooks recorded (pending/), read only. */
+static void projids_load(struct hook *h, struct projids *p)
+{
+	_cleanup_free_ char *state = strprintf("%s/state.json", h->cfg.state_dir);
+	_cleanup_free_ char *rdir = strprintf("%s/containers", h->cfg.state_dir);
+	_cleanup_free_ char *pdir = strprintf("%s/pending", h->cfg.state_dir);
+	json_auto_t *o = state ? json_load_file(state, 0, NULL) : NULL;
+	json_t *c;
+	size_t i;
+
+	json_array_foreach(json_object_get(o, "containers"), i, c) projids_add(p, c);
+	projids_load_dir(p, rdir);
+	projids_load_dir(p, pdir);
 }
 
 static bool projid_taken(uint32_t id, void *userdata)

@@ -1,24 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 #include <jansson.h>
 #include <fcntl.h>
-#include <time.h>
+#include <limits.h>
+#include <stddef.h>
 
-#include "registry.h"
+#include "registry-internal.h"
 #include "util.h"
 
-struct hnode {
-	struct container *c;
-	struct hnode *next;
-};
-
-struct registry {
-	struct container **v;
-	size_t n, cap;
-	struct hnode **by_id, **by_cg;
-	size_t nb; /* buckets in each table, a power of two */
-};
-
-static uint64_t hash_str(const char *s)
+uint64_t registry_hash(const char *s)
 {
 	uint64_t h = 1469598103934665603ULL;
 
@@ -27,6 +16,8 @@ static uint64_t hash_str(const char *s)
 	return h;
 }
 
+#define hash_str registry_hash
+
 int registry_new(struct registry **ret)
 {
 	struct registry *reg = calloc(1, sizeof(*reg));
@@ -34,6 +25,7 @@ int registry_new(struct registry **ret)
 	if (!reg)
 		return -ENOMEM;
 	reg->nb = 64;
+	reg->dfd = -1;
 	reg->by_id = calloc(reg->nb, sizeof(*reg->by_id));
 	reg->by_cg = calloc(reg->nb, sizeof(*reg->by_cg));
 	if (!reg->by_id || !reg->by_cg) {
@@ -88,6 +80,7 @@ void registry_free(struct registry *reg)
 	free(reg->v);
 	table_free(reg->by_id, reg->nb);
 	table_free(reg->by_cg, reg->nb);
+	store_done(reg);
 	free(reg);
 }
 
@@ -189,7 +182,7 @@ static int vec_push(struct registry *reg, struct container *c)
 	return 0;
 }
 
-static int insert(struct registry *reg, struct container *c)
+int registry_insert(struct registry *reg, struct container *c)
 {
 	int r;
 
@@ -227,11 +220,12 @@ int registry_add(struct registry *reg, const char *id, const char *cgpath, struc
 		container_free(c);
 		return -ENOMEM;
 	}
-	r = insert(reg, c);
+	r = registry_insert(reg, c);
 	if (r < 0) {
 		container_free(c);
 		return r;
 	}
+	registry_touch(reg, c);
 	if (ret)
 		*ret = c;
 	return 0;
@@ -246,6 +240,7 @@ int registry_set_cgroup(struct registry *reg, struct container *c, const char *c
 	table_remove(reg->by_cg, reg->nb, c->cgpath, c);
 	free(c->cgpath);
 	c->cgpath = p;
+	registry_touch(reg, c);
 	return table_insert(reg->by_cg, reg->nb, c->cgpath, c);
 }
 
@@ -259,10 +254,12 @@ int registry_rename(struct registry *reg, struct container *c, const char *id)
 	n = strdup(id);
 	if (!n)
 		return -ENOMEM;
+	store_forget(reg, c); /* the record under the old id goes */
 	table_remove(reg->by_id, reg->nb, c->id, c);
 	free(c->id);
 	c->id = n;
 	r = table_insert(reg->by_id, reg->nb, c->id, c);
+	registry_touch(reg, c);
 	return r;
 }
 
@@ -270,6 +267,7 @@ void registry_remove(struct registry *reg, struct container *c)
 {
 	size_t i = c->reg_idx;
 
+	store_forget(reg, c);
 	table_remove(reg->by_id, reg->nb, c->id, c);
 	table_remove(reg->by_cg, reg->nb, c->cgpath, c);
 	reg->v[i] = reg->v[--reg->n];
@@ -277,14 +275,7 @@ void registry_remove(struct registry *reg, struct container *c)
 	container_free(c);
 }
 
-/* ---- state file ---- */
-
-static int set_opt(json_t *o, const char *key, const char *val)
-{
-	if (!val)
-		return 0;
-	return json_object_set_new(o, key, json_string(val)) < 0 ? -ENOMEM : 0;
-}
+/* ---- records: one rule per field, for every way in (register, set, hook records) and out ---- */
 
 /* ---- fields of the [claim] binding (assign.h), kept apart from the core record ---- */
 
@@ -308,7 +299,7 @@ static int annotations_to_json(const struct container *c, json_t *o)
 	return 0;
 }
 
-/* As every other field: whatever is not exactly what registry_save writes is -EBADMSG. */
+/* As every other field: whatever is not exactly what container_to_json writes is -EBADMSG. */
 static int annotations_from_json(json_t *o, struct container *c)
 {
 	json_t *a = json_object_get(o, "annotations"), *v;
@@ -373,7 +364,76 @@ static int hier_from_json(json_t *o, struct container *c)
 	return 0;
 }
 
-static json_t *container_to_json(const struct container *c)
+static int valid_id(const char *s)
+{
+	return name_validate(s, ID_MAX);
+}
+static int valid_tenant(const char *s)
+{
+	return name_validate(s, TENANT_MAX);
+}
+static int valid_class(const char *s)
+{
+	return name_validate(s, CLASS_MAX);
+}
+/* An absolute path without "." or ".." components or control characters, shorter than PATH_MAX:
+ * what the quota module and the hook may later resolve. */
+static int valid_path(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n >= PATH_MAX || s[0] != '/')
+		return -EINVAL;
+	for (const char *p = s; *p; p++)
+		if ((unsigned char) *p < 0x20 || *p == 0x7f)
+			return -EINVAL;
+	for (const char *p = s; *p;) {
+		size_t len;
+
+		p += strspn(p, "/");
+		len = strcspn(p, "/");
+		if ((len == 1 && p[0] == '.') || (len == 2 && p[0] == '.' && p[1] == '.'))
+			return -EINVAL;
+		p += len;
+	}
+	return 0;
+}
+
+static const struct field {
+	const char *key;
+	size_t off; /* of a char * in struct container */
+	int (*valid)(const char *);
+	bool required;
+	const char *rule;
+} fields[] = {
+	{ "id", offsetof(struct container, id), valid_id, true, "a container id" },
+	{ "cgroup", offsetof(struct container, cgpath), cgpath_validate, true, "a cgroup path" },
+	{ "op_tenant", offsetof(struct container, op_tenant), valid_tenant, false, "a tenant" },
+	{ "op_class", offsetof(struct container, op_cls), valid_class, false, "a class" },
+	{ "hook_tenant", offsetof(struct container, hook_tenant), valid_tenant, false, "a tenant" },
+	{ "hook_class", offsetof(struct container, hook_cls), valid_class, false, "a class" },
+	{ "dir", offsetof(struct container, dir), valid_path, false,
+	  "an absolute path without . or .. components" },
+	{ "bundle", offsetof(struct container, bundle), valid_path, false,
+	  "an absolute path without . or .. components" },
+};
+
+#define FIELD(c, f) (*(char **) ((char *) (c) + (f)->off))
+
+int registry_field_check(const char *field, const char *value, char **ret_msg)
+{
+	for (size_t i = 0; i < ELEMENTSOF(fields); i++)
+		if (streq(fields[i].key, field)) {
+			if (fields[i].valid(value) >= 0)
+				return 0;
+			*ret_msg = strprintf("%s \"%.*s\" is invalid: want %s", field, 256, value,
+					     fields[i].rule);
+			return -EINVAL;
+		}
+	return -ENOENT;
+}
+
+json_t *container_to_json(const struct container *c)
 {
 	json_t *o = json_object(), *ovr = json_object();
 
@@ -383,12 +443,13 @@ static json_t *container_to_json(const struct container *c)
 		if (c->ovr.v[k].set &&
 		    json_object_set_new(ovr, qos_key_name(k), json_string(c->ovr.v[k].str)) < 0)
 			goto fail;
-	if (set_opt(o, "id", c->id) < 0 || set_opt(o, "cgroup", c->cgpath) < 0 ||
-	    set_opt(o, "op_tenant", c->op_tenant) < 0 || set_opt(o, "op_class", c->op_cls) < 0 ||
-	    set_opt(o, "hook_tenant", c->hook_tenant) < 0 ||
-	    set_opt(o, "hook_class", c->hook_cls) < 0 || set_opt(o, "dir", c->dir) < 0 ||
-	    set_opt(o, "bundle", c->bundle) < 0 ||
-	    json_object_set_new(o, "projid", json_integer(c->projid)) < 0 ||
+	for (size_t i = 0; i < ELEMENTSOF(fields); i++) {
+		const char *v = FIELD(c, &fields[i]);
+
+		if (v && json_object_set_new(o, fields[i].key, json_string(v)) < 0)
+			goto fail;
+	}
+	if (json_object_set_new(o, "projid", json_integer(c->projid)) < 0 ||
 	    json_object_set_new(o, "owned", json_integer(c->owned)) < 0 ||
 	    json_object_set_new(o, "pid", json_integer(c->pid)) < 0 ||
 	    json_object_set_new(o, "matched", json_boolean(c->matched)) < 0 ||
@@ -403,61 +464,17 @@ fail:
 	return NULL;
 }
 
-static int dump_to_file(json_t *root, const char *path, bool durable)
+static int get_string(json_t *o, const struct field *f, struct container *c)
 {
-	_cleanup_free_ char *s = json_dumps(root, JSON_COMPACT);
-
-	if (!s)
-		return -ENOMEM;
-	return write_file_replace(path, s, strlen(s), 0600, durable);
-}
-
-int registry_save(const struct registry *reg, const char *path, bool durable)
-{
-	json_auto_t *root = json_object(), *arr = json_array();
-
-	if (!root || !arr)
-		return -ENOMEM;
-	for (size_t i = 0; i < reg->n; i++) {
-		json_t *o = container_to_json(reg->v[i]);
-
-		if (!o || json_array_append_new(arr, o) < 0)
-			return -ENOMEM;
-	}
-	if (json_object_set_new(root, "version", json_integer(1)) < 0 ||
-	    json_object_set(root, "containers", arr) < 0)
-		return -ENOMEM;
-	return dump_to_file(root, path, durable);
-}
-
-/* Optional string: absent is fine, wrong type or invalid is -EBADMSG. */
-static int get_opt(json_t *o, const char *key, int (*valid)(const char *), char **ret)
-{
-	json_t *v = json_object_get(o, key);
+	json_t *v = json_object_get(o, f->key);
 
 	if (!v)
-		return 0;
-	if (!json_is_string(v) || (valid && valid(json_string_value(v)) < 0))
+		return f->required ? -EBADMSG : 0;
+	if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v) ||
+	    f->valid(json_string_value(v)) < 0)
 		return -EBADMSG;
-	*ret = strdup(json_string_value(v));
-	return *ret ? 0 : -ENOMEM;
-}
-
-static int valid_id(const char *s)
-{
-	return name_validate(s, ID_MAX);
-}
-static int valid_tenant(const char *s)
-{
-	return name_validate(s, TENANT_MAX);
-}
-static int valid_class(const char *s)
-{
-	return name_validate(s, CLASS_MAX);
-}
-static int valid_abs(const char *s)
-{
-	return s[0] == '/' && strlen(s) < 4096 ? 0 : -EINVAL;
+	FIELD(c, f) = strdup(json_string_value(v));
+	return FIELD(c, f) ? 0 : -ENOMEM;
 }
 
 static int get_overrides(json_t *o, struct container *c)
@@ -481,104 +498,68 @@ static int get_overrides(json_t *o, struct container *c)
 	return 0;
 }
 
-static int container_from_json(json_t *o, struct container **ret)
+/* An optional integer field in 0..max. */
+static int get_uint(json_t *o, const char *key, json_int_t max, json_int_t *ret)
 {
-	struct container *c = calloc(1, sizeof(*c));
-	json_t *projid = json_object_get(o, "projid"), *owned = json_object_get(o, "owned");
-	json_t *pid = json_object_get(o, "pid");
-	int r;
+	json_t *v = json_object_get(o, key);
 
-	if (!c)
-		return -ENOMEM;
-	r = json_is_object(o) ? 0 : -EBADMSG;
-	if (r >= 0)
-		r = get_opt(o, "id", valid_id, &c->id);
-	if (r >= 0)
-		r = get_opt(o, "cgroup", cgpath_validate, &c->cgpath);
-	if (r >= 0 && (!c->id || !c->cgpath))
-		r = -EBADMSG;
-	if (r >= 0)
-		r = get_opt(o, "op_tenant", valid_tenant, &c->op_tenant);
-	if (r >= 0)
-		r = get_opt(o, "op_class", valid_class, &c->op_cls);
-	if (r >= 0)
-		r = get_opt(o, "hook_tenant", valid_tenant, &c->hook_tenant);
-	if (r >= 0)
-		r = get_opt(o, "hook_class", valid_class, &c->hook_cls);
-	if (r >= 0)
-		r = get_opt(o, "dir", valid_abs, &c->dir);
-	if (r >= 0)
-		r = get_opt(o, "bundle", valid_abs, &c->bundle);
-	if (r >= 0)
-		r = get_overrides(o, c);
-	if (r >= 0)
-		r = annotations_from_json(o, c);
-	if (r >= 0)
-		r = hier_from_json(o, c);
-	if (r >= 0 && ((projid && (!json_is_integer(projid) || json_integer_value(projid) < 0 ||
-				   json_integer_value(projid) > UINT32_MAX)) ||
-		       (owned && (!json_is_integer(owned) || json_integer_value(owned) < 0 ||
-				  json_integer_value(owned) > UINT32_MAX)) ||
-		       (pid && (!json_is_integer(pid) || json_integer_value(pid) < 0 ||
-				json_integer_value(pid) > 4194304))))
-		r = -EBADMSG;
-	if (r < 0) {
-		container_free(c);
-		return r;
-	}
-	c->projid = projid ? json_integer_value(projid) : 0;
-	c->owned = owned ? json_integer_value(owned) : 0;
-	c->pid = pid ? json_integer_value(pid) : 0;
-	c->matched = json_is_true(json_object_get(o, "matched"));
-	*ret = c;
+	*ret = 0;
+	if (!v)
+		return 0;
+	if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > max)
+		return -EBADMSG;
+	*ret = json_integer_value(v);
 	return 0;
 }
 
-static int set_aside(const char *path, char **ret_msg)
+int container_from_json(json_t *o, struct container **ret, const char **ret_field)
 {
-	_cleanup_free_ char *aside = strprintf("%s.corrupt-%lld", path, (long long) time(NULL));
+	_cleanup_(container_freep) struct container *c = calloc(1, sizeof(*c));
+	json_t *matched = json_object_get(o, "matched");
+	json_int_t projid, owned, pid;
+	int r;
 
-	if (!aside)
+	*ret_field = "(the record)";
+	if (!c)
 		return -ENOMEM;
-	if (rename(path, aside) < 0)
-		*ret_msg =
-			strprintf("state file %s is corrupt and could not be set aside: %m", path);
-	else
-		*ret_msg = strprintf("state file %s is corrupt: set aside as %s, starting empty",
-				     path, aside);
-	return -EBADMSG;
-}
-
-int registry_load(struct registry *reg, const char *path, char **ret_msg)
-{
-	json_auto_t *root = NULL;
-	json_t *arr, *o;
-	json_error_t e;
-	size_t i;
-
-	if (access(path, F_OK) < 0)
-		return errno == ENOENT ? 0 : negative_errno();
-	root = json_load_file(path, JSON_REJECT_DUPLICATES, &e);
-	arr = root ? json_object_get(root, "containers") : NULL;
-	if (!root || !json_is_array(arr) ||
-	    json_integer_value(json_object_get(root, "version")) != 1)
-		return set_aside(path, ret_msg);
-	json_array_foreach(arr, i, o)
-	{
-		struct container *c;
-		int r = container_from_json(o, &c);
-
-		if (r == -ENOMEM)
-			return r;
+	if (!json_is_object(o))
+		return -EBADMSG;
+	for (size_t i = 0; i < ELEMENTSOF(fields); i++) {
+		*ret_field = fields[i].key;
+		r = get_string(o, &fields[i], c);
 		if (r < 0)
-			return set_aside(path, ret_msg);
-		r = insert(reg, c);
-		if (r < 0) {
-			container_free(c);
-			if (r != -EEXIST)
-				return r;
-		}
+			return r;
 	}
+	*ret_field = "overrides";
+	r = get_overrides(o, c);
+	if (r < 0)
+		return r;
+	*ret_field = "annotations";
+	r = annotations_from_json(o, c);
+	if (r < 0)
+		return r;
+	*ret_field = "hierarchies";
+	r = hier_from_json(o, c);
+	if (r < 0)
+		return r;
+	*ret_field = "projid";
+	if (get_uint(o, "projid", UINT32_MAX, &projid) < 0)
+		return -EBADMSG;
+	*ret_field = "owned";
+	if (get_uint(o, "owned", UINT32_MAX, &owned) < 0)
+		return -EBADMSG;
+	*ret_field = "pid";
+	if (get_uint(o, "pid", 4194304, &pid) < 0)
+		return -EBADMSG;
+	*ret_field = "matched";
+	if (matched && !json_is_boolean(matched))
+		return -EBADMSG;
+	c->projid = (uint32_t) projid;
+	c->owned = (uint32_t) owned;
+	c->pid = (pid_t) pid;
+	c->matched = json_is_true(matched);
+	*ret_field = NULL;
+	*ret = TAKE_PTR(c);
 	return 0;
 }
 
@@ -587,6 +568,7 @@ int registry_load_pending(const char *path, struct container **ret)
 	json_auto_t *o = NULL;
 	json_error_t e;
 	_cleanup_free_ char *text = NULL;
+	const char *field;
 	int r = read_file_at(AT_FDCWD, path, 64 * 1024, &text);
 
 	if (r < 0)
@@ -594,14 +576,15 @@ int registry_load_pending(const char *path, struct container **ret)
 	o = json_loads(text, JSON_REJECT_DUPLICATES, &e);
 	if (!o)
 		return -EBADMSG;
-	return container_from_json(o, ret);
+	return container_from_json(o, ret, &field);
 }
 
 int registry_write_pending(const char *path, const struct container *c)
 {
 	json_auto_t *o = container_to_json(c);
+	_cleanup_free_ char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
 
-	if (!o)
+	if (!s)
 		return -ENOMEM;
-	return dump_to_file(o, path, true);
+	return write_file_replace(path, s, strlen(s), 0600, true);
 }

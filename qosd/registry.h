@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The containers qosd knows: id, cgroup, who assigned its tenant and class, operator overrides,
- * quota directory and project id, and which keys qosd applied. Persisted atomically in the state
- * directory: only what the kernel cannot tell us. */
+ * quota directory and project id, and which keys qosd applied. Persisted as one record per
+ * container in the state directory (registry-store.c): only what the kernel cannot tell us. */
 #pragma once
 
 #include <stdbool.h>
@@ -45,6 +45,8 @@ struct container {
 		verified; /* keys whose knobs all held after the last pass (drift = a change to one) */
 	bool has_net, has_blkio; /* the last desired state named net.* / blkio.* keys */
 	size_t reg_idx; /* position in the registry (private) */
+	bool rec_queued; /* its record waits in the store's write queue (private) */
+	uint64_t rec_hash; /* FNV-1a 64 of the record last written or read (private) */
 };
 
 struct registry;
@@ -66,11 +68,31 @@ void registry_remove(struct registry *reg, struct container *c);
 /* Iterate: i from 0 while it returns non-NULL (order unspecified, stable while unchanged). */
 struct container *registry_at(const struct registry *reg, size_t i);
 
-/* Write state to path atomically (mode 0600); durable: fsync too (see write_file_replace). */
-int registry_save(const struct registry *reg, const char *path, bool durable);
-/* Load state from path into reg (empty if missing). A corrupt file is renamed to
- * path.corrupt-<time> and -EBADMSG returned with a message: the caller logs and starts empty. */
-int registry_load(struct registry *reg, const char *path, char **ret_msg);
+/* ---- persistence (registry-store.c) ---- */
+
+/* Use directory dir (created 0700 if missing; the caller has checked its parent) for the records:
+ * one file ID.json per container. */
+int registry_open_store(struct registry *reg, const char *dir);
+/* Load every record of the store, then, once, a single-file state of the old format (legacy_path,
+ * may be NULL): its entries become records and the file is renamed legacy_path.migrated. A bad
+ * record or entry costs that container alone: it is skipped (a bad record file is set aside as
+ * NAME.corrupt-<time>) and named, with its field, in a line of *ret_msg. Returns the number of
+ * skipped entries, or -errno when the store cannot be read at all. */
+int registry_load(struct registry *reg, const char *legacy_path, char **ret_msg);
+/* c's record changed (registry_add and registry_set_cgroup touch by themselves). */
+void registry_touch(struct registry *reg, struct container *c);
+/* Write at most max queued records (0: all) and delete the records of removed containers: tmp +
+ * rename, with durable also fsync of each file and one of the directory. Returns the number of
+ * records still queued (>= 0), or the first -errno (what failed stays queued). */
+int registry_sync(struct registry *reg, bool durable, size_t max);
+/* Queue every container whose record differs from what was last written or read (the safety net
+ * before the last save at exit). Returns how many were queued. */
+size_t registry_touch_changed(struct registry *reg);
+
+/* The rule a stored string field (id, cgroup, op_tenant, op_class, hook_tenant, hook_class, dir,
+ * bundle) must meet, on the way in as on the way out. -EINVAL with *ret_msg naming field and
+ * value; -ENOENT for an unknown field. */
+int registry_field_check(const char *field, const char *value, char **ret_msg);
 
 /* Parse a JSON registration record (the hook's pending file): fills a container skeleton. */
 int registry_load_pending(const char *path, struct container **ret);

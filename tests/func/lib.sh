@@ -211,6 +211,13 @@ qt_inject_off() {
 }
 qt_injected() { grep -c INJECTED "$QT_TMP/strace.out" 2>/dev/null; }
 
+# The state qosd keeps in STATEDIR (one record per container in STATEDIR/containers/) as one JSON
+# document {"containers": [...]} for jq: qt_state [STATEDIR]
+qt_state() {
+	local d=${1:-$QT_TMP/state}/containers
+	find "$d" -maxdepth 1 -name '*.json' ! -name '.*' -exec cat {} + 2>/dev/null | jq -s '{containers: .}'
+}
+
 # Write a tenant policy file: qt_policy TENANT <<EOF ... EOF
 qt_policy() { cat >"$QT_TMP/conf.d/$1.conf"; }
 

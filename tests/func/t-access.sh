@@ -3,7 +3,7 @@
 # from another network namespace, mount namespace and user namespace (the peer-credential check
 # still applies everywhere); a socket path, socket directory, state directory or pending directory
 # that is a symlink or writable by others refuses the start with a clear message; qosd's own files
-# (state dir, state.json, pending dir and records, socket, qosd.cgroup) get safe modes under
+# (state dir, its per-container records, pending dir and records, socket, qosd.cgroup) get safe modes under
 # umask 000.
 source "$(dirname "$0")/lib.sh"
 qt_init access
@@ -39,10 +39,12 @@ if ! qt_wait 10 "$QOSCTL" -s "$QT_SOCK" list >/dev/null; then
 	qt_finish
 	exit 0
 fi
-qt_wait 5 test -f "$STATE/state.json" || qosctl set c-1 pids.limit=99 >/dev/null
-qt_wait 5 test -f "$STATE/state.json"
+REC=$STATE/containers/c-1.json
+qt_wait 5 test -f "$REC" || qosctl set c-1 pids.limit=99 >/dev/null
+qt_wait 5 test -f "$REC"
 check umask-state-dir "state dir mode $(mode "$STATE"), want 700" test "$(mode "$STATE")" = 700
-check umask-state-json "state.json mode $(mode "$STATE/state.json"), want 600" test "$(mode "$STATE/state.json")" = 600
+check umask-records-dir "records dir mode $(mode "$STATE/containers"), want 700" test "$(mode "$STATE/containers")" = 700
+check umask-state-record "record mode $(mode "$REC"), want 600" test "$(mode "$REC")" = 600
 check umask-pending-dir "pending dir mode $(mode "$STATE/pending"), want 700" test "$(mode "$STATE/pending")" = 700
 check umask-socket "socket mode $(mode "$QT_SOCK"), want 600" test "$(mode "$QT_SOCK")" = 600
 check umask-socket-dir "socket dir mode $(mode "$SOCKDIR"), want 755" test "$(mode "$SOCKDIR")" = 755

@@ -228,9 +228,9 @@ T_CHURN=$((SECONDS - T0))
 check no-errors "$ERRS hook/qosctl/kernel errors during the churn (the first are above)" test $ERRS -eq 0
 
 # --- leaks: everything made went away
-state_empty() { [[ $(jq '.containers | length' "$QT_TMP/state/state.json" 2>/dev/null) == 0 ]]; }
+state_empty() { [[ $(qt_state | jq '.containers | length' 2>/dev/null) == 0 ]]; }
 list_empty() { [[ $(qosctl list 2>/dev/null | awk 'NR > 1' | grep -c .) == 0 ]]; }
-check no-state-entries "state.json holds $(jq '.containers | length' "$QT_TMP/state/state.json" 2>/dev/null) containers" \
+check no-state-entries "the state holds $(qt_state | jq '.containers | length' 2>/dev/null) containers" \
 	qt_wait 5 state_empty
 check list-empty "qosctl list still shows: $(qosctl list 2>/dev/null | awk 'NR > 1 { print $1 }' | head -5 | tr '\n' ' ')" \
 	qt_wait 3 list_empty

@@ -120,10 +120,10 @@ check up-nothing-registered "qosctl list: $out" bash -c '! grep -q "^x-" <<<"$1"
 hook "$(state b-legit "$PB" team-b bronze team-b)"
 check up-legit "exit $RC: $OUT" test $RC -eq 0
 check up-legit-applied "b-1 memory $(mem b-1)" test "$(mem b-1)" = $M32
-check up-state-evidence "state.json lacks a-legit's namespace" \
-	qt_wait 3 jqe --arg k "$NS" '.containers[] | select(.id == "a-legit") | .annotations[$k] == "team-a"' "$STATE/state.json"
+check up-state-evidence "a-legit's state record lacks its namespace" \
+	qt_wait 3 jqe --arg k "$NS" '.annotations[$k] == "team-a"' "$STATE/containers/a-legit.json"
 
-# ===== restart: the claim still holds (evidence from state.json) =====
+# ===== restart: the claim still holds (evidence from the state record) =====
 qt_stop_qosd
 qt_start_qosd || fail restart "qosd did not restart"
 check restart-kept "qosctl list: $(qosctl list 2>&1)" qt_wait 5 listed_ok a-legit

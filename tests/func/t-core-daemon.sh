@@ -92,8 +92,8 @@ check restart-override-kept "after restart: $(knob $QT_CGP/c-1 memory $MEM_FILE)
 	qt_wait 5 is "$QT_CGP/c-1" memory $MEM_FILE $M96
 check down-container-adopted "c-down: $(knob $QT_CGP/c-down memory $MEM_FILE)" \
 	qt_wait 5 is "$QT_CGP/c-down" memory $MEM_FILE $M128
-n=$(jq '[.containers[].id] | length' "$QT_TMP/state/state.json")
-u=$(jq '[.containers[].id] | unique | length' "$QT_TMP/state/state.json")
+n=$(qt_state | jq '[.containers[].id] | length')
+u=$(qt_state | jq '[.containers[].id] | unique | length')
 check state-no-duplicates "state has $n entries, $u unique" test "$n" = "$u" -a "$n" -eq 3
 out=$(qosctl list)
 check list-no-duplicates "list shows c-1 $(grep -c '^c-1 ' <<<"$out") times" test "$(grep -c '^c-1 ' <<<"$out")" -eq 1

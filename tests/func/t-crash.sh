@@ -143,7 +143,7 @@ tc_ok() {
 xq_limits() {
 	xfs_quota -x -c "report -p -n -N -b" "$MNT" 2>/dev/null | awk '$1 ~ /^#/ && $4 > 0 { id = $1; sub(/^#/, "", id); print id, $4 }'
 }
-state_projids() { jq -r '.containers[] | select(.id | startswith("q-")) | .projid' "$QT_TMP/state/state.json" 2>/dev/null; }
+state_projids() { qt_state | jq -r '.containers[] | select(.id | startswith("q-")) | .projid' 2>/dev/null; }
 Q_REG= # the quota containers are registered after the first start
 q_ok() {
 	[[ $NQ -eq 0 || -z $Q_REG ]] && return 0
@@ -178,7 +178,7 @@ start_and_converge() {
 
 # --- no duplicates: one filter per veth, one ifb per container with a veth and no other, one
 # state entry per container, distinct project ids, no limit on an id nobody holds
-state_count_is() { [[ $(jq '.containers | length' "$QT_TMP/state/state.json" 2>/dev/null) == "$1" ]]; }
+state_count_is() { [[ $(qt_state | jq '.containers | length' 2>/dev/null) == "$1" ]]; }
 no_dups() {
 	local tag=$1 v n u out bad=
 	for v in "${VETHS[@]}"; do
@@ -193,9 +193,9 @@ no_dups() {
 		u=$(awk '$2 ~ /^n-/ { print $2 }' <<<"$out" | sort -u | wc -l)
 		[[ $n == "$NNET" && $u == "$NNET" ]] || bad="$bad ifbs=$n(for $u containers, want $NNET)"
 	fi
-	qt_wait 3 state_count_is "$NTOTAL" || bad="$bad state-entries=$(jq '.containers | length' "$QT_TMP/state/state.json" 2>/dev/null)"
-	n=$(jq '[.containers[].id] | length' "$QT_TMP/state/state.json" 2>/dev/null)
-	u=$(jq '[.containers[].id] | unique | length' "$QT_TMP/state/state.json" 2>/dev/null)
+	qt_wait 3 state_count_is "$NTOTAL" || bad="$bad state-entries=$(qt_state | jq '.containers | length' 2>/dev/null)"
+	n=$(qt_state | jq '[.containers[].id] | length' 2>/dev/null)
+	u=$(qt_state | jq '[.containers[].id] | unique | length' 2>/dev/null)
 	[[ $n == "$u" ]] || bad="$bad state-ids=$n(unique $u)"
 	out=$(qosctl list 2>/dev/null | awk 'NR > 1 { print $1 }')
 	[[ $(grep -c . <<<"$out") == "$NTOTAL" && $(sort -u <<<"$out" | grep -c .) == "$NTOTAL" ]] ||
@@ -209,7 +209,7 @@ no_dups() {
 		if command -v xfs_io >/dev/null; then
 			for ((i = 1; i <= NQ; i++)); do
 				n=$(xfs_io -r -c lsproj "$QROOT/q-$i" 2>/dev/null | awk '{ print $NF }')
-				v=$(jq -r '.containers[] | select(.id == "q-'$i'") | .projid' "$QT_TMP/state/state.json")
+				v=$(qt_state | jq -r '.containers[] | select(.id == "q-'$i'") | .projid')
 				[[ $n == "$v" ]] || bad="$bad q-$i:dir=$n,state=$v"
 			done
 		fi
@@ -297,11 +297,12 @@ note "convergence after a restart: mean $((sum / ${#CONV_TIMES[@]})) ms, max $ma
 out=$(qosctl list 2>/dev/null | awk 'NR > 1 && $0 !~ / ok / { print $1 ": " $0 }' | head -5)
 check all-ok "containers not ok after the kills: $out" test -z "$out"
 
-# --- the state file was never left broken by a kill
-check no-corrupt-state "a state file was set aside as corrupt: $(ls "$QT_TMP/state")" \
-	bash -c "! ls '$QT_TMP/state' | grep -q corrupt"
-check no-tmp-left-over "$(ls "$QT_TMP/state")" \
-	bash -c "[[ \$(ls '$QT_TMP/state' | grep -c 'state.json.tmp') -le 1 ]]"
+# --- no state record was ever left broken by a kill (a kill during a write leaves at most the
+# one tmp file it was writing, removed at the next start)
+check no-corrupt-state "a state record was set aside as corrupt: $(ls -A "$QT_TMP/state" "$QT_TMP/state/containers" | grep corrupt)" \
+	bash -c "! ls -A '$QT_TMP/state' '$QT_TMP/state/containers' | grep -q corrupt"
+check no-tmp-left-over "$(ls -A "$QT_TMP/state/containers" | grep tmp)" \
+	bash -c "[[ \$(ls -A '$QT_TMP/state' '$QT_TMP/state/containers' | grep -c '\.tmp') -le 1 ]]"
 qt_stop_qosd
 rc=$?
 check clean-exit "qosd exited $rc on SIGTERM" test $rc -eq 0

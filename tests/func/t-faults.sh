@@ -218,15 +218,15 @@ fi
 
 # --- the state file: its write, then its rename, fails
 STATE=$QT_TMP/state
-state_override() { jq -r --arg id "$1" --arg k "$2" '.containers[] | select(.id == $id) | .overrides[$k] // empty' "$STATE/state.json" 2>/dev/null; }
+state_override() { jq -r --arg k "$2" '.overrides[$k] // empty' "$STATE/containers/$1.json" 2>/dev/null; }
 state_has() { [[ "$(state_override "$1" "$2")" == "$3" ]]; }
-no_tmp() { ! ls "$STATE"/state.json.tmp.* >/dev/null 2>&1; }
+no_tmp() { ! ls "$STATE"/containers/.*.json.tmp >/dev/null 2>&1; }
 if [[ -z $HAVE_STRACE ]]; then
 	skip state-faults "$STRACE_WHY"
 else
 	i=0
-	# (qosd renames nothing but its state file while it runs: no -P needed, and -P misses rename)
-	for sc in "write:ENOSPC:-P $STATE/state.json.tmp.$QT_QOSD_PID -e trace=write -e inject=write:error=ENOSPC" \
+	# (qosd renames nothing but its state records while it runs: no -P needed, and -P misses rename)
+	for sc in "write:ENOSPC:-P $STATE/containers/.c-busy.json.tmp -e trace=write -e inject=write:error=ENOSPC" \
 		"rename:EIO:-e trace=rename,renameat,renameat2 -e inject=rename,renameat,renameat2:error=EIO"; do
 		IFS=: read -r what err args <<<"$sc"
 		n=state-$what
@@ -235,7 +235,7 @@ else
 		: >"$QT_TMP/strace.out"
 		# shellcheck disable=SC2086
 		inject_on $args
-		before=$(cat "$STATE/state.json")
+		before=$(cat "$STATE/containers/c-busy.json")
 		out=$(qosctl set c-busy pids.limit=$val 2>&1)
 		rc=$?
 		check "$n-applied" "set pids.limit=$val: rc=$rc, pids.max=$(knob c-busy pids pids.max): $out" \
@@ -244,9 +244,9 @@ else
 			grep -qi "warning.*state" <<<"$out"
 		check "$n-injected" "strace injected nothing" test "$(injected)" -gt 0
 		check "$n-logged" "no error about the state file in the log" \
-			grep -q "cannot write the state file.*$(printf '%s' "$err" | sed 's/ENOSPC/No space left/;s/EIO/Input\/output error/')" "$QT_QOSD_LOG"
-		check "$n-old-state-intact" "state.json changed or broke while saves failed" \
-			test "$(cat "$STATE/state.json")" = "$before"
+			grep -q "cannot write the state records.*$(printf '%s' "$err" | sed 's/ENOSPC/No space left/;s/EIO/Input\/output error/')" "$QT_QOSD_LOG"
+		check "$n-old-state-intact" "c-busy's record changed or broke while saves failed" \
+			test "$(cat "$STATE/containers/c-busy.json")" = "$before"
 		check "$n-no-tmp-left" "$(ls "$STATE") " qt_wait 2 no_tmp
 		check "$n-alive" "qosd died" alive
 		inject_off
@@ -255,7 +255,7 @@ else
 			note "state $what $err: saved $(($(ms_now) - t0)) ms after the fault went"
 			pass "$n-saved-after"
 		else
-			fail "$n-saved-after" "state.json has pids.limit='$(state_override c-busy pids.limit)' 5 s later"
+			fail "$n-saved-after" "c-busy's record has pids.limit='$(state_override c-busy pids.limit)' 5 s later"
 		fi
 		qosctl unset c-busy pids.limit >/dev/null
 	done
@@ -292,18 +292,18 @@ else
 	check full-hook-applied "hook under a full disk: rc=$rc, h-1 $MEM_FILE=$(knob h-1 memory $MEM_FILE): $out" \
 		qt_wait 3 is h-1 memory $MEM_FILE $M128
 	check full-logged "no 'No space left' about the state file in the log" \
-		grep -q "cannot write the state file.*No space left" "$QT_QOSD_LOG"
+		grep -q "cannot write the state records.*No space left" "$QT_QOSD_LOG"
 	check full-alive "qosd died on a full disk" alive
-	check full-old-state-valid "state.json is not valid JSON on a full disk" jq -e .containers "$FULL/state.json" >/dev/null
+	check full-old-state-valid "c-busy's record is not valid JSON on a full disk" jq -e .id "$FULL/containers/c-busy.json" >/dev/null
 	check full-no-tmp "$(ls "$FULL")" qt_wait 2 no_tmp
 	rm -f "$FULL/filler"
 	t0=$(ms_now)
-	state_known() { jq -e --arg id "$1" '.containers[] | select(.id == $id)' "$FULL/state.json" >/dev/null 2>&1; }
+	state_known() { jq -e .id "$FULL/containers/$1.json" >/dev/null 2>&1; }
 	if qt_wait 5 state_has c-busy pids.limit 77 && qt_wait 2 state_known h-1; then
 		note "disk full: state saved $(($(ms_now) - t0)) ms after space came back"
 		pass full-saved-after
 	else
-		fail full-saved-after "state.json lacks the override or h-1 5 s after space came back"
+		fail full-saved-after "the records lack the override or h-1 5 s after space came back"
 	fi
 	# what was saved late survives a kill -9
 	qt_kill9_qosd

@@ -72,9 +72,10 @@ check match-first-bronze "m-1 memory $(mem m-1)" qt_wait 5 test "$(mem m-1)" = $
 hook rt-1 "$P1"
 check match-first-registered "exit $RC: $OUT" test $RC -eq 0
 outcome match-first m-1 rt-1 m-1
-# the state file has one entry too
-check match-first-state "state.json: $(jq -c '[.containers[] | select(.cgroup | endswith("/m-1")) | .id]' "$QT_TMP/state/state.json" 2>&1)" \
-	qt_wait 3 bash -c "[[ \$(jq -c '[.containers[] | select(.cgroup | endswith(\"/m-1\")) | .id]' '$QT_TMP/state/state.json') == '[\"rt-1\"]' ]]"
+# the state has one record too
+m1_records() { qt_state | jq -c '[.containers[] | select(.cgroup | endswith("/m-1")) | .id]' 2>&1; }
+m1_is_rt1() { [[ $(m1_records) == '["rt-1"]' ]]; }
+check match-first-state "records of m-1's cgroup: $(m1_records)" qt_wait 3 m1_is_rt1
 
 # --- hook first: registered, then a reload adds the [match] rule that covers its cgroup
 container h-1

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* The state file (registry_load) and the hook's pending registration records
- * (registry_load_pending): a corrupt or hostile file must never crash qosd. A state that loads
- * must also survive a save and a reload with the same containers, or a restart would lose it. */
+/* The state (registry_load): one record per container (the input as containers/x.json) and the
+ * single file of older versions it migrates (the input as state.json); and the hook's pending
+ * registration records (registry_load_pending). A corrupt or hostile file must never crash qosd;
+ * what loads must survive a write and a reload with the same containers, or a restart would lose
+ * it. */
 #include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -16,20 +18,31 @@
 
 static char dir[PATH_MAX];
 
-/* registry_load renames a corrupt file to state.json.corrupt-<time>: remove whatever it left. */
-static void clean_dir(void)
+/* registry_load sets bad records aside and renames a migrated file: remove whatever it left. */
+static void clean_one(const char *d_path)
 {
-	DIR *d = opendir(dir);
+	DIR *d = opendir(d_path);
 	struct dirent *de;
 
 	if (!d)
 		return;
 	while ((de = readdir(d)))
-		if (de->d_name[0] != '.')
-			unlinkat(dirfd(d), de->d_name, 0);
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
+		    unlinkat(dirfd(d), de->d_name, 0) < 0)
+			unlinkat(dirfd(d), de->d_name, AT_REMOVEDIR);
 	closedir(d);
 }
 
+static void clean_dir(void)
+{
+	char sub[PATH_MAX + 16];
+
+	snprintf(sub, sizeof(sub), "%s/containers", dir);
+	clean_one(sub);
+	snprintf(sub, sizeof(sub), "%s/again", dir);
+	clean_one(sub);
+	clean_one(dir);
+}
 static void remove_dir(void)
 {
 	clean_dir();
@@ -70,18 +83,22 @@ static int write_input(const char *path, const uint8_t *data, size_t size)
 	return close(fd);
 }
 
-static void round_trip(const struct registry *reg, const char *path)
+/* what qosd loaded, qosd must be able to write, and load again whole */
+static void round_trip(struct registry *reg)
 {
+	char again_dir[PATH_MAX + 16];
 	struct registry *again = NULL;
 	char *msg = NULL;
 
-	/* what qosd loaded, qosd must be able to save */
-	if (registry_save(reg, path, false) < 0)
+	snprintf(again_dir, sizeof(again_dir), "%s/again", dir);
+	for (size_t i = 0; registry_at(reg, i); i++)
+		registry_touch(reg, registry_at(reg, i));
+	if (registry_open_store(reg, again_dir) < 0 || registry_sync(reg, false, 0) != 0)
 		abort();
 	if (registry_new(&again) < 0)
 		return;
-	/* what qosd saved, qosd must load, whole */
-	if (registry_load(again, path, &msg) < 0 || registry_size(again) != registry_size(reg))
+	if (registry_open_store(again, again_dir) < 0 || registry_load(again, NULL, &msg) != 0 ||
+	    registry_size(again) != registry_size(reg))
 		abort();
 	for (size_t i = 0; registry_at(reg, i); i++)
 		if (!registry_get(again, registry_at(reg, i)->id))
@@ -90,32 +107,42 @@ static void round_trip(const struct registry *reg, const char *path)
 	registry_free(again);
 }
 
+/* Load the input once as a record and once as an old state file. */
+static void load_as(const uint8_t *data, size_t size, bool record)
+{
+	char rdir[PATH_MAX + 16], path[PATH_MAX + 32];
+	struct registry *reg = NULL;
+	char *msg = NULL;
+
+	snprintf(rdir, sizeof(rdir), "%s/containers", dir);
+	if (record)
+		snprintf(path, sizeof(path), "%s/x.json", rdir);
+	else
+		snprintf(path, sizeof(path), "%s/state.json", dir);
+	if (mkdir(rdir, 0700) < 0 || write_input(path, data, size) < 0)
+		return;
+	if (registry_new(&reg) < 0)
+		return;
+	if (registry_open_store(reg, rdir) >= 0 &&
+	    registry_load(reg, record ? NULL : path, &msg) >= 0)
+		round_trip(reg);
+	free(msg);
+	registry_free(reg);
+	clean_dir();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char path[PATH_MAX + 32], saved[PATH_MAX + 32];
-	struct registry *reg = NULL;
+	char path[PATH_MAX + 32];
 	struct container *c = NULL;
-	char *msg = NULL;
 
 	if (setup() < 0)
 		return 0;
-	snprintf(path, sizeof(path), "%s/state.json", dir);
-	snprintf(saved, sizeof(saved), "%s/saved.json", dir);
-	if (write_input(path, data, size) < 0)
-		goto out;
-
-	if (registry_new(&reg) < 0)
-		goto out;
-	if (registry_load(reg, path, &msg) >= 0)
-		round_trip(reg, saved);
-	free(msg);
-	registry_free(reg);
-
-	if (write_input(path, data, size) < 0)
-		goto out;
-	if (registry_load_pending(path, &c) >= 0)
+	load_as(data, size, true);
+	load_as(data, size, false);
+	snprintf(path, sizeof(path), "%s/pending.json", dir);
+	if (write_input(path, data, size) >= 0 && registry_load_pending(path, &c) >= 0)
 		container_free(c);
-out:
 	clean_dir();
 	return 0;
 }

@@ -1,5 +1,6 @@
 /* Unit tests for the daemon's core pieces that need no root: id and path validation, the control
- * protocol decoder, the state file (round trip, corrupt file set aside), cgroup-name ids, the
+ * protocol decoder, the state records (round trip, a bad record costs its container alone,
+ * migration of the old single file, one rule per field in and out), cgroup-name ids, the
  * peer-credential rule, and the watcher's nested globs on a temporary directory tree. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -224,10 +225,11 @@ static void test_registry_roundtrip(void **state)
 {
 	struct registry *reg, *back;
 	struct container *c;
-	char path[128], *msg = NULL;
+	char dir[128], path[192], *msg = NULL;
 
-	snprintf(path, sizeof(path), "%s/state.json", tmpdir);
+	snprintf(dir, sizeof(dir), "%s/containers", tmpdir);
 	assert_int_equal(registry_new(&reg), 0);
+	assert_int_equal(registry_open_store(reg, dir), 0);
 	for (int i = 0; i < 300; i++) {
 		char id[32], cg[64];
 
@@ -238,54 +240,197 @@ static void test_registry_roundtrip(void **state)
 		c->owned = 0x5;
 	}
 	assert_int_equal(registry_add(reg, "c7", "/y", NULL), -EEXIST);
+	/* a bounded write leaves the rest queued */
+	assert_int_equal(registry_sync(reg, false, 100), 200);
+	assert_int_equal(registry_sync(reg, true, 0), 0);
 	c = registry_get(reg, "c7");
 	c->op_cls = strdup("gold");
 	assert_int_equal(qos_value_parse(QK_MEMORY_LIMIT, "1G", &c->ovr.v[QK_MEMORY_LIMIT], &msg),
 			 0);
+	registry_touch(reg, c);
 	registry_remove(reg, registry_get(reg, "c3"));
 	assert_null(registry_get(reg, "c3"));
 	assert_non_null(registry_by_cgroup(reg, "/x/c299"));
-	assert_int_equal(registry_save(reg, path, false), 0);
+	/* one record written, one deleted: not the whole state */
+	assert_int_equal(registry_sync(reg, true, 0), 0);
+	snprintf(path, sizeof(path), "%s/c3.json", dir);
+	assert_int_equal(access(path, F_OK), -1);
+	snprintf(path, sizeof(path), "%s/c7.json", dir);
+	assert_int_equal(access(path, F_OK), 0);
+	/* a renamed entry (a registration taking over a [match] entry) moves its record */
+	assert_int_equal(registry_rename(reg, registry_get(reg, "c9"), "z9"), 0);
+	assert_int_equal(registry_sync(reg, true, 0), 0);
+	snprintf(path, sizeof(path), "%s/c9.json", dir);
+	assert_int_equal(access(path, F_OK), -1);
+	snprintf(path, sizeof(path), "%s/z9.json", dir);
+	assert_int_equal(access(path, F_OK), 0);
+	/* a change made without a touch is found by the exit's safety net */
+	registry_get(reg, "c8")->projid = 7;
+	assert_int_equal(registry_touch_changed(reg), 1);
+	assert_int_equal(registry_sync(reg, true, 0), 0);
 	assert_int_equal(registry_new(&back), 0);
-	assert_int_equal(registry_load(back, path, &msg), 0);
+	assert_int_equal(registry_open_store(back, dir), 0);
+	assert_int_equal(registry_load(back, NULL, &msg), 0);
+	assert_null(msg);
 	assert_int_equal(registry_size(back), 299);
 	c = registry_get(back, "c7");
 	assert_non_null(c);
 	assert_string_equal(c->op_cls, "gold");
 	assert_int_equal(c->projid, 100007);
+	assert_int_equal(registry_get(back, "c8")->projid, 7);
+	assert_null(registry_get(back, "c9"));
+	assert_non_null(registry_get(back, "z9"));
 	assert_true(c->ovr.v[QK_MEMORY_LIMIT].set);
 	assert_int_equal(c->ovr.v[QK_MEMORY_LIMIT].num, 1ULL << 30);
+	assert_int_equal(registry_touch_changed(back), 0); /* loaded = what is on disk */
 	registry_free(reg);
 	registry_free(back);
 }
 
-static void test_registry_corrupt(void **state)
+static size_t count_named(const char *dir, const char *part)
 {
-	static const char *const bad[] = {
-		"{not json",
-		"{\"version\":2,\"containers\":[]}",
-		"{\"version\":1,\"containers\":[{\"id\":\"../x\",\"cgroup\":\"/a\"}]}",
-		"{\"version\":1,\"containers\":[{\"id\":\"a\",\"cgroup\":\"/a/../b\"}]}",
-		"{\"version\":1,\"containers\":[{\"id\":\"a\",\"cgroup\":\"/a\",\"overrides\":"
-		"{\"memory.limit\":\"-1\"}}]}",
-		"{\"version\":1,\"containers\":[{\"id\":\"a\",\"cgroup\":\"/a\",\"projid\":-5}]}",
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	size_t n = 0;
+
+	assert_non_null(d);
+	while ((de = readdir(d)))
+		n += strstr(de->d_name, part) != NULL;
+	closedir(d);
+	return n;
+}
+
+/* Each bad record costs its own container only: the others load, the bad ones are set aside and
+ * named with their field. */
+static void test_registry_bad_record(void **state)
+{
+	static const struct {
+		const char *id, *json, *field;
+	} bad[] = {
+		{ "b1", "{not json", "(the record)" },
+		{ "b2", "{\"id\":\"b2\",\"cgroup\":\"/a/../b\"}", "cgroup" },
+		{ "b3", "{\"id\":\"b3\",\"cgroup\":\"/a\",\"dir\":\"relative/dir\"}", "dir" },
+		{ "b4", "{\"id\":\"b4\",\"cgroup\":\"/a\",\"overrides\":{\"memory.limit\":\"-1\"}}",
+		  "overrides" },
+		{ "b5", "{\"id\":\"b5\",\"cgroup\":\"/a\",\"projid\":-5}", "projid" },
+		{ "b6", "{\"id\":\"other\",\"cgroup\":\"/a\"}", "id" },
+		{ "b7", "{\"id\":\"b7\",\"cgroup\":\"/a\",\"bundle\":\"/x/../etc\"}", "bundle" },
 	};
-	char path[128];
+	char dir[128], path[256], *msg = NULL;
+	struct registry *reg;
 
-	snprintf(path, sizeof(path), "%s/state.json", tmpdir);
-	for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
-		struct registry *reg;
-		char *msg = NULL;
+	snprintf(dir, sizeof(dir), "%s/containers", tmpdir);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	for (int i = 0; i < 20; i++) {
+		char rec[128];
 
-		tl_put(NULL, path, bad[i]);
-		assert_int_equal(registry_new(&reg), 0);
-		assert_int_equal(registry_load(reg, path, &msg), -EBADMSG);
-		assert_non_null(msg);
-		assert_non_null(strstr(msg, "set aside"));
-		assert_int_equal(access(path, F_OK), -1); /* moved out of the way */
-		free(msg);
-		registry_free(reg);
+		snprintf(path, sizeof(path), "%s/g%d.json", dir, i);
+		snprintf(rec, sizeof(rec),
+			 "{\"id\":\"g%d\",\"cgroup\":\"/g/%d\",\"dir\":\"/d/%d\"}", i, i, i);
+		tl_put(NULL, path, rec);
 	}
+	for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+		snprintf(path, sizeof(path), "%s/%s.json", dir, bad[i].id);
+		tl_put(NULL, path, bad[i].json);
+	}
+	snprintf(path, sizeof(path), "%s/.g1.json.tmp", dir); /* an interrupted write */
+	tl_put(NULL, path, "{\"id\":");
+	assert_int_equal(registry_new(&reg), 0);
+	assert_int_equal(registry_open_store(reg, dir), 0);
+	assert_int_equal(registry_load(reg, NULL, &msg), (int) ELEMENTSOF(bad));
+	assert_int_equal(registry_size(reg), 20);
+	assert_non_null(msg);
+	for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+		char want[160];
+
+		assert_null(registry_get(reg, bad[i].id));
+		snprintf(want, sizeof(want), "%s.json: field \"%s\" is invalid", bad[i].id,
+			 bad[i].field);
+		if (!strstr(msg, want))
+			fail_msg("no \"%s\" in:\n%s", want, msg);
+	}
+	assert_int_equal(count_named(dir, ".corrupt-"), ELEMENTSOF(bad));
+	assert_int_equal(count_named(dir, ".tmp"), 0);
+	free(msg);
+	registry_free(reg);
+}
+
+/* The state file of older versions: read once, entry by entry; a bad entry costs that entry. */
+static void test_registry_migrate(void **state)
+{
+	char dir[128], path[192], done[224], *msg = NULL;
+	struct registry *reg;
+
+	snprintf(dir, sizeof(dir), "%s/containers", tmpdir);
+	snprintf(path, sizeof(path), "%s/state.json", tmpdir);
+	snprintf(done, sizeof(done), "%s.migrated", path);
+	tl_put(NULL, path,
+	       "{\"version\":1,\"containers\":[{\"id\":\"a\",\"cgroup\":\"/a\",\"projid\":9},"
+	       "{\"id\":\"bad\",\"cgroup\":\"/b\",\"dir\":\"x\"},"
+	       "{\"id\":\"c\",\"cgroup\":\"/c\",\"op_class\":\"gold\"}]}");
+	assert_int_equal(registry_new(&reg), 0);
+	assert_int_equal(registry_open_store(reg, dir), 0);
+	assert_int_equal(registry_load(reg, path, &msg), 1);
+	assert_non_null(strstr(msg, "entry 1 (id \"bad\"): field \"dir\" is invalid"));
+	assert_int_equal(registry_size(reg), 2);
+	assert_int_equal(access(path, F_OK), -1);
+	assert_int_equal(access(done, F_OK), 0);
+	registry_free(reg);
+	free(msg);
+	msg = NULL;
+	/* the records stand alone now */
+	assert_int_equal(registry_new(&reg), 0);
+	assert_int_equal(registry_open_store(reg, dir), 0);
+	assert_int_equal(registry_load(reg, path, &msg), 0);
+	assert_int_equal(registry_size(reg), 2);
+	assert_int_equal(registry_get(reg, "a")->projid, 9);
+	assert_string_equal(registry_get(reg, "c")->op_cls, "gold");
+	registry_free(reg);
+	/* a file that is not a state at all is set aside whole: there is no entry to keep */
+	tl_put(NULL, path, "{not json");
+	assert_int_equal(registry_new(&reg), 0);
+	assert_int_equal(registry_open_store(reg, dir), 0);
+	assert_int_equal(registry_load(reg, path, &msg), 1);
+	assert_int_equal(registry_size(reg), 2);
+	assert_int_equal(count_named(tmpdir, "state.json.corrupt-"), 1);
+	registry_free(reg);
+	free(msg);
+}
+
+/* One rule per stored field, on the way in and out: a value register accepts loads again, a
+ * value load refuses register refuses. */
+static void test_registry_field_rule(void **state)
+{
+	static const char *const dirs[] = { "/var/lib/x", "/",	     "//a//b/", "relative",
+					    "",		  "/a/../b", "/a/./b",	"/a/..",
+					    "/a\nb",	  "/..a/b.", "/a/b..c" };
+	char dir[128];
+
+	snprintf(dir, sizeof(dir), "%s/containers", tmpdir);
+	for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
+		_cleanup_free_ char *why = NULL, *msg = NULL;
+		struct registry *reg, *back;
+		struct container *c;
+		bool in = registry_field_check("dir", dirs[i], &why) >= 0;
+
+		assert_int_equal(registry_new(&reg), 0);
+		assert_int_equal(registry_open_store(reg, dir), 0);
+		assert_int_equal(registry_add(reg, "x", "/x", &c), 0);
+		c->dir = strdup(dirs[i]);
+		assert_int_equal(registry_sync(reg, false, 0), 0);
+		assert_int_equal(registry_new(&back), 0);
+		assert_int_equal(registry_open_store(back, dir), 0);
+		(void) registry_load(back, NULL, &msg);
+		if (in != (registry_get(back, "x") != NULL))
+			fail_msg("dir \"%s\": register says %d, load says %d", dirs[i], in, !in);
+		if (!in)
+			assert_non_null(strstr(why, "dir"));
+		registry_remove(reg, c);
+		assert_int_equal(registry_sync(reg, false, 0), 0);
+		registry_free(reg);
+		registry_free(back);
+	}
+	assert_int_equal(registry_field_check("nosuch", "x", NULL), -ENOENT);
 }
 
 struct seen {
@@ -366,7 +511,9 @@ int main(void)
 		cmocka_unit_test(test_container_id_from_cgroup),
 		cmocka_unit_test(test_peer_admin),
 		cmocka_unit_test_setup_teardown(test_registry_roundtrip, setup_tmp, teardown_tmp),
-		cmocka_unit_test_setup_teardown(test_registry_corrupt, setup_tmp, teardown_tmp),
+		cmocka_unit_test_setup_teardown(test_registry_bad_record, setup_tmp, teardown_tmp),
+		cmocka_unit_test_setup_teardown(test_registry_migrate, setup_tmp, teardown_tmp),
+		cmocka_unit_test_setup_teardown(test_registry_field_rule, setup_tmp, teardown_tmp),
 		cmocka_unit_test_setup_teardown(test_watch_nested_globs, setup_tmp, teardown_tmp),
 	};
 
