@@ -576,8 +576,9 @@ static int save_records(struct manager *m, bool durable, size_t max)
 			sd_event_source_set_time(m->save_src, now_usec() + SAVE_RETRY_USEC);
 			sd_event_source_set_enabled(m->save_src, SD_EVENT_ONESHOT);
 		}
-		return log_error_errno(r, "cannot write the state records in %s/containers (will "
-					  "retry)",
+		return log_error_errno(r,
+				       "cannot write the state records in %s/containers (will "
+				       "retry)",
 				       m->cfg->state_dir);
 	}
 	m->state_dirty = r > 0;
@@ -1115,11 +1116,12 @@ int manager_new(struct qosd_config *cfg, struct manager **ret)
 	return 0;
 }
 
-/* ifb devices of containers that went away while qosd was down */
+/* ifb devices that shape nothing any more (their container went while qosd was down) */
 static int tc_gc_live(struct manager *m)
 {
 	_cleanup_free_ const char **ids = NULL;
-	size_t n = registry_size(m->reg);
+	size_t n = registry_size(m->reg), unknown = 0;
+	int r;
 
 	if (!m->env.tc)
 		return 0;
@@ -1128,7 +1130,12 @@ static int tc_gc_live(struct manager *m)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++)
 		ids[i] = registry_at(m->reg, i)->id;
-	return tc_gc(m->env.tc, ids, n);
+	r = tc_gc(m->env.tc, ids, n, &unknown);
+	if (unknown > 0)
+		log_warning("tc: %zu ifb(s) still shape a container qosd does not know (its state "
+			    "record was lost?): left in place",
+			    unknown);
+	return r;
 }
 
 int manager_run(struct manager *m)

@@ -193,7 +193,8 @@ size_t registry_touch_changed(struct registry *reg)
 		struct container *c = reg->v[i];
 		_cleanup_free_ char *text = NULL;
 
-		if (c->rec_queued || record_text(c, &text) < 0 || registry_hash(text) == c->rec_hash)
+		if (c->rec_queued || record_text(c, &text) < 0 ||
+		    registry_hash(text) == c->rec_hash)
 			continue;
 		registry_touch(reg, c);
 		n++;
@@ -232,8 +233,8 @@ static int load_record(struct registry *reg, const char *name, char **msgs)
 		r = container_from_json(o, &c, &field);
 	if (r == -ENOMEM)
 		return r;
-	if (r >= 0 && !(strlen(name) == strlen(c->id) + strlen(REC_SUFFIX) &&
-			startswith(name, c->id))) {
+	if (r >= 0 &&
+	    !(strlen(name) == strlen(c->id) + strlen(REC_SUFFIX) && startswith(name, c->id))) {
 		field = "id";
 		r = -EBADMSG;
 	}
@@ -245,7 +246,8 @@ static int load_record(struct registry *reg, const char *name, char **msgs)
 		return r == -EEXIST ? 0 : r;
 	}
 	what = strprintf("state record %s/%s: %s%s%s: that container alone is skipped", reg->dir,
-			 name, r == -EBADMSG ? "field \"" : "", r == -EBADMSG ? field : strerror(-r),
+			 name, r == -EBADMSG ? "field \"" : "",
+			 r == -EBADMSG ? field : strerror(-r),
 			 r == -EBADMSG ? "\" is invalid" : "");
 	if (!what)
 		return -ENOMEM;
@@ -337,8 +339,9 @@ static int migrate_legacy(struct registry *reg, const char *path, char **msgs, s
 		return r; /* kept: read again at the next start, the records win */
 	if (rename(path, done) < 0)
 		return negative_errno();
-	(void) strextend(msgs, "old state file %s: %zu container(s) now one record each in %s, "
-			       "the file renamed %s\n",
+	(void) strextend(msgs,
+			 "old state file %s: %zu container(s) now one record each in %s, "
+			 "the file renamed %s\n",
 			 path, json_array_size(arr), reg->dir, done);
 	return 0;
 }

@@ -102,9 +102,10 @@ int tc_nl_container_veths(struct tc_ctx *ctx, int nsfd, struct tc_veth **ret, si
 
 int tc_nl_link_get(struct tc_ctx *ctx, int ifindex, const char *name, struct tc_link_state *ret);
 /* ifb name exists, is up, has mtu and alias (created unless dry_run; -ENODEV then). -EEXIST if
- * the name belongs to a link of another kind. */
+ * the name belongs to a link of another kind, -EADDRINUSE if it is an ifb whose qosd alias names
+ * a container other than id (never taken over). */
 int tc_nl_ifb_ensure(struct tc_ctx *ctx, const char *name, unsigned mtu, const char *alias,
-		     bool dry_run, int *ret_ifindex);
+		     const char *id, bool dry_run, int *ret_ifindex);
 int tc_nl_link_delete(struct tc_ctx *ctx, const char *name);
 /* Names of every ifb link whose name starts with TC_IFB_PREFIX (malloc'd array of char[16]). */
 int tc_nl_ifb_list(struct tc_ctx *ctx, char (**ret)[16], size_t *ret_n);

@@ -416,10 +416,11 @@ static int link_fix(struct tc_ctx *ctx, const struct tc_link_state *s, unsigned 
 }
 
 int tc_nl_ifb_ensure(struct tc_ctx *ctx, const char *name, unsigned mtu, const char *alias,
-		     bool dry_run, int *ret_ifindex)
+		     const char *id, bool dry_run, int *ret_ifindex)
 {
 	struct tc_link_state s;
-	int r;
+	const char *owner;
+	int r, vix;
 
 	r = tc_nl_link_get(ctx, 0, name, &s);
 	if (r == -ENODEV && !dry_run) {
@@ -432,6 +433,10 @@ int tc_nl_ifb_ensure(struct tc_ctx *ctx, const char *name, unsigned mtu, const c
 	if (!streq(s.kind, "ifb")) {
 		ctx->nle = 0;
 		return -EEXIST;
+	}
+	if (tc_ifb_alias_parse(s.alias, &vix, &owner) >= 0 && !streq(owner, id)) {
+		ctx->nle = 0;
+		return -EADDRINUSE;
 	}
 	if (!dry_run && (!s.up || s.mtu != mtu || !streq(s.alias, alias))) {
 		r = link_fix(ctx, &s, mtu, alias);

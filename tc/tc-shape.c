@@ -18,8 +18,14 @@ uint64_t tc_fnv1a64(const char *s)
 	return h;
 }
 
+/* IFNAMSIZ leaves 15 bytes: the prefix (4), the hash in base 36 (9 digits: 46.5 bits, where hex
+ * gave 32 for the second veth on), the veth index (2 decimal digits). */
+#define HASH_DIGITS 9
+
 int tc_ifb_name(const char *id, unsigned idx, char ret[16])
 {
+	static const char digits[] = "0123456789abcdefghijklmnopqrstuvwxyz";
+	char *p = ret + strlen(TC_IFB_PREFIX);
 	uint64_t h;
 
 	if (!id || !*id)
@@ -27,32 +33,45 @@ int tc_ifb_name(const char *id, unsigned idx, char ret[16])
 	if (idx > 99)
 		return -ERANGE;
 	h = tc_fnv1a64(id);
-	if (idx == 0)
-		snprintf(ret, 16, TC_IFB_PREFIX "%011" PRIx64, h >> 20);
-	else
-		snprintf(ret, 16, TC_IFB_PREFIX "%08" PRIx64 "x%u", h >> 32, idx);
+	memcpy(ret, TC_IFB_PREFIX, strlen(TC_IFB_PREFIX));
+	for (int i = HASH_DIGITS - 1; i >= 0; i--) {
+		p[i] = digits[h % 36];
+		h /= 36;
+	}
+	p[HASH_DIGITS] = (char) ('0' + idx / 10);
+	p[HASH_DIGITS + 1] = (char) ('0' + idx % 10);
+	p[HASH_DIGITS + 2] = 0;
 	return 0;
 }
 
 bool tc_ifb_owned_by(const char *name, const char *id)
 {
-	char n0[16], stem[16];
-	size_t len;
+	size_t stem = strlen(TC_IFB_PREFIX) + HASH_DIGITS;
+	char n0[16];
 
-	if (tc_ifb_name(id, 0, n0) < 0)
+	if (tc_ifb_name(id, 0, n0) < 0 || strlen(name) != stem + 2 || !strneq(name, n0, stem))
 		return false;
-	if (streq(name, n0))
-		return true;
-	/* indexed names share the first 8 hex digits, then 'x' and 1..99 */
-	len = strlen(TC_IFB_PREFIX) + 8;
-	memcpy(stem, n0, len);
-	stem[len] = 'x';
-	stem[len + 1] = 0;
-	if (!startswith(name, stem))
-		return false;
-	name += len + 1;
-	return name[0] >= '1' && name[0] <= '9' &&
-	       (name[1] == 0 || (name[1] >= '0' && name[1] <= '9' && name[2] == 0));
+	return name[stem] >= '0' && name[stem] <= '9' && name[stem + 1] >= '0' &&
+	       name[stem + 1] <= '9';
+}
+
+int tc_ifb_alias(int veth_ifindex, const char *id, char *buf, size_t len)
+{
+	int n = snprintf(buf, len, TC_ALIAS_FMT, veth_ifindex, id);
+
+	return n < 0 || (size_t) n >= len ? -ENOBUFS : 0;
+}
+
+int tc_ifb_alias_parse(const char *alias, int *ret_veth, const char **ret_id)
+{
+	int vix = 0, off = 0;
+
+	if (sscanf(alias, "qosd veth=%d id=%n", &vix, &off) != 1 || off == 0 || vix <= 0 ||
+	    name_validate(alias + off, ID_MAX) < 0)
+		return -EINVAL;
+	*ret_veth = vix;
+	*ret_id = alias + off;
+	return 0;
 }
 
 uint32_t tc_default_burst(uint64_t rate_bits)

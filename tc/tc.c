@@ -9,8 +9,6 @@
 #include "qosd/util.h"
 #include "tc/tc-internal.h"
 
-#define ALIAS_FMT "qosd veth=%d id=%s"
-
 int tc_ctx_new(struct tc_ctx **ret)
 {
 	_cleanup_free_ struct tc_ctx *ctx = calloc(1, sizeof(*ctx));
@@ -257,9 +255,11 @@ static int egress_set(struct tc_ctx *ctx, const char *id, const char *ifb, const
 	char alias[256];
 	int e, ifx = 0;
 
-	snprintf(alias, sizeof(alias), ALIAS_FMT, v->h_ifindex, id);
+	e = tc_ifb_alias(v->h_ifindex, id, alias, sizeof(alias));
+	if (e < 0)
+		return e;
 	o->step = "creating ifb";
-	e = tc_nl_ifb_ensure(ctx, ifb, v->mtu, alias, dry_run, &ifx);
+	e = tc_nl_ifb_ensure(ctx, ifb, v->mtu, alias, id, dry_run, &ifx);
 	if (e == -ENODEV && dry_run)
 		return 0;
 	if (e < 0)
@@ -328,8 +328,10 @@ static int do_egress(struct tc_ctx *ctx, const char *id, unsigned idx, const str
 	}
 	if (e < 0) {
 		knob_fail(k, e, "%s for %s: %s", o.step, v->h_name,
-			  e == -EEXIST ? "the name belongs to a link that is not an ifb"
-				       : tc_errstr(ctx, e));
+			  e == -EEXIST	     ? "the name belongs to a link that is not an ifb"
+			  : e == -EADDRINUSE ? "the name is held by another container's ifb (its "
+					       "alias says whose): left alone"
+					     : tc_errstr(ctx, e));
 		return e;
 	}
 	if (!o.shaped)
@@ -423,23 +425,48 @@ int tc_apply(struct tc_ctx *ctx, const char *id, pid_t pid, const struct qos_net
 	return first;
 }
 
-/* Undo one ifb: the redirect into it on the veth its alias names (if still pointing here), then
- * the ifb itself. 0 if there was none, 1 if deleted. */
-static int release_ifb(struct tc_ctx *ctx, const char *name)
-{
+/* What an ifb is: whose (its alias), and whether the veth its alias names still redirects into
+ * it (if not, it shapes nothing). */
+struct ifb_use {
 	struct tc_link_state s;
-	int e, vix = 0, target = 0;
+	int vix;
+	const char *owner; /* into s.alias; NULL: no qosd alias (never completed, or not ours) */
+	bool used;
+};
 
-	e = tc_nl_link_get(ctx, 0, name, &s);
+/* 0 none, 1 an ifb described in *u. */
+static int ifb_inspect(struct tc_ctx *ctx, const char *name, struct ifb_use *u)
+{
+	int e, target = 0;
+
+	*u = (struct ifb_use){ 0 };
+	e = tc_nl_link_get(ctx, 0, name, &u->s);
 	if (e == -ENODEV)
 		return 0;
 	if (e < 0)
 		return e;
-	if (!streq(s.kind, "ifb"))
+	if (!streq(u->s.kind, "ifb"))
 		return 0;
-	if (sscanf(s.alias, "qosd veth=%d ", &vix) == 1 && vix > 0 &&
-	    tc_nl_redirect_get(ctx, vix, &target) >= 0 && target == s.ifindex) {
-		e = tc_nl_qdisc_delete(ctx, vix, true);
+	if (tc_ifb_alias_parse(u->s.alias, &u->vix, &u->owner) < 0)
+		return 1;
+	u->used = tc_nl_redirect_get(ctx, u->vix, &target) >= 0 && target == u->s.ifindex;
+	return 1;
+}
+
+/* Undo one ifb: the redirect into it on the veth its alias names (if still pointing here), then
+ * the ifb itself. With id, only an ifb whose alias names id (or that has no qosd alias, made by a
+ * qosd killed before it could name it). 0 if there was none (or not ours), 1 if deleted. */
+static int release_ifb(struct tc_ctx *ctx, const char *name, const char *id)
+{
+	struct ifb_use u;
+	int e = ifb_inspect(ctx, name, &u);
+
+	if (e <= 0)
+		return e;
+	if (id && u.owner && !streq(u.owner, id))
+		return 0;
+	if (u.used) {
+		e = tc_nl_qdisc_delete(ctx, u.vix, true);
 		if (e < 0)
 			return e;
 	}
@@ -452,7 +479,7 @@ static int drop_ifbs_from(struct tc_ctx *ctx, const char *id, unsigned from)
 	int e, first = 0;
 
 	for (unsigned i = from; tc_ifb_name(id, i, name) >= 0; i++) {
-		e = release_ifb(ctx, name);
+		e = release_ifb(ctx, name, id);
 		if (e == 0)
 			break;
 		first = first ?: MIN(e, 0);
@@ -474,7 +501,7 @@ int tc_release(struct tc_ctx *ctx, const char *id)
 		return e;
 	for (size_t i = 0; i < n; i++)
 		if (tc_ifb_owned_by(v[i], id)) {
-			e = release_ifb(ctx, v[i]);
+			e = release_ifb(ctx, v[i], id);
 			first = first ?: MIN(e, 0);
 		}
 	return first;
@@ -482,56 +509,43 @@ int tc_release(struct tc_ctx *ctx, const char *id)
 
 static int name_cmp(const void *a, const void *b)
 {
-	return strcmp(a, b);
+	return strcmp(*(const char *const *) a, *(const char *const *) b);
 }
 
-/* Is ifb name one of the live ids' (sorted index-0 names in live)? Indexed names share the
- * first 12 characters of the index-0 name. */
-static bool live_owner(char (*live)[16], size_t n, const char *name)
+int tc_gc(struct tc_ctx *ctx, const char *const *live_ids, size_t n, size_t *ret_unknown)
 {
-	size_t lo = 0, hi = n, pfx = strlen(TC_IFB_PREFIX) + 8;
-	bool indexed = strlen(name) > pfx && name[pfx] == 'x';
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = indexed ? strncmp(live[mid], name, pfx) : strcmp(live[mid], name);
-
-		if (c == 0)
-			return true;
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return false;
-}
-
-int tc_gc(struct tc_ctx *ctx, const char *const *live_ids, size_t n)
-{
-	_cleanup_free_ char(*live)[16] = calloc(n + 1, 16);
+	_cleanup_free_ const char **live = calloc(n + 1, sizeof(char *));
 	_cleanup_free_ char(*v)[16] = NULL;
-	size_t m, nl = 0;
+	size_t m, unknown = 0;
 	int e, deleted = 0;
 
 	if (!live)
 		return -ENOMEM;
+	memcpy(live, live_ids, n * sizeof(char *));
+	qsort(live, n, sizeof(char *), name_cmp);
 	tc_nl_resync(ctx);
-	for (size_t i = 0; i < n; i++)
-		if (tc_ifb_name(live_ids[i], 0, live[nl]) >= 0)
-			nl++;
-	qsort(live, nl, 16, name_cmp);
 	e = tc_nl_ifb_list(ctx, &v, &m);
 	if (e < 0)
 		return e;
 	for (size_t i = 0; i < m; i++) {
-		if (live_owner(live, nl, v[i]))
+		struct ifb_use u;
+
+		e = ifb_inspect(ctx, v[i], &u);
+		if (e <= 0)
 			continue;
-		e = release_ifb(ctx, v[i]);
+		/* a veth still redirects into it: it shapes a live container, known or not */
+		if (u.used) {
+			unknown += !bsearch(&u.owner, live, n, sizeof(char *), name_cmp);
+			continue;
+		}
+		e = tc_nl_link_delete(ctx, v[i]);
 		if (e < 0)
-			log_debug("tc: removing orphan %s: %s", v[i], tc_errstr(ctx, e));
+			log_debug("tc: removing unused %s: %s", v[i], tc_errstr(ctx, e));
 		else
 			deleted += e;
 	}
+	if (ret_unknown)
+		*ret_unknown = unknown;
 	return deleted;
 }
 

@@ -25,13 +25,22 @@ int tc_apply(struct tc_ctx *ctx, const char *id, pid_t pid, const struct qos_net
 	     struct qos_report *r);
 /* Remove what tc_apply made for id (ifb devices; qdiscs on veths that still exist). */
 int tc_release(struct tc_ctx *ctx, const char *id);
-/* Delete qosd-owned ifb devices whose id is not in live_ids[0..n). Returns the number deleted. */
-int tc_gc(struct tc_ctx *ctx, const char *const *live_ids, size_t n);
-/* The ifb name for (id, index): "qifb" + 11 hex digits of FNV-1a 64(id) for index 0,
- * "qifb" + 8 hex + "x" + index (1..99) otherwise. -ERANGE for index > 99. */
+/* Delete qosd's ifb devices that shape nothing (no veth redirects into them: their container is
+ * gone, or they were never finished). An ifb a veth still uses is kept even when its alias names
+ * an id not in live_ids[0..n) (a container qosd lost track of keeps its shaping); those are
+ * counted in *ret_unknown. Returns the number deleted. */
+int tc_gc(struct tc_ctx *ctx, const char *const *live_ids, size_t n, size_t *ret_unknown);
+/* The ifb name for (id, index): "qifb" + 9 base-36 digits of FNV-1a 64(id) + the index as 2
+ * decimal digits (00..99). -ERANGE for index > 99. Two ids may share a name (46.5 bits): the
+ * ifb's alias says whose it is, and qosd never takes over or deletes another id's ifb. */
 int tc_ifb_name(const char *id, unsigned idx, char ret[16]);
 /* True if name is one of id's ifb names (any index). */
 bool tc_ifb_owned_by(const char *name, const char *id);
+/* The alias qosd gives an ifb: which veth it serves and for which container. */
+#define TC_ALIAS_FMT "qosd veth=%d id=%s"
+int tc_ifb_alias(int veth_ifindex, const char *id, char *buf, size_t len);
+/* Parse such an alias: -EINVAL if it is not one (ret_id points into alias). */
+int tc_ifb_alias_parse(const char *alias, int *ret_veth, const char **ret_id);
 
 /* Statistics of qosd's qdiscs for the container whose process is pid, summed per direction:
  * TC_DIR_IN = into the container (the host veths' root tbf), TC_DIR_OUT = out of it (the ifbs'

@@ -10,6 +10,10 @@
 #include "qosd/util.h"
 #include "tc/tc.h"
 
+/* two ids whose ifb names collide (found by search; see t-tc.sh) */
+#define TC_TEST_COLLIDE_A "qc-964001deb298d50f"
+#define TC_TEST_COLLIDE_B "qc-ca3cf2543fa8f9a4"
+
 static void test_fnv(void **state)
 {
 	/* published FNV-1a 64 test vectors */
@@ -23,12 +27,14 @@ static void test_ifb_name(void **state)
 	char a[16], b[16], c[16];
 
 	assert_int_equal(tc_ifb_name("ctr1", 0, a), 0);
-	assert_string_equal(a, "qifb45258490a90"); /* stable: fnv1a64("ctr1") >> 20 */
 	assert_int_equal(strlen(a), 15);
+	assert_memory_equal(a, "qifb", 4);
+	assert_string_equal(a + 13, "00");
 	assert_int_equal(tc_ifb_name("ctr1", 1, b), 0);
-	assert_string_equal(b, "qifb45258490x1");
+	assert_memory_equal(a, b, 13); /* one stem per id, the index last */
+	assert_string_equal(b + 13, "01");
 	assert_int_equal(tc_ifb_name("ctr1", 99, c), 0);
-	assert_string_equal(c, "qifb45258490x99");
+	assert_string_equal(c + 13, "99");
 	assert_int_equal(strlen(c), 15);
 	assert_int_equal(tc_ifb_name("ctr1", 100, c), -ERANGE);
 	assert_int_equal(tc_ifb_name("", 0, c), -EINVAL);
@@ -44,6 +50,61 @@ static void test_ifb_name(void **state)
 	assert_string_not_equal(a, b);
 }
 
+/* More than 32 bits of the hash in every name: ids whose names shared the 8 hex digits of the old
+ * scheme (qifbXXXXXXXXxN for the second veth on) now differ at every index. */
+static void test_ifb_name_bits(void **state)
+{
+	char a[16], b[16];
+	size_t same = 0;
+
+	for (unsigned i = 0; i < 200000; i++) {
+		char x[32], y[32];
+
+		snprintf(x, sizeof(x), "c%u", i);
+		snprintf(y, sizeof(y), "d%u", i);
+		assert_int_equal(tc_ifb_name(x, 1, a), 0);
+		assert_int_equal(tc_ifb_name(y, 1, b), 0);
+		same += streq(a, b);
+	}
+	assert_int_equal(same, 0);
+	/* the base-36 stem carries 9 digits: 36^9 > 2^46 */
+	assert_int_equal(tc_ifb_name("ctr1", 7, a), 0);
+	for (int i = 4; i < 13; i++)
+		assert_true((a[i] >= '0' && a[i] <= '9') || (a[i] >= 'a' && a[i] <= 'z'));
+}
+
+/* Two ids constructed to share every ifb name (the func test t-tc.sh uses them): if the name
+ * function changes, find a new pair (see the comment in t-tc.sh). */
+static void test_ifb_name_collision(void **state)
+{
+	char a[16], b[16];
+
+	assert_int_equal(tc_ifb_name(TC_TEST_COLLIDE_A, 0, a), 0);
+	assert_int_equal(tc_ifb_name(TC_TEST_COLLIDE_B, 0, b), 0);
+	assert_string_equal(a, b);
+	assert_true(tc_ifb_owned_by(a, TC_TEST_COLLIDE_A));
+	assert_true(tc_ifb_owned_by(a, TC_TEST_COLLIDE_B)); /* by name: only the alias tells */
+}
+
+static void test_ifb_alias(void **state)
+{
+	char buf[256];
+	const char *id;
+	int vix;
+
+	assert_int_equal(tc_ifb_alias(7, "web-1", buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "qosd veth=7 id=web-1");
+	assert_int_equal(tc_ifb_alias_parse(buf, &vix, &id), 0);
+	assert_int_equal(vix, 7);
+	assert_string_equal(id, "web-1");
+	assert_int_equal(tc_ifb_alias(7, "web-1", buf, 10), -ENOBUFS);
+	assert_int_equal(tc_ifb_alias_parse("", &vix, &id), -EINVAL);
+	assert_int_equal(tc_ifb_alias_parse("qosd veth=0 id=a", &vix, &id), -EINVAL);
+	assert_int_equal(tc_ifb_alias_parse("qosd veth=3 id=", &vix, &id), -EINVAL);
+	assert_int_equal(tc_ifb_alias_parse("qosd veth=3 id=../x", &vix, &id), -EINVAL);
+	assert_int_equal(tc_ifb_alias_parse("someone else's", &vix, &id), -EINVAL);
+}
+
 static void test_ifb_owner(void **state)
 {
 	char n[16];
@@ -54,17 +115,16 @@ static void test_ifb_owner(void **state)
 		assert_false(tc_ifb_owned_by(n, "abd"));
 	}
 	assert_int_equal(tc_ifb_name("abc", 0, n), 0);
-	n[14] ^= 1;
+	n[12] = n[12] == 'a' ? 'b' : 'a';
 	assert_false(tc_ifb_owned_by(n, "abc"));
 	assert_int_equal(tc_ifb_name("abc", 1, n), 0);
 	assert_false(tc_ifb_owned_by("qifb", "abc"));
 	assert_false(tc_ifb_owned_by("eth0", "abc"));
-	n[12] = 'x', n[13] = '0', n[14] = 0; /* index 0 is never spelled with x */
+	n[13] = 'x';
 	assert_false(tc_ifb_owned_by(n, "abc"));
-	n[13] = '1', n[14] = '2', n[15] = 0;
-	assert_true(tc_ifb_owned_by(n, "abc"));
-	n[13] = 'a';
-	assert_false(tc_ifb_owned_by(n, "abc"));
+	n[13] = '1';
+	n[14] = 0;
+	assert_false(tc_ifb_owned_by(n, "abc")); /* one index digit only */
 }
 
 static void test_default_burst(void **state)
@@ -140,10 +200,11 @@ static void test_burst_close(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_fnv),	    cmocka_unit_test(test_ifb_name),
-		cmocka_unit_test(test_ifb_owner),   cmocka_unit_test(test_default_burst),
-		cmocka_unit_test(test_shape),	    cmocka_unit_test(test_format),
-		cmocka_unit_test(test_burst_close),
+		cmocka_unit_test(test_fnv),	      cmocka_unit_test(test_ifb_name),
+		cmocka_unit_test(test_ifb_name_bits), cmocka_unit_test(test_ifb_name_collision),
+		cmocka_unit_test(test_ifb_alias),     cmocka_unit_test(test_ifb_owner),
+		cmocka_unit_test(test_default_burst), cmocka_unit_test(test_shape),
+		cmocka_unit_test(test_format),	      cmocka_unit_test(test_burst_close),
 	};
 
 	return cmocka_run_group_tests_name("tc", tests, NULL, NULL);
