@@ -69,6 +69,14 @@ struct qos_io {
 	bool own;
 };
 
+/* What the tc enforcer can do (tbf through libnl-route-3, which has no TCA_TBF_RATE64): a rate
+ * of at most 2^32-1 bytes/s, a bucket below 2^30 bytes holding less than 250 s of traffic (the
+ * kernel keeps it as u32 ticks of 64 ns: 274 s). The policy refuses more, with file:line. */
+#define QOS_NET_RATE_MIN_BITS UINT64_C(1000)
+#define QOS_NET_RATE_MAX_BITS (UINT64_C(34) * 1000000000)
+#define QOS_NET_BURST_MAX (UINT64_C(1023) << 20)
+#define QOS_NET_BUCKET_MAX_SEC 250u
+
 struct qos_net {
 	struct qos_u64 ingress_bps; /* bits/s into the container */
 	struct qos_u64 egress_bps; /* bits/s out of it */

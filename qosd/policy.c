@@ -64,10 +64,12 @@ static const struct key_info key_table[_QK_MAX] = {
 	[QK_BLKIO_WRITE_BPS] = { "blkio.write_bps", VK_BLKIO_BPS, 1, SIZE_MAX_BYTES, true },
 	[QK_BLKIO_READ_IOPS] = { "blkio.read_iops", VK_BLKIO_IOPS, 1, 1000000000, true },
 	[QK_BLKIO_WRITE_IOPS] = { "blkio.write_iops", VK_BLKIO_IOPS, 1, 1000000000, true },
-	[QK_NET_INGRESS] = { "net.ingress", VK_RATE, 1000, UINT64_C(10000000000000), false },
-	[QK_NET_EGRESS] = { "net.egress", VK_RATE, 1000, UINT64_C(10000000000000), false },
-	/* tc keeps the burst in a 32-bit byte count */
-	[QK_NET_BURST] = { "net.burst", VK_SIZE, 1, UINT32_MAX, false },
+	/* what the tc enforcer can do (limits.h): more would be refused at every registration */
+	[QK_NET_INGRESS] = { "net.ingress", VK_RATE, QOS_NET_RATE_MIN_BITS, QOS_NET_RATE_MAX_BITS,
+			     false },
+	[QK_NET_EGRESS] = { "net.egress", VK_RATE, QOS_NET_RATE_MIN_BITS, QOS_NET_RATE_MAX_BITS,
+			    false },
+	[QK_NET_BURST] = { "net.burst", VK_SIZE, 1, QOS_NET_BURST_MAX, false },
 	[QK_DISK_QUOTA] = { "disk.quota", VK_SIZE, UINT64_C(1) << 20, SIZE_MAX_BYTES, false },
 	[QK_DISK_INODES] = { "disk.inodes", VK_COUNT, 1, SIZE_MAX_BYTES, false },
 	[QK_MEMORY_HIGH] = { "memory.high", VK_SIZE, UINT64_C(1) << 20, SIZE_MAX_BYTES, true },
@@ -546,9 +548,33 @@ static int rule_floors(const struct qos_settings *s, char **ret_msg, unsigned *r
 	return rule_floor(s, QK_FLOOR_CPU_WEIGHT, QK_CPU_WEIGHT, ret_msg, ret_line);
 }
 
+/* tbf's bucket holds less than QOS_NET_BUCKET_MAX_SEC of traffic at the rate */
+static int rule_net_bucket(const struct qos_settings *s, char **ret_msg, unsigned *ret_line)
+{
+	const struct qos_value *b = &s->v[QK_NET_BURST];
+	static const enum qos_key rates[] = { QK_NET_INGRESS, QK_NET_EGRESS };
+
+	if (!b->set)
+		return 0;
+	for (size_t i = 0; i < ELEMENTSOF(rates); i++) {
+		const struct qos_value *r = &s->v[rates[i]];
+
+		if (!r->set || b->num / (r->num / 8) < QOS_NET_BUCKET_MAX_SEC)
+			continue;
+		*ret_line = later(s, QK_NET_BURST, rates[i]);
+		*ret_msg =
+			strprintf("net.burst %s is %" PRIu64 " s of traffic at %s %s: tc's bucket "
+				  "holds less than %u s (raise the rate or lower the burst)",
+				  b->str, b->num / (r->num / 8), qos_key_name(rates[i]), r->str,
+				  QOS_NET_BUCKET_MAX_SEC);
+		return *ret_msg ? -EINVAL : -ENOMEM;
+	}
+	return 0;
+}
+
 static const rule_fn rules[] = {
-	rule_shares_weight, rule_quota_period, rule_swap_limit, rule_reservation,
-	rule_memory_high,   rule_burst,	       rule_idle,	rule_floors,
+	rule_shares_weight, rule_quota_period, rule_swap_limit, rule_reservation, rule_memory_high,
+	rule_burst,	    rule_idle,	       rule_floors,	rule_net_bucket,
 };
 
 int qos_settings_check(const struct qos_settings *s, char **ret_msg)

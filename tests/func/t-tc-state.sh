@@ -6,7 +6,8 @@
 #  - one corrupt state record costs that container alone: after a restart every other container
 #    keeps its tc shaping (ingress tbf, egress ifb + redirect), and the lost one's ifb is kept too;
 #  - two ids whose ifb names collide (constructed: test-tc.c checks they still do) never take over
-#    or delete each other's ifb or redirect.
+#    or delete each other's ifb or redirect;
+#  - net.* at the edges of what tbf can do: accepted and applied, one step beyond refused up front.
 # QT_COLLIDE="ID1 ID2" overrides the colliding pair (to run this against another name scheme).
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib-net.sh"
@@ -42,7 +43,10 @@ container() { # NAME: cgroup, netns + veth, a sleep in both; registered through 
 	net_container "$1" "$QT_CGP/$1" || return 1
 	VETH[$1]=$NET_VETH
 	qt_wait 5 grep -qx "${NET_PID[$1]}" "$(qt_cgdir "${QT_CTRLS[0]}" "$QT_CGP/$1")/cgroup.procs"
+	# nsenter joins the netns before it execs: register only once the process is in it
+	qt_wait 5 in_own_netns "$1"
 }
+in_own_netns() { [[ $(stat -L -c %i "/proc/${NET_PID[$1]}/ns/net") == "$(stat -L -c %i "/run/netns/$QT_ID-$1")" ]]; }
 ifb_of() { net_ifbs | awk -v id="$1" '$2 == id { print $1 }' | head -1; }
 redirect_to() { tc -n "$NET_H" filter show dev "$1" ingress 2>/dev/null | sed -n 's/.*Egress Redirect to device \([^)]*\)).*/\1/p' | head -1; }
 shaped() { # NAME: 20Mbit tbf on its veth, and its veth redirects into an ifb with a 10Mbit tbf
@@ -117,5 +121,20 @@ out=$(hook --id "$CB" --release 2>&1) || note "release $CB: $out"
 net_drop c-b
 check collide-release-keeps "$CB's release or exit removed $CA's shaping: $(why_not c-a)" shaped c-a
 check collide-release-keeps-ifb "$CA's ifb $A_IFB is gone after $CB left" test "$(ifb_of "$CA")" = "$A_IFB"
+
+# --- the edges of net.*: what the policy accepts, the kernel takes (no TCA_TBF_RATE64 here)
+out=$(qosctl set n-b net.ingress=34gbit net.egress=8mbit net.burst=249999999 2>&1)
+check edge-top-applied "34gbit ingress / 8mbit egress with a 249999999-byte bucket refused: $out" \
+	test "$(net_tbf_rate "${VETH[n-b]}")" = 34Gbit
+check edge-bucket-applied "egress ifb of n-b: '$(net_tbf_rate "$(redirect_to "${VETH[n-b]}")")', want 8Mbit" \
+	test "$(net_tbf_rate "$(redirect_to "${VETH[n-b]}")")" = 8Mbit
+out=$(qosctl set n-b net.ingress=34gbit net.egress=34gbit net.burst=1023M 2>&1)
+check edge-burst-applied "the largest burst was refused: $out" grep -q "tbf on ${VETH[n-b]}.*34gbit burst 1023M" <<<"$(qosctl show n-b)"
+out=$(qosctl set n-b net.ingress=34000000001bit 2>&1)
+check edge-rate-refused "a rate above 34gbit was not refused up front: $out" grep -q "out of range 1kbit..34gbit" <<<"$out"
+out=$(qosctl set n-b net.egress=8mbit net.burst=250000000 2>&1)
+check edge-bucket-refused "a 250 s bucket was not refused up front: $out" grep -q "tc's bucket holds less than 250 s" <<<"$out"
+check edge-refusals-change-nothing "n-b's ingress changed after refused sets: $(net_tbf_rate "${VETH[n-b]}")" \
+	test "$(net_tbf_rate "${VETH[n-b]}")" = 34Gbit
 qt_stop_qosd
 qt_finish

@@ -86,6 +86,29 @@ static void batch_class_with_bounds_and_v2_memory_keys(void **state)
 	tenant_free(t);
 }
 
+/* net.*: what the tc enforcer can do is accepted, one step beyond is refused with file:line */
+static void net_limits_at_both_edges(void **state)
+{
+	struct qos_tenant *t =
+		load_ok("t", "[class top]\nnet.ingress = 34gbit\nnet.egress = 34gbit\n"
+			     "net.burst = 1023M\n"
+			     "[class slow]\nnet.egress = 8mbit\nnet.burst = 249999999\n"
+			     "[class low]\nnet.ingress = 1kbit\n");
+
+	assert_true(cval(t, "top", QK_NET_INGRESS)->num == QOS_NET_RATE_MAX_BITS);
+	assert_true(cval(t, "top", QK_NET_BURST)->num == QOS_NET_BURST_MAX);
+	tenant_free(t);
+	load_bad("[class a]\nnet.ingress = 34000000001bit\n",
+		 "t.conf:2: net.ingress: 34000000001bit is out of range 1kbit..34gbit\n");
+	load_bad("[class a]\nnet.egress = 999bit\n",
+		 "t.conf:2: net.egress: 999bit is out of range 1kbit..34gbit\n");
+	load_bad("[class a]\nnet.burst = 1072693249\n",
+		 "t.conf:2: net.burst: 1072693249 is out of range 1..1023M\n");
+	load_bad("[class a]\nnet.egress = 8mbit\nnet.burst = 250000000\n",
+		 "t.conf:3: net.burst 250000000 is 250 s of traffic at net.egress 8mbit: tc's "
+		 "bucket holds less than 250 s (raise the rate or lower the burst)\n");
+}
+
 static void example_acme_parses_with_every_value(void **state)
 {
 	struct qos_tenant *t = NULL;
@@ -493,6 +516,7 @@ int main(void)
 		cmocka_unit_test(example_acme_parses_with_every_value),
 		cmocka_unit_test(batch_class_with_bounds_and_v2_memory_keys),
 		cmocka_unit_test(example_globex_parses_blkio_net_disk),
+		cmocka_unit_test(net_limits_at_both_edges),
 		cmocka_unit_test(good_edge_file_bom_crlf_tabs_indented_comments_max_lengths),
 		cmocka_unit_test(good_values_are_canonicalized_with_line_numbers),
 		cmocka_unit_test(good_empty_file_is_an_empty_tenant),

@@ -139,6 +139,23 @@ static void test_default_burst(void **state)
 	assert_true(tc_default_burst(UINT64_C(10000000000000)) <= INT32_MAX / 2);
 }
 
+/* Everything the policy accepts (limits.h, checked by policy.c), tbf can hold: the edges. */
+static void test_shape_policy_edges(void **state)
+{
+	struct qos_u64 none = { 0 }, b = { QOS_SET, QOS_NET_BURST_MAX };
+	struct tc_shape s;
+
+	assert_int_equal(tc_shape_compute(QOS_NET_RATE_MAX_BITS, &none, 1500, &s), 0);
+	assert_int_equal(tc_shape_compute(QOS_NET_RATE_MAX_BITS, &b, 1500, &s), 0);
+	assert_int_equal(s.burst, QOS_NET_BURST_MAX);
+	assert_int_equal(tc_shape_compute(QOS_NET_RATE_MIN_BITS, &none, 9000, &s), 0);
+	/* the longest bucket the policy lets through: just under 250 s at 8mbit */
+	b.v = QOS_NET_BUCKET_MAX_SEC * 1000000ULL - 1;
+	assert_int_equal(tc_shape_compute(8000000, &b, 1500, &s), 0);
+	b.v = QOS_NET_BUCKET_MAX_SEC * 1000000ULL;
+	assert_int_equal(tc_shape_compute(8000000, &b, 1500, &s), -ERANGE);
+}
+
 static void test_shape(void **state)
 {
 	struct qos_u64 none = { 0 }, b = { QOS_SET, 100 };
@@ -200,11 +217,17 @@ static void test_burst_close(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_fnv),	      cmocka_unit_test(test_ifb_name),
-		cmocka_unit_test(test_ifb_name_bits), cmocka_unit_test(test_ifb_name_collision),
-		cmocka_unit_test(test_ifb_alias),     cmocka_unit_test(test_ifb_owner),
-		cmocka_unit_test(test_default_burst), cmocka_unit_test(test_shape),
-		cmocka_unit_test(test_format),	      cmocka_unit_test(test_burst_close),
+		cmocka_unit_test(test_fnv),
+		cmocka_unit_test(test_ifb_name),
+		cmocka_unit_test(test_ifb_name_bits),
+		cmocka_unit_test(test_ifb_name_collision),
+		cmocka_unit_test(test_ifb_alias),
+		cmocka_unit_test(test_ifb_owner),
+		cmocka_unit_test(test_shape_policy_edges),
+		cmocka_unit_test(test_default_burst),
+		cmocka_unit_test(test_shape),
+		cmocka_unit_test(test_format),
+		cmocka_unit_test(test_burst_close),
 	};
 
 	return cmocka_run_group_tests_name("tc", tests, NULL, NULL);
