@@ -29,6 +29,10 @@
  * record durably before it answers; what passes change (keys applied, project ids) is written
  * without fsync, at most SAVE_BATCH records per event-loop iteration. */
 #define SAVE_BATCH 256
+/* A pass reconciles dirty containers for at most this long, then lets the event loop answer the
+ * socket and take events before it goes on: 10,000 containers, or netlink calls the kernel is
+ * slow to take (rtnl contention), never keep qosctl waiting for a whole pass. */
+#define PASS_SLICE_USEC (50 * 1000ULL)
 #define SAVE_RETRY_USEC (1000 * 1000ULL)
 
 static const char *const runtime_prefixes[] = { "docker-", "cri-containerd-", "crio-", "libpod-" };
@@ -618,21 +622,32 @@ static int on_save(sd_event_source *s, uint64_t usec, void *userdata)
 
 /* ---- events ---- */
 
-static int on_defer(sd_event_source *s, void *userdata)
+/* Reconcile dirty containers until none is left or budget_usec has passed (then the defer source
+ * runs again after the loop's other sources: the rest waits one turn, nothing is lost). */
+static void run_pass(struct manager *m, uint64_t budget_usec)
 {
-	struct manager *m = userdata;
+	uint64_t end = budget_usec == UINT64_MAX ? UINT64_MAX : now_usec() + budget_usec;
 
 	if (m->tenants_dirty)
 		apply_tenants(m);
 	for (size_t i = 0; i < registry_size(m->reg);) {
 		struct container *c = registry_at(m->reg, i);
 
+		if (c->dirty && now_usec() >= end) {
+			enable_defer(m);
+			break;
+		}
 		if (c->dirty && manager_reconcile(m, c, NULL) == 1)
 			continue; /* forgotten: another container moved into slot i */
 		i++;
 	}
 	if (m->state_dirty)
 		save_soon(m);
+}
+
+static int on_defer(sd_event_source *s, void *userdata)
+{
+	run_pass(userdata, PASS_SLICE_USEC);
 	return 0;
 }
 
@@ -1008,6 +1023,9 @@ static int add_sources(struct manager *m)
 	r = sd_event_add_defer(e, &m->defer_src, on_defer, m);
 	if (r >= 0)
 		r = sd_event_source_set_enabled(m->defer_src, SD_EVENT_OFF);
+	/* after the socket and the watches: a pass cut into slices lets them in between */
+	if (r >= 0)
+		r = sd_event_source_set_priority(m->defer_src, SD_EVENT_PRIORITY_NORMAL + 1);
 	if (r >= 0)
 		r = sd_event_add_time(e, &m->retry_src, CLOCK_MONOTONIC, UINT64_MAX, 1, on_retry,
 				      m); /* accuracy 0 would mean sd-event's default, 250 ms */
@@ -1151,7 +1169,7 @@ int manager_run(struct manager *m)
 		log_warning_errno(r, "cannot watch every [match] root, ignoring");
 	(void) controller_configure(m);
 	manager_mark_all_dirty(m);
-	on_defer(m->defer_src, m);
+	run_pass(m, UINT64_MAX); /* READY=1 means applied */
 	(void) tc_gc_live(m);
 	log_info("ready: %zu container(s) adopted and applied in %llu ms", registry_size(m->reg),
 		 (unsigned long long) (now_usec() - start) / 1000);

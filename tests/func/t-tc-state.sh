@@ -7,7 +7,8 @@
 #    keeps its tc shaping (ingress tbf, egress ifb + redirect), and the lost one's ifb is kept too;
 #  - two ids whose ifb names collide (constructed: test-tc.c checks they still do) never take over
 #    or delete each other's ifb or redirect;
-#  - net.* at the edges of what tbf can do: accepted and applied, one step beyond refused up front.
+#  - net.* at the edges of what tbf can do: accepted and applied, one step beyond refused up front;
+#  - with every netlink call slow, qosd answers qosctl between two containers of a pass.
 # QT_COLLIDE="ID1 ID2" overrides the colliding pair (to run this against another name scheme).
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib-net.sh"
@@ -136,5 +137,38 @@ out=$(qosctl set n-b net.egress=8mbit net.burst=250000000 2>&1)
 check edge-bucket-refused "a 250 s bucket was not refused up front: $out" grep -q "tc's bucket holds less than 250 s" <<<"$out"
 check edge-refusals-change-nothing "n-b's ingress changed after refused sets: $(net_tbf_rate "${VETH[n-b]}")" \
 	test "$(net_tbf_rate "${VETH[n-b]}")" = 34Gbit
+
+# --- a slow netlink peer (strace delays every sendmsg, which only netlink uses here): while a pass
+# crawls over the containers, qosd still answers the socket between two containers
+ms_now() { echo $(($(date +%s%N) / 1000000)); }
+if ! command -v strace >/dev/null; then
+	skip slow-netlink "strace is not installed"
+else
+	DELAY_US=${QT_NL_DELAY_US:-200000}
+	strace -f -qq -o "$QT_TMP/strace.out" -e trace=sendmsg -e inject=sendmsg:delay_enter=$DELAY_US \
+		-p "$QT_QOSD_PID" 2>/dev/null &
+	SP=$!
+	QT_PIDS+=("$SP")
+	qt_wait 5 grep -Eq 'TracerPid:[[:space:]]*[1-9]' "/proc/$QT_QOSD_PID/status" || note "strace did not attach"
+	t0=$(ms_now)
+	qosctl reload >/dev/null # every container dirty: each one's tc pass now crawls
+	sleep 0.3
+	t1=$(ms_now)
+	qosctl list >/dev/null
+	t2=$(ms_now)
+	n0=$(grep -c sendmsg "$QT_TMP/strace.out")
+	nl_busy() { [[ $(grep -c sendmsg "$QT_TMP/strace.out") -gt $n0 ]]; }
+	qt_wait 3 nl_busy && busy=1 || busy=0
+	n_ok() { [[ $(grep -c sendmsg "$QT_TMP/strace.out") == "$(sleep 0.7; grep -c sendmsg "$QT_TMP/strace.out")" ]]; }
+	qt_wait 30 n_ok
+	t3=$(ms_now)
+	kill -TERM "$SP" 2>/dev/null
+	wait "$SP" 2>/dev/null
+	qt_wait 5 grep -Eq 'TracerPid:[[:space:]]*0$' "/proc/$QT_QOSD_PID/status"
+	note "every netlink call $((DELAY_US / 1000)) ms late: the pass took ~$((t3 - t0 - 700)) ms, qosctl list answered in $((t2 - t1)) ms"
+	check slow-netlink-pass-still-running "the pass was over before list answered: nothing to show" test $busy = 1
+	check slow-netlink-list-answers "qosctl list waited $((t2 - t1)) ms, want under half the pass (~$(((t3 - t0 - 700) / 2)) ms)" \
+		test $((2 * (t2 - t1))) -lt $((t3 - t0 - 700))
+fi
 qt_stop_qosd
 qt_finish
