@@ -595,9 +595,12 @@ static int save_records(struct manager *m, bool durable, size_t max)
 	return 0;
 }
 
+/* Every request changes one container: its record, the most recently touched, is written and
+ * fsync'd (with the directory) before the answer; the rest of the queue (a pass's changes) goes on
+ * in the background. */
 int manager_save_state(struct manager *m)
 {
-	return save_records(m, true, 0);
+	return save_records(m, true, 1);
 }
 
 void manager_save_state_later(struct manager *m)
@@ -977,6 +980,7 @@ static int load_state(struct manager *m)
 		log_warning("%s", l);
 	if (r < 0)
 		return log_error_errno(r, "cannot read the state records in %s", records);
+	m->state_dirty = true; /* records a migration could not write yet */
 	log_info("state: %zu container(s) from %s%s", registry_size(m->reg), records,
 		 r > 0 ? " (bad records skipped, see above)" : "");
 	return 0;

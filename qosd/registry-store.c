@@ -57,14 +57,25 @@ static int grow_array(void **v, size_t *cap, size_t n, size_t size)
 	return 0;
 }
 
+static void wq_take(struct registry *reg, struct container *c)
+{
+	struct container *last = reg->wq[--reg->nwq];
+
+	reg->wq[c->wq_idx] = last;
+	last->wq_idx = c->wq_idx;
+	c->rec_queued = false;
+}
+
 void registry_touch(struct registry *reg, struct container *c)
 {
+	/* the queue is written from its end: a request's own record goes first */
 	if (c->rec_queued)
-		return;
+		wq_take(reg, c);
 	if (grow_array((void **) &reg->wq, &reg->capwq, reg->nwq, sizeof(*reg->wq)) < 0) {
 		c->rec_hash = 0; /* the exit's registry_touch_changed still finds it */
 		return;
 	}
+	c->wq_idx = reg->nwq;
 	reg->wq[reg->nwq++] = c;
 	c->rec_queued = true;
 }
@@ -74,12 +85,7 @@ void store_forget(struct registry *reg, struct container *c)
 	char *id;
 
 	if (c->rec_queued)
-		for (size_t i = 0; i < reg->nwq; i++)
-			if (reg->wq[i] == c) {
-				reg->wq[i] = reg->wq[--reg->nwq];
-				break;
-			}
-	c->rec_queued = false;
+		wq_take(reg, c);
 	if (reg->dfd < 0)
 		return;
 	/* without memory the record stays: the next start drops it when the cgroup is gone */
@@ -170,8 +176,7 @@ int registry_sync(struct registry *reg, bool durable, size_t max)
 		r = record_write(reg, c, durable);
 		if (r < 0)
 			break;
-		c->rec_queued = false;
-		reg->nwq--;
+		wq_take(reg, c);
 		done++;
 		changed = true;
 	}
@@ -334,11 +339,16 @@ static int migrate_legacy(struct registry *reg, const char *path, char **msgs, s
 		}
 		registry_touch(reg, c);
 	}
+	/* not written (a full disk): the file stays and is read again at the next start (the records
+	 * win); the containers are loaded and their records stay queued */
 	r = registry_sync(reg, true, 0);
-	if (r < 0)
-		return r; /* kept: read again at the next start, the records win */
-	if (rename(path, done) < 0)
-		return negative_errno();
+	if (r < 0 || rename(path, done) < 0) {
+		(void) strextend(msgs,
+				 "old state file %s: kept, its containers not yet written as "
+				 "records: %s\n",
+				 path, strerror(r < 0 ? -r : errno));
+		return 0;
+	}
 	(void) strextend(msgs,
 			 "old state file %s: %zu container(s) now one record each in %s, "
 			 "the file renamed %s\n",

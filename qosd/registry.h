@@ -46,6 +46,7 @@ struct container {
 	bool has_net, has_blkio; /* the last desired state named net.* / blkio.* keys */
 	size_t reg_idx; /* position in the registry (private) */
 	bool rec_queued; /* its record waits in the store's write queue (private) */
+	size_t wq_idx; /* its place in that queue (private) */
 	uint64_t rec_hash; /* FNV-1a 64 of the record last written or read (private) */
 };
 
@@ -79,11 +80,13 @@ int registry_open_store(struct registry *reg, const char *dir);
  * NAME.corrupt-<time>) and named, with its field, in a line of *ret_msg. Returns the number of
  * skipped entries, or -errno when the store cannot be read at all. */
 int registry_load(struct registry *reg, const char *legacy_path, char **ret_msg);
-/* c's record changed (registry_add and registry_set_cgroup touch by themselves). */
+/* c's record changed (registry_add and registry_set_cgroup touch by themselves); c goes to the
+ * head of the write queue. */
 void registry_touch(struct registry *reg, struct container *c);
-/* Write at most max queued records (0: all) and delete the records of removed containers: tmp +
- * rename, with durable also fsync of each file and one of the directory. Returns the number of
- * records still queued (>= 0), or the first -errno (what failed stays queued). */
+/* Delete the records of removed containers, then write at most max queued records (0: all), the
+ * most recently touched first: tmp + rename, with durable also fsync of each file and one of the
+ * directory. Returns the number of records still queued (>= 0), or the first -errno (what
+ * failed stays queued). */
 int registry_sync(struct registry *reg, bool durable, size_t max);
 /* Queue every container whose record differs from what was last written or read (the safety net
  * before the last save at exit). Returns how many were queued. */
