@@ -3,9 +3,9 @@
  * Nothing else includes this. */
 #pragma once
 
-#include <jansson.h>
-
 #include "registry.h"
+
+struct json_t; /* jansson's, kept out of headers */
 
 struct hnode {
 	struct container *c;
@@ -39,8 +39,8 @@ uint64_t registry_hash(const char *s);
 int registry_insert(struct registry *reg, struct container *c);
 /* The record of c as JSON, and back: every string field through one validator each
  * (registry_field_check's). ret_field names the first bad field on -EBADMSG. */
-json_t *container_to_json(const struct container *c);
-int container_from_json(json_t *o, struct container **ret, const char **ret_field);
+struct json_t *container_to_json(const struct container *c);
+int container_from_json(struct json_t *o, struct container **ret, const char **ret_field);
 
 /* registry-store.c: c leaves the registry (its record is deleted at the next sync). */
 void store_forget(struct registry *reg, struct container *c);

@@ -3,6 +3,7 @@
  * of the file and one fsync of the directory when durable). A registration writes one small file,
  * never the whole state; a bad record costs that container alone. */
 #include <dirent.h>
+#include <jansson.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <time.h>
