@@ -17,8 +17,8 @@ fi
 # Include rule (docs/design-notes.md, "Include rule"): the include graph of the production code,
 # read from the sources, against the table below. A module is a file's stem (qosd/cgroup-apply.c
 # and qosd/cgroup-internal.h belong to cgroup, qosd/registry-store.c to registry, qosd/commands.c
-# to manager, blkio/* to blkio); each may include itself and the modules its row names, nothing else. A file in no module fails
-# too: a new file takes its place in the table.
+# to manager, blkio/* to blkio); each may include itself and the modules its row names, nothing
+# else. A file in no module fails too: a new file takes its place in the table.
 declare -A allow=(
 	[util]="" [log]="util" [units]="util" [limits]="util" [report]="util"
 	# allow checks a container's path in each v1 hierarchy (struct cg_paths, cg_ctrl_name)
