@@ -413,9 +413,9 @@ static const struct field {
 	{ "hook_tenant", offsetof(struct container, hook_tenant), valid_tenant, false, "a tenant" },
 	{ "hook_class", offsetof(struct container, hook_cls), valid_class, false, "a class" },
 	{ "dir", offsetof(struct container, dir), valid_path, false,
-	  "an absolute path without . or .. components" },
+	  "an absolute path without \".\" or \"..\" components" },
 	{ "bundle", offsetof(struct container, bundle), valid_path, false,
-	  "an absolute path without . or .. components" },
+	  "an absolute path without \".\" or \"..\" components" },
 };
 
 #define FIELD(c, f) (*(char **) ((char *) (c) + (f)->off))
