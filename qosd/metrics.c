@@ -75,8 +75,6 @@ void metrics_count_knob(struct qosd_counters *c, int key, bool drift, bool error
 
 int metrics_ctx(struct manager *m, struct metrics **ret)
 {
-	int r;
-
 	if (!m->metrics) {
 		m->metrics = calloc(1, sizeof(*m->metrics));
 		if (!m->metrics)
@@ -84,13 +82,19 @@ int metrics_ctx(struct manager *m, struct metrics **ret)
 		m->metrics->listen_fd = -1;
 		m->metrics->m = m;
 	}
-	if (!m->metrics->stats) {
-		r = stats_ctx_new(m->cfg->cgroupfs, &m->metrics->stats);
-		if (r < 0)
-			return r;
-	}
 	*ret = m->metrics;
 	return 0;
+}
+
+/* metrics_ctx with the kernel readers open: only collection pays their fds (an override's
+ * note, kept by explain, needs none). */
+static int metrics_ctx_stats(struct manager *m, struct metrics **ret)
+{
+	int r = metrics_ctx(m, ret);
+
+	if (r >= 0 && !(*ret)->stats)
+		r = stats_ctx_new(m->cfg->cgroupfs, &(*ret)->stats);
+	return r < 0 ? r : 0;
 }
 
 static void collect_net(struct manager *m, const struct container *c, struct sample *s)
@@ -123,7 +127,7 @@ int metrics_collect(struct manager *m, struct sample **ret, size_t *ret_n, size_
 	struct metrics *mt;
 	size_t nc = registry_size(m->reg), n = 0;
 	struct sample *v;
-	int r = metrics_ctx(m, &mt);
+	int r = metrics_ctx_stats(m, &mt);
 
 	if (r < 0)
 		return r;
