@@ -7,7 +7,7 @@
 #
 #   QT_VM_ACCEL=auto|kvm|tcg   auto: KVM when /dev/kvm works (a boot that does not reach /init
 #                              within QT_VM_KVM_WAIT s falls back to TCG, remembered in build/vm)
-#   QT_VM_TIMEOUT=280          bound on the guest's whole run, in seconds
+#   QT_VM_TIMEOUT=560          bound on the guest's whole run, in seconds (a hang, not a timing check)
 #   QT_VM_TEST_TIMEOUT=150     bound on each func test script inside the guest
 #   QT_VM_MEM=2048 QT_VM_SMP=2 QT_VM_TCG_CPU=Nehalem
 #   QT_VM_ONLY=t-vm-smoke,t-quota   run only these func tests in the guest (for debugging)
@@ -19,7 +19,7 @@ B=${QT_VM_B:-build/rel}
 VM=build/vm
 LOG=$VM/console.log
 ACCEL=${QT_VM_ACCEL:-auto}
-BOUND=${QT_VM_TIMEOUT:-280}
+BOUND=${QT_VM_TIMEOUT:-560}
 KVM_WAIT=${QT_VM_KVM_WAIT:-10}
 TEST_TIMEOUT=${QT_VM_TEST_TIMEOUT:-150}
 MEM=${QT_VM_MEM:-2048}
