@@ -8,6 +8,7 @@
 #include "cgfs.h"
 #include "cgroup-internal.h"
 #include "log.h"
+#include "sdunit.h"
 #include "units.h"
 #include "util.h"
 
@@ -37,6 +38,7 @@ struct cg_knob_ver {
 	const char *usage; /* v1: usage file quoted when the kernel says EBUSY */
 	bool merged; /* written as part of another row's file (v2 cpu.period in cpu.max) */
 	const char *none; /* file == NULL: why this version has no such knob (a u64 row) */
+	enum sdprop_kind sdp; /* the systemd unit property that models it (SDP_NONE: cgroupfs) */
 };
 
 struct cg_knob_desc {
@@ -53,6 +55,7 @@ struct step {
 	enum qos_op op;
 	char *cur, *want;
 	bool write;
+	bool sd; /* goes through systemd (the cgroup is a unit's and systemd models the knob) */
 	int err;
 };
 
@@ -63,6 +66,9 @@ struct apply_ctx {
 	const struct qos_cg_limits *l;
 	bool dry_run;
 	struct qos_report *r;
+	struct sdunit *sdu; /* with unit: the cgroup is that systemd unit's own */
+	const char *unit;
+	bool fresh; /* first pass on this unit: push every owned knob to systemd once */
 	int v; /* 0: v1, 1: v2 */
 	int fd[_CG_CTRL_MAX];
 	int dir_err[_CG_CTRL_MAX];
@@ -86,17 +92,21 @@ static int build_memsw(struct apply_ctx *c, struct step *s);
 static const struct cg_knob_desc knob_table[] = {
 	{ CG_CPU,
 	  false,
-	  { KV("cpu.shares", "cpu.shares", K_SHARES, "1024", cpu.shares),
-	    KV("cpu.weight", "cpu.weight", K_NUM, "100", cpu.weight) } },
+	  { KV("cpu.shares", "cpu.shares", K_SHARES, "1024", cpu.shares, .sdp = SDP_CPU_SHARES),
+	    KV("cpu.weight", "cpu.weight", K_NUM, "100", cpu.weight, .sdp = SDP_CPU_WEIGHT) } },
 	{ CG_CPU,
 	  false,
-	  { KV("cpu.period", "cpu.cfs_period_us", K_NUM, "100000", cpu.period_us),
+	  { KV("cpu.period", "cpu.cfs_period_us", K_NUM, "100000", cpu.period_us,
+	       .sdp = SDP_CPU_PERIOD_V1),
 	    KV("cpu.period", "cpu.max", K_CPUMAX, NULL, cpu.period_us, .merged = true) } },
 	{ CG_CPU,
 	  false,
-	  { KV("cpu.quota", "cpu.cfs_quota_us", K_QUOTA, "-1", cpu.quota_us),
-	    KV("cpu.quota", "cpu.max", K_CPUMAX, NULL, cpu.quota_us, .build = build_cpumax) } },
-	/* after the quota: the kernel refuses a burst above it (then retried once the quota holds) */
+	  { KV("cpu.quota", "cpu.cfs_quota_us", K_QUOTA, "-1", cpu.quota_us,
+	       .sdp = SDP_CPU_QUOTA_V1),
+	    KV("cpu.quota", "cpu.max", K_CPUMAX, NULL, cpu.quota_us, .build = build_cpumax,
+	       .sdp = SDP_CPU_MAX) } },
+	/* after the quota: the kernel refuses a burst above it (then retried once the quota holds).
+	 * systemd has no burst property (systemd#26658) and never writes the file: cgroupfs */
 	{ CG_CPU,
 	  false,
 	  { KV("cpu.burst", "cpu.cfs_burst_us", K_NUM, "0", cpu.burst_us),
@@ -108,42 +118,44 @@ static const struct cg_knob_desc knob_table[] = {
 	{ CG_CPUSET,
 	  true,
 	  { KV("cpuset.cpus", "cpuset.cpus", K_LIST, NULL, cpu.cpus, .build = build_cpuset_v1),
-	    KV("cpuset.cpus", "cpuset.cpus", K_LIST, "", cpu.cpus) } },
+	    KV("cpuset.cpus", "cpuset.cpus", K_LIST, "", cpu.cpus, .sdp = SDP_ALLOWED_CPUS) } },
 	{ CG_CPUSET,
 	  true,
 	  { KV("cpuset.mems", "cpuset.mems", K_LIST, NULL, cpu.mems, .build = build_cpuset_v1),
-	    KV("cpuset.mems", "cpuset.mems", K_LIST, "", cpu.mems) } },
+	    KV("cpuset.mems", "cpuset.mems", K_LIST, "", cpu.mems, .sdp = SDP_ALLOWED_MEMS) } },
 	{ CG_MEMORY,
 	  false,
 	  { KV("memory.limit", "memory.limit_in_bytes", K_BYTES, "-1", mem.limit,
-	       .usage = "memory.usage_in_bytes"),
-	    KV("memory.limit", "memory.max", K_BYTES, "max", mem.limit) } },
+	       .usage = "memory.usage_in_bytes", .sdp = SDP_MEMORY_LIMIT),
+	    KV("memory.limit", "memory.max", K_BYTES, "max", mem.limit, .sdp = SDP_MEMORY_MAX) } },
 	{ CG_MEMORY,
 	  false,
 	  { KV("memory.swap", "memory.memsw.limit_in_bytes", K_BYTES, "-1", mem.swap,
 	       .build = build_memsw, .usage = "memory.memsw.usage_in_bytes"),
-	    KV("memory.swap", "memory.swap.max", K_BYTES, "max", mem.swap) } },
+	    KV("memory.swap", "memory.swap.max", K_BYTES, "max", mem.swap,
+	       .sdp = SDP_MEMORY_SWAP_MAX) } },
 	/* memory.low is a protection: its default is 0, not max */
 	{ CG_MEMORY,
 	  false,
 	  { KV("memory.reservation", "memory.soft_limit_in_bytes", K_BYTES, "-1", mem.reservation),
-	    KV("memory.reservation", "memory.low", K_BYTES, "0", mem.reservation) } },
+	    KV("memory.reservation", "memory.low", K_BYTES, "0", mem.reservation,
+	       .sdp = SDP_MEMORY_LOW) } },
 	{ CG_MEMORY,
 	  false,
 	  { KV("memory.high", NULL, K_BYTES, NULL, mem.high,
 	       .none = "cgroup v1 has no memory.high (no throttle below memory.limit; "
 		       "memory.reservation maps to the soft limit)"),
-	    KV("memory.high", "memory.high", K_BYTES, "max", mem.high) } },
+	    KV("memory.high", "memory.high", K_BYTES, "max", mem.high, .sdp = SDP_MEMORY_HIGH) } },
 	{ CG_MEMORY,
 	  false,
 	  { KV("memory.min", NULL, K_BYTES, NULL, mem.min,
 	       .none = "cgroup v1 has no hard memory protection (memory.min); "
 		       "memory.reservation maps to the soft limit"),
-	    KV("memory.min", "memory.min", K_BYTES, "0", mem.min) } },
+	    KV("memory.min", "memory.min", K_BYTES, "0", mem.min, .sdp = SDP_MEMORY_MIN) } },
 	{ CG_PIDS,
 	  false,
-	  { KV("pids.limit", "pids.max", K_MAXNUM, "max", pids.max),
-	    KV("pids.limit", "pids.max", K_MAXNUM, "max", pids.max) } },
+	  { KV("pids.limit", "pids.max", K_MAXNUM, "max", pids.max, .sdp = SDP_TASKS_MAX),
+	    KV("pids.limit", "pids.max", K_MAXNUM, "max", pids.max, .sdp = SDP_TASKS_MAX) } },
 };
 
 _Static_assert(ELEMENTSOF(knob_table) <= ELEMENTSOF(((struct apply_ctx *) 0)->steps),
@@ -157,6 +169,17 @@ const char *cg_knob_file(const char *key, enum cg_mode mode)
 		if (streq(knob_table[i].v[0].key, key) || streq(knob_table[i].v[1].key, key))
 			return knob_table[i].v[v].file;
 	return NULL;
+}
+
+enum sdprop_kind cg_knob_sdprop(const char *file, enum cg_mode mode)
+{
+	int v = mode == CG_UNIFIED;
+
+	for (size_t i = 0; i < ELEMENTSOF(knob_table); i++)
+		if (knob_table[i].v[v].file && !knob_table[i].v[v].merged &&
+		    streq(knob_table[i].v[v].file, file))
+			return knob_table[i].v[v].sdp;
+	return SDP_NONE;
 }
 
 const char *cg_knob_counterpart(const char *file, enum cg_mode mode)
@@ -493,7 +516,11 @@ static void plan_row(struct apply_ctx *c, const struct cg_knob_desc *d)
 		return plan_none(c, d);
 	if (!kv->file || kv->merged || (op == QOS_LEAVE && (!c->dry_run || c->dir_err[d->ctrl])))
 		return;
-	*s = (struct step){ .d = d, .kv = kv, .fd = c->fd[d->ctrl], .op = op };
+	*s = (struct step){ .d = d,
+			    .kv = kv,
+			    .fd = c->fd[d->ctrl],
+			    .op = op,
+			    .sd = c->unit && kv->sdp != SDP_NONE };
 	if (!c->dir_err[d->ctrl])
 		r = cgfs_read(s->fd, kv->file, &s->cur);
 	if (r < 0 && op == QOS_LEAVE)
@@ -505,6 +532,7 @@ static void plan_row(struct apply_ctx *c, const struct cg_knob_desc *d)
 	}
 	s->idx = c->r->n - 1;
 	c->n++;
+	step_knob(c, s)->via = s->sd ? "systemd" : "cgroupfs";
 	if (c->dir_err[d->ctrl])
 		return fail_dir(c, s);
 	if (r < 0)
@@ -517,7 +545,8 @@ static void plan_row(struct apply_ctx *c, const struct cg_knob_desc *d)
 	if (r < 0)
 		return;
 	(void) knob_printf(&step_knob(c, s)->desired, "%s", s->want);
-	s->write = !same_value(kv->kind, s->cur, s->want);
+	/* what the kernel has may not be what systemd keeps (a hook or an old qosd wrote it) */
+	s->write = !same_value(kv->kind, s->cur, s->want) || (s->sd && c->fresh);
 }
 
 static struct step *find_step(struct apply_ctx *c, const char *file)
@@ -568,6 +597,138 @@ static void commit(struct apply_ctx *c, struct step *s)
 		  s->kv->file, s->want, s->err ? strerror(-s->err) : "ok");
 }
 
+/* ---- through systemd: the cgroup is a unit's own ---- */
+
+static void note_add(struct qos_knob *k, const char *text)
+{
+	if (k->note)
+		(void) knob_printf(&k->note, "%s; %s", k->note, text);
+	else
+		(void) knob_printf(&k->note, "%s", text);
+}
+
+/* The CFS period a v1 quota goes with: the one this pass writes, else the kernel's. */
+static uint64_t v1_period(struct apply_ctx *c)
+{
+	struct step *p = find_step(c, "cpu.cfs_period_us");
+	_cleanup_free_ char *text = NULL;
+	uint64_t v = 0;
+
+	if (p && (p->write ? p->want : p->cur))
+		(void) parse_u64(p->write ? p->want : p->cur, &v);
+	else if (c->fd[CG_CPU] >= 0 && cgfs_read(c->fd[CG_CPU], "cpu.cfs_period_us", &text) >= 0)
+		(void) parse_u64(strstrip(text), &v);
+	return v;
+}
+
+static int step_props(struct apply_ctx *c, struct step *s, struct sdprop out[2], size_t *n)
+{
+	uint64_t period = s->kv->sdp == SDP_CPU_QUOTA_V1 ? v1_period(c) : 0;
+	int r = sdprop_from_kernel(s->kv->sdp, s->want, period, out, n);
+
+	if (r < 0)
+		fail(c, s, r, "%s: \"%s\" has no systemd property value: %s", s->kv->file, s->want,
+		     strerror(-r));
+	return r;
+}
+
+static void note_props(struct apply_ctx *c, struct step *s, const struct sdprop *p, size_t n,
+		       const char *verb)
+{
+	char buf[256];
+	int len = snprintf(buf, sizeof(buf), "%s %s", verb, c->unit);
+
+	for (size_t i = 0; i < n && len > 0 && (size_t) len < sizeof(buf); i++)
+		len += snprintf(buf + len, sizeof(buf) - len, " %s", p[i].text);
+	note_add(step_knob(c, s), buf);
+}
+
+/* One step alone, after its batch failed: systemd's error, or cgroupfs where that is safe. */
+static void commit_unit_one(struct apply_ctx *c, struct step *s)
+{
+	_cleanup_free_ char *msg = NULL;
+	struct sdprop p[2];
+	size_t n;
+	int r;
+
+	if (step_props(c, s, p, &n) < 0)
+		return;
+	r = sdunit_set(c->sdu, c->unit, p, n, &msg);
+	if (r >= 0) {
+		struct qos_knob *k = step_knob(c, s);
+
+		k->written = true;
+		(void) knob_printf(&k->before, "%s", s->cur ? s->cur : "?");
+		return note_props(c, s, p, n, "set on");
+	}
+	if (!sdunit_error_falls_back(r)) {
+		fail(c, s, r, "systemd refused %s on %s: %s", p[0].text, c->unit,
+		     msg ? msg : strerror(-r));
+		return;
+	}
+	note_add(step_knob(c, s), msg ? msg : strerror(-r));
+	note_add(step_knob(c, s), "systemd unavailable for this knob: written to cgroupfs");
+	step_knob(c, s)->via = "cgroupfs";
+	s->sd = false;
+	commit(c, s);
+}
+
+/* Steps [from, to) go to systemd as one SetUnitProperties: systemd checks every property before
+ * it applies any, so a refusal leaves all unset, and each is then tried alone to say which. */
+static void commit_unit(struct apply_ctx *c, size_t from, size_t to)
+{
+	struct sdprop p[2 * ELEMENTSOF(knob_table)];
+	size_t n = 0, k;
+	int r;
+
+	for (size_t i = from; i < to; i++) {
+		struct step *s = &c->steps[i];
+
+		if (!s->write || s->err || step_props(c, s, &p[n], &k) < 0)
+			continue;
+		if (c->dry_run)
+			note_props(c, s, &p[n], k, "dry run: would set on");
+		n += k;
+	}
+	if (n == 0 || c->dry_run)
+		return;
+	r = sdunit_set(c->sdu, c->unit, p, n, NULL);
+	log_debug("cgroup: %s: %zu unit properties on %s: %s", c->cgpath, n, c->unit,
+		  r < 0 ? strerror(-r) : "ok");
+	for (size_t i = from, j = 0; i < to; i++) {
+		struct step *s = &c->steps[i];
+
+		if (!s->write || s->err)
+			continue;
+		if (r < 0) {
+			commit_unit_one(c, s);
+			continue;
+		}
+		if (step_props(c, s, &p[j], &k) < 0)
+			continue;
+		step_knob(c, s)->written = true;
+		(void) knob_printf(&step_knob(c, s)->before, "%s", s->cur ? s->cur : "?");
+		note_props(c, s, &p[j], k, "set on");
+		j += k;
+	}
+}
+
+/* In table order; consecutive systemd steps go as one call (v1 memory/memsw order holds). */
+static void commit_all(struct apply_ctx *c)
+{
+	for (size_t i = 0; i < c->n;) {
+		size_t j = i;
+
+		while (j < c->n && c->steps[j].sd)
+			j++;
+		if (j > i) {
+			commit_unit(c, i, j);
+			i = j;
+		} else
+			commit(c, &c->steps[i++]);
+	}
+}
+
 static void fail_write(struct apply_ctx *c, struct step *s)
 {
 	_cleanup_free_ char *usage = NULL;
@@ -584,14 +745,6 @@ static void fail_write(struct apply_ctx *c, struct step *s)
 	}
 	fail(c, s, err, "%s: writing \"%s\" failed: %s (%s)", s->kv->file, s->want, strerror(-err),
 	     strerrorname_np(-err) ? strerrorname_np(-err) : "?");
-}
-
-static void note_add(struct qos_knob *k, const char *text)
-{
-	if (k->note)
-		(void) knob_printf(&k->note, "%s; %s", k->note, text);
-	else
-		(void) knob_printf(&k->note, "%s", text);
 }
 
 /* The kernel's "no limit" for a page counter reads "max", whichever way it spells it (v1 prints
@@ -641,9 +794,22 @@ int cg_apply(struct cg_root *root, const char *cgpath, const struct qos_cg_limit
 int cg_apply_paths(struct cg_root *root, const char *cgpath, const struct cg_paths *hier,
 		   const struct qos_cg_limits *l, bool dry_run, struct qos_report *r)
 {
-	struct apply_ctx c = {
-		.root = root, .cgpath = cgpath, .hier = hier, .l = l, .dry_run = dry_run, .r = r
-	};
+	return cg_apply_unit(root, NULL, NULL, false, cgpath, hier, l, dry_run, r);
+}
+
+int cg_apply_unit(struct cg_root *root, struct sdunit *sdu, const char *unit, bool fresh,
+		  const char *cgpath, const struct cg_paths *hier, const struct qos_cg_limits *l,
+		  bool dry_run, struct qos_report *r)
+{
+	struct apply_ctx c = { .root = root,
+			       .cgpath = cgpath,
+			       .hier = hier,
+			       .l = l,
+			       .dry_run = dry_run,
+			       .r = r,
+			       .sdu = sdu,
+			       .unit = sdu ? unit : NULL,
+			       .fresh = fresh };
 	int ret;
 
 	ret = cgpath_validate(cgpath);
@@ -658,11 +824,10 @@ int cg_apply_paths(struct cg_root *root, const char *cgpath, const struct cg_pat
 		plan_row(&c, &knob_table[i]);
 	if (!c.v)
 		order_memory(&c);
-	for (size_t i = 0; i < c.n; i++)
-		commit(&c, &c.steps[i]);
+	commit_all(&c);
 	/* EINVAL can be an ordering conflict (v1 period vs quota, memsw vs memory): once more */
 	for (size_t i = 0; i < c.n; i++)
-		if (c.steps[i].err == -EINVAL && c.steps[i].write && !c.dry_run)
+		if (c.steps[i].err == -EINVAL && c.steps[i].write && !c.steps[i].sd && !c.dry_run)
 			commit(&c, &c.steps[i]);
 	for (size_t i = 0; i < c.n; i++)
 		finish(&c, &c.steps[i]);

@@ -8,6 +8,7 @@
 
 #include "limits.h"
 #include "report.h"
+#include "sdunit.h"
 
 enum cg_mode { CG_LEGACY, CG_HYBRID, CG_UNIFIED };
 
@@ -81,6 +82,15 @@ const char *cg_paths_get(const struct cg_paths *hier, enum cg_ctrl c, const char
 /* cg_apply with per-hierarchy paths (NULL: cgpath in every hierarchy). */
 int cg_apply_paths(struct cg_root *root, const char *cgpath, const struct cg_paths *hier,
 		   const struct qos_cg_limits *l, bool dry_run, struct qos_report *r);
+/* cg_apply_paths for a cgroup that is systemd unit unit's own (sdu and unit NULL: none): the
+ * knobs systemd models go to it as runtime unit properties (one SetUnitProperties per run of
+ * them), the rest to cgroupfs; read back from the kernel as always. fresh: push every owned
+ * modelled knob even where the kernel already has the value. A knob systemd refuses gets its
+ * error; where systemd cannot take it at all (sdunit_error_falls_back) it is written to cgroupfs
+ * instead. Each report entry's via says which path it took. */
+int cg_apply_unit(struct cg_root *root, struct sdunit *sdu, const char *unit, bool fresh,
+		  const char *cgpath, const struct cg_paths *hier, const struct qos_cg_limits *l,
+		  bool dry_run, struct qos_report *r);
 
 /* The first pid in cgpath's cgroup.procs in the primary hierarchy; -ESRCH if it has none. */
 int cg_first_pid(const struct cg_root *root, const char *cgpath, pid_t *ret);
@@ -95,6 +105,8 @@ void cg_strv_free(char **v);
  * that corresponds to a file of the other version ("cpu.shares", CG_UNIFIED -> "cpu.weight"). */
 const char *cg_knob_file(const char *key, enum cg_mode mode);
 const char *cg_knob_counterpart(const char *file, enum cg_mode mode);
+/* The systemd unit property that models kernel file file on mode (SDP_NONE: cgroupfs only). */
+enum sdprop_kind cg_knob_sdprop(const char *file, enum cg_mode mode);
 
 /* Remove cgpath (a leaf qosd made) from every hierarchy; 0 if already gone, -EBUSY while it has
  * tasks or children. Tries every hierarchy, returns the first error. */

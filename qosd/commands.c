@@ -89,9 +89,9 @@ static json_t *knob_json(const struct container *c, const struct qos_knob *k)
 	json_t *err = k->error ? json_string(k->error_msg ? k->error_msg : strerror(-k->error))
 			       : last_error(c, k->object);
 
-	return json_pack("{s:s,s:s,s:o,s:o,s:o,s:o,s:o}", "key", k->key, "object", k->object,
+	return json_pack("{s:s,s:s,s:o,s:o,s:o,s:o,s:o,s:o}", "key", k->key, "object", k->object,
 			 "desired", jstr(k->desired), "applied", jstr(k->applied), "source",
-			 jstr(k->source), "note", jstr(k->note), "error", err);
+			 jstr(k->source), "via", jstr(k->via), "note", jstr(k->note), "error", err);
 }
 
 static json_t *overrides_json(const struct container *c)

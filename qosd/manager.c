@@ -16,6 +16,7 @@
 #include "desired.h"
 #include "log.h"
 #include "manager.h"
+#include "sdunit.h"
 #include "quota/quota.h"
 #include "tc/tc.h"
 #include "units.h"
@@ -184,6 +185,8 @@ static void forget_quietly(struct manager *m, struct container *c)
 void manager_forget(struct manager *m, struct container *c)
 {
 	reconcile_release(&m->env, c->id, c->dir, c->projid);
+	if (m->env.sd)
+		sdunit_forget(m->env.sd, c->cgpath);
 	registry_remove(m->reg, c);
 	m->state_dirty = true;
 }
@@ -509,7 +512,7 @@ static struct tenant_state *tenant_state(struct manager *m, const char *name)
 	v = &v[m->n_tenants];
 	*v = (struct tenant_state){ 0 };
 	v->name = strdup(name);
-	v->cgpath = assign_tenant_cgroup(parent, name);
+	v->cgpath = m->env.sd ? reconcile_tenant_slice(name) : assign_tenant_cgroup(parent, name);
 	if (!v->name || !v->cgpath) {
 		free(v->name);
 		free(v->cgpath);
@@ -532,9 +535,10 @@ static void apply_tenant(struct manager *m, const struct qos_tenant *t)
 
 	if (!ts)
 		return;
-	k = cg_make(m->env.cg, ts->cgpath);
+	k = reconcile_make_tenant(&m->env, t->name, ts->cgpath, &msg);
 	if (k < 0) {
-		log_full(LOG_ERR, k, &lc, "cannot create the tenant cgroup %s", ts->cgpath);
+		log_full(LOG_ERR, k, &lc, "cannot create the tenant cgroup %s%s%s", ts->cgpath,
+			 msg ? ": " : "", msg ? msg : "");
 		set_status(&ts->status, "error: cannot create %s: %s", ts->cgpath, strerror(-k));
 		return;
 	}
@@ -1016,6 +1020,14 @@ static int open_enforcers(struct manager *m)
 	r = quota_ctx_new(&qc, &m->env.quota);
 	if (r < 0)
 		log_warning_errno(r, "disk quotas unavailable, ignoring");
+	r = sdunit_open(&m->env.sd);
+	if (r > 0)
+		log_info(
+			"systemd %s: limits of units' own cgroups go through D-Bus, tenant budgets "
+			"are slices",
+			sdunit_version(m->env.sd));
+	else if (r < 0)
+		log_warning_errno(r, "systemd: cannot connect to the system bus, ignoring");
 	return 0;
 }
 
@@ -1208,6 +1220,7 @@ void manager_free(struct manager *m)
 		tc_ctx_free(m->env.tc);
 	if (m->env.quota)
 		quota_ctx_free(m->env.quota);
+	sdunit_free(m->env.sd);
 	cg_root_free(m->env.cg);
 	registry_free(m->reg);
 	policy_free(m->policy);

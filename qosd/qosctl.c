@@ -161,15 +161,16 @@ static void print_show(json_t *o)
 	}
 	if (json_string_value(json_object_get(o, "cpu_conversion")))
 		printf("  cpu      %s\n", s_or(o, "cpu_conversion", ""));
-	printf("\n%-20s %-36s %-16s %-16s %-20s %s\n", "KEY", "KERNEL OBJECT", "DESIRED", "APPLIED",
-	       "SOURCE", "NOTE / LAST ERROR");
+	printf("\n%-20s %-36s %-16s %-16s %-20s %-8s %s\n", "KEY", "KERNEL OBJECT", "DESIRED",
+	       "APPLIED", "SOURCE", "VIA", "NOTE / LAST ERROR");
 	json_array_foreach(json_object_get(o, "knobs"), i, k)
 	{
 		const char *err = s_or(k, "error", NULL), *note = s_or(k, "note", "");
 
-		printf("%-20s %-36s %-16s %-16s %-20s %s%s%s\n", s_or(k, "key", "?"),
+		printf("%-20s %-36s %-16s %-16s %-20s %-8s %s%s%s\n", s_or(k, "key", "?"),
 		       s_or(k, "object", "?"), s_or(k, "desired", "-"), s_or(k, "applied", "?"),
-		       s_or(k, "source", "-"), note, err && *note ? "; " : "", err ? err : "");
+		       s_or(k, "source", "-"), s_or(k, "via", "-"), note, err && *note ? "; " : "",
+		       err ? err : "");
 	}
 	if (json_string_value(json_object_get(o, "pending")))
 		printf("\npending: %s\n", s_or(o, "pending", ""));

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #include "blkio/blkio.h"
 #include "cgroup.h"
+#include "log.h"
+#include "sdunit.h"
 #include "quota/quota.h"
 #include "reconcile.h"
 #include "tc/tc.h"
@@ -148,17 +150,71 @@ static void fill_sources(const struct reconcile_target *t, const struct qos_desi
 	}
 }
 
+/* The systemd unit whose own cgroup t is (NULL: none, or no systemd). A failed lookup is logged
+ * and treated as none: cgroupfs now, systemd asked again on the next pass. */
+static const char *unit_of(struct reconcile_env *env, const struct reconcile_target *t,
+			   bool *ret_fresh)
+{
+	const char *unit = NULL;
+	int e;
+
+	*ret_fresh = false;
+	if (!env->sd)
+		return NULL;
+	e = sdunit_lookup(env->sd, t->cgpath, &unit, ret_fresh);
+	if (e < 0 && e != env->sd_last_err)
+		log_warning_errno(e, "systemd: cannot tell which unit owns %s, writing cgroupfs",
+				  t->cgpath);
+	env->sd_last_err = e < 0 ? e : 0;
+	return e > 0 ? unit : NULL;
+}
+
 int reconcile_one(struct reconcile_env *env, const struct reconcile_target *t,
 		  const struct qos_desired *d, bool dry_run, struct qos_report *r)
 {
+	bool fresh;
+	const char *unit = unit_of(env, t, &fresh);
 	int ret;
 
-	ret = cg_apply_paths(env->cg, t->cgpath, t->hier, &d->l.cg, dry_run, r);
+	ret = cg_apply_unit(env->cg, env->sd, unit, fresh && !dry_run, t->cgpath, t->hier, &d->l.cg,
+			    dry_run, r);
+	if (unit && fresh && !dry_run && report_errors(r) == 0)
+		sdunit_pushed(env->sd, t->cgpath);
 	ret = first(ret, do_blkio(env, t, d, dry_run, r));
 	ret = first(ret, do_net(env, t, d, dry_run, r));
 	ret = first(ret, do_disk(env, t, d, dry_run, r));
 	fill_sources(t, d, r);
 	return ret < 0 ? ret : 0;
+}
+
+char *reconcile_tenant_slice(const char *tenant)
+{
+	_cleanup_free_ char *unit = NULL;
+	char *cg = NULL;
+
+	return sdunit_tenant_slice(tenant, &unit, &cg) < 0 ? NULL : cg;
+}
+
+int reconcile_make_tenant(struct reconcile_env *env, const char *tenant, const char *cgpath,
+			  char **ret_why)
+{
+	_cleanup_free_ char *unit = NULL, *cg = NULL, *desc = NULL;
+	int e;
+
+	*ret_why = NULL;
+	if (!env->sd)
+		return cg_make(env->cg, cgpath);
+	e = sdunit_tenant_slice(tenant, &unit, &cg);
+	if (e < 0)
+		return e;
+	desc = strprintf("qosd tenant %s", tenant);
+	if (!desc)
+		return -ENOMEM;
+	e = sdunit_start_slice(env->sd, unit, desc, ret_why);
+	/* v1: systemd makes the slice only in the hierarchies it manages (not cpuset) */
+	if (e >= 0 && cg_root_mode(env->cg) != CG_UNIFIED)
+		e = cg_make(env->cg, cgpath);
+	return e;
 }
 
 void reconcile_release(struct reconcile_env *env, const char *id, const char *dir, uint32_t projid)

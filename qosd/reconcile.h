@@ -16,6 +16,7 @@ struct cg_root;
 struct blkio_ctx;
 struct tc_ctx;
 struct quota_ctx;
+struct sdunit;
 
 struct reconcile_env {
 	struct cg_root *cg;
@@ -23,6 +24,8 @@ struct reconcile_env {
 	struct tc_ctx *tc;
 	struct quota_ctx *quota;
 	struct diskdir_rules diskdir; /* where a quota may tag (qosd.conf quota_roots) */
+	struct sdunit *sd; /* NULL: no systemd, cgroupfs only */
+	int sd_last_err; /* the last unit lookup error, logged once */
 };
 
 struct cg_paths;
@@ -45,6 +48,14 @@ struct reconcile_target {
 /* Apply d to t (dry_run: read only). Returns 0 or the first -errno; details per knob in r. */
 int reconcile_one(struct reconcile_env *env, const struct reconcile_target *t,
 		  const struct qos_desired *d, bool dry_run, struct qos_report *r);
+
+/* The cgroup of a tenant's budget with systemd: the slice /qosd.slice/qosd-TENANT.slice (without
+ * systemd: assign_tenant_cgroup). NULL on allocation failure. */
+char *reconcile_tenant_slice(const char *tenant);
+/* Make it: with systemd, start the transient slice (StartTransientUnit) and wait until it is
+ * active; else mkdir (cg_make). ret_why: systemd's words on failure. */
+int reconcile_make_tenant(struct reconcile_env *env, const char *tenant, const char *cgpath,
+			  char **ret_why);
 
 /* Release what qosd created for a container that went away (ifb devices, quota id). */
 void reconcile_release(struct reconcile_env *env, const char *id, const char *dir, uint32_t projid);

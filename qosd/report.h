@@ -15,6 +15,7 @@ struct qos_knob {
 	char *applied; /* as read back from the kernel after the write; NULL = could not read */
 	char *note; /* conversion or resolution remark ("shares 512 -> weight 50", "sda1 -> sda") */
 	char *source; /* filled by reconcile: "class gold", "override", "tenant acme" */
+	const char *via; /* static: which path sets it, "systemd" (unit property) or "cgroupfs" */
 	bool written; /* this pass wrote the kernel object (the value differed) */
 	bool would_write; /* dry run: the value differs, a real pass would write it (cgroup knobs) */
 	char *before; /* value read before the write, when written (for "corrected X -> Y" logs) */
