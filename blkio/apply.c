@@ -8,6 +8,7 @@
 
 #include "blkio/blkio-internal.h"
 #include "qosd/cgfs.h"
+#include "qosd/sdunit.h"
 
 #define UNLIMITED UINT64_MAX
 
@@ -398,6 +399,8 @@ static int v1_one(int dirfd, dev_t dev, enum qos_io_kind kind, uint64_t want, ui
 	q = knob_new(r, false, dev, kind, wl, cur, &idx);
 	if (q >= 0)
 		q = pending_add(p, idx, dev, kind);
+	if (q >= 0)
+		r->v[idx].via = "cgroupfs";
 	if (q < 0 || dry_run || want == cur)
 		return q;
 	/* v1 clears with 0; "max" is not understood there */
@@ -484,6 +487,72 @@ static int apply_v1(int dirfd, const struct table *want, bool own, bool dry_run,
 
 /* ---- v2 ---- */
 
+/* The systemd unit whose own cgroup this is (sdu NULL: none): io.max lines go to it. */
+struct unit_ref {
+	struct sdunit *sdu;
+	const char *unit;
+};
+
+static void note_all(struct qos_report *r, const struct pending *p, size_t from, const char *text)
+{
+	for (size_t i = from; i < p->n; i++) {
+		struct qos_knob *k = &r->v[p->v[i].idx];
+
+		if (k->note)
+			(void) knob_printf(&k->note, "%s; %s", k->note, text);
+		else
+			(void) knob_printf(&k->note, "%s", text);
+	}
+}
+
+/* One disk's changed keys as IO*Max properties of the unit (one call: all or none). Returns 1
+ * when systemd cannot take them at all (the caller writes io.max instead), 0, or -errno. */
+static int v2_line_unit(const struct unit_ref *u, dev_t dev, const uint64_t target[],
+			const bool touch[], const struct line *cl, struct qos_report *r,
+			struct pending *p, size_t from)
+{
+	struct sdprop props[_QOS_IO_KIND_MAX];
+	_cleanup_free_ char *msg = NULL, *text = NULL;
+	size_t n = 0;
+	int q;
+
+	for (size_t k = 0; k < _QOS_IO_KIND_MAX; k++) {
+		uint64_t cur = cl ? cl->v[k] : UNLIMITED;
+
+		if (!touch[k] || target[k] == cur)
+			continue;
+		q = sdprop_io(sdprop_io_name((int) k, true), major(dev), minor(dev), target[k],
+			      &props[n]);
+		if (q < 0)
+			return q;
+		if (strextend(&text, "%s%s", n ? " " : "", props[n].text) < 0)
+			return -ENOMEM;
+		n++;
+	}
+	q = sdunit_set(u->sdu, u->unit, props, n, &msg);
+	if (q >= 0) {
+		_cleanup_free_ char *note = strprintf("set on %s %s", u->unit, text);
+
+		mark_written(r, p, from);
+		note_all(r, p, from, note ? note : "set through systemd");
+		return 0;
+	}
+	if (sdunit_error_falls_back(q)) {
+		_cleanup_free_ char *note =
+			strprintf("%s; systemd unavailable for this knob: written to cgroupfs",
+				  msg ? msg : "");
+
+		note_all(r, p, from, note ? note : "written to cgroupfs");
+		for (size_t i = from; i < p->n; i++)
+			r->v[p->v[i].idx].via = "cgroupfs";
+		return 1;
+	}
+	for (size_t i = from; i < p->n; i++)
+		knob_fail(&r->v[p->v[i].idx], q, "systemd refused %s on %s: %s", text, u->unit,
+			  msg ? msg : strerror(-q));
+	return q;
+}
+
 /* Which keys of one io.max line this pass touches: the policy's, and with own the others that
  * are limited now (cleared to max). Returns how many. */
 static size_t v2_plan(const struct line *wl, const struct line *cl, bool own,
@@ -501,8 +570,9 @@ static size_t v2_plan(const struct line *wl, const struct line *cl, bool own,
 	return n;
 }
 
-static int v2_line(int dirfd, dev_t dev, const struct line *wl, const struct line *cl, bool own,
-		   bool dry_run, struct qos_report *r, struct pending *p)
+static int v2_line(int dirfd, const struct unit_ref *u, dev_t dev, const struct line *wl,
+		   const struct line *cl, bool own, bool dry_run, struct qos_report *r,
+		   struct pending *p)
 {
 	uint64_t target[_QOS_IO_KIND_MAX];
 	bool touch[_QOS_IO_KIND_MAX];
@@ -519,6 +589,8 @@ static int v2_line(int dirfd, dev_t dev, const struct line *wl, const struct lin
 		q = knob_new(r, true, dev, k, wl, cur, &idx);
 		if (q >= 0)
 			q = pending_add(p, idx, dev, k);
+		if (q >= 0)
+			r->v[idx].via = u->sdu ? "systemd" : "cgroupfs";
 		if (q >= 0 && target[k] != cur) {
 			diff++;
 			q = target[k] == UNLIMITED
@@ -528,6 +600,11 @@ static int v2_line(int dirfd, dev_t dev, const struct line *wl, const struct lin
 	}
 	if (q < 0 || dry_run || diff == 0)
 		return q;
+	if (u->sdu) {
+		q = v2_line_unit(u, dev, target, touch, cl, r, p, from);
+		if (q <= 0)
+			return q;
+	}
 	q = cgfs_write(dirfd, "io.max", line);
 	if (q < 0) {
 		write_failed(r, p, from, q, "io.max", line);
@@ -537,8 +614,8 @@ static int v2_line(int dirfd, dev_t dev, const struct line *wl, const struct lin
 	return 0;
 }
 
-static int apply_v2(int dirfd, const struct table *want, bool own, bool dry_run,
-		    struct qos_report *r, int *first)
+static int apply_v2(int dirfd, const struct unit_ref *u, const struct table *want, bool own,
+		    bool dry_run, struct qos_report *r, int *first)
 {
 	struct table cur = { 0 };
 	struct pending p = { 0 };
@@ -550,11 +627,11 @@ static int apply_v2(int dirfd, const struct table *want, bool own, bool dry_run,
 		return read_failed(r, true, want, -1, q);
 	}
 	for (size_t i = 0; i < want->n; i++)
-		keep_first(first, v2_line(dirfd, want->v[i].dev, &want->v[i],
+		keep_first(first, v2_line(dirfd, u, want->v[i].dev, &want->v[i],
 					  table_find(&cur, want->v[i].dev), own, dry_run, r, &p));
 	for (size_t i = 0; own && i < cur.n; i++)
 		if (!table_find(want, cur.v[i].dev))
-			keep_first(first, v2_line(dirfd, cur.v[i].dev, NULL, &cur.v[i], own,
+			keep_first(first, v2_line(dirfd, u, cur.v[i].dev, NULL, &cur.v[i], own,
 						  dry_run, r, &p));
 	fill_applied(r, &p, &cur, dirfd, true, first);
 	table_done(&cur);
@@ -564,12 +641,20 @@ static int apply_v2(int dirfd, const struct table *want, bool own, bool dry_run,
 int blkio_apply(struct blkio_ctx *ctx, int cg_dirfd, bool v2, const struct qos_io *io, bool dry_run,
 		struct qos_report *r)
 {
+	return blkio_apply_unit(ctx, cg_dirfd, v2, NULL, NULL, io, dry_run, r);
+}
+
+int blkio_apply_unit(struct blkio_ctx *ctx, int cg_dirfd, bool v2, struct sdunit *sdu,
+		     const char *unit, const struct qos_io *io, bool dry_run, struct qos_report *r)
+{
+	const struct unit_ref u = { .sdu = unit ? sdu : NULL, .unit = unit };
 	struct table want = { 0 };
 	int first = 0, q;
 
 	q = build_wanted(ctx, v2, io, &want, r, &first);
+	/* v1: systemd's BlockIO* properties have no IOPS; blkio stays cgroupfs there */
 	if (q >= 0 && (want.n > 0 || io->own))
-		q = v2 ? apply_v2(cg_dirfd, &want, io->own, dry_run, r, &first)
+		q = v2 ? apply_v2(cg_dirfd, &u, &want, io->own, dry_run, r, &first)
 		       : apply_v1(cg_dirfd, &want, io->own, dry_run, r, &first);
 	table_done(&want);
 	if (q < 0)

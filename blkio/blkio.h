@@ -11,6 +11,7 @@
 #include "qosd/report.h"
 
 struct blkio_ctx;
+struct sdunit;
 
 /* New context: libudev handle, sysfs root "/sys", /proc/self/mountinfo. */
 int blkio_ctx_new(struct blkio_ctx **ret);
@@ -29,6 +30,13 @@ int blkio_ctx_set_roots(struct blkio_ctx *ctx, const char *sysfs_root, const cha
  * Returns 0 or the first -errno, unresolvable targets included (details in r). */
 int blkio_apply(struct blkio_ctx *ctx, int cg_dirfd, bool v2, const struct qos_io *io, bool dry_run,
 		struct qos_report *r);
+
+/* blkio_apply for a cgroup that is systemd unit unit's own (sdu/unit NULL: none): on v2 each
+ * disk's changed io.max keys go to the unit as IO{Read,Write}{Bandwidth,IOPS}Max properties
+ * (SetUnitProperties, runtime); where systemd cannot take them (sdunit_error_falls_back) io.max
+ * is written instead. v1 stays cgroupfs. Entries' via says which path was taken. */
+int blkio_apply_unit(struct blkio_ctx *ctx, int cg_dirfd, bool v2, struct sdunit *sdu,
+		     const char *unit, const struct qos_io *io, bool dry_run, struct qos_report *r);
 
 /* Resolve one target to a whole-disk dev_t; ret_note gets a remark (partition -> disk) or NULL.
  * -EINVAL: not MAJ:MIN nor an absolute path; -ENOENT: no such path; -ENOTBLK: a character device

@@ -535,7 +535,8 @@ static void plan_row(struct apply_ctx *c, const struct cg_knob_desc *d)
 	step_knob(c, s)->via = s->sd ? "systemd" : "cgroupfs";
 	if (c->dir_err[d->ctrl])
 		return fail_dir(c, s);
-	if (r < 0)
+	/* v2: systemd enables a controller for a unit once a property needs it */
+	if (r < 0 && !(r == -ENOENT && s->sd && c->v && op != QOS_LEAVE))
 		return fail_read(c, s, r);
 	if (op == QOS_LEAVE)
 		return;
@@ -766,10 +767,11 @@ static void finish(struct apply_ctx *c, struct step *s)
 	struct qos_knob *k = step_knob(c, s);
 	_cleanup_free_ char *now = NULL;
 	char buf[128];
+	int rr = 0;
 
 	if (!s->write || c->dry_run) {
 		k->applied = shown(s->kv->kind, TAKE_PTR(s->cur));
-	} else if (cgfs_read(s->fd, s->kv->file, &now) >= 0) {
+	} else if ((rr = cgfs_read(s->fd, s->kv->file, &now)) >= 0) {
 		if (!s->err && !same_value(s->kv->kind, now, s->want)) {
 			snprintf(buf, sizeof(buf), "the kernel reads back %s", now);
 			note_add(k, buf);
@@ -778,6 +780,9 @@ static void finish(struct apply_ctx *c, struct step *s)
 			note_add(k, buf);
 		}
 		k->applied = shown(s->kv->kind, TAKE_PTR(now));
+	} else if (s->sd && !s->err) {
+		fail(c, s, rr, "set on %s, but %s cannot be read back: %s", c->unit, s->kv->file,
+		     strerror(-rr));
 	}
 	if (s->write && s->err && !k->error)
 		fail_write(c, s);

@@ -1027,7 +1027,10 @@ static int open_enforcers(struct manager *m)
 			"are slices",
 			sdunit_version(m->env.sd));
 	else if (r < 0)
-		log_warning_errno(r, "systemd: cannot connect to the system bus, ignoring");
+		log_warning_errno(r,
+				  "systemd runs but its bus does not answer: limits of its units "
+				  "are written to cgroupfs (systemd may revert them) until qosd "
+				  "restarts");
 	return 0;
 }
 

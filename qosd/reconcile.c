@@ -22,7 +22,7 @@ static int first(int r, int k)
 	return r < 0 ? r : k;
 }
 
-static int do_blkio(struct reconcile_env *env, const struct reconcile_target *t,
+static int do_blkio(struct reconcile_env *env, const struct reconcile_target *t, const char *unit,
 		    const struct qos_desired *d, bool dry_run, struct qos_report *r)
 {
 	const char *path = cg_paths_get(t->hier, CG_BLKIO, t->cgpath);
@@ -46,8 +46,8 @@ static int do_blkio(struct reconcile_env *env, const struct reconcile_target *t,
 			knob_fail(k, -EOPNOTSUPP, "block I/O throttling is not available");
 		return -EOPNOTSUPP;
 	}
-	return blkio_apply(env->blkio, fd, cg_root_mode(env->cg) == CG_UNIFIED, &d->l.io, dry_run,
-			   r);
+	return blkio_apply_unit(env->blkio, fd, cg_root_mode(env->cg) == CG_UNIFIED, env->sd, unit,
+				&d->l.io, dry_run, r);
 }
 
 /* A process of the container: the hook's pid if it is still in the cgroup, else the first one. */
@@ -180,7 +180,7 @@ int reconcile_one(struct reconcile_env *env, const struct reconcile_target *t,
 			    dry_run, r);
 	if (unit && fresh && !dry_run && report_errors(r) == 0)
 		sdunit_pushed(env->sd, t->cgpath);
-	ret = first(ret, do_blkio(env, t, d, dry_run, r));
+	ret = first(ret, do_blkio(env, t, unit, d, dry_run, r));
 	ret = first(ret, do_net(env, t, d, dry_run, r));
 	ret = first(ret, do_disk(env, t, d, dry_run, r));
 	fill_sources(t, d, r);

@@ -387,7 +387,8 @@ int sdunit_open(struct sdunit **ret)
 		r = get_version(b, &version);
 	if (r < 0) {
 		log_debug("systemd: no answer on the system bus (%s): cgroupfs only", strerror(-r));
-		return 0;
+		/* systemd is PID 1 but its bus is not there: the caller says so */
+		return sd_booted() > 0 ? r : 0;
 	}
 	drain(b);
 	sd = calloc(1, sizeof(*sd));
@@ -434,6 +435,16 @@ static struct cache_entry *cache_find(struct sdunit *sd, const char *cgpath)
 	return ce->cgpath && streq(ce->cgpath, cgpath) ? ce : NULL;
 }
 
+/* The interface that carries a unit type's cgroup properties. */
+static const char *cgroup_interface(const char *unit)
+{
+	if (endswith(unit, ".scope"))
+		return "org.freedesktop.systemd1.Scope";
+	if (endswith(unit, ".slice"))
+		return "org.freedesktop.systemd1.Slice";
+	return "org.freedesktop.systemd1.Service";
+}
+
 /* The unit's ControlGroup as systemd has it ("" for a unit without one, or one not loaded). */
 static int unit_cgroup(sd_bus *b, const char *unit, char **ret)
 {
@@ -444,8 +455,8 @@ static int unit_cgroup(sd_bus *b, const char *unit, char **ret)
 	r = sd_bus_path_encode("/org/freedesktop/systemd1/unit", unit, &path);
 	if (r < 0)
 		return r;
-	r = sd_bus_get_property_string(b, "org.freedesktop.systemd1", path,
-				       "org.freedesktop.systemd1.Unit", "ControlGroup", &e, ret);
+	r = sd_bus_get_property_string(b, "org.freedesktop.systemd1", path, cgroup_interface(unit),
+				       "ControlGroup", &e, ret);
 	sd_bus_error_free(&e);
 	return r;
 }

@@ -73,7 +73,8 @@ struct sdunit;
 
 /* Connect to systemd over the system bus if it runs (decided once). Returns 1 with *ret, 0 with
  * *ret = NULL when there is no systemd (no /run/systemd/system and no bus socket, or nothing
- * answers as org.freedesktop.systemd1), -errno otherwise. QOSD_SYSTEMD=0 in the environment
+ * answers as org.freedesktop.systemd1), -errno when systemd is PID 1 but its bus does not
+ * answer (cgroupfs then, until qosd restarts). QOSD_SYSTEMD=0 in the environment
  * forces 0 (tests, and hosts where the admin wants cgroupfs only). */
 int sdunit_open(struct sdunit **ret);
 void sdunit_free(struct sdunit *sd);
