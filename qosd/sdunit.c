@@ -8,6 +8,7 @@
 
 #include "log.h"
 #include "sdunit.h"
+#include "units.h"
 #include "util.h"
 
 #define USEC_PER_SEC 1000000ULL
@@ -69,29 +70,19 @@ static int set_mask(struct sdprop *p, const char *name, const char *list)
 
 	*p = (struct sdprop){ .name = name, .type = 'y' };
 	while (*s && *s != '\n') {
-		char *end;
-		unsigned long a, b;
+		unsigned a, b;
 
-		if (*s < '0' || *s > '9')
-			return -EINVAL;
-		a = b = strtoul(s, &end, 10);
-		if (*end == '-') {
-			if (end[1] < '0' || end[1] > '9')
-				return -EINVAL;
-			b = strtoul(end + 1, &end, 10);
-		}
-		if (a > b)
+		if (cpulist_element(&s, &a, &b) < 0)
 			return -EINVAL;
 		if (b >= SDPROP_MASK_MAX * 8)
 			return -ERANGE;
-		for (unsigned long i = a; i <= b; i++)
+		for (unsigned i = a; i <= b; i++)
 			p->mask[i / 8] |= (uint8_t) (1u << (i % 8));
 		p->mask_len = MAX(p->mask_len, b / 8 + 1);
-		if (*end == ',')
-			end++;
-		else if (*end && *end != '\n')
+		if (*s == ',')
+			s++;
+		else if (*s && *s != '\n')
 			return -EINVAL;
-		s = end;
 	}
 	snprintf(p->text, sizeof(p->text), "%s=%.*s", name, (int) strcspn(list, "\n"), list);
 	return 0;
@@ -586,6 +577,19 @@ static int map_error(const sd_bus_error *e, int r)
 	return r;
 }
 
+/* A call of org.freedesktop.systemd1.Manager's method, on the (re)connected bus. */
+static int manager_method(struct sdunit *sd, const char *method, sd_bus **ret_bus,
+			  sd_bus_message **ret)
+{
+	int r = bus_of(sd, ret_bus);
+
+	if (r < 0)
+		return r;
+	return sd_bus_message_new_method_call(*ret_bus, ret, "org.freedesktop.systemd1",
+					      "/org/freedesktop/systemd1",
+					      "org.freedesktop.systemd1.Manager", method);
+}
+
 int sdunit_set(struct sdunit *sd, const char *unit, const struct sdprop *p, size_t n,
 	       char **ret_error)
 {
@@ -596,12 +600,7 @@ int sdunit_set(struct sdunit *sd, const char *unit, const struct sdprop *p, size
 
 	if (ret_error)
 		*ret_error = NULL;
-	r = bus_of(sd, &b);
-	if (r < 0)
-		return take_error(&e, r, ret_error);
-	r = sd_bus_message_new_method_call(b, &m, "org.freedesktop.systemd1",
-					   "/org/freedesktop/systemd1",
-					   "org.freedesktop.systemd1.Manager", "SetUnitProperties");
+	r = manager_method(sd, "SetUnitProperties", &b, &m);
 	if (r >= 0)
 		r = sd_bus_message_append(m, "sb", unit, 1);
 	if (r >= 0)
@@ -660,11 +659,7 @@ int sdunit_start_slice(struct sdunit *sd, const char *unit, const char *descript
 
 	if (ret_error)
 		*ret_error = NULL;
-	r = bus_of(sd, &b);
-	if (r >= 0)
-		r = sd_bus_message_new_method_call(
-			b, &m, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
-			"org.freedesktop.systemd1.Manager", "StartTransientUnit");
+	r = manager_method(sd, "StartTransientUnit", &b, &m);
 	if (r >= 0)
 		r = sd_bus_message_append(m, "ss", unit, "fail");
 	if (r >= 0)

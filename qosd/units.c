@@ -130,8 +130,7 @@ int parse_percent_milli(const char *s, uint64_t *ret)
 
 #define CPULIST_MAX 4096
 
-/* One element "N" or "N-M" at *p; advances *p past it. */
-static int cpulist_element(const char **p, unsigned *ret_lo, unsigned *ret_hi)
+int cpulist_element(const char **p, unsigned *ret_lo, unsigned *ret_hi)
 {
 	uint64_t lo, hi;
 	int n;

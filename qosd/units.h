@@ -20,6 +20,8 @@ int parse_rate_bits(const char *s, uint64_t *ret);
 int parse_percent_milli(const char *s, uint64_t *ret);
 /* CPU / memory-node list "0-3,6": ascending ids < 4096, normalized into ret ("0-3,6"). */
 int parse_cpulist(const char *s, char **ret);
+/* One element "N" or "N-M" (< 4096) of a list at *p; advances *p past it. -EINVAL otherwise. */
+int cpulist_element(const char **p, unsigned *ret_lo, unsigned *ret_hi);
 
 /* Canonical text: sizes "512M" when exact, else bytes; rates "100mbit"; durations "100ms". */
 int format_size(uint64_t bytes, char *buf, size_t len);

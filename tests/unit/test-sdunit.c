@@ -149,7 +149,10 @@ static void cpu_lists_become_byte_masks(void **state)
 	assert_string_equal(p[0].name, "AllowedMemoryNodes");
 	assert_int_equal(sdprop_from_kernel(SDP_ALLOWED_CPUS, "3-1", 0, p, &n), -EINVAL);
 	assert_int_equal(sdprop_from_kernel(SDP_ALLOWED_CPUS, "1,,2x", 0, p, &n), -EINVAL);
-	assert_int_equal(sdprop_from_kernel(SDP_ALLOWED_CPUS, "0-9000", 0, p, &n), -ERANGE);
+	assert_int_equal(sdprop_from_kernel(SDP_ALLOWED_CPUS, "0-9000", 0, p, &n), -EINVAL);
+	assert_int_equal(sdprop_from_kernel(SDP_ALLOWED_CPUS, "4095", 0, p, &n), 0);
+	assert_int_equal(p[0].mask_len, 512);
+	assert_int_equal(p[0].mask[511], 0x80);
 }
 
 /* The knob table's systemd column: every knob systemd models, per version; the rest cgroupfs. */
