@@ -24,6 +24,8 @@ declare -A allow=(
 	# allow checks a container's path in each v1 hierarchy (struct cg_paths, cg_ctrl_name)
 	[allow]="cgroup util"
 	[proto]="util" [ocistate]="util" [pressure]="util" [config]="units util" [cgfs]="log util"
+	# systemd's D-Bus API (sd-bus): the writer for unit cgroups, beside cgfs for cgroupfs
+	[sdunit]="units log util"
 	[policy]="limits units log util"
 	[desired]="policy limits util"
 	# registry keeps a container's v1 per-hierarchy paths (struct cg_paths)
@@ -32,17 +34,17 @@ declare -A allow=(
 	[assign]="policy util"
 	[watch]="log util"
 	[control]="proto log util"
-	[cgroup]="cgfs limits report units log util"
-	[blkio]="cgfs limits report log util"
+	[cgroup]="cgfs sdunit limits report units log util"
+	[blkio]="cgfs sdunit limits report log util"
 	[tc]="limits report log util"
 	[quota]="limits report log util"
 	# where a quota may tag: one rule for qosd and qos-hook (the quota module checks the path)
 	[diskdir]="quota util"
-	[reconcile]="desired cgroup blkio tc quota diskdir report limits log util"
+	[reconcile]="desired cgroup blkio tc quota diskdir sdunit report limits log util"
 	# the manager owns the event sources: link, block-device and cgroup events come from the
 	# enforcers' monitors, so it includes their headers for those (never their knob writers)
 	[manager]="policy desired registry reconcile watch control config allow assign units limits report
-		cgroup blkio tc quota diskdir ocistate metrics plan log util pressure cgfs"
+		cgroup blkio tc quota diskdir ocistate metrics plan log util pressure cgfs sdunit"
 	[main]="manager config policy log util"
 	[qosctl]="config policy proto units log util"
 	# metrics: qosd's statistics (stats reads the kernel; metrics collects per container through
