@@ -4,6 +4,8 @@
 # "docker run --cgroup-parent=qosd-sdacme.slice", each class allowing 75% of a CPU. With a budget
 # of 100% they get one CPU together; with 190% (the control) they get more.
 . "$(dirname "$0")/lib.sh"
+# knob_is CGPATH FILE VALUE (for wait_for: the file is read on every try)
+knob_is() { [[ $(knob "$1" "$2") == "$3" ]]; }
 qt_init sdslice
 IMG=qosd-test-sl:$$
 POL=/etc/qosd/conf.d/sdacme.conf
@@ -34,7 +36,7 @@ at_exit "docker rmi -f $IMG"
 write_policy 100
 t=$(now_ms)
 systemctl reload qosd
-if ! wait_for 30 test "$(knob "$SL" cpu.max)" = "100000 100000"; then
+if ! wait_for 30 knob_is "$SL" cpu.max "100000 100000"; then
 	fail slice "$SL: cpu.max '$(knob "$SL" cpu.max)' 30 s after the reload (unit $(systemctl is-active qosd-sdacme.slice))"
 	qt_finish
 	exit 1
@@ -53,7 +55,7 @@ for i in 1 2; do
 	h=$(cg_of_pid "$(docker inspect -f '{{.State.Pid}}' "$QT_ID-hog$i")")
 	HOGS+=("$h")
 	check "hog$i-class" "$h cpu.max is '$(knob "$h" cpu.max)', not the class's 75000 100000" \
-		wait_for 30 test "$(knob "$h" cpu.max)" = "75000 100000"
+		wait_for 30 knob_is "$h" cpu.max "75000 100000"
 done
 note "containers: ${HOGS[*]}"
 
@@ -78,7 +80,7 @@ fi
 # the control: a budget above what the two classes allow; together they take more than one CPU
 write_policy 190
 systemctl reload qosd
-wait_for 30 test "$(knob "$SL" cpu.max)" = "190000 100000"
+wait_for 30 knob_is "$SL" cpu.max "190000 100000"
 measure
 note "budget 190%: slice $PCT_SL% of a CPU, containers $PCT_H0% + $PCT_H1%"
 if ((PCT_SL > 115)); then

@@ -7,6 +7,8 @@
 #   qosd through systemd (SetUnitProperties): no sample differs from the class, no correction.
 # Tenant budgets as slices are t-sdslice.sh.
 . "$(dirname "$0")/lib.sh"
+# knob_is CGPATH FILE VALUE (for wait_for: the file is read on every try)
+knob_is() { [[ $(knob "$1" "$2") == "$3" ]]; }
 qt_init sdunit
 H=$PAY/helpers
 IMG=qosd-test-sd:$$
@@ -14,7 +16,7 @@ RELOADS=${QT_SD_RELOADS:-50}
 BASE_RELOADS=${QT_SD_BASE_RELOADS:-3}
 # seconds the churn with qosd through systemd may take: under TCG one reload takes seconds, and the
 # runner bounds each test (the layer passes QT_SD_BUDGET when it allows more)
-BUDGET=${QT_SD_BUDGET:-100}
+BUDGET=${QT_SD_BUDGET:-60}
 DROPIN_DIR=/run/systemd/system/qosd.service.d
 DROPIN=$DROPIN_DIR/50-$QT_ID.conf
 QCONF=/run/$QT_ID-qosd.conf
@@ -45,7 +47,7 @@ CID=$(docker run -d --name "$QT_ID-sd" "$IMG" sh -c 'while :; do sleep 1; done')
 at_exit "docker rm -f $QT_ID-sd"
 SCOPE=docker-$CID.scope
 CGP=/system.slice/$SCOPE
-if ! wait_for 30 test "$(knob "$CGP" memory.max)" = "$MEM"; then
+if ! wait_for 30 knob_is "$CGP" memory.max "$MEM"; then
 	fail class "$CGP memory.max is $(knob "$CGP" memory.max), not the class's $MEM"
 	qt_finish
 	exit 1
@@ -95,7 +97,7 @@ if journalctl -u qosd -n 50 -o cat | grep -q 'go through D-Bus'; then
 else
 	fail dbus-detected "qosd did not say it uses systemd over D-Bus: $(journalctl -u qosd -n 5 -o cat | tr '\n' ' ')"
 fi
-wait_for 30 test "$(knob "$CGP" memory.max)" = "$MEM"
+wait_for 30 knob_is "$CGP" memory.max "$MEM"
 t=$(now_ms)
 churn "$RELOADS" "$BUDGET"
 note "through systemd, $DONE reloads + start/stops in $(($(now_ms) - t)) ms:"
