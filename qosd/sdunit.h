@@ -105,6 +105,12 @@ int sdunit_set(struct sdunit *sd, const char *unit, const struct sdprop *p, size
 int sdunit_start_slice(struct sdunit *sd, const char *unit, const char *description,
 		       char **ret_error);
 
+/* Tests: an sdunit without a bus. sdunit_set calls set(userdata, ...) instead of systemd, and
+ * sdunit_lookup trusts the path rule (no ControlGroup check); start_slice succeeds. */
+typedef int (*sdunit_set_fn)(void *userdata, const char *unit, const struct sdprop *p, size_t n,
+			     char **ret_error);
+int sdunit_new_fake(sdunit_set_fn set, void *userdata, struct sdunit **ret);
+
 /* True when errors like err from sdunit_set leave cgroupfs as the safe fallback: systemd does
  * not model the property, or it cannot be reached (a limit now beats none; the next pass tries
  * systemd again). */
