@@ -25,6 +25,7 @@
 #include "quota/quota.h"
 #include "reconcile.h"
 #include "registry.h"
+#include "sdunit.h"
 #include "tc/tc.h"
 #include "units.h"
 
@@ -420,22 +421,27 @@ static int check_claim(struct hook *h)
 	return 0;
 }
 
-/* The cgroups qosd makes for tenant budgets (as the daemon names them). */
+/* The cgroups qosd makes for tenant budgets (as the daemon names them): without systemd
+ * PARENT/qosd-TENANT, with it the slice /qosd.slice/qosd-TENANT.slice; the hook does not know
+ * which, so both. */
 static char **tenant_cgroups(const struct qos_policy *p, const char *parent, size_t *ret_n)
 {
-	char **v = calloc(p->n_tenants + 1, sizeof(char *));
+	char **v = calloc(2 * p->n_tenants + 1, sizeof(char *));
 	size_t n = 0;
 
 	if (!v)
 		return NULL;
 	for (size_t i = 0; i < p->n_tenants; i++)
 		if (p->tenants[i].has_budget) {
+			_cleanup_free_ char *unit = NULL;
+
 			v[n] = assign_tenant_cgroup(parent, p->tenants[i].name);
-			if (!v[n]) {
+			if (!v[n] ||
+			    sdunit_tenant_slice(p->tenants[i].name, &unit, &v[n + 1]) < 0) {
 				cg_strv_free(v);
 				return NULL;
 			}
-			n++;
+			n += 2;
 		}
 	*ret_n = n;
 	return v;

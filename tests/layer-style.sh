@@ -53,7 +53,7 @@ declare -A allow=(
 	[metrics]="manager plan stats cgroup tc quota policy report control config log util"
 	[plan]="manager metrics assign control desired cgroup proto policy report log util"
 	[qos-hook]="manager policy desired registry reconcile cgroup blkio tc quota config allow assign
-		ocistate proto units limits report log util"
+		ocistate proto units limits report sdunit log util"
 )
 for k in "${!allow[@]}"; do allow[$k]=$(echo ${allow[$k]}); done # one line, single spaces
 module_of() {
