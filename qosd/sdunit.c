@@ -402,8 +402,12 @@ int sdunit_new_fake(sdunit_set_fn set, void *userdata, struct sdunit **ret)
 	sd->fake_set = set;
 	sd->fake_ud = userdata;
 	sd->version = strdup("fake");
+	if (!sd->version) {
+		free(sd);
+		return -ENOMEM;
+	}
 	*ret = sd;
-	return sd->version ? 0 : (sdunit_free(sd), -ENOMEM);
+	return 0;
 }
 
 void sdunit_free(struct sdunit *sd)
