@@ -167,15 +167,6 @@ static int teardown(void **state)
 	return 0;
 }
 
-static const struct qos_knob *knob(const struct qos_report *r, const char *key)
-{
-	for (size_t i = 0; i < r->n; i++)
-		if (streq(r->v[i].key, key))
-			return &r->v[i];
-	fail_msg("no report entry %s", key);
-	return NULL;
-}
-
 static void set_u64(struct qos_u64 *k, uint64_t v)
 {
 	*k = (struct qos_u64){ QOS_SET, v };
@@ -340,18 +331,18 @@ static void test_set(void **state)
 	want(f, "memory/pod/c1/memory.soft_limit_in_bytes", "268435456", "pod/c1/memory.low",
 	     "268435456");
 	want(f, "pids/pod/c1/pids.max", "100", "pod/c1/pids.max", "100");
-	k = knob(&f->r, "memory.swap");
+	k = tl_knob(&f->r, "memory.swap");
 	assert_string_equal(k->object, V("memory.memsw.limit_in_bytes", "memory.swap.max"));
 	assert_string_equal(k->applied, V("603979776", "67108864"));
 	if (!f->v2) {
 		assert_string_equal(k->desired, "603979776");
 		assert_string_equal(k->note, "memsw = limit + swap = 576M");
 	}
-	k = knob(&f->r, V("cpu.shares", "cpu.weight"));
+	k = tl_knob(&f->r, V("cpu.shares", "cpu.weight"));
 	assert_string_equal(k->object, V("cpu.shares", "cpu.weight"));
 	assert_string_equal(k->applied, V("512", "50"));
-	assert_string_equal(knob(&f->r, "cpu.quota")->object, V("cpu.cfs_quota_us", "cpu.max"));
-	assert_string_equal(knob(&f->r, "memory.reservation")->applied, "268435456");
+	assert_string_equal(tl_knob(&f->r, "cpu.quota")->object, V("cpu.cfs_quota_us", "cpu.max"));
+	assert_string_equal(tl_knob(&f->r, "memory.reservation")->applied, "268435456");
 	assert_false(f->r.retry);
 }
 
@@ -394,22 +385,22 @@ static void test_dry_run(void **state)
 	want(f, "memory/pod/c1/memory.memsw.limit_in_bytes", UNLIMITED "\n",
 	     "pod/c1/memory.swap.max", "max\n");
 	want(f, "pids/pod/c1/pids.max", "max\n", "pod/c1/pids.max", "max\n");
-	k = knob(&f->r, V("cpu.shares", "cpu.weight"));
+	k = tl_knob(&f->r, V("cpu.shares", "cpu.weight"));
 	assert_string_equal(k->desired, V("512", "50"));
 	assert_string_equal(k->applied, V("1024", "100"));
 	assert_string_equal(k->note, V("dry run: would write 512", "dry run: would write 50"));
-	k = knob(&f->r, "cpu.quota");
+	k = tl_knob(&f->r, "cpu.quota");
 	assert_string_equal(k->desired, V("50000", "50000 100000"));
 	assert_string_equal(k->applied, V("-1", "max 100000"));
 	/* the kernel's "no limit" reads max, also where v1 spells it PAGE_COUNTER_MAX bytes */
-	assert_string_equal(knob(&f->r, "memory.limit")->applied, "max");
-	k = knob(&f->r, "pids.limit"); /* LEAVE knobs are shown in a dry run, desired NULL */
+	assert_string_equal(tl_knob(&f->r, "memory.limit")->applied, "max");
+	k = tl_knob(&f->r, "pids.limit"); /* LEAVE knobs are shown in a dry run, desired NULL */
 	assert_null(k->desired);
 	assert_string_equal(k->applied, "max");
 	report_done(&f->r);
 	f->l.mem.reservation.op = QOS_LEAVE;
 	assert_int_equal(cg_apply(f->root, "/pod/c1", &f->l, true, &f->r), 0);
-	assert_string_equal(knob(&f->r, "memory.reservation")->applied, V("max", "0"));
+	assert_string_equal(tl_knob(&f->r, "memory.reservation")->applied, V("max", "0"));
 }
 
 /* ---- v1 ---- */
@@ -450,11 +441,11 @@ static void test_v1_missing_dir(void **state)
 	assert_int_equal(cg_apply(f->root, "/pod/c1", &f->l, false, &f->r), -ENOENT);
 	assert_true(f->r.retry);
 	assert_non_null(strstr(f->r.retry_why, "memory"));
-	k = knob(&f->r, "memory.limit");
+	k = tl_knob(&f->r, "memory.limit");
 	assert_int_equal(k->error, -ENOENT);
 	assert_string_equal(k->error_msg, "cgroup not present in the memory hierarchy yet");
-	assert_int_equal(knob(&f->r, "memory.swap")->error, -ENOENT);
-	assert_int_equal(knob(&f->r, "cpu.shares")->error, 0);
+	assert_int_equal(tl_knob(&f->r, "memory.swap")->error, -ENOENT);
+	assert_int_equal(tl_knob(&f->r, "cpu.shares")->error, 0);
 	assert_file(f, "cpu/pod/c1/cpu.shares", "512");
 	assert_file(f, "pids/pod/c1/pids.max", "100");
 	assert_int_equal(report_errors(&f->r), 3);
@@ -569,7 +560,7 @@ static void test_v1_swap_needs_limit(void **state)
 	set_u64(&f->l.mem.swap, 64ULL << 20);
 	set_u64(&f->l.pids.max, 7);
 	assert_int_equal(cg_apply(f->root, "/pod/c1", &f->l, false, &f->r), -EINVAL);
-	assert_int_equal(knob(&f->r, "memory.swap")->error, -EINVAL);
+	assert_int_equal(tl_knob(&f->r, "memory.swap")->error, -EINVAL);
 	assert_file(f, "memory/pod/c1/memory.memsw.limit_in_bytes", UNLIMITED "\n");
 	assert_file(f, "pids/pod/c1/pids.max", "7"); /* never stops at the first failure */
 }
@@ -817,7 +808,7 @@ static void test_real_v1(void **state)
 	real_assert(x, CG_MEMORY, "memory.memsw.limit_in_bytes", "83886080");
 	real_assert(x, CG_MEMORY, "memory.soft_limit_in_bytes", "33554432");
 	real_assert(x, CG_PIDS, "pids.max", "50");
-	assert_string_equal(knob(&x->r, "memory.swap")->applied, "83886080");
+	assert_string_equal(tl_knob(&x->r, "memory.swap")->applied, "83886080");
 	/* lower both (memory first), then raise both (memsw first): the wrong order is EINVAL */
 	set_u64(&x->l.mem.limit, 32ULL << 20);
 	set_u64(&x->l.mem.swap, 8ULL << 20);
@@ -831,10 +822,10 @@ static void test_real_v1(void **state)
 	/* shares are clamped silently: read back, not rewritten next time */
 	set_u64(&x->l.cpu.shares, 1);
 	real_apply(x);
-	assert_string_equal(knob(&x->r, "cpu.shares")->applied, "2");
-	assert_string_equal(knob(&x->r, "cpu.shares")->note, "clamped by the kernel to 2");
+	assert_string_equal(tl_knob(&x->r, "cpu.shares")->applied, "2");
+	assert_string_equal(tl_knob(&x->r, "cpu.shares")->note, "clamped by the kernel to 2");
 	real_apply(x); /* 2 is what 1 becomes: nothing to write */
-	assert_null(knob(&x->r, "cpu.shares")->note);
+	assert_null(tl_knob(&x->r, "cpu.shares")->note);
 	clear_all(&x->l);
 	real_apply(x);
 	real_assert(x, CG_CPU, "cpu.shares", "1024");
@@ -886,7 +877,7 @@ static void test_real_v1_ebusy(void **state)
 	assert_int_equal(read(q[0], buf, 1), 1);
 	set_u64(&x->l.mem.limit, 4ULL << 20);
 	assert_int_equal(cg_apply(x->root, x->cg, &x->l, false, &x->r), -EBUSY);
-	k = knob(&x->r, "memory.limit");
+	k = tl_knob(&x->r, "memory.limit");
 	assert_int_equal(k->error, -EBUSY);
 	assert_non_null(
 		strstr(k->error_msg, "memory.limit_in_bytes: 4M is below the current usage"));

@@ -229,11 +229,6 @@ static int setup(void **state)
 	return sdunit_new_fake(fake_set, f, &f->sd);
 }
 
-static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-	return remove(p) < 0 ? -1 : 0;
-}
-
 static int teardown(void **state)
 {
 	struct fx *f = *state;
@@ -242,18 +237,9 @@ static int teardown(void **state)
 	cg_root_free(f->root);
 	report_done(&f->r);
 	free(f->l.cpu.cpus.v);
-	nftw(f->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	tl_rm_tree(f->dir);
 	free(f);
 	return 0;
-}
-
-static const struct qos_knob *knob(const struct qos_report *r, const char *key)
-{
-	for (size_t i = 0; i < r->n; i++)
-		if (streq(r->v[i].key, key))
-			return &r->v[i];
-	fail_msg("no report entry %s", key);
-	return NULL;
 }
 
 static void set_u64(struct qos_u64 *k, uint64_t v)
@@ -290,7 +276,7 @@ static int apply(struct fx *f, const char *cg, bool fresh, bool dry)
 
 static void expect_via(struct fx *f, const char *key, const char *via)
 {
-	const struct qos_knob *k = knob(&f->r, key);
+	const struct qos_knob *k = tl_knob(&f->r, key);
 
 	if (!k->via || !streq(k->via, via))
 		fail_msg("%s: via %s, expected %s", key, k->via ? k->via : "(none)", via);
@@ -310,19 +296,19 @@ static void v2_unit_knobs_go_to_systemd_in_one_call(void **state)
 	assert_file(f, UNIT_CG, "cpu.max", "30000 100000");
 	assert_file(f, UNIT_CG, "memory.max", "41943040");
 	assert_file(f, UNIT_CG, "pids.max", "77");
-	assert_string_equal(knob(&f->r, "cpu.quota")->applied, "30000 100000");
-	assert_string_equal(knob(&f->r, "pids.limit")->applied, "77");
-	assert_true(knob(&f->r, "memory.limit")->written);
+	assert_string_equal(tl_knob(&f->r, "cpu.quota")->applied, "30000 100000");
+	assert_string_equal(tl_knob(&f->r, "pids.limit")->applied, "77");
+	assert_true(tl_knob(&f->r, "memory.limit")->written);
 	expect_via(f, "cpu.quota", "systemd");
 	expect_via(f, "memory.swap", "systemd");
 	assert_int_equal(report_errors(&f->r), 0);
-	assert_non_null(strstr(knob(&f->r, "memory.limit")->note, "docker-1.scope MemoryMax"));
+	assert_non_null(strstr(tl_knob(&f->r, "memory.limit")->note, "docker-1.scope MemoryMax"));
 
 	/* the kernel agrees now: the next pass sends nothing */
 	sdunit_pushed(f->sd, UNIT_CG);
 	assert_int_equal(apply(f, UNIT_CG, true, false), 0);
 	assert_int_equal(f->calls, 1);
-	assert_false(knob(&f->r, "memory.limit")->written);
+	assert_false(tl_knob(&f->r, "memory.limit")->written);
 }
 
 /* A fresh unit gets every owned knob once even where the kernel has the value already (a hook
@@ -364,7 +350,7 @@ static void refusal_sets_nothing_and_names_the_property(void **state)
 	f->refuse = "MemoryMax";
 	assert_true(apply(f, UNIT_CG, true, false) < 0);
 	assert_int_equal(f->calls, 1 + 7); /* the batch, then each of the seven knobs */
-	k = knob(&f->r, "memory.limit");
+	k = tl_knob(&f->r, "memory.limit");
 	assert_int_equal(k->error, -EINVAL);
 	assert_non_null(strstr(k->error_msg, "MemoryMax=41943040"));
 	assert_non_null(strstr(k->error_msg, "docker-1.scope"));
@@ -383,7 +369,7 @@ static void unknown_property_falls_back_to_cgroupfs(void **state)
 	set_class(f);
 	f->unknown = "MemorySwapMax";
 	assert_int_equal(apply(f, UNIT_CG, true, false), 0);
-	k = knob(&f->r, "memory.swap");
+	k = tl_knob(&f->r, "memory.swap");
 	assert_int_equal(k->error, 0);
 	assert_string_equal(k->via, "cgroupfs");
 	assert_non_null(strstr(k->note, "written to cgroupfs"));
@@ -401,7 +387,7 @@ static void dry_run_calls_nobody(void **state)
 	assert_int_equal(apply(f, UNIT_CG, true, true), 0);
 	assert_int_equal(f->calls, 0);
 	assert_file(f, UNIT_CG, "memory.max", "max");
-	assert_non_null(strstr(knob(&f->r, "memory.limit")->note, "dry run: would set on"));
+	assert_non_null(strstr(tl_knob(&f->r, "memory.limit")->note, "dry run: would set on"));
 	expect_via(f, "memory.limit", "systemd");
 }
 

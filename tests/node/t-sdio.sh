@@ -4,20 +4,13 @@
 # IOWriteBandwidthMax property, io.max has it, and it holds (sampled every millisecond) across
 # daemon-reloads and a set-property on the scope.
 . "$(dirname "$0")/lib.sh"
-# knob_is CGPATH FILE VALUE (for wait_for: the file is read on every try)
-knob_is() { [[ $(knob "$1" "$2") == "$3" ]]; }
 qt_init sdio
+. "$(dirname "$0")/lib-sd.sh"
 H=$PAY/helpers
 IMG=qosd-test-io:$$
 RELOADS=${QT_SD_IO_RELOADS:-3}
 
-if ! wait_for 90 docker info >/dev/null; then
-	fail dockerd "docker info fails 90 s after boot: $(docker info 2>&1 | tail -1)"
-	exit 1
-fi
-make_rootfs "$QT_TMP/rootfs"
-tar -C "$QT_TMP/rootfs" -c . | docker import - "$IMG" >/dev/null || { fail import "docker import failed"; exit 1; }
-at_exit "docker rmi -f $IMG"
+sd_image "$IMG"
 CID=$(docker run -d --name "$QT_ID-io" "$IMG" sh -c 'while :; do sleep 1; done')
 at_exit "docker rm -f $QT_ID-io"
 SCOPE=docker-$CID.scope

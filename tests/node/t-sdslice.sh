@@ -4,9 +4,8 @@
 # "docker run --cgroup-parent=qosd-sdacme.slice", each class allowing 75% of a CPU. With a budget
 # of 100% they get one CPU together; with 190% (the control) they get more.
 . "$(dirname "$0")/lib.sh"
-# knob_is CGPATH FILE VALUE (for wait_for: the file is read on every try)
-knob_is() { [[ $(knob "$1" "$2") == "$3" ]]; }
 qt_init sdslice
+. "$(dirname "$0")/lib-sd.sh"
 IMG=qosd-test-sl:$$
 POL=/etc/qosd/conf.d/sdacme.conf
 SL=/qosd.slice/qosd-sdacme.slice
@@ -25,13 +24,7 @@ write_policy() { # BUDGET_PERCENT
 }
 at_exit "rm -f $POL; systemctl reload qosd; systemctl stop qosd-sdacme.slice"
 
-if ! wait_for 90 docker info >/dev/null; then
-	fail dockerd "docker info fails 90 s after boot: $(docker info 2>&1 | tail -1)"
-	exit 1
-fi
-make_rootfs "$QT_TMP/rootfs"
-tar -C "$QT_TMP/rootfs" -c . | docker import - "$IMG" >/dev/null || { fail import "docker import failed"; exit 1; }
-at_exit "docker rmi -f $IMG"
+sd_image "$IMG"
 
 write_policy 100
 t=$(now_ms)

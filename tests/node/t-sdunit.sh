@@ -7,9 +7,8 @@
 #   qosd through systemd (SetUnitProperties): no sample differs from the class, no correction.
 # Tenant budgets as slices are t-sdslice.sh.
 . "$(dirname "$0")/lib.sh"
-# knob_is CGPATH FILE VALUE (for wait_for: the file is read on every try)
-knob_is() { [[ $(knob "$1" "$2") == "$3" ]]; }
 qt_init sdunit
+. "$(dirname "$0")/lib-sd.sh"
 H=$PAY/helpers
 IMG=qosd-test-sd:$$
 RELOADS=${QT_SD_RELOADS:-50}
@@ -33,13 +32,7 @@ restart_qosd() { # QOSD_SYSTEMD value
 }
 at_exit "rm -f $DROPIN $QCONF; systemctl daemon-reload; systemctl restart qosd"
 
-if ! wait_for 90 docker info >/dev/null; then
-	fail dockerd "docker info fails 90 s after boot: $(docker info 2>&1 | tail -1)"
-	exit 1
-fi
-make_rootfs "$QT_TMP/rootfs"
-tar -C "$QT_TMP/rootfs" -c . | docker import - "$IMG" >/dev/null || { fail import "docker import failed"; exit 1; }
-at_exit "docker rmi -f $IMG"
+sd_image "$IMG"
 
 # the baseline's container must never have seen qosd's D-Bus path (systemd would keep its values)
 restart_qosd 0

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "qosd/report.h"
 #include "qosd/util.h"
 #include "tests/unit/testlib.h"
 
@@ -29,4 +31,24 @@ void tl_put(const char *dir, const char *rel, const char *content)
 		fail_msg("%s: %s", path, strerror(errno));
 	assert_true(fputs(content, f) >= 0);
 	assert_int_equal(fflush(f), 0);
+}
+
+const struct qos_knob *tl_knob(const struct qos_report *r, const char *key)
+{
+	for (size_t i = 0; i < r->n; i++)
+		if (streq(r->v[i].key, key))
+			return &r->v[i];
+	fail_msg("no report entry %s", key);
+	return NULL;
+}
+
+static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+{
+	return remove(p) < 0 ? -1 : 0;
+}
+
+void tl_rm_tree(const char *dir)
+{
+	if (dir && dir[0])
+		(void) nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
