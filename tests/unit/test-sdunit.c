@@ -89,6 +89,8 @@ static void values_convert_to_unit_properties(void **state)
 	expect_props(SDP_MEMORY_LOW, "0", 0, "MemoryLow=0", NULL);
 	expect_props(SDP_TASKS_MAX, "77", 0, "TasksMax=77", NULL);
 	expect_props(SDP_TASKS_MAX, "max", 0, "TasksMax=infinity", NULL);
+	expect_props(SDP_MEMORY_HIGH, "max", 0, "MemoryHigh=infinity", NULL);
+	expect_props(SDP_MEMORY_MIN, "8388608", 0, "MemoryMin=8388608", NULL);
 	assert_int_equal(sdprop_from_kernel(SDP_MEMORY_MAX, "max", 0, p, &n), 0);
 	assert_true(p[0].type == 't' && p[0].u == UINT64_MAX);
 	assert_string_equal(p[0].name, "MemoryMax");
@@ -176,6 +178,12 @@ static void knob_table_names_the_property_per_version(void **state)
 		{ "memory.soft_limit_in_bytes", SDP_NONE, SDP_NONE },
 		{ "memory.low", SDP_NONE, SDP_MEMORY_LOW },
 		{ "pids.max", SDP_TASKS_MAX, SDP_TASKS_MAX },
+		{ "memory.high", SDP_NONE, SDP_MEMORY_HIGH },
+		{ "memory.min", SDP_NONE, SDP_MEMORY_MIN },
+		/* no property: systemd#26658 (burst); cpu.idle is CPUWeight=idle, not mapped yet */
+		{ "cpu.max.burst", SDP_NONE, SDP_NONE },
+		{ "cpu.cfs_burst_us", SDP_NONE, SDP_NONE },
+		{ "cpu.idle", SDP_NONE, SDP_NONE },
 	};
 
 	for (size_t i = 0; i < ELEMENTSOF(rows); i++) {
