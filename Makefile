@@ -60,9 +60,12 @@ ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE $(WARN) $(HARDEN_CFLAGS) $(CFLAGS) $(SANFL
 	$(PKG_CFLAGS) -MMD -MP
 ALL_LDFLAGS = $(HARDEN_LDFLAGS) $(LDFLAGS) $(SANFLAGS)
 
-PROGS := qosd qosctl qos-hook
+PROGS := qosd qosctl qos-hook qos-hook-apply
 QOSCTL_SRCS := $(wildcard qosd/qosctl-*.c)
-PROG_SRCS := qosd/main.c qosd/qosctl.c qosd/qos-hook.c $(QOSCTL_SRCS)
+PROG_SRCS := qosd/main.c qosd/qosctl.c qosd/qos-hook.c qosd/qos-hook-apply.c $(QOSCTL_SRCS)
+# qos-hook's fast path (issue 16): these objects and jansson, nothing else; qos-hook-apply, its
+# fallback, has the rest
+HOOK_FAST_OBJS := $(patsubst %,$(B)/obj/qosd/%.o,hook-args ocistate proto units util)
 LIB_SRCS := $(filter-out $(PROG_SRCS),$(wildcard qosd/*.c blkio/*.c tc/*.c quota/*.c))
 LIB_OBJS := $(LIB_SRCS:%.c=$(B)/obj/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test-*.c tests/fake/test-*.c)
@@ -97,8 +100,18 @@ $(B)/qosd: $(B)/obj/qosd/main.o $(B)/libqos.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(MHD_LIBS)
 $(B)/qosctl: $(B)/obj/qosd/qosctl.o $(QOSCTL_SRCS:%.c=$(B)/obj/%.o) $(B)/libqos.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
-$(B)/qos-hook: $(B)/obj/qosd/qos-hook.o $(B)/libqos.a
+$(B)/qos-hook: $(B)/obj/qosd/qos-hook.o $(HOOK_FAST_OBJS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(shell pkg-config --libs jansson 2>/dev/null)
+$(B)/qos-hook-apply: $(B)/obj/qosd/qos-hook-apply.o $(B)/libqos.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+# where qos-hook looks for qos-hook-apply (after its own directory): the object is rebuilt when
+# LIBEXECDIR changes (make install PREFIX=...)
+$(B)/obj/qosd/qos-hook.o: ALL_CFLAGS += -DQOSD_LIBEXECDIR='"$(LIBEXECDIR)"'
+$(B)/obj/qosd/qos-hook.o: $(B)/libexecdir.stamp
+$(B)/libexecdir.stamp: FORCE
+	@mkdir -p $(@D)
+	@echo '$(LIBEXECDIR)' | cmp -s - $@ || echo '$(LIBEXECDIR)' >$@
+FORCE:
 
 $(B)/tests/%: $(B)/obj/tests/%.o $(B)/obj/tests/unit/testlib.o $(B)/libqos.a
 	@mkdir -p $(@D)
@@ -151,6 +164,8 @@ install: all
 		$(DESTDIR)$(SYSCONFDIR)/qosd/examples $(DESTDIR)$(UNITDIR)
 	install -m 0755 $(B)/qosd $(DESTDIR)$(SBINDIR)/qosd
 	install -m 0755 $(B)/qos-hook $(DESTDIR)$(SBINDIR)/qos-hook
+	install -d $(DESTDIR)$(LIBEXECDIR)
+	install -m 0755 $(B)/qos-hook-apply $(DESTDIR)$(LIBEXECDIR)/qos-hook-apply
 	install -m 0755 $(B)/qosctl $(DESTDIR)$(BINDIR)/qosctl
 	install -m 0644 docs/*.8 $(DESTDIR)$(MANDIR)/man8/
 	install -m 0644 docs/*.5 $(DESTDIR)$(MANDIR)/man5/
@@ -167,6 +182,8 @@ install: all
 # and stays.
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/qosd $(DESTDIR)$(SBINDIR)/qos-hook $(DESTDIR)$(BINDIR)/qosctl
+	rm -f $(DESTDIR)$(LIBEXECDIR)/qos-hook-apply
+	-rmdir $(DESTDIR)$(LIBEXECDIR) 2>/dev/null
 	rm -f $(patsubst docs/%,$(DESTDIR)$(MANDIR)/man8/%,$(wildcard docs/*.8)) \
 		$(patsubst docs/%,$(DESTDIR)$(MANDIR)/man5/%,$(wildcard docs/*.5))
 	rm -f $(patsubst conf.d/%,$(DESTDIR)$(SYSCONFDIR)/qosd/examples/%,$(wildcard conf.d/*.conf))

@@ -21,7 +21,7 @@ if [[ $(id -u) != 0 ]]; then
 	echo "make bench: needs root (cgroups, netns, veth)" >&2
 	exit 1
 fi
-for p in qosd qosctl qos-hook; do
+for p in qosd qosctl qos-hook qos-hook-apply; do
 	[[ -x $B/$p ]] || { echo "make bench: $B/$p is missing (make all)" >&2; exit 1; }
 done
 

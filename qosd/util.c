@@ -149,7 +149,7 @@ int read_file_at(int dirfd, const char *name, size_t max, char **ret)
 	return (int) MIN(len, (size_t) INT_MAX);
 }
 
-static int write_all(int fd, const char *p, size_t len)
+int write_all(int fd, const char *p, size_t len)
 {
 	while (len > 0) {
 		ssize_t n = write(fd, p, len);

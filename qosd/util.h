@@ -98,6 +98,8 @@ int read_fd_full(int fd, size_t max, uint64_t deadline, char **ret, size_t *ret_
  * now_usec()) has passed, never earlier. */
 int fd_wait(int fd, short events, uint64_t deadline);
 
+/* write() until len bytes are written (EINTR retried). */
+int write_all(int fd, const char *p, size_t len);
 /* Atomically replace path with contents: tmp file in the same directory, fsync, rename, fsync dir.
  * The file gets mode (umask ignored). */
 int write_file_atomic(const char *path, const char *contents, size_t len, mode_t mode);

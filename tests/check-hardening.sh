@@ -2,10 +2,10 @@
 # Hardened build (issue 12): every installed program is a PIE, linked with full RELRO
 # (GNU_RELRO + BIND_NOW), calls the stack protector and fortified libc functions. Reads the ELF
 # files, so it fails if a Makefile change drops a flag.
-#   tests/check-hardening.sh DIR   (DIR holds qosd, qosctl, qos-hook)
+#   tests/check-hardening.sh DIR   (DIR holds qosd, qosctl, qos-hook, qos-hook-apply)
 set -uo pipefail
 dir=${1:-${B:-build/san}}
-for p in qosd qosctl qos-hook; do
+for p in qosd qosctl qos-hook qos-hook-apply; do
 	f=$dir/$p
 	if [[ ! -x $f ]]; then
 		echo "FAIL: style/hardening/$p: $f is not built"

@@ -52,8 +52,13 @@ declare -A allow=(
 	[stats]="cgfs util"
 	[metrics]="manager plan stats cgroup tc quota policy report control config log util"
 	[plan]="manager metrics assign control desired cgroup proto policy report log util"
-	[qos-hook]="manager policy desired registry reconcile cgroup blkio tc quota config allow assign
-		ocistate proto units limits report sdunit log util"
+	# qos-hook's command line and state, shared by its two programs
+	[hook-args]="ocistate config units util"
+	# qos-hook: the fast path (one request to qosd) links these alone (issue 16)
+	[qos-hook]="hook-args ocistate proto config util"
+	# qos-hook-apply: the fallback qos-hook execs when qosd does not answer
+	[qos-hook-apply]="hook-args manager policy desired registry reconcile cgroup blkio tc quota
+		config allow assign units limits report sdunit log util"
 )
 for k in "${!allow[@]}"; do allow[$k]=$(echo ${allow[$k]}); done # one line, single spaces
 module_of() {

@@ -157,7 +157,7 @@ else
 		make -s --no-print-directory -C "$QOSD_SRC" install DESTDIR="$D" PREFIX=/usr \
 		>"$QT_TMP/install.log" 2>&1; then
 		pass install-runs
-		for f in usr/sbin/qosd usr/sbin/qos-hook usr/bin/qosctl; do
+		for f in usr/sbin/qosd usr/sbin/qos-hook usr/bin/qosctl usr/libexec/qosd/qos-hook-apply; do
 			check "install-$(basename $f)" "$f not installed executable" test -x "$D/$f"
 		done
 		for p in qosd.8 qosctl.8 qos-hook.8; do

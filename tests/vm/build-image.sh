@@ -265,7 +265,7 @@ build_project() {
 	local f missing=()
 	R=$(mktemp -d "$OUT/project-tree.XXXXXX")
 	mkdir -p "$R/qosd/$B"
-	for f in qosd qosctl qos-hook; do
+	for f in qosd qosctl qos-hook qos-hook-apply; do
 		if [[ -x $SRC/$B/$f ]]; then
 			copy_elf "$SRC/$B/$f" "/qosd/$B/$f"
 		else
