@@ -5,7 +5,8 @@
  *   floor limits PARENT N   the knob writes and read-backs alone, on an existing cgroup
  *   floor inotify PARENT N  mkdir (every hierarchy, runc's order) -> IN_CREATE read by another
  *                           thread watching the first hierarchy, and -> the thread's raw writes done
- *   floor exec N            fork + exec of /bin/true until it exits (what any hook pays)
+ *   floor exec N [PROG KEY] fork + exec of /bin/true until it exits (what any hook pays); or of
+ *                           PROG, reported as KEY (make bench: a static no-op, floor.exec_static)
  * PARENT is a cgroup path ("/qosd-bench-1/floor") that exists in every hierarchy. $QB_PREFIX
  * replaces "floor" in the create/limits result names. */
 #include <pthread.h>
@@ -199,8 +200,12 @@ int main(int argc, char **argv)
 {
 	int n;
 
-	if (argc == 3 && !strcmp(argv[1], "exec")) {
-		/* calibration for the hook: fork + exec of /bin/true until it exits */
+	if ((argc == 3 || argc == 5) && !strcmp(argv[1], "exec")) {
+		/* calibration for the hook: fork + exec of /bin/true (or PROG, reported as KEY) until
+		 * it exits */
+		const char *prog = argc == 5 ? argv[3] : "/bin/true";
+		const char *key = argc == 5 ? argv[4] : "floor.exec";
+
 		n = atoi(argv[2]);
 		double *v = calloc(n, sizeof(double));
 
@@ -209,17 +214,17 @@ int main(int argc, char **argv)
 			pid_t p = fork();
 
 			if (p == 0) {
-				execl("/bin/true", "true", (char *) NULL);
+				execl(prog, prog, (char *) NULL);
 				_exit(127);
 			}
 			waitpid(p, NULL, 0);
 			v[i] = (double) (now_ns() - t0) / 1000.0;
 		}
-		report("floor.exec", v, n);
+		report(key, v, n);
 		return 0;
 	}
 	if (argc != 4)
-		die("usage: floor create|limits|inotify PARENT N | floor exec N");
+		die("usage: floor create|limits|inotify PARENT N | floor exec N [PROG KEY]");
 	n = atoi(argv[3]);
 	open_parents(argv[2]);
 	if (!strcmp(argv[1], "create") || !strcmp(argv[1], "limits"))

@@ -111,6 +111,9 @@ run() { # run CMD...: keep its RESULT lines; a failing step is reported, not fat
 get() { awk -v k="$1" -v f="${2:-2}" '$2 == k { v = $(f + 1) } END { print v }' "$RES"; }
 skipping() { [[ " $QB_SKIP " == *" $1 "* ]]; }
 note() { echo "$1: $2" >>"$TMP/notes"; }
+# the hook's floor: a static no-op (libc.a is in libc6-dev); a dynamic one if static fails
+cc -O2 -static -o "$BIN/noop" bench/noop.c 2>/dev/null || cc -O2 -o "$BIN/noop" bench/noop.c || exit 1
+ldd "$BIN/noop" 2>&1 | grep -q 'not a dynamic' || note floor.exec_static "a dynamic no-op (no libc.a)"
 
 # ---- cgroups ----
 cg_mkdir() { # cg_mkdir PATH: in every hierarchy; v1 cpuset made usable; v2 controllers enabled
@@ -199,11 +202,15 @@ if ! skipping apply; then
 	run "$BIN/floor" create "$CGP/floor" "$N_APPLY"
 	run "$BIN/floor" limits "$CGP/floor" "$N_APPLY"
 	run "$BIN/floor" exec $((N_APPLY / 5))
+	run "$BIN/floor" exec $((N_APPLY / 5)) "$BIN/noop" floor.exec_static
 	run "$BIN/qapply" socket "$SOCK" "$CGP/apply" "$N_APPLY"
 	run "$BIN/qapply" hook "$SOCK" "$CGP/apply" $((N_APPLY / 5)) "${HOOK[@]}"
 	# again, so that both sides of a ratio saw the same minute of this machine
 	run "$BIN/floor" create "$CGP/floor" "$N_APPLY"
 	run "$BIN/qapply" socket "$SOCK" "$CGP/apply" "$N_APPLY"
+	run "$BIN/floor" limits "$CGP/floor" "$N_APPLY"
+	run "$BIN/floor" exec $((N_APPLY / 5)) "$BIN/noop" floor.exec_static
+	run "$BIN/qapply" hook "$SOCK" "$CGP/apply" $((N_APPLY / 5)) "${HOOK[@]}"
 	stop_qosd
 	if ((HAVE_LIBCG)) && [[ $V == 1 ]]; then
 		run "$BIN/libcg" api-create "$CGP/lib" "$N_APPLY"
