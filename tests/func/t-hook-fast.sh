@@ -27,9 +27,14 @@ pidsmax() { qt_knob "$QT_CGP/$1" "${PIDS[@]}"; }
 # ---- what each program loads (the dynamic loader's own list: no ldd needed) ----
 heavy='libsystemd|libnl-|libinih|libudev|libgcrypt|liblzma|libzstd|libcap'
 libs=$(LD_TRACE_LOADED_OBJECTS=1 "$QOSHOOK" 2>&1)
-check fast-links-jansson "qos-hook does not load libjansson: $libs" grep -q libjansson <<<"$libs"
-check fast-links-nothing-else "qos-hook loads $(grep -oE "($heavy)[^ ]*" <<<"$libs" | tr '\n' ' ')" \
-	bash -c '! grep -qE "$1" <<<"$2"' _ "$heavy" "$libs"
+if ! grep -q '=>' <<<"$libs" && grep -q 'qos-hook: usage error' <<<"$libs"; then
+	# make HOOK_STATIC=1: no loader to list anything, so the program itself ran
+	pass fast-links-static
+else
+	check fast-links-jansson "qos-hook does not load libjansson: $libs" grep -q libjansson <<<"$libs"
+	check fast-links-nothing-else "qos-hook loads $(grep -oE "($heavy)[^ ]*" <<<"$libs" | tr '\n' ' ')" \
+		bash -c '! grep -qE "$1" <<<"$2"' _ "$heavy" "$libs"
+fi
 # the same test on the applier finds them: the check can fail
 alibs=$(LD_TRACE_LOADED_OBJECTS=1 "$APPLY" 2>&1)
 check fast-check-can-fail "qos-hook-apply loads none of $heavy: $alibs" grep -qE "$heavy" <<<"$alibs"
