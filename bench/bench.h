@@ -9,8 +9,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -179,7 +181,8 @@ static inline const struct knob *knobs(size_t *n)
 	return knobs_v1;
 }
 
-/* A child that sleeps until killed: the task every bench container gets. */
+/* A child that sleeps until killed: the task every bench container gets. It dies with its
+ * parent: a bench program that fails (die) leaves nothing holding make bench's output pipe. */
 static inline pid_t sleeper(void)
 {
 	pid_t p = fork();
@@ -187,6 +190,9 @@ static inline pid_t sleeper(void)
 	if (p < 0)
 		die("fork");
 	if (p == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() == 1)
+			_exit(0);
 		for (;;)
 			pause();
 	}

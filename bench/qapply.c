@@ -15,6 +15,9 @@
 static struct hier H[4];
 static size_t NH;
 static int pfd[4];
+/* v1: the blkio group runc makes too. qosd checks a container's path in every hierarchy it
+ * manages: a task left in the blkio root is refused (its knobs are not written here). */
+static int blkio_pfd = -1;
 static const char *sock_path;
 
 /* runc's order of the four (cpuset, memory, cpu, pids); cpuset copied from the parent. */
@@ -39,6 +42,16 @@ static void runtime_create(const char *name, pid_t pid)
 			die("cpuset");
 		if (write_at(fd, "cgroup.procs", s) < 0)
 			die("attach");
+		close(fd);
+	}
+	if (blkio_pfd >= 0) {
+		int fd;
+
+		if (mkdirat(blkio_pfd, name, 0755) < 0)
+			die("mkdir blkio %s", name);
+		fd = openat(blkio_pfd, name, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (write_at(fd, "cgroup.procs", s) < 0)
+			die("attach blkio");
 		close(fd);
 	}
 }
@@ -72,6 +85,11 @@ static void remove_group(const char *name, pid_t pid)
 		(void) write_at(pfd[h], "cgroup.procs", s);
 		if (unlinkat(pfd[h], name, AT_REMOVEDIR) < 0)
 			die("rmdir %s", name);
+	}
+	if (blkio_pfd >= 0) {
+		(void) write_at(blkio_pfd, "cgroup.procs", s);
+		if (unlinkat(blkio_pfd, name, AT_REMOVEDIR) < 0)
+			die("rmdir blkio %s", name);
 	}
 }
 
@@ -125,6 +143,12 @@ int main(int argc, char **argv)
 		snprintf(p, sizeof(p), "%s%s", H[h].dir, parent);
 		if ((pfd[h] = open(p, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
 			die("open %s", p);
+	}
+	if (NH == 4) {
+		char p[4096];
+
+		snprintf(p, sizeof(p), CGROOT "/blkio%s", parent);
+		blkio_pfd = open(p, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	}
 	call_us = calloc(n, sizeof(double));
 	all_us = calloc(n, sizeof(double));

@@ -40,6 +40,9 @@ if [[ $(stat -f -c %T $CGROOT) == cgroup2fs ]]; then
 	V=2 HIERS=(.)
 else
 	V=1 HIERS=(cpu cpuset memory pids)
+	# the containers' blkio groups (qapply makes them as runc does; qosd refuses a task in the
+	# blkio root)
+	[[ -d $CGROOT/blkio ]] && HIERS+=(blkio)
 fi
 
 say() { echo "bench: $*" >&2; }
