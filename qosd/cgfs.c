@@ -194,6 +194,27 @@ int cgfs_read(int dirfd, const char *knob, char **ret)
 	return read_fd(fd, ret);
 }
 
+int cgfs_read_keep(int dirfd, const char *knob, char **ret, int *ret_fd)
+{
+	_cleanup_close_ int fd = -1;
+	int r;
+
+	r = open_knob(dirfd, knob, O_RDONLY, &fd);
+	if (r >= 0)
+		r = read_fd(fd, ret);
+	if (r < 0)
+		return r;
+	*ret_fd = TAKE_FD(fd);
+	return 0;
+}
+
+int cgfs_reread(int fd, char **ret)
+{
+	if (lseek(fd, 0, SEEK_SET) < 0)
+		return negative_errno();
+	return read_fd(fd, ret);
+}
+
 /* An empty value is written as "\n": a zero-length write(2) may never reach the kernel handler. */
 int cgfs_write(int dirfd, const char *knob, const char *value)
 {

@@ -52,6 +52,7 @@ struct step {
 	const struct cg_knob_ver *kv;
 	size_t idx; /* report entry */
 	int fd; /* borrowed */
+	int kfd; /* the knob, kept open from the read before the write to the read-back; or -1 */
 	enum qos_op op;
 	char *cur, *want;
 	bool write;
@@ -503,8 +504,15 @@ static void plan_none(struct apply_ctx *c, const struct cg_knob_desc *d)
 		c->ret = -EOPNOTSUPP;
 }
 
+static void close_kfd(struct step *s)
+{
+	if (s->kfd >= 0)
+		close(s->kfd);
+	s->kfd = -1;
+}
+
 /* Read the knob and decide what to write. LEAVE knobs are reported only in a dry run. */
-static void plan_row(struct apply_ctx *c, const struct cg_knob_desc *d)
+static void plan_knob(struct apply_ctx *c, const struct cg_knob_desc *d)
 {
 	const struct cg_knob_ver *kv = &d->v[c->v];
 	enum qos_op op = step_op(c, d);
@@ -519,14 +527,16 @@ static void plan_row(struct apply_ctx *c, const struct cg_knob_desc *d)
 	*s = (struct step){ .d = d,
 			    .kv = kv,
 			    .fd = c->fd[d->ctrl],
+			    .kfd = -1,
 			    .op = op,
 			    .sd = c->unit && kv->sdp != SDP_NONE };
 	if (!c->dir_err[d->ctrl])
-		r = cgfs_read(s->fd, kv->file, &s->cur);
+		r = cgfs_read_keep(s->fd, kv->file, &s->cur, &s->kfd);
 	if (r < 0 && op == QOS_LEAVE)
 		return;
 	if (report_add(c->r, kv->key, kv->file, NULL) < 0) {
 		free(s->cur);
+		close_kfd(s);
 		c->ret = c->ret ? c->ret : -ENOMEM;
 		return;
 	}
@@ -548,6 +558,16 @@ static void plan_row(struct apply_ctx *c, const struct cg_knob_desc *d)
 	(void) knob_printf(&step_knob(c, s)->desired, "%s", s->want);
 	/* what the kernel has may not be what systemd keeps (a hook or an old qosd wrote it) */
 	s->write = !same_value(kv->kind, s->cur, s->want) || (s->sd && c->fresh);
+}
+
+/* A knob to write keeps the fd of its read for the read-back; the others close it at once. */
+static void plan_row(struct apply_ctx *c, const struct cg_knob_desc *d)
+{
+	size_t n = c->n;
+
+	plan_knob(c, d);
+	if (c->n > n && !c->steps[n].write)
+		close_kfd(&c->steps[n]);
 }
 
 static struct step *find_step(struct apply_ctx *c, const char *file)
@@ -771,7 +791,8 @@ static void finish(struct apply_ctx *c, struct step *s)
 
 	if (!s->write || c->dry_run) {
 		k->applied = shown(s->kv->kind, TAKE_PTR(s->cur));
-	} else if ((rr = cgfs_read(s->fd, s->kv->file, &now)) >= 0) {
+	} else if ((rr = s->kfd >= 0 ? cgfs_reread(s->kfd, &now)
+				     : cgfs_read(s->fd, s->kv->file, &now)) >= 0) {
 		if (!s->err && !same_value(s->kv->kind, now, s->want)) {
 			snprintf(buf, sizeof(buf), "the kernel reads back %s", now);
 			note_add(k, buf);
@@ -788,6 +809,7 @@ static void finish(struct apply_ctx *c, struct step *s)
 		fail_write(c, s);
 	free(s->cur);
 	free(s->want);
+	close_kfd(s);
 }
 
 int cg_apply(struct cg_root *root, const char *cgpath, const struct qos_cg_limits *l, bool dry_run,

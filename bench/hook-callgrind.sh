@@ -1,0 +1,66 @@
+#!/bin/bash
+# bench/hook-callgrind.sh HOOK...: instructions (valgrind --tool=callgrind, loader included) of one
+# qos-hook registration through a running qosd, for each HOOK binary given (e.g. an old and a new
+# build), and of a static no-op for scale. Instruction counts do not move with the machine's load,
+# unlike the wall clock. Needs root and cgroup v1 or v2; everything is named qosd-bench-<pid>-...
+# and removed on exit. Output: "NAME instructions" lines; profiles in $QB_OUT (default a temp dir,
+# kept) for callgrind_annotate.
+set -u
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+B=${B:-build/rel}
+[[ $# -ge 1 ]] || set -- "$SRC/$B/qos-hook"
+command -v valgrind >/dev/null || { echo "hook-callgrind: valgrind is not installed" >&2; exit 1; }
+TAG=qosd-bench-$$
+T=$(mktemp -d "/tmp/$TAG.XXXXXX")
+OUT=${QB_OUT:-$(mktemp -d "/tmp/$TAG-out.XXXXXX")}
+CGR=/sys/fs/cgroup
+CGP=/$TAG
+if [[ $(stat -f -c %T $CGR) == cgroup2fs ]]; then HI=(.); else HI=(); for h in cpu cpuset memory pids blkio; do [[ -d $CGR/$h ]] && HI+=("$h"); done; fi
+SP= QP=
+cleanup() {
+	[[ -n $QP ]] && kill "$QP" 2>/dev/null
+	[[ -n $SP ]] && kill "$SP" 2>/dev/null
+	wait 2>/dev/null
+	for h in "${HI[@]}"; do rmdir "$CGR/$h$CGP/c" "$CGR/$h$CGP" 2>/dev/null; done
+	rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+mkdir -p "$T/conf.d" "$T/state"
+chmod 700 "$T/state"
+printf '[class std]\ncpu.shares = 512\nmemory.limit = 256M\npids.limit = 256\n' >"$T/conf.d/bench.conf"
+for h in "${HI[@]}"; do mkdir -p "$CGR/$h$CGP/c" || exit 1; done
+if [[ -d $CGR/cpuset$CGP ]]; then
+	for f in cpus mems; do
+		cat "$CGR/cpuset/cpuset.$f" >"$CGR/cpuset$CGP/cpuset.$f"
+		cat "$CGR/cpuset/cpuset.$f" >"$CGR/cpuset$CGP/c/cpuset.$f"
+	done
+fi
+sleep 600 &
+SP=$!
+for h in "${HI[@]}"; do echo "$SP" >"$CGR/$h$CGP/c/cgroup.procs" || exit 1; done
+"$SRC/$B/qosd" --config-dir "$T/conf.d" --config /dev/null --state-dir "$T/state" --socket "$T/s" \
+	--cgroupfs "$CGR" >"$T/qosd.log" 2>&1 &
+QP=$!
+for _ in $(seq 100); do "$SRC/$B/qosctl" -s "$T/s" list >/dev/null 2>&1 && break; sleep 0.1; done
+
+cc -O2 -static -o "$T/noop" "$SRC/bench/noop.c" || exit 1
+valgrind --tool=callgrind --callgrind-out-file="$OUT/noop.out" "$T/noop" 2>"$OUT/noop.err"
+echo "static-no-op $(awk '/Collected/ { print $4 }' "$OUT/noop.err")"
+i=0
+for hook in "$@"; do
+	i=$((i + 1))
+	name=$i-$(basename "$hook")
+	args=(--socket "$T/s" --config-dir "$T/conf.d" --config /dev/null --state-dir "$T/state"
+		--cgroupfs "$CGR" --timeout 60)
+	if ! valgrind --tool=callgrind --callgrind-out-file="$OUT/$name.out" "$hook" "${args[@]}" \
+		--id "c$i" --pid "$SP" --tenant bench --class std 2>"$OUT/$name.err"; then
+		echo "hook-callgrind: $hook failed:" >&2
+		grep -v '^==' "$OUT/$name.err" >&2
+		exit 1
+	fi
+	echo "$name $(awk '/Collected/ { print $4 }' "$OUT/$name.err")"
+	"$hook" "${args[@]}" --id "c$i" --release || exit 1
+done
+echo "profiles: $OUT (callgrind_annotate FILE)"
