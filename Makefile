@@ -3,6 +3,7 @@
 #   make deps       install the Debian packages the build and the tests need (idempotent)
 #   make check      deps + sanitizer build + every test layer; last line "N passed, N failed, N skipped"
 #   make check-vm   only the VM layer (cgroup v2, XFS project quotas under qemu)
+#   make check-node only the node layer (Debian + systemd + Docker/podman/runc under qemu; image cached)
 #   make demo       qosd on conf.d/ with three demo workloads; prints what each got
 #   make bench      figures beside the floor measured in the same run
 #   make bench-qos  batch beside latency: server p99 and batch CPU, alone / hogs / static / qosd
@@ -18,7 +19,10 @@ MANDIR ?= $(PREFIX)/share/man
 SYSCONFDIR ?= /etc
 UNITDIR ?= $(PREFIX)/lib/systemd/system
 LIBEXECDIR ?= $(PREFIX)/libexec/qosd
-HOOKSDIR ?= $(PREFIX)/share/containers/oci/hooks.d
+# podman and CRI-O read OCI hooks only from /usr/share/containers/oci/hooks.d (the distribution's)
+# and /etc/containers/oci/hooks.d (the administrator's), never from PREFIX/share: a packaged install
+# (PREFIX=/usr) uses the first, any other PREFIX the second. HOOKSDIR= overrides.
+HOOKSDIR ?= $(if $(filter /usr,$(PREFIX:%/=%)),/usr/share/containers/oci/hooks.d,$(SYSCONFDIR)/containers/oci/hooks.d)
 
 SAN ?= 0
 ifeq ($(SAN),1)
@@ -74,8 +78,8 @@ UNIT_BINS := $(UNIT_SRCS:tests/%.c=$(B)/tests/%)
 HELPER_SRCS := $(wildcard tests/helpers/*.c)
 HELPER_BINS := $(HELPER_SRCS:tests/helpers/%.c=$(B)/helpers/%)
 
-.PHONY: all deps check check-unit check-func check-vm check-style demo bench bench-qos install uninstall \
-	format clean fuzz soak tests
+.PHONY: all deps check check-unit check-func check-vm check-node check-style demo bench bench-qos \
+	install uninstall format clean fuzz soak tests
 .DELETE_ON_ERROR:
 
 all: $(PROGS:%=$(B)/%)
@@ -149,6 +153,9 @@ check-vm: deps
 	@$(MAKE) --no-print-directory all $(HELPER_BINS)
 	@$(MAKE) --no-print-directory SAN=1 tests
 	@B=build/san LAYERS="vm" tests/run-all.sh
+check-node: deps
+	@$(MAKE) --no-print-directory all $(HELPER_BINS)
+	@B=build/san LAYERS="node" tests/run-all.sh
 check-style:
 	@B=build/san LAYERS="style" tests/run-all.sh
 
@@ -187,6 +194,8 @@ install: all
 		sed 's|/usr/local/sbin/qos-hook|$(SBINDIR)/qos-hook|g' $$f > $(DESTDIR)$(HOOKSDIR)/$${f##*/}; \
 		chmod 0644 $(DESTDIR)$(HOOKSDIR)/$${f##*/}; \
 	done
+	@echo "installed: qosd, qos-hook in $(SBINDIR), qosctl in $(BINDIR), unit $(UNITDIR)/qosd.service"
+	@echo "installed: OCI hooks for podman/CRI-O in $(HOOKSDIR) (calling $(SBINDIR)/qos-hook)"
 
 # The reverse of install, over the same variables; /etc/qosd/conf.d holds the operator's policy
 # and stays.

@@ -3,11 +3,11 @@
 # layer. Each layer prints lines "PASS: name", "FAIL: name: why" or "SKIP: name: why"; this script
 # counts them. Exit status: 0 only if nothing failed.
 #   B=build/san       where the binaries are
-#   LAYERS="style unit func vm"
+#   LAYERS="style unit func vm node"
 set -uo pipefail
 cd "$(dirname "$0")/.."
 B=${B:-build/san}
-LAYERS=${LAYERS:-style unit func fuzz vm vm-reliability}
+LAYERS=${LAYERS:-style unit func fuzz vm vm-reliability node}
 export B QOSD_BIN_DIR=$PWD/$B QOSD_HELPER_DIR=$PWD/$B/helpers QOSD_SRC=$PWD
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:exitcode=99}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}

@@ -1,0 +1,140 @@
+#!/bin/bash
+# Node layer: a real node. Debian bookworm built from Debian's packages (tests/node/build-image.sh,
+# cached under build/node), booted under qemu with systemd as PID 1 on cgroup v2, Docker, podman +
+# crun and runc in it; qosd installed with "make install DESTDIR=..." and run as its systemd unit
+# (contrib/qosd.service.in), driven by the real clients. The tests (tests/node/t-*.sh) run in the
+# guest from tests/node/run.sh; their PASS:/FAIL:/SKIP: lines come back on the guest's second serial
+# port (build/node/results.log) and are re-emitted here as "PASS: node/<name>" etc. The guest's
+# console is in build/node/console.log. Each run boots a qcow2 overlay: the cached image stays clean.
+#
+#   QT_NODE_TIMEOUT=600        bound on the guest's whole run (boot, tests, power-off), in seconds
+#   QT_NODE_ACCEL=auto|kvm|tcg auto: KVM when /dev/kvm works and the CPU has vmx/svm
+#   QT_NODE_MEM=2048 QT_NODE_SMP=2
+#   QT_NODE_ONLY=t-service,t-docker   run only these node tests (debugging)
+#   QT_NODE_UNIT=FILE          install this unit file instead of contrib/qosd.service.in (to show
+#                              that a broken unit fails the layer)
+set -uo pipefail
+cd "$(dirname "$0")/.." || exit 1
+B=${QT_NODE_B:-build/rel}
+N=build/node
+BOUND=${QT_NODE_TIMEOUT:-600}
+ACCEL=${QT_NODE_ACCEL:-auto}
+MEM=${QT_NODE_MEM:-2048}
+SMP=${QT_NODE_SMP:-2}
+QEMU=${QT_NODE_QEMU:-qemu-system-x86_64}
+T0=$SECONDS
+
+note() { echo "  # node: $*"; }
+die_fail() {
+	echo "FAIL: node/$1: $2"
+	[[ -n ${3:-} && -f $3 ]] && tail -15 "$3" | sed 's/^/  # /'
+	note "layer took $((SECONDS - T0)) s"
+	exit 1
+}
+
+mkdir -p "$N"
+exec 8>"$N/.layer.lock"
+flock -w 900 8 || die_fail lock "$N/.layer.lock held by another run for 900 s"
+QPID="" TPID="" WORK=""
+cleanup() {
+	[[ -n $QPID ]] && kill -9 "$QPID" 2>/dev/null && wait "$QPID" 2>/dev/null
+	[[ -n $TPID ]] && kill "$TPID" 2>/dev/null && wait "$TPID" 2>/dev/null
+	[[ -n $WORK ]] && rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+command -v "$QEMU" >/dev/null || die_fail qemu "$QEMU not found (make deps installs qemu-system-x86)"
+
+# --- the image (cached: rebuilt only when tests/node/build-image.sh changes)
+t=$SECONDS
+tests/node/build-image.sh "$N" 2>"$N/build.err" || die_fail image "$(grep '^node-build:' "$N/build.err" | tail -1)" "$N/build.err"
+note "image: $((SECONDS - t)) s ($(tr '\n' ' ' <"$N/versions" | sed 's/ $//'))"
+
+# --- the payload disk: make install DESTDIR=, the node tests, the helpers
+t=$SECONDS
+WORK=$(mktemp -d "$N/run.XXXXXX")
+P=$WORK/payload
+mkdir -p "$P/root" "$P/tests" "$P/helpers"
+if ! make --no-print-directory install B="$B" DESTDIR="$PWD/$P/root" >"$WORK/install.log" 2>&1; then
+	die_fail install "make install DESTDIR=... failed" "$WORK/install.log"
+fi
+grep '^installed:' "$WORK/install.log" | sed 's/^/  # node: make install: /'
+if [[ -n ${QT_NODE_UNIT:-} ]]; then
+	u=$(find "$P/root" -name qosd.service)
+	sed "s|@SBINDIR@|/usr/local/sbin|g" "$QT_NODE_UNIT" >"$u"
+	note "unit replaced by $QT_NODE_UNIT (QT_NODE_UNIT)"
+fi
+cp -r tests/node "$P/tests/"
+cp -r conf.d contrib "$P/"
+for h in "$B"/helpers/*; do [[ -x $h ]] && cp "$h" "$P/helpers/"; done
+echo "${QT_NODE_ONLY:-}" >"$P/only"
+mkfs.ext4 -q -F -L qosd-payload -d "$P" "$WORK/payload.img" 64M >"$WORK/mkfs.log" 2>&1 ||
+	die_fail payload "mkfs.ext4 -d of the payload failed" "$WORK/mkfs.log"
+qemu-img create -q -f qcow2 -b "$PWD/$N/root.img" -F raw "$WORK/overlay.qcow2" ||
+	die_fail overlay "qemu-img create (overlay on $N/root.img) failed"
+truncate -s 256M "$WORK/quota.img"
+note "payload and overlay: $((SECONDS - t)) s"
+
+# --- accelerator
+accel=tcg,thread=multi cpu=Nehalem
+if [[ $ACCEL != tcg && -r /dev/kvm && -w /dev/kvm ]] && grep -qwE 'vmx|svm' /proc/cpuinfo; then
+	accel=kvm cpu=host
+elif [[ $ACCEL == kvm ]]; then
+	die_fail kvm "QT_NODE_ACCEL=kvm but /dev/kvm is not usable or the CPUs have no vmx/svm"
+fi
+note "accelerator: $accel -cpu $cpu, $SMP CPUs, $MEM MiB"
+
+# --- boot; results stream from the second serial port
+RES=$N/results.log LOG=$N/console.log
+: >"$RES"
+: >"$LOG"
+t=$SECONDS
+"$QEMU" -accel "$accel" -cpu "$cpu" -m "$MEM" -smp "$SMP" -no-reboot -nodefaults -display none \
+	-kernel "$N/vmlinuz" -initrd "$N/initrd.img" \
+	-append "console=ttyS0 root=/dev/vda rw systemd.unified_cgroup_hierarchy=1 mitigations=off quiet systemd.show_status=0 panic=-1 cryptomgr.notests" \
+	-device virtio-blk-pci,drive=root,addr=0x4 -drive "file=$WORK/overlay.qcow2,format=qcow2,if=none,id=root,cache=unsafe" \
+	-device virtio-blk-pci,drive=payload,addr=0x5,serial=qosd-payload -drive "file=$WORK/payload.img,format=raw,if=none,id=payload,readonly=on" \
+	-device virtio-blk-pci,drive=quota,addr=0x6,serial=qosd-quota -drive "file=$WORK/quota.img,format=raw,if=none,id=quota,cache=unsafe" \
+	-serial "file:$LOG" -serial "file:$RES" </dev/null >"$WORK/qemu.err" 2>&1 &
+QPID=$!
+tail -n +1 -s 0.3 -f --pid="$QPID" "$RES" | sed -u -e 's/\r$//' | awk '
+	/^QOSD-NODE-DONE/ { next }
+	/^(PASS|FAIL|SKIP): / { i = index($0, ": "); print substr($0, 1, i + 1) "node/" substr($0, i + 2); fflush(); next }
+	/^ / { print; fflush(); next }
+	{ print "  " $0; fflush() }' &
+TPID=$!
+outcome=ended
+while kill -0 "$QPID" 2>/dev/null; do
+	sleep 0.5
+	if ((SECONDS - t > BOUND)); then
+		outcome=timeout
+		kill -9 "$QPID" 2>/dev/null
+		break
+	fi
+done
+wait "$QPID" 2>/dev/null
+QPID=
+sleep 0.5
+kill "$TPID" 2>/dev/null
+wait "$TPID" 2>/dev/null
+TPID=
+run_s=$((SECONDS - t))
+
+res() { tr -d '\r' <"$RES"; }
+fails=0
+if [[ $outcome == timeout ]]; then
+	echo "FAIL: node/boot: the guest did not finish within $BOUND s (killed; console: $LOG, results: $RES)"
+	tail -15 "$LOG" | tr -d '\r' | sed 's/^/  # console: /'
+	fails=1
+elif ! res | grep -q '^QOSD-NODE-DONE'; then
+	echo "FAIL: node/done: the guest ended without the QOSD-NODE-DONE line (console: $LOG)"
+	tail -15 "$LOG" | tr -d '\r' | sed 's/^/  # console: /'
+	cat "$WORK/qemu.err" | sed 's/^/  # qemu: /'
+	fails=1
+elif [[ $(res | grep -cE '^(PASS|FAIL|SKIP): ') -eq 0 ]]; then
+	echo "FAIL: node/results: the guest ran no tests"
+	fails=1
+fi
+note "guest run (boot, tests, power-off): $run_s s; $(res | grep -cE '^(PASS|FAIL|SKIP): ') results"
+note "layer took $((SECONDS - T0)) s"
+[[ $fails -eq 0 ]] && ! res | grep -q '^FAIL: '

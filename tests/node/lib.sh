@@ -1,0 +1,136 @@
+# Shared by the node tests (tests/node/t-*.sh), which run inside the node VM as root with systemd
+# as PID 1, qosd installed by make install and running as qosd.service. Each test prints
+# PASS:/FAIL:/SKIP: lines and "  # ..." notes with what it measured; cleanup runs on every exit.
+# Names the tests create start with qosd-test-<pid>.
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C LC_ALL=C
+PAY=${PAY:-/run/qosd-payload}
+CG=/sys/fs/cgroup
+QT_FAILS=0
+QT_ID=qosd-test-$$
+QT_CLEANUP=()
+
+pass() { echo "PASS: $QT_NAME/$1"; }
+fail() {
+	echo "FAIL: $QT_NAME/$1: ${*:2}"
+	QT_FAILS=$((QT_FAILS + 1))
+}
+skip() { echo "SKIP: $QT_NAME/$1: ${*:2}"; }
+note() { echo "  # $*"; }
+# check NAME WHY-IF-FAILED CMD...
+check() {
+	local n=$1 why=$2
+	shift 2
+	if "$@"; then pass "$n"; else fail "$n" "$why"; fi
+}
+# eq NAME WHAT GOT WANT: pass when equal, and say what was read either way
+eq() {
+	if [[ $3 == "$4" ]]; then
+		pass "$1"
+		note "$2: $3"
+	else
+		fail "$1" "$2 is '$3', expected '$4'"
+	fi
+}
+
+qt_init() {
+	QT_NAME=$1
+	QT_TMP=$(mktemp -d "/tmp/$QT_ID-$QT_NAME.XXXXXX")
+	trap qt_cleanup EXIT
+	trap 'exit 130' INT TERM
+}
+# at_exit CMD: run CMD (a string) at cleanup, last registered first
+at_exit() { QT_CLEANUP=("$1" "${QT_CLEANUP[@]}"); }
+qt_cleanup() {
+	local c
+	for c in "${QT_CLEANUP[@]}"; do eval "$c" >/dev/null 2>&1; done
+	rm -rf "$QT_TMP"
+}
+
+# wait_for TIMEOUT_S CMD...: poll CMD every 100 ms; 1 on timeout
+wait_for() {
+	local end=$(($(date +%s) + $1))
+	shift
+	until "$@" 2>/dev/null; do
+		(($(date +%s) > end)) && return 1
+		sleep 0.1
+	done
+}
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+# cg_of_pid PID: the pid's cgroup v2 path (relative to /sys/fs/cgroup, leading /)
+cg_of_pid() { sed -n 's/^0:://p' "/proc/$1/cgroup"; }
+knob() { cat "$CG$1/$2" 2>/dev/null; }
+stat_field() { awk -v k="$3" '$1 == k { print $2 }' "$CG$1/$2"; }
+
+# The class values the tests' policy gives (tests/node/policy/*.conf)
+# expect_class CGPATH PREFIX CPU_MAX MEMORY_MAX SWAP_MAX PIDS_MAX: one PASS per knob
+expect_class() {
+	eq "$2-cpu.max" "$1 cpu.max" "$(knob "$1" cpu.max)" "$3"
+	eq "$2-memory.max" "$1 memory.max" "$(knob "$1" memory.max)" "$4"
+	eq "$2-memory.swap.max" "$1 memory.swap.max" "$(knob "$1" memory.swap.max)" "$5"
+	eq "$2-pids.max" "$1 pids.max" "$(knob "$1" pids.max)" "$6"
+}
+
+# The container workload: wait until its memory limit is set (the container reads its own
+# cgroup), grow an awk string until the OOM killer stops it, then burn CPU forever.
+WORKLOAD='while [ "$(cat /sys/fs/cgroup/memory.max)" = max ]; do sleep 0.2; done; awk "BEGIN { s = \"0123456789abcdef\"; while (1) s = s s }"; while :; do :; done'
+
+# expect_oom CGPATH PREFIX LIMIT_BYTES: the awk in the workload was OOM-killed at the limit
+expect_oom() {
+	if wait_for 60 test "$(stat_field "$1" memory.events oom_kill)" -ge 1; then
+		local peak
+		peak=$(knob "$1" memory.peak)
+		if [[ -n $peak && $peak -le $3 ]]; then
+			pass "$2-oom"
+			note "$1: oom_kill $(stat_field "$1" memory.events oom_kill), memory.peak $peak <= memory.max $3"
+		else
+			fail "$2-oom" "memory.peak $peak above the limit $3"
+		fi
+	else
+		fail "$2-oom" "no oom_kill in $1/memory.events within 60 s ($(tr '\n' ' ' <"$CG$1/memory.events"))"
+	fi
+}
+
+# expect_cpu CGPATH PREFIX QUOTA_PERCENT: the burner's CPU over 4 s is held to the quota (with
+# a margin for the clock of an emulated machine) and the kernel throttled it
+expect_cpu() {
+	local u0 u1 t0 t1 th0 th1 w pct
+	sleep 1
+	u0=$(stat_field "$1" cpu.stat usage_usec) th0=$(stat_field "$1" cpu.stat nr_throttled) t0=$(date +%s%N)
+	sleep 4
+	u1=$(stat_field "$1" cpu.stat usage_usec) th1=$(stat_field "$1" cpu.stat nr_throttled) t1=$(date +%s%N)
+	w=$(((t1 - t0) / 1000))
+	pct=$(((u1 - u0) * 100 / w))
+	if ((pct <= $3 + $3 / 5 && th1 > th0)); then
+		pass "$2-cpu-quota"
+		note "$1: burner used $pct% of a CPU over $((w / 1000)) ms (quota $3%), throttled $((th1 - th0)) times"
+	else
+		fail "$2-cpu-quota" "burner used $pct% of a CPU (quota $3%), throttled $((th1 - th0)) times"
+	fi
+}
+
+# forgotten ID PREFIX: qosd drops the container once it is gone
+expect_forgotten() {
+	if wait_for 30 sh -c "! qosctl list | grep -q '$1'"; then
+		pass "$2-forgotten"
+	else
+		fail "$2-forgotten" "qosctl list still shows $1 30 s after removal: $(qosctl list | grep "$1")"
+	fi
+}
+
+# A busybox root file system (busybox-static and its applets as links) for containers
+make_rootfs() {
+	local r=$1 a
+	mkdir -p "$r"/{bin,dev,proc,sys,tmp,etc,root}
+	cp /bin/busybox "$r/bin/busybox"
+	for a in sh awk cat sleep ls ps dd head rm mkdir touch echo true; do ln -sf busybox "$r/bin/$a"; done
+	echo 'root:x:0:0:root:/root:/bin/sh' >"$r/etc/passwd"
+}
+
+qt_finish() {
+	if [[ $QT_FAILS -gt 0 ]]; then
+		note "qosd's journal (last 20 lines):"
+		journalctl -u qosd -n 20 --no-pager 2>/dev/null | sed 's/^/  #   /'
+	fi
+	return 0
+}
