@@ -19,10 +19,10 @@ MANDIR ?= $(PREFIX)/share/man
 SYSCONFDIR ?= /etc
 UNITDIR ?= $(PREFIX)/lib/systemd/system
 LIBEXECDIR ?= $(PREFIX)/libexec/qosd
-# podman and CRI-O read OCI hooks only from /usr/share/containers/oci/hooks.d (the distribution's)
-# and /etc/containers/oci/hooks.d (the administrator's), never from PREFIX/share: a packaged install
-# (PREFIX=/usr) uses the first, any other PREFIX the second. HOOKSDIR= overrides.
-HOOKSDIR ?= $(if $(filter /usr,$(PREFIX:%/=%)),/usr/share/containers/oci/hooks.d,$(SYSCONFDIR)/containers/oci/hooks.d)
+# OCI hooks go where the runtimes read them whatever PREFIX is: podman 4.3 reads only
+# /usr/share/containers/oci/hooks.d unless configured (measured in the node layer: a file in
+# /etc/containers/oci/hooks.d is ignored), CRI-O reads that and /etc/containers/oci/hooks.d.
+HOOKSDIR ?= /usr/share/containers/oci/hooks.d
 
 SAN ?= 0
 ifeq ($(SAN),1)

@@ -60,6 +60,8 @@ now_ms() { echo $(($(date +%s%N) / 1000000)); }
 # cg_of_pid PID: the pid's cgroup v2 path (relative to /sys/fs/cgroup, leading /)
 cg_of_pid() { sed -n 's/^0:://p' "/proc/$1/cgroup"; }
 knob() { cat "$CG$1/$2" 2>/dev/null; }
+# knob_is CGPATH FILE VALUE (for wait_for: evaluated on every poll)
+knob_is() { [[ $(knob "$1" "$2") == "$3" ]]; }
 stat_field() { awk -v k="$3" '$1 == k { print $2 }' "$CG$1/$2"; }
 
 # The class values the tests' policy gives (tests/node/policy/*.conf)
@@ -75,9 +77,10 @@ expect_class() {
 # cgroup), grow an awk string until the OOM killer stops it, then burn CPU forever.
 WORKLOAD='while [ "$(cat /sys/fs/cgroup/memory.max)" = max ]; do sleep 0.2; done; awk "BEGIN { s = \"0123456789abcdef\"; while (1) s = s s }"; while :; do :; done'
 
+oom_seen() { [[ $(stat_field "$1" memory.events oom_kill) -ge 1 ]]; }
 # expect_oom CGPATH PREFIX LIMIT_BYTES: the awk in the workload was OOM-killed at the limit
 expect_oom() {
-	if wait_for 60 test "$(stat_field "$1" memory.events oom_kill)" -ge 1; then
+	if wait_for 60 oom_seen "$1"; then
 		local peak
 		peak=$(knob "$1" memory.peak)
 		if [[ -n $peak && $peak -le $3 ]]; then
@@ -133,4 +136,54 @@ qt_finish() {
 		journalctl -u qosd -n 20 --no-pager 2>/dev/null | sed 's/^/  #   /'
 	fi
 	return 0
+}
+
+# origin ID: the ORIGIN column of qosctl list for ID (hook, match, operator)
+origin_of() { qosctl list --json 2>/dev/null | jq -r --arg id "$1" '.. | objects | select(.id? == $id) | .origin' | head -1; }
+
+# runtime_suite R CPU_MAX MEM_MAX PIDS_MAX QUOTA_PCT ORIGIN: the same checks for every runtime.
+# The test file defines start_R NAME (sets CID, the id qosd knows, and CPID, the container's pid;
+# the container runs $WORKLOAD) and remove_R (removes the last container started).
+runtime_suite() {
+	local r=$1 cpu=$2 mem=$3 pids=$4 pct=$5 org=$6 cgp t o
+	# --- with qosd running
+	t=$(now_ms)
+	if ! "start_$r" "$QT_ID-$r-1"; then
+		fail "$r-start" "could not start a container"
+		return
+	fi
+	cgp=$(cg_of_pid "$CPID")
+	note "$r: container $CID, pid $CPID, cgroup $cgp, started in $(($(now_ms) - t)) ms"
+	wait_for 20 knob_is "$cgp" memory.max "$mem"
+	expect_class "$cgp" "$r" "$cpu" "$mem" 0 "$pids"
+	o=$(origin_of "$CID")
+	eq "$r-origin" "qosctl list: $CID origin" "$o" "$org"
+	expect_oom "$cgp" "$r" "$mem"
+	expect_cpu "$cgp" "$r" "$pct"
+	"remove_$r"
+	expect_forgotten "$CID" "$r"
+
+	# --- with qosd stopped: the hook applies the class itself (docker: nothing does until qosd
+	# starts); qosd adopts the container at start, before it says READY=1
+	systemctl stop qosd
+	if ! "start_$r" "$QT_ID-$r-2"; then
+		fail "$r-down-start" "could not start a container with qosd stopped"
+		systemctl start qosd
+		return
+	fi
+	cgp=$(cg_of_pid "$CPID")
+	note "$r, qosd stopped: container $CID in $cgp: memory.max $(knob "$cgp" memory.max), cpu.max $(knob "$cgp" cpu.max)"
+	[[ $org == hook ]] && expect_class "$cgp" "$r-down-hook" "$cpu" "$mem" 0 "$pids"
+	t=$(now_ms)
+	systemctl start qosd
+	# Type=notify: systemctl start returns once qosd said READY=1, which it says after adopting
+	# every known container: the limits must be in place now, without waiting
+	note "$r: systemctl start qosd returned after $(($(now_ms) - t)) ms"
+	expect_class "$cgp" "$r-ready" "$cpu" "$mem" 0 "$pids"
+	check "$r-adopted" "qosctl list does not show $CID after qosd started" \
+		wait_for 10 sh -c "qosctl list | grep -q '$CID'"
+	expect_oom "$cgp" "$r-down" "$mem"
+	expect_cpu "$cgp" "$r-down" "$pct"
+	"remove_$r"
+	expect_forgotten "$CID" "$r-down"
 }

@@ -33,7 +33,7 @@ wait_for 20 test -d "$CG$CGP" || fail scope "systemd-run --scope made no $CGP"
 write_policy 61
 t=$(now_ms)
 systemctl reload qosd
-if wait_for 20 test "$(knob "$CGP" pids.max)" = 61; then
+if wait_for 20 knob_is "$CGP" pids.max 61; then
 	pass reload-applies
 	note "systemctl reload qosd: $CGP pids.max 61 after $(($(now_ms) - t)) ms"
 else
@@ -42,7 +42,7 @@ fi
 write_policy 62
 systemctl reload qosd
 check reload-changes "pids.max $(knob "$CGP" pids.max) after changing the class to 62" \
-	wait_for 20 test "$(knob "$CGP" pids.max)" = 62
+	wait_for 20 knob_is "$CGP" pids.max 62
 
 # reload: a broken file keeps the old policy, and systemctl status says why
 write_policy 63 "no.such.key = 1"
