@@ -73,6 +73,8 @@ struct apply_ctx {
 	int v; /* 0: v1, 1: v2 */
 	int fd[_CG_CTRL_MAX];
 	int dir_err[_CG_CTRL_MAX];
+	bool off[_CG_CTRL_MAX]; /* v2: the parent does not enable this controller for the cgroup */
+	bool off_said[_CG_CTRL_MAX];
 	struct step steps[16];
 	size_t n;
 	int ret;
@@ -461,6 +463,50 @@ static void open_dirs(struct apply_ctx *c)
 	}
 }
 
+static const char *v2_ctrl_name(enum cg_ctrl ctl)
+{
+	return ctl == CG_BLKIO ? "io" : cg_ctrl_name(ctl);
+}
+
+/* v2: a cgroup has a controller's files only when its parent enables the controller in its
+ * cgroup.subtree_control; qosd does not write the parent (it is not the container's). */
+static void find_disabled(struct apply_ctx *c)
+{
+	_cleanup_free_ char *avail = NULL;
+	int fd = c->fd[CG_CPU];
+
+	if (!c->v || c->dir_err[CG_CPU] || cgfs_read(fd, "cgroup.controllers", &avail) < 0)
+		return;
+	for (int i = 0; i < _CG_CTRL_MAX; i++) {
+		const char *name = v2_ctrl_name(i);
+		size_t len = strlen(name);
+		bool found = false;
+
+		for (const char *p = avail; (p = strstr(p, name)); p += len)
+			if ((p == avail || p[-1] == ' ') && (!p[len] || strchr(" \n", p[len])))
+				found = true;
+		c->off[i] = !found;
+	}
+}
+
+/* Said once per controller, naming the parent: not an ENOENT per missing file. */
+static void fail_off(struct apply_ctx *c, struct step *s)
+{
+	enum cg_ctrl ctl = s->d->ctrl;
+	const char *slash = strrchr(c->cgpath, '/');
+	int plen = slash && slash != c->cgpath ? (int) (slash - c->cgpath) : 1;
+
+	if (c->off_said[ctl]) {
+		fail(c, s, -EOPNOTSUPP, "%s controller not enabled (see above)", v2_ctrl_name(ctl));
+		return;
+	}
+	c->off_said[ctl] = true;
+	fail(c, s, -EOPNOTSUPP,
+	     "the %s controller is not enabled for this cgroup: its parent %.*s does not enable it "
+	     "in cgroup.subtree_control",
+	     v2_ctrl_name(ctl), plen, c->cgpath);
+}
+
 static void fail_dir(struct apply_ctx *c, struct step *s)
 {
 	const char *h = c->v ? "unified" : cg_ctrl_name(s->d->ctrl);
@@ -546,8 +592,11 @@ static void plan_knob(struct apply_ctx *c, const struct cg_knob_desc *d)
 	if (c->dir_err[d->ctrl])
 		return fail_dir(c, s);
 	/* v2: systemd enables a controller for a unit once a property needs it */
-	if (r < 0 && !(r == -ENOENT && s->sd && c->v && op != QOS_LEAVE))
+	if (r < 0 && !(r == -ENOENT && s->sd && c->v && op != QOS_LEAVE)) {
+		if (c->off[d->ctrl])
+			return fail_off(c, s);
 		return fail_read(c, s, r);
+	}
 	if (op == QOS_LEAVE)
 		return;
 	r = (kv->build ? kv->build : build_default)(c, s);
@@ -847,6 +896,7 @@ int cg_apply_unit(struct cg_root *root, struct sdunit *sdu, const char *unit, bo
 		return ret;
 	c.v = cg_is_v2(root);
 	open_dirs(&c);
+	find_disabled(&c);
 	for (size_t i = 0; i < ELEMENTSOF(knob_table); i++)
 		plan_row(&c, &knob_table[i]);
 	if (!c.v)

@@ -126,7 +126,7 @@ make_rootfs() {
 	local r=$1 a
 	mkdir -p "$r"/{bin,dev,proc,sys,tmp,etc,root}
 	cp /bin/busybox "$r/bin/busybox"
-	for a in sh awk cat sleep ls ps dd head rm mkdir touch echo true; do ln -sf busybox "$r/bin/$a"; done
+	for a in sh awk cat sleep ls ps dd head rm mkdir touch echo true seq; do ln -sf busybox "$r/bin/$a"; done
 	echo 'root:x:0:0:root:/root:/bin/sh' >"$r/etc/passwd"
 }
 

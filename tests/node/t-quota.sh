@@ -1,0 +1,50 @@
+#!/bin/bash
+# ext4 project quotas on the node's second disk (mkfs.ext4 -O quota,project, mounted prjquota):
+# a podman container of class disk (10M, 100 inodes) with its disk.dir bind-mounted; dd and file
+# creation in the container (no CAP_SYS_RESOURCE, so ext4 binds it) stop at the limits; the
+# project id and the limit survive a restart of qosd.
+. "$(dirname "$0")/lib.sh"
+qt_init quota
+DEV=/dev/disk/by-id/virtio-qosd-quota
+# below /var/lib/containers: one of the unit's ReadWritePaths (FS_IOC_FSSETXATTR needs a writable mount)
+MNT=/var/lib/containers/$QT_ID-quota
+IMG=localhost/qosd-test-bb-q:$$
+mkfs.ext4 -q -F -O quota,project -E quotatype=usrquota:grpquota:prjquota "$DEV" || { fail mkfs "mkfs.ext4 $DEV failed"; exit 1; }
+mkdir -p "$MNT"
+mount -o prjquota "$DEV" "$MNT" || { fail mount "mount -o prjquota $DEV failed"; exit 1; }
+at_exit "umount $MNT; rmdir $MNT"
+mkdir "$MNT/c1"
+note "$DEV on $MNT: $(findmnt -n -o FSTYPE,OPTIONS "$MNT")"
+make_rootfs "$QT_TMP/rootfs"
+tar -C "$QT_TMP/rootfs" -c . | podman import -q - "$IMG" >/dev/null || fail import "podman import failed"
+at_exit "podman rmi -f $IMG"
+CID=$(podman run -d --network none --name "$QT_ID-q" --annotation qosd.io/tenant=acme \
+	--annotation qosd.io/class=disk --annotation qosd.io/disk-dir="$MNT/c1" -v "$MNT/c1:/data" \
+	"$IMG" sleep 600) || { fail start "podman run failed"; exit 1; }
+at_exit "podman rm -f -t 0 $QT_ID-q"
+projid=$(lsattr -pd "$MNT/c1" | awk '{ print $1 }')
+lim() { repquota -P -n "$MNT" 2>/dev/null | awk -v id="#$projid" '$1 == id { print $5 " " $8 }'; }
+note "project id of $MNT/c1: $projid; repquota (block hard KiB, inode hard): $(lim)"
+podman exec "$QT_ID-q" sh -c 'dd if=/dev/zero of=/data/big bs=1M count=20 2>&1; echo dd-exit=$?' >"$QT_TMP/dd.out" 2>&1
+size=$(stat -c %s "$MNT/c1/big" 2>/dev/null || echo 0)
+if grep -q 'dd-exit=[1-9]' "$QT_TMP/dd.out" && ((size <= 10 << 20 && size >= 9 << 20)); then
+	pass dd-stops
+	note "dd of 20M in the container stopped at $size bytes: $(grep -i 'quota\|space\|error' "$QT_TMP/dd.out" | head -1)"
+else
+	fail dd-stops "dd wrote $size bytes (limit 10M): $(tr '\n' ' ' <"$QT_TMP/dd.out")"
+fi
+rm -f "$MNT/c1/big"
+podman exec "$QT_ID-q" sh -c 'n=0; for i in $(seq 1 150); do touch /data/f$i 2>/dev/null || break; n=$i; done; echo made=$n' >"$QT_TMP/ino.out" 2>&1
+made=$(sed -n 's/.*made=//p' "$QT_TMP/ino.out")
+if [[ $made == 100 ]]; then
+	pass inodes-stop
+	note "touch of 150 files stopped after $made (disk.inodes = 100 files in the directory)"
+else
+	fail inodes-stop "touch made '$made' files with disk.inodes = 100: $(cat "$QT_TMP/ino.out")"
+fi
+before="$projid $(lim)"
+systemctl restart qosd
+sleep 1
+after="$(lsattr -pd "$MNT/c1" | awk '{ print $1 }') $(lim)"
+eq ids-survive-restart "project id and limits (id, block hard, inode hard) after systemctl restart qosd" "$after" "$before"
+qt_finish
