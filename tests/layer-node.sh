@@ -37,7 +37,8 @@ exec 8>"$N/.layer.lock"
 flock -w 900 8 || die_fail lock "$N/.layer.lock held by another run for 900 s"
 QPID="" TPID="" WORK=""
 cleanup() {
-	[[ -n $QPID ]] && kill -9 "$QPID" 2>/dev/null && wait "$QPID" 2>/dev/null
+	# QPID is timeout(1), which passes SIGTERM on to qemu
+	[[ -n $QPID ]] && kill "$QPID" 2>/dev/null && wait "$QPID" 2>/dev/null
 	[[ -n $TPID ]] && kill "$TPID" 2>/dev/null && wait "$TPID" 2>/dev/null
 	[[ -n $WORK ]] && rm -rf "$WORK"
 }
@@ -89,9 +90,10 @@ RES=$N/results.log LOG=$N/console.log
 : >"$RES"
 : >"$LOG"
 t=$SECONDS
-"$QEMU" -accel "$accel" -cpu "$cpu" -m "$MEM" -smp "$SMP" -no-reboot -nodefaults -display none \
+# a hung guest is killed at the bound (timeout -s KILL: exit 137) and counted as a failure
+timeout -s KILL "$BOUND" "$QEMU" -accel "$accel" -cpu "$cpu" -m "$MEM" -smp "$SMP" -no-reboot -nodefaults -display none \
 	-kernel "$N/vmlinuz" -initrd "$N/initrd.img" \
-	-append "console=ttyS0 root=/dev/vda rw systemd.unified_cgroup_hierarchy=1 mitigations=off quiet systemd.show_status=0 panic=-1 cryptomgr.notests" \
+	-append "console=ttyS0 root=/dev/vda rw systemd.unified_cgroup_hierarchy=1 mitigations=off loglevel=4 systemd.show_status=0 panic=-1 cryptomgr.notests" \
 	-device virtio-blk-pci,drive=root,addr=0x4 -drive "file=$WORK/overlay.qcow2,format=qcow2,if=none,id=root,cache=unsafe" \
 	-device virtio-blk-pci,drive=payload,addr=0x5,serial=qosd-payload -drive "file=$WORK/payload.img,format=raw,if=none,id=payload,readonly=on" \
 	-device virtio-blk-pci,drive=quota,addr=0x6,serial=qosd-quota -drive "file=$WORK/quota.img,format=raw,if=none,id=quota,cache=unsafe" \
@@ -103,16 +105,8 @@ tail -n +1 -s 0.3 -f --pid="$QPID" "$RES" | sed -u -e 's/\r$//' | awk '
 	/^ / { print; fflush(); next }
 	{ print "  " $0; fflush() }' &
 TPID=$!
-outcome=ended
-while kill -0 "$QPID" 2>/dev/null; do
-	sleep 0.5
-	if ((SECONDS - t > BOUND)); then
-		outcome=timeout
-		kill -9 "$QPID" 2>/dev/null
-		break
-	fi
-done
-wait "$QPID" 2>/dev/null
+wait "$QPID"
+[[ $? -eq 137 ]] && outcome=timeout || outcome=ended
 QPID=
 sleep 0.5
 kill "$TPID" 2>/dev/null
@@ -137,4 +131,5 @@ elif [[ $(res | grep -cE '^(PASS|FAIL|SKIP): ') -eq 0 ]]; then
 fi
 note "guest run (boot, tests, power-off): $run_s s; $(res | grep -cE '^(PASS|FAIL|SKIP): ') results"
 note "layer took $((SECONDS - T0)) s"
-[[ $fails -eq 0 ]] && ! res | grep -q '^FAIL: '
+# (not "! res | grep -q": with pipefail, grep -q closing the pipe early makes that true)
+[[ $fails -eq 0 && $(res | grep -c '^FAIL: ') -eq 0 ]]

@@ -73,6 +73,37 @@ expect_class() {
 	eq "$2-pids.max" "$1 pids.max" "$(knob "$1" pids.max)" "$6"
 }
 
+# class_now CGPATH CPU_MAX MEM_MAX PIDS_MAX: the knobs hold the class now (builtin reads, no fork)
+class_now() {
+	local a b c d
+	{ read -r a <"$CG$1/cpu.max" && read -r b <"$CG$1/memory.max" &&
+		read -r c <"$CG$1/memory.swap.max" && read -r d <"$CG$1/pids.max"; } 2>/dev/null || return 1
+	[[ $a == "$2" && $b == "$3" && $c == 0 && $d == "$4" ]]
+}
+
+# expect_held CGPATH PREFIX CPU_MAX MEM_MAX PIDS_MAX SECONDS: from the moment the runtime's start
+# command returned, every sample (each 50 ms) shows the class. On a systemd node the runtime's
+# systemd driver re-applies the unit's own values (issue 14): a container can start limited and
+# be reverted to unlimited; this catches it.
+expect_held() {
+	local end=$((${EPOCHREALTIME/./} + $6 * 1000000)) n=0 bad=0 first=
+	while ((${EPOCHREALTIME/./} < end)); do
+		n=$((n + 1))
+		if ! class_now "$1" "$3" "$4" "$5"; then
+			bad=$((bad + 1))
+			[[ -n $first ]] || first="cpu.max '$(knob "$1" cpu.max)' memory.max '$(knob "$1" memory.max)' memory.swap.max '$(knob "$1" memory.swap.max)' pids.max '$(knob "$1" pids.max)'"
+		fi
+		sleep 0.05
+	done
+	if ((bad == 0)); then
+		pass "$2-held-from-start"
+		note "$1: class held in all $n samples over $6 s after the start command returned"
+	else
+		fail "$2-held-from-start" "$bad of $n samples over $6 s after start lack the class (first: $first)"
+		journalctl -u qosd --no-pager -o cat | grep -F "${1##*/}" | tail -5 | sed 's/^/  #   qosd: /'
+	fi
+}
+
 # The container workload: wait until its memory limit is set (the container reads its own
 # cgroup), grow an awk string until the OOM killer stops it, then burn CPU forever.
 WORKLOAD='while [ "$(cat /sys/fs/cgroup/memory.max)" = max ]; do sleep 0.2; done; awk "BEGIN { s = \"0123456789abcdef\"; while (1) s = s s }"; while :; do :; done'
@@ -154,7 +185,12 @@ runtime_suite() {
 	fi
 	cgp=$(cg_of_pid "$CPID")
 	note "$r: container $CID, pid $CPID, cgroup $cgp, started in $(($(now_ms) - t)) ms"
-	wait_for 20 knob_is "$cgp" memory.max "$mem"
+	expect_held "$cgp" "$r" "$cpu" "$mem" "$pids" 3
+	if ! class_now "$cgp" "$cpu" "$mem" "$pids"; then
+		t=$(now_ms)
+		wait_for 40 class_now "$cgp" "$cpu" "$mem" "$pids"
+		note "$r: class in place $(($(now_ms) - t)) ms later (qosd's drift pass, drift_interval 30 s)"
+	fi
 	expect_class "$cgp" "$r" "$cpu" "$mem" 0 "$pids"
 	o=$(origin_of "$CID")
 	eq "$r-origin" "qosctl list: $CID origin" "$o" "$org"
