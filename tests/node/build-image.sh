@@ -24,7 +24,7 @@ PKGS=(
 	docker.io apparmor iptables containerd
 	podman crun runc conmon catatonit
 	iperf3 iproute2 xfsprogs e2fsprogs quota busybox-static jq libcap2-bin util-linux procps
-	libinih1 libjansson4 libnl-3-200 libnl-route-3-200 libudev1 libsystemd0
+	libinih1 libjansson4 libnl-3-200 libnl-route-3-200 libudev1 libsystemd0 libmicrohttpd12
 )
 
 die() {
