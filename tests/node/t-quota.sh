@@ -14,6 +14,12 @@ mkdir -p "$MNT"
 mount -o prjquota "$DEV" "$MNT" || { fail mount "mount -o prjquota $DEV failed"; exit 1; }
 at_exit "umount $MNT; rmdir $MNT"
 mkdir "$MNT/c1"
+# disk.dir from an annotation must lie below a quota_roots directory (qosd.conf), read by qosd
+# and by qos-hook
+[[ -e /etc/qosd/qosd.conf ]] && cp /etc/qosd/qosd.conf "$QT_TMP/qosd.conf.saved"
+echo "quota_roots = $MNT" >>/etc/qosd/qosd.conf
+at_exit "if [[ -e $QT_TMP/qosd.conf.saved ]]; then cp $QT_TMP/qosd.conf.saved /etc/qosd/qosd.conf; else rm -f /etc/qosd/qosd.conf; fi; systemctl restart qosd"
+systemctl restart qosd
 note "$DEV on $MNT: $(findmnt -n -o FSTYPE,OPTIONS "$MNT")"
 make_rootfs "$QT_TMP/rootfs"
 tar -C "$QT_TMP/rootfs" -c . | podman import -q - "$IMG" >/dev/null || fail import "podman import failed"
