@@ -7,7 +7,7 @@
 # port (build/node/results.log) and are re-emitted here as "PASS: node/<name>" etc. The guest's
 # console is in build/node/console.log. Each run boots a qcow2 overlay: the cached image stays clean.
 #
-#   QT_NODE_TIMEOUT=900        bound on the guest's whole run (boot, tests, power-off), in seconds
+#   QT_NODE_TIMEOUT=1200       bound on the guest's whole run (boot, tests, power-off), in seconds
 #   QT_NODE_ACCEL=auto|kvm|tcg auto: KVM when /dev/kvm works and the CPU has vmx/svm
 #   QT_NODE_MEM=2048 QT_NODE_SMP=2
 #   QT_NODE_ONLY=t-service,t-docker   run only these node tests (debugging)
@@ -17,7 +17,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 B=${QT_NODE_B:-build/rel}
 N=build/node
-BOUND=${QT_NODE_TIMEOUT:-900}
+BOUND=${QT_NODE_TIMEOUT:-1200}
 ACCEL=${QT_NODE_ACCEL:-auto}
 MEM=${QT_NODE_MEM:-2048}
 SMP=${QT_NODE_SMP:-2}

@@ -1,9 +1,6 @@
 # Shared by the systemd tests of issue 14 (t-sdunit.sh, t-sdslice.sh, t-sdio.sh), after lib.sh
 # and qt_init: not a test itself (the runner runs t-*.sh only).
 
-# knob_is CGPATH FILE VALUE (for wait_for: the file is read on every try)
-knob_is() { [[ $(knob "$1" "$2") == "$3" ]]; }
-
 # sd_image IMG: wait for dockerd, and import a busybox root file system as IMG (removed at exit);
 # exits the test when either fails
 sd_image() {
