@@ -65,6 +65,11 @@ if [[ -n ${QT_NODE_UNIT:-} ]]; then
 	sed "s|@SBINDIR@|/usr/local/sbin|g" "$QT_NODE_UNIT" >"$u"
 	note "unit replaced by $QT_NODE_UNIT (QT_NODE_UNIT)"
 fi
+# the test helpers (qt-cgsample, ...) the node tests run, built for $B like the binaries
+helpers=$(for h in tests/helpers/*.c; do h=${h##*/}; echo "$B/helpers/${h%.c}"; done)
+# shellcheck disable=SC2086
+make --no-print-directory B="$B" $helpers >"$WORK/helpers.log" 2>&1 ||
+	die_fail helpers "building the test helpers failed" "$WORK/helpers.log"
 cp -r tests/node "$P/tests/"
 cp -r conf.d contrib "$P/"
 for h in "$B"/helpers/*; do [[ -x $h ]] && cp "$h" "$P/helpers/"; done
