@@ -84,15 +84,29 @@ flood() {
 }
 delta() { awk -v a="$1" -v b="$2" 'BEGIN { n = split(a, x); split(b, y); for (i = 1; i <= n; i++) printf "%s%d", (i > 1 ? " " : ""), y[i] - x[i]; print "" }'; }
 
+# reading DEV DIRECTION -> "TC|QOSD": tc -s, qosd, tc -s again, until the two tc readings agree
+# (a stray packet, such as neighbour discovery, between the reads would otherwise count on one side)
+reading() {
+	local i a q b
+	for ((i = 0; i < 20; i++)); do
+		a=$(qdisc "$1")
+		q=$(qosd_net "$2")
+		b=$(qdisc "$1")
+		[[ $a == "$b" ]] && break
+		sleep 0.2
+	done
+	echo "$a|$q"
+}
+
 for dir in in out; do
 	if [[ $dir == in ]]; then dev=$VETH from=$NET_H to=$CNS addr=198.18.7.2; else
 		dev=$IFB from=$CNS to=$NET_H addr=198.18.7.1; fi
-	t0=$(qdisc "$dev")
-	q0=$(qosd_net $dir)
+	r=$(reading "$dev" $dir)
+	t0=${r%%|*} q0=${r#*|}
 	flood "$from" "$to" "$addr"
-	sleep 1 # the queue drains: nothing moves between the two readings below
-	t1=$(qdisc "$dev")
-	q1=$(qosd_net $dir)
+	sleep 1 # the queue drains
+	r=$(reading "$dev" $dir)
+	t1=${r%%|*} q1=${r#*|}
 	dt=$(delta "$t0" "$t1")
 	dq=$(delta "$q0" "$q1")
 	note "$dir ($dev): tc -s says bytes packets drops overlimits +$dt; qosd +$dq"
