@@ -42,5 +42,8 @@ sleep 2
 kill -TERM "$sp"
 wait "$sp"
 note "$RELOADS daemon-reloads and set-property calls: $(cat "$QT_TMP/samples")"
+n=$(awk '$2 == "samples" { print $3 }' "$QT_TMP/samples")
+if ((${n:-0} > 0)); then pass io-max-sampled; else
+	fail io-max-sampled "the sampler took no samples: '$(cat "$QT_TMP/samples")'"; fi
 eq io-max-holds "io.max samples differing from '$WANT'" "$(awk '{ print $5 }' "$QT_TMP/samples")" 0
 qt_finish

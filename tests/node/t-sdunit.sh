@@ -70,6 +70,12 @@ churn() { # N BUDGET_S
 	CORR=$(journalctl -u qosd --after-cursor "$cur" QOS_CONTAINER="$CID" -o cat | grep -c corrected)
 }
 bad_total() { awk '{ s += $5 } END { print s + 0 }' <<<"$SAMPLES"; }
+# samples_taken NAME: the sampler read the files at all (a missing helper must not pass as "0 bad")
+samples_taken() {
+	local n
+	n=$(awk '$2 == "samples" { s += $3 } END { print s + 0 }' <<<"$SAMPLES")
+	if ((n > 0)); then pass "$1"; else fail "$1" "the sampler took no samples: '$SAMPLES'"; fi
+}
 
 # --- baseline: qosd writes cgroupfs as on a host without systemd
 t=$(now_ms)
@@ -100,6 +106,7 @@ else
 	pass reloads-all
 fi
 while read -r l; do note "  $l"; done <<<"$SAMPLES"
+samples_taken samples-taken
 eq samples-hold "samples of cpu.max, memory.max, memory.swap.max, pids.max differing from the class" "$(bad_total)" 0
 eq no-corrections "qosd's corrections of $CID" "$CORR" 0
 show=$(systemctl show "$SCOPE" -p CPUQuotaPerSecUSec -p CPUQuotaPeriodUSec -p MemoryMax -p MemorySwapMax -p TasksMax | sort | tr '\n' ' ')
