@@ -61,7 +61,7 @@ net_container() {
 	ip -n "$NET_H" link set "$NET_VETH" up
 	ip -n "$ns" link set eth0 up
 	ip -n "$ns" link set lo up
-	qt_cg_run "$cg" nsenter --net="/run/netns/$ns" sleep 100000
+	qt_cg_run --netns "$ns" "$cg" sleep 100000
 	NET_PID[$name]=$QT_LASTPID
 }
 

@@ -125,11 +125,18 @@ qt_cg_rmtree() {
 
 # Start CMD in cgroup P (all hierarchies) in the background; its pid is in QT_LASTPID.
 qt_cg_run() {
+	local wrap=()
+	# --netns NS: enter NS first, so the process is in its network namespace before it is in
+	# the cgroup (as a runtime's container is); qosd never sees it in the host's namespace
+	if [[ $1 == --netns ]]; then
+		wrap=(nsenter --net="/run/netns/$2")
+		shift 2
+	fi
 	local p=$1
 	shift
 	local files=() c
 	for c in "${QT_CTRLS[@]}"; do files+=("$(qt_cgdir "$c" "$p")/cgroup.procs"); done
-	bash -c 'for f in "${@:2:$1}"; do echo $$ > "$f" || exit 97; done; shift $(($1 + 1)); exec "$@"' \
+	"${wrap[@]}" bash -c 'for f in "${@:2:$1}"; do echo $$ > "$f" || exit 97; done; shift $(($1 + 1)); exec "$@"' \
 		qt-run "${#files[@]}" "${files[@]}" "$@" &
 	QT_LASTPID=$!
 	QT_PIDS+=("$QT_LASTPID")
