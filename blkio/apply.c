@@ -8,15 +8,16 @@
 
 #include "blkio/blkio-internal.h"
 #include "qosd/cgfs.h"
+#include "qosd/keys.h"
 #include "qosd/sdunit.h"
 
 #define UNLIMITED UINT64_MAX
 
-static const char *const kind_key[_QOS_IO_KIND_MAX] = {
-	[QOS_IO_RBPS] = "blkio.read_bps",
-	[QOS_IO_WBPS] = "blkio.write_bps",
-	[QOS_IO_RIOPS] = "blkio.read_iops",
-	[QOS_IO_WIOPS] = "blkio.write_iops",
+static const enum qos_key kind_key[_QOS_IO_KIND_MAX] = {
+	[QOS_IO_RBPS] = QK_BLKIO_READ_BPS,
+	[QOS_IO_WBPS] = QK_BLKIO_WRITE_BPS,
+	[QOS_IO_RIOPS] = QK_BLKIO_READ_IOPS,
+	[QOS_IO_WIOPS] = QK_BLKIO_WRITE_IOPS,
 };
 
 static const char *const v1_file[_QOS_IO_KIND_MAX] = {
@@ -111,12 +112,12 @@ static int report_unresolved(struct qos_report *r, bool v2, const struct qos_io_
 		 : strprintf("%s %s", v1_file[t->kind], t->target);
 	if (!obj)
 		return -ENOMEM;
-	q = report_add(r, kind_key[t->kind], obj, &k);
+	q = report_add_key(r, kind_key[t->kind], obj, &k);
 	if (q < 0)
 		return q;
 	(void) value_text(t->value, &k->desired);
 	/* a missing device may still come (udev add); a bad name or a char device will not */
-	knob_fail(k, err, "%s: %s%s", kind_key[t->kind], msg,
+	knob_fail(k, err, "%s: %s%s", k->key, msg,
 		  err == -ENOENT || err == -ENODEV ? " (applied when it appears)" : "");
 	return 0;
 }
@@ -303,7 +304,7 @@ static int knob_new(struct qos_report *r, bool v2, dev_t dev, enum qos_io_kind k
 		 : strprintf("%s %u:%u", v1_file[kind], major(dev), minor(dev));
 	if (!obj)
 		return -ENOMEM;
-	q = report_add(r, kind_key[kind], obj, &k);
+	q = report_add_key(r, kind_key[kind], obj, &k);
 	if (q < 0)
 		return q;
 	q = value_text(want && want->set[kind] ? want->v[kind] : UNLIMITED, &k->desired);

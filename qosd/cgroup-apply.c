@@ -7,6 +7,7 @@
 
 #include "cgfs.h"
 #include "cgroup-internal.h"
+#include "keys.h"
 #include "log.h"
 #include "sdunit.h"
 #include "units.h"
@@ -29,7 +30,7 @@ struct step;
 typedef int (*build_fn)(struct apply_ctx *c, struct step *s);
 
 struct cg_knob_ver {
-	const char *key; /* policy key, as the report names it */
+	enum qos_key key; /* the policy key, as the report names it */
 	const char *file; /* kernel file; NULL: none on this version */
 	enum cg_kind kind;
 	const char *clear; /* text written on CLEAR (the kernel default) */
@@ -95,81 +96,81 @@ static int build_memsw(struct apply_ctx *c, struct step *s);
 static const struct cg_knob_desc knob_table[] = {
 	{ CG_CPU,
 	  false,
-	  { KV("cpu.shares", "cpu.shares", K_SHARES, "1024", cpu.shares, .sdp = SDP_CPU_SHARES),
-	    KV("cpu.weight", "cpu.weight", K_NUM, "100", cpu.weight, .sdp = SDP_CPU_WEIGHT) } },
+	  { KV(QK_CPU_SHARES, "cpu.shares", K_SHARES, "1024", cpu.shares, .sdp = SDP_CPU_SHARES),
+	    KV(QK_CPU_WEIGHT, "cpu.weight", K_NUM, "100", cpu.weight, .sdp = SDP_CPU_WEIGHT) } },
 	{ CG_CPU,
 	  false,
-	  { KV("cpu.period", "cpu.cfs_period_us", K_NUM, "100000", cpu.period_us,
+	  { KV(QK_CPU_PERIOD, "cpu.cfs_period_us", K_NUM, "100000", cpu.period_us,
 	       .sdp = SDP_CPU_PERIOD_V1),
-	    KV("cpu.period", "cpu.max", K_CPUMAX, NULL, cpu.period_us, .merged = true) } },
+	    KV(QK_CPU_PERIOD, "cpu.max", K_CPUMAX, NULL, cpu.period_us, .merged = true) } },
 	{ CG_CPU,
 	  false,
-	  { KV("cpu.quota", "cpu.cfs_quota_us", K_QUOTA, "-1", cpu.quota_us,
+	  { KV(QK_CPU_QUOTA, "cpu.cfs_quota_us", K_QUOTA, "-1", cpu.quota_us,
 	       .sdp = SDP_CPU_QUOTA_V1),
-	    KV("cpu.quota", "cpu.max", K_CPUMAX, NULL, cpu.quota_us, .build = build_cpumax,
+	    KV(QK_CPU_QUOTA, "cpu.max", K_CPUMAX, NULL, cpu.quota_us, .build = build_cpumax,
 	       .sdp = SDP_CPU_MAX) } },
 	/* after the quota: the kernel refuses a burst above it (then retried once the quota holds).
 	 * systemd has no burst property (systemd#26658) and never writes the file: cgroupfs */
 	{ CG_CPU,
 	  false,
-	  { KV("cpu.burst", "cpu.cfs_burst_us", K_NUM, "0", cpu.burst_us),
-	    KV("cpu.burst", "cpu.max.burst", K_NUM, "0", cpu.burst_us) } },
+	  { KV(QK_CPU_BURST, "cpu.cfs_burst_us", K_NUM, "0", cpu.burst_us),
+	    KV(QK_CPU_BURST, "cpu.max.burst", K_NUM, "0", cpu.burst_us) } },
 	{ CG_CPU,
 	  false,
-	  { KV("cpu.idle", "cpu.idle", K_NUM, "0", cpu.idle),
-	    KV("cpu.idle", "cpu.idle", K_NUM, "0", cpu.idle) } },
+	  { KV(QK_CPU_IDLE, "cpu.idle", K_NUM, "0", cpu.idle),
+	    KV(QK_CPU_IDLE, "cpu.idle", K_NUM, "0", cpu.idle) } },
 	{ CG_CPUSET,
 	  true,
-	  { KV("cpuset.cpus", "cpuset.cpus", K_LIST, NULL, cpu.cpus, .build = build_cpuset_v1),
-	    KV("cpuset.cpus", "cpuset.cpus", K_LIST, "", cpu.cpus, .sdp = SDP_ALLOWED_CPUS) } },
+	  { KV(QK_CPUSET_CPUS, "cpuset.cpus", K_LIST, NULL, cpu.cpus, .build = build_cpuset_v1),
+	    KV(QK_CPUSET_CPUS, "cpuset.cpus", K_LIST, "", cpu.cpus, .sdp = SDP_ALLOWED_CPUS) } },
 	{ CG_CPUSET,
 	  true,
-	  { KV("cpuset.mems", "cpuset.mems", K_LIST, NULL, cpu.mems, .build = build_cpuset_v1),
-	    KV("cpuset.mems", "cpuset.mems", K_LIST, "", cpu.mems, .sdp = SDP_ALLOWED_MEMS) } },
+	  { KV(QK_CPUSET_MEMS, "cpuset.mems", K_LIST, NULL, cpu.mems, .build = build_cpuset_v1),
+	    KV(QK_CPUSET_MEMS, "cpuset.mems", K_LIST, "", cpu.mems, .sdp = SDP_ALLOWED_MEMS) } },
 	{ CG_MEMORY,
 	  false,
-	  { KV("memory.limit", "memory.limit_in_bytes", K_BYTES, "-1", mem.limit,
+	  { KV(QK_MEMORY_LIMIT, "memory.limit_in_bytes", K_BYTES, "-1", mem.limit,
 	       .usage = "memory.usage_in_bytes", .sdp = SDP_MEMORY_LIMIT),
-	    KV("memory.limit", "memory.max", K_BYTES, "max", mem.limit, .sdp = SDP_MEMORY_MAX) } },
+	    KV(QK_MEMORY_LIMIT, "memory.max", K_BYTES, "max", mem.limit, .sdp = SDP_MEMORY_MAX) } },
 	{ CG_MEMORY,
 	  false,
-	  { KV("memory.swap", "memory.memsw.limit_in_bytes", K_BYTES, "-1", mem.swap,
+	  { KV(QK_MEMORY_SWAP, "memory.memsw.limit_in_bytes", K_BYTES, "-1", mem.swap,
 	       .build = build_memsw, .usage = "memory.memsw.usage_in_bytes"),
-	    KV("memory.swap", "memory.swap.max", K_BYTES, "max", mem.swap,
+	    KV(QK_MEMORY_SWAP, "memory.swap.max", K_BYTES, "max", mem.swap,
 	       .sdp = SDP_MEMORY_SWAP_MAX) } },
 	/* memory.low is a protection: its default is 0, not max */
 	{ CG_MEMORY,
 	  false,
-	  { KV("memory.reservation", "memory.soft_limit_in_bytes", K_BYTES, "-1", mem.reservation),
-	    KV("memory.reservation", "memory.low", K_BYTES, "0", mem.reservation,
+	  { KV(QK_MEMORY_RESERVATION, "memory.soft_limit_in_bytes", K_BYTES, "-1", mem.reservation),
+	    KV(QK_MEMORY_RESERVATION, "memory.low", K_BYTES, "0", mem.reservation,
 	       .sdp = SDP_MEMORY_LOW) } },
 	{ CG_MEMORY,
 	  false,
-	  { KV("memory.high", NULL, K_BYTES, NULL, mem.high,
+	  { KV(QK_MEMORY_HIGH, NULL, K_BYTES, NULL, mem.high,
 	       .none = "cgroup v1 has no memory.high (no throttle below memory.limit; "
 		       "memory.reservation maps to the soft limit)"),
-	    KV("memory.high", "memory.high", K_BYTES, "max", mem.high, .sdp = SDP_MEMORY_HIGH) } },
+	    KV(QK_MEMORY_HIGH, "memory.high", K_BYTES, "max", mem.high, .sdp = SDP_MEMORY_HIGH) } },
 	{ CG_MEMORY,
 	  false,
-	  { KV("memory.min", NULL, K_BYTES, NULL, mem.min,
+	  { KV(QK_MEMORY_MIN, NULL, K_BYTES, NULL, mem.min,
 	       .none = "cgroup v1 has no hard memory protection (memory.min); "
 		       "memory.reservation maps to the soft limit"),
-	    KV("memory.min", "memory.min", K_BYTES, "0", mem.min, .sdp = SDP_MEMORY_MIN) } },
+	    KV(QK_MEMORY_MIN, "memory.min", K_BYTES, "0", mem.min, .sdp = SDP_MEMORY_MIN) } },
 	{ CG_PIDS,
 	  false,
-	  { KV("pids.limit", "pids.max", K_MAXNUM, "max", pids.max, .sdp = SDP_TASKS_MAX),
-	    KV("pids.limit", "pids.max", K_MAXNUM, "max", pids.max, .sdp = SDP_TASKS_MAX) } },
+	  { KV(QK_PIDS_LIMIT, "pids.max", K_MAXNUM, "max", pids.max, .sdp = SDP_TASKS_MAX),
+	    KV(QK_PIDS_LIMIT, "pids.max", K_MAXNUM, "max", pids.max, .sdp = SDP_TASKS_MAX) } },
 };
 
 _Static_assert(ELEMENTSOF(knob_table) <= ELEMENTSOF(((struct apply_ctx *) 0)->steps),
 	       "one step per table row");
 
-const char *cg_knob_file(const char *key, enum cg_mode mode)
+const char *cg_knob_file(enum qos_key key, enum cg_mode mode)
 {
 	int v = mode == CG_UNIFIED;
 
 	for (size_t i = 0; i < ELEMENTSOF(knob_table); i++)
-		if (streq(knob_table[i].v[0].key, key) || streq(knob_table[i].v[1].key, key))
+		if (knob_table[i].v[0].key == key || knob_table[i].v[1].key == key)
 			return knob_table[i].v[v].file;
 	return NULL;
 }
@@ -523,12 +524,12 @@ static void fail_dir(struct apply_ctx *c, struct step *s)
 
 static void fail_read(struct apply_ctx *c, struct step *s, int err)
 {
-	if (err == -ENOENT && streq(s->kv->key, "memory.swap"))
+	if (err == -ENOENT && s->kv->key == QK_MEMORY_SWAP)
 		fail(c, s, err, "%s not present: swap accounting is off in this kernel",
 		     s->kv->file);
-	else if (err == -ENOENT && streq(s->kv->key, "cpu.idle"))
+	else if (err == -ENOENT && s->kv->key == QK_CPU_IDLE)
 		fail(c, s, err, "%s not present: it needs kernel 5.15 or later", s->kv->file);
-	else if (err == -ENOENT && streq(s->kv->key, "cpu.burst"))
+	else if (err == -ENOENT && s->kv->key == QK_CPU_BURST)
 		fail(c, s, err, "%s not present: it needs kernel 5.14 or later", s->kv->file);
 	else
 		fail(c, s, err, "cannot read %s: %s", s->kv->file, strerror(-err));
@@ -540,7 +541,7 @@ static void plan_none(struct apply_ctx *c, const struct cg_knob_desc *d)
 	const struct cg_knob_ver *kv = &d->v[c->v];
 	struct qos_knob *k;
 
-	if (report_add(c->r, kv->key, "-", &k) < 0) {
+	if (report_add_key(c->r, kv->key, "-", &k) < 0) {
 		c->ret = c->ret ? c->ret : -ENOMEM;
 		return;
 	}
@@ -580,7 +581,7 @@ static void plan_knob(struct apply_ctx *c, const struct cg_knob_desc *d)
 		r = cgfs_read_keep(s->fd, kv->file, &s->cur, &s->kfd);
 	if (r < 0 && op == QOS_LEAVE)
 		return;
-	if (report_add(c->r, kv->key, kv->file, NULL) < 0) {
+	if (report_add_key(c->r, kv->key, kv->file, NULL) < 0) {
 		free(s->cur);
 		close_kfd(s);
 		c->ret = c->ret ? c->ret : -ENOMEM;

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "keys.h"
 #include "limits.h"
 #include "report.h"
 #include "sdunit.h"
@@ -100,10 +101,10 @@ int cg_first_pid(const struct cg_root *root, const char *cgpath, pid_t *ret);
 int cg_list_children(const struct cg_root *root, const char *cgpath, char ***ret);
 void cg_strv_free(char **v);
 
-/* The v1 <-> v2 knob table. cg_knob_file: the kernel file for a policy key ("cpu.shares" and
- * "cpu.weight" name the same row) on mode (NULL: none). cg_knob_counterpart: the file on mode
+/* The v1 <-> v2 knob table. cg_knob_file: the kernel file for a policy key (QK_CPU_SHARES and
+ * QK_CPU_WEIGHT name the same row) on mode (NULL: none). cg_knob_counterpart: the file on mode
  * that corresponds to a file of the other version ("cpu.shares", CG_UNIFIED -> "cpu.weight"). */
-const char *cg_knob_file(const char *key, enum cg_mode mode);
+const char *cg_knob_file(enum qos_key key, enum cg_mode mode);
 const char *cg_knob_counterpart(const char *file, enum cg_mode mode);
 /* The systemd unit property that models kernel file file on mode (SDP_NONE: cgroupfs only). */
 enum sdprop_kind cg_knob_sdprop(const char *file, enum cg_mode mode);

@@ -305,7 +305,7 @@ static char *errors_text(const struct qos_report *r, uint32_t mask)
 	char *s = NULL;
 
 	for (size_t i = 0; i < r->n; i++) {
-		int key = qos_key_from_name(r->v[i].key);
+		int key = r->v[i].qk;
 		bool named = key < 0 ? mask == UINT32_MAX : (mask & (1u << key)) != 0;
 
 		if (r->v[i].error && named)

@@ -403,9 +403,10 @@ int controller_configure(struct manager *m)
 
 /* ---- the overlay on the reconcile path ---- */
 
-static void adjust_note(struct ctl_adjust *a, const char *key, const char *fmt, ...) _printf_(3, 4);
+static void adjust_note(struct ctl_adjust *a, enum qos_key key, const char *fmt, ...)
+	_printf_(3, 4);
 
-static void adjust_note(struct ctl_adjust *a, const char *key, const char *fmt, ...)
+static void adjust_note(struct ctl_adjust *a, enum qos_key key, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -432,7 +433,7 @@ static void adjust_cpu(struct controller *ctl, struct qos_desired *d, struct ctl
 		/* the kernel refuses a burst above the quota */
 		if (cpu->burst_us.op == QOS_SET && cpu->burst_us.v > cpu->quota_us.v)
 			cpu->burst_us.v = cpu->quota_us.v;
-		adjust_note(a, "cpu.quota",
+		adjust_note(a, QK_CPU_QUOTA,
 			    "adjusted by the controller: quota %" PRIu64
 			    "us of the class's %" PRIu64 "us (level %u of %u, floor %" PRIu64
 			    "us), because %s",
@@ -443,7 +444,7 @@ static void adjust_cpu(struct controller *ctl, struct qos_desired *d, struct ctl
 
 		cpu->weight.v = pressure_value(ceil, fw->num, lv, n);
 		cpu->shares.v = qos_weight_to_shares(cpu->weight.v);
-		adjust_note(a, "cpu.weight",
+		adjust_note(a, QK_CPU_WEIGHT,
 			    "adjusted by the controller: weight %" PRIu64 " (shares %" PRIu64
 			    ") of the class's %" PRIu64 " (level %u of %u, floor %" PRIu64
 			    "), because %s",
@@ -467,12 +468,13 @@ static void adjust_memory(struct controller *ctl, const struct ctl_entry *e, str
 		else
 			mem->high = (struct qos_u64){ QOS_CLEAR, 0 };
 		format_size_approx(ceil, b1, sizeof(b1));
-		adjust_note(a, "memory.high",
+		adjust_note(a, QK_MEMORY_HIGH,
 			    "raised by the controller's livelock guard from the class's %s to %s: "
 			    "memory.high events and memory stall stayed high; the kernel's OOM "
 			    "killer acts at memory.limit",
 			    b1,
-			    mem->limit.op == QOS_SET ? "memory.limit" : "max (no memory.limit)");
+			    mem->limit.op == QOS_SET ? qos_key_name(QK_MEMORY_LIMIT)
+						     : "max (no memory.limit)");
 		return;
 	}
 	if (!fh->set || d->merged.v[QK_PRIORITY].num != QOS_PRIO_BATCH || ctl->st.level == 0)
@@ -481,7 +483,7 @@ static void adjust_memory(struct controller *ctl, const struct ctl_entry *e, str
 	format_size_approx(mem->high.v, b1, sizeof(b1));
 	format_size_approx(ceil, b2, sizeof(b2));
 	format_size_approx(fh->num, b3, sizeof(b3));
-	adjust_note(a, "memory.high",
+	adjust_note(a, QK_MEMORY_HIGH,
 		    "adjusted by the controller: %s of the class's %s (level %u of %u, floor %s), "
 		    "because %s",
 		    b1, b2, ctl->st.level, ctl->cfg.steps, b3, ctl->why);
@@ -508,8 +510,8 @@ void controller_annotate(struct ctl_adjust *adj, struct qos_report *r)
 			struct qos_knob *k = &r->v[j];
 
 			/* one knob on two scales: v1 reports it as cpu.shares */
-			if (!streq(k->key, adj->key[i]) &&
-			    !(streq(adj->key[i], "cpu.weight") && streq(k->key, "cpu.shares")))
+			if (k->qk != (int) adj->key[i] &&
+			    !(adj->key[i] == QK_CPU_WEIGHT && k->qk == QK_CPU_SHARES))
 				continue;
 			if (k->note)
 				(void) knob_printf(&k->note, "%s; %s", k->note, adj->note[i]);

@@ -8,6 +8,8 @@
 
 #include <stdint.h>
 
+#include "keys.h"
+
 struct manager;
 struct container;
 struct qos_class;
@@ -21,7 +23,7 @@ void controller_free(struct controller *ctl);
 
 /* What the controller changed in one container's desired limits, for the report. */
 struct ctl_adjust {
-	const char *key[3];
+	enum qos_key key[3];
 	char *note[3];
 	unsigned n;
 };

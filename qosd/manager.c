@@ -245,7 +245,7 @@ static void log_results(struct manager *m, struct container *c, const struct qos
 
 	for (size_t i = 0; i < r->n; i++) {
 		const struct qos_knob *k = &r->v[i];
-		int key = qos_key_from_name(k->key);
+		int key = k->qk;
 		bool drift = (c->verified & key_mask(key)) != 0;
 
 		if ((k->written && !k->error) || (k->error && !knob_pending(r, k)))
@@ -277,7 +277,7 @@ static uint32_t verified_keys(const struct qos_desired *d, const struct qos_repo
 	uint32_t v = d->keys;
 
 	for (size_t i = 0; i < r->n; i++) {
-		int key = qos_key_from_name(r->v[i].key);
+		int key = r->v[i].qk;
 
 		if (r->v[i].error)
 			v &= ~key_mask(key);
@@ -291,7 +291,7 @@ static uint32_t owned_after(const struct qos_desired *d, const struct qos_report
 	uint32_t owned = d->keys;
 
 	for (size_t i = 0; i < r->n; i++) {
-		int key = qos_key_from_name(r->v[i].key);
+		int key = r->v[i].qk;
 
 		if (key >= 0 && r->v[i].error && d->src[key] == QOS_SRC_CLEARED)
 			owned |= 1u << key;

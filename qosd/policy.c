@@ -13,6 +13,7 @@
 
 #include <ini.h>
 
+#include "keys.h"
 #include "limits.h"
 #include "policy.h"
 #include "units.h"
@@ -25,71 +26,6 @@
 #define FILE_MAX_BYTES (1024 * 1024)
 #define DEFAULT_PERIOD_US 100000
 #define MIN_QUOTA_US 1000
-#define SIZE_MAX_BYTES (UINT64_C(1) << 60)
-
-enum value_kind {
-	VK_COUNT,
-	VK_SIZE,
-	VK_DURATION,
-	VK_RATE,
-	VK_PERCENT,
-	VK_CPULIST,
-	VK_BLKIO_BPS,
-	VK_BLKIO_IOPS,
-	VK_PRIORITY,
-};
-
-struct key_info {
-	const char *name;
-	enum value_kind kind;
-	uint64_t min, max;
-	bool tenant_ok;
-	bool class_only;
-};
-
-static const struct key_info key_table[_QK_MAX] = {
-	[QK_CPU_SHARES] = { "cpu.shares", VK_COUNT, 2, 262144, true },
-	[QK_CPU_WEIGHT] = { "cpu.weight", VK_COUNT, 1, 10000, true },
-	/* 0.1% is the least that can reach the kernel's 1 ms quota, with the longest period */
-	[QK_CPU_QUOTA] = { "cpu.quota", VK_PERCENT, 100, 100000000, true },
-	[QK_CPU_PERIOD] = { "cpu.period", VK_DURATION, 1000, 1000000, true },
-	[QK_CPUSET_CPUS] = { "cpuset.cpus", VK_CPULIST, 0, 0, true },
-	[QK_CPUSET_MEMS] = { "cpuset.mems", VK_CPULIST, 0, 0, true },
-	[QK_MEMORY_LIMIT] = { "memory.limit", VK_SIZE, UINT64_C(1) << 20, SIZE_MAX_BYTES, true },
-	[QK_MEMORY_SWAP] = { "memory.swap", VK_SIZE, 0, SIZE_MAX_BYTES, true },
-	[QK_MEMORY_RESERVATION] = { "memory.reservation", VK_SIZE, 0, SIZE_MAX_BYTES, true },
-	/* PID_MAX_LIMIT */
-	[QK_PIDS_LIMIT] = { "pids.limit", VK_COUNT, 1, 4194304, true },
-	[QK_BLKIO_READ_BPS] = { "blkio.read_bps", VK_BLKIO_BPS, 1, SIZE_MAX_BYTES, true },
-	[QK_BLKIO_WRITE_BPS] = { "blkio.write_bps", VK_BLKIO_BPS, 1, SIZE_MAX_BYTES, true },
-	[QK_BLKIO_READ_IOPS] = { "blkio.read_iops", VK_BLKIO_IOPS, 1, 1000000000, true },
-	[QK_BLKIO_WRITE_IOPS] = { "blkio.write_iops", VK_BLKIO_IOPS, 1, 1000000000, true },
-	/* what the tc enforcer can do (limits.h): more would be refused at every registration */
-	[QK_NET_INGRESS] = { "net.ingress", VK_RATE, QOS_NET_RATE_MIN_BITS, QOS_NET_RATE_MAX_BITS,
-			     false },
-	[QK_NET_EGRESS] = { "net.egress", VK_RATE, QOS_NET_RATE_MIN_BITS, QOS_NET_RATE_MAX_BITS,
-			    false },
-	[QK_NET_BURST] = { "net.burst", VK_SIZE, 1, QOS_NET_BURST_MAX, false },
-	[QK_DISK_QUOTA] = { "disk.quota", VK_SIZE, UINT64_C(1) << 20, SIZE_MAX_BYTES, false },
-	[QK_DISK_INODES] = { "disk.inodes", VK_COUNT, 1, SIZE_MAX_BYTES, false },
-	[QK_MEMORY_HIGH] = { "memory.high", VK_SIZE, UINT64_C(1) << 20, SIZE_MAX_BYTES, true },
-	[QK_MEMORY_MIN] = { "memory.min", VK_SIZE, 0, SIZE_MAX_BYTES, true },
-	[QK_CPU_BURST] = { "cpu.burst", VK_DURATION, 0, UINT64_C(1000000000), true },
-	[QK_CPU_IDLE] = { "cpu.idle", VK_COUNT, 0, 1, true },
-	[QK_PRIORITY] = { "priority", VK_PRIORITY, 0, _QOS_PRIO_MAX - 1, false, true },
-	[QK_FLOOR_CPU_QUOTA] = { "floor.cpu.quota", VK_PERCENT, 100, 100000000, false, true },
-	[QK_FLOOR_CPU_WEIGHT] = { "floor.cpu.weight", VK_COUNT, 1, 10000, false, true },
-	[QK_FLOOR_MEMORY_HIGH] = { "floor.memory.high", VK_SIZE, UINT64_C(1) << 20, SIZE_MAX_BYTES,
-				   false, true },
-};
-
-/* memory.low is the v2 name of memory.reservation (v1 memory.soft_limit_in_bytes): one key. */
-static const struct {
-	const char *alias;
-	enum qos_key key;
-} key_aliases[] = {
-	{ "memory.low", QK_MEMORY_RESERVATION },
-};
 
 static const char *const priority_names[_QOS_PRIO_MAX] = {
 	[QOS_PRIO_NORMAL] = "normal",
@@ -132,53 +68,28 @@ const char *qos_priority_name(enum qos_priority p)
 	return (unsigned) p < _QOS_PRIO_MAX ? priority_names[p] : NULL;
 }
 
-static const struct kind_info kind_table[] = {
-	[VK_COUNT] = { parse_u64, format_count, "a count (plain digits)" },
-	[VK_SIZE] = { parse_size, format_size,
-		      "a size (digits, then nothing for bytes or K, M, G, T, KiB, MiB, GiB, TiB)" },
-	[VK_DURATION] = { parse_duration_us, format_duration_us,
-			  "a duration (digits, then us, ms or s)" },
-	[VK_RATE] = { parse_rate_bits, format_rate_bits,
-		      "a rate (digits, then bit, kbit, mbit or gbit)" },
-	[VK_PERCENT] = { parse_percent_milli, format_percent_milli,
-			 "a percent (such as 150% or 12.5%)" },
-	[VK_BLKIO_BPS] = { parse_size, format_size,
-			   "a size (digits, then nothing for bytes or K, M, G, T, KiB, MiB, GiB, "
-			   "TiB)" },
-	[VK_BLKIO_IOPS] = { parse_u64, format_count, "a count (plain digits)" },
-	[VK_PRIORITY] = { parse_priority, format_priority, "latency, normal or batch" },
+static const struct kind_info kind_table[_QVK_MAX] = {
+	[QVK_COUNT] = { parse_u64, format_count, "a count (plain digits)" },
+	[QVK_SIZE] = { parse_size, format_size,
+		       "a size (digits, then nothing for bytes or K, M, G, T, KiB, MiB, GiB, "
+		       "TiB)" },
+	[QVK_DURATION] = { parse_duration_us, format_duration_us,
+			   "a duration (digits, then us, ms or s)" },
+	[QVK_RATE] = { parse_rate_bits, format_rate_bits,
+		       "a rate (digits, then bit, kbit, mbit or gbit)" },
+	[QVK_PERCENT] = { parse_percent_milli, format_percent_milli,
+			  "a percent (such as 150% or 12.5%)" },
+	[QVK_BLKIO_BPS] = { parse_size, format_size,
+			    "a size (digits, then nothing for bytes or K, M, G, T, KiB, MiB, GiB, "
+			    "TiB)" },
+	[QVK_BLKIO_IOPS] = { parse_u64, format_count, "a count (plain digits)" },
+	[QVK_PRIORITY] = { parse_priority, format_priority, "latency, normal or batch" },
 };
-
-const char *qos_key_name(enum qos_key k)
-{
-	return (unsigned) k < _QK_MAX ? key_table[k].name : NULL;
-}
-
-int qos_key_from_name(const char *name)
-{
-	for (int k = 0; k < _QK_MAX; k++)
-		if (streq(key_table[k].name, name))
-			return k;
-	for (size_t i = 0; i < ELEMENTSOF(key_aliases); i++)
-		if (streq(key_aliases[i].alias, name))
-			return key_aliases[i].key;
-	return -ENOENT;
-}
-
-bool qos_key_tenant_ok(enum qos_key k)
-{
-	return (unsigned) k < _QK_MAX && key_table[k].tenant_ok;
-}
-
-bool qos_key_class_only(enum qos_key k)
-{
-	return (unsigned) k < _QK_MAX && key_table[k].class_only;
-}
 
 /* ---- values ---- */
 
 /* Parse one number of kind vk within [min, max]; canonical text into buf. */
-static int parse_number(const char *key, enum value_kind vk, uint64_t min, uint64_t max,
+static int parse_number(const char *key, enum qos_value_kind vk, uint64_t min, uint64_t max,
 			const char *text, uint64_t *ret, char buf[static UNIT_FMT_MAX],
 			char **ret_msg)
 {
@@ -254,7 +165,7 @@ static int blkio_split(char *item, char **ret_target, char **ret_rate)
 /* One item of a blkio list: appended to *out in canonical form. */
 static int blkio_item(enum qos_key k, char *item, char **out, char **ret_msg)
 {
-	const struct key_info *ki = &key_table[k];
+	const struct qos_key_info *ki = qos_key_info(k);
 	_cleanup_free_ char *target = NULL, *needle = NULL;
 	char buf[UNIT_FMT_MAX], *t, *rate;
 	uint64_t v;
@@ -297,7 +208,7 @@ static int parse_blkio(enum qos_key k, const char *text, char **ret_str, char **
 		item = strstrip(item);
 		if (*item == 0) {
 			*ret_msg = strprintf("%s: empty entry in '%s' (a stray comma?)",
-					     key_table[k].name, text);
+					     qos_key_name(k), text);
 			return -EINVAL;
 		}
 		r = blkio_item(k, item, &out, ret_msg);
@@ -312,12 +223,12 @@ static int parse_blkio(enum qos_key k, const char *text, char **ret_str, char **
 static int parse_value_text(enum qos_key k, const char *text, uint64_t *num, char **str,
 			    char **ret_msg)
 {
-	const struct key_info *ki = &key_table[k];
+	const struct qos_key_info *ki = qos_key_info(k);
 	char buf[UNIT_FMT_MAX];
 	int r;
 
 	switch (ki->kind) {
-	case VK_CPULIST:
+	case QVK_CPULIST:
 		r = parse_cpulist(text, str);
 		if (r == -EINVAL || r == -ERANGE) {
 			*ret_msg = strprintf("%s: '%s' is not a list (ascending ids or ranges "
@@ -326,8 +237,8 @@ static int parse_value_text(enum qos_key k, const char *text, uint64_t *num, cha
 			return -EINVAL;
 		}
 		return r;
-	case VK_BLKIO_BPS:
-	case VK_BLKIO_IOPS:
+	case QVK_BLKIO_BPS:
+	case QVK_BLKIO_IOPS:
 		return parse_blkio(k, text, str, ret_msg);
 	default:
 		r = parse_number(ki->name, ki->kind, ki->min, ki->max, text, num, buf, ret_msg);
@@ -347,7 +258,7 @@ int qos_value_parse(enum qos_key k, const char *text, struct qos_value *ret, cha
 	if ((unsigned) k >= _QK_MAX)
 		return -EINVAL;
 	if (*text == 0) {
-		msg = strprintf("%s: empty value", key_table[k].name);
+		msg = strprintf("%s: empty value", qos_key_name(k));
 		r = -EINVAL;
 	} else {
 		r = parse_value_text(k, text, &num, &str, &msg);

@@ -1,52 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /* The policy language: one INI file per tenant in a directory, parsed strictly (inih, with every
  * line pre-checked so inih's truncation and continuation lines never change a value), with
- * file:line diagnostics. Also the key table that qosctl overrides share. */
+ * file:line diagnostics. The keys themselves are keys.h's table. */
 #pragma once
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-enum qos_key {
-	QK_CPU_SHARES,
-	QK_CPU_WEIGHT,
-	QK_CPU_QUOTA, /* num = per-mille percent (150% -> 150000) */
-	QK_CPU_PERIOD, /* num = microseconds */
-	QK_CPUSET_CPUS, /* str = normalized list */
-	QK_CPUSET_MEMS,
-	QK_MEMORY_LIMIT, /* bytes */
-	QK_MEMORY_SWAP,
-	QK_MEMORY_RESERVATION,
-	QK_PIDS_LIMIT,
-	QK_BLKIO_READ_BPS, /* str = normalized "TARGET RATE, TARGET RATE"; see policy_io_targets() */
-	QK_BLKIO_WRITE_BPS,
-	QK_BLKIO_READ_IOPS,
-	QK_BLKIO_WRITE_IOPS,
-	QK_NET_INGRESS, /* bits/s */
-	QK_NET_EGRESS,
-	QK_NET_BURST, /* bytes */
-	QK_DISK_QUOTA, /* bytes */
-	QK_DISK_INODES,
-	QK_MEMORY_HIGH, /* bytes; v2 memory.high (v1 has none) */
-	QK_MEMORY_MIN, /* bytes; v2 memory.min (v1 has none) */
-	QK_CPU_BURST, /* num = microseconds of unused quota a cgroup may bank */
-	QK_CPU_IDLE, /* 0 or 1 */
-	QK_PRIORITY, /* num = enum qos_priority; class only */
-	QK_FLOOR_CPU_QUOTA, /* batch bounds: the tightest the controller may go; class only */
-	QK_FLOOR_CPU_WEIGHT,
-	QK_FLOOR_MEMORY_HIGH,
-	_QK_MAX
-};
-
-_Static_assert(_QK_MAX <= 32, "key masks are uint32_t");
-
-/* priority = latency | normal | batch: what the pressure controller does with a class. */
-enum qos_priority { QOS_PRIO_NORMAL, QOS_PRIO_LATENCY, QOS_PRIO_BATCH, _QOS_PRIO_MAX };
+#include "keys.h"
 
 struct qos_value {
 	bool set;
-	uint64_t num; /* numbers, in the unit noted above */
+	uint64_t num; /* numbers, in the unit keys.h notes for the key */
 	char *str; /* canonical text of the value (always set when set = true) */
 	unsigned line; /* where it was given (0 for overrides) */
 };
@@ -104,14 +70,6 @@ struct qos_policy {
 	size_t n_tenants;
 };
 
-/* Key table access. */
-const char *qos_key_name(enum qos_key k);
-/* -ENOENT for an unknown name. */
-int qos_key_from_name(const char *name);
-/* True for the keys allowed in [tenant] (not net.*, not disk.*, not the class-only keys). */
-bool qos_key_tenant_ok(enum qos_key k);
-/* True for priority and the floor.* bounds: only a class sets them (no [tenant], no override). */
-bool qos_key_class_only(enum qos_key k);
 const char *qos_priority_name(enum qos_priority p);
 
 /* Parse and validate one value for key k, filling ret (set, num, canonical str). On failure

@@ -34,7 +34,7 @@ static int do_blkio(struct reconcile_env *env, const struct reconcile_target *t,
 		return 0;
 	e = cg_open(env->cg, CG_BLKIO, path, &fd);
 	if (e < 0) {
-		if (report_add(r, "blkio", "blkio", &k) >= 0)
+		if (report_add_group(r, "blkio", "blkio", &k) >= 0)
 			knob_fail(k, e, "cannot open the cgroup %s in the io/blkio hierarchy",
 				  path);
 		if (e == -ENOENT)
@@ -42,7 +42,7 @@ static int do_blkio(struct reconcile_env *env, const struct reconcile_target *t,
 		return e;
 	}
 	if (!env->blkio) {
-		if (report_add(r, "blkio", "blkio", &k) >= 0)
+		if (report_add_group(r, "blkio", "blkio", &k) >= 0)
 			knob_fail(k, -EOPNOTSUPP, "block I/O throttling is not available");
 		return -EOPNOTSUPP;
 	}
@@ -74,13 +74,13 @@ static int do_net(struct reconcile_env *env, const struct reconcile_target *t,
 	if (!desired_has_net(d) || !t->id)
 		return 0;
 	if (!env->tc) {
-		if (report_add(r, "net", "tc", &k) >= 0)
+		if (report_add_group(r, "net", "tc", &k) >= 0)
 			knob_fail(k, -EOPNOTSUPP, "network shaping is not available (no netlink)");
 		return -EOPNOTSUPP;
 	}
 	e = container_pid(env, t, &pid);
 	if (e < 0) {
-		if (report_add(r, "net", "tc", &k) >= 0)
+		if (report_add_group(r, "net", "tc", &k) >= 0)
 			knob_printf(&k->note, "pending: no process in %s yet to find its network",
 				    t->cgpath);
 		report_retry(r, "no process in %s yet (network shaping waits for one)", t->cgpath);
@@ -100,7 +100,7 @@ static int do_disk(struct reconcile_env *env, const struct reconcile_target *t,
 	if (!desired_has_disk(d) || !t->id)
 		return 0;
 	if (!env->quota) {
-		if (report_add(r, "disk", "quota", &k) >= 0)
+		if (report_add_group(r, "disk", "quota", &k) >= 0)
 			knob_fail(k, -EOPNOTSUPP, "disk quotas are not available");
 		return -EOPNOTSUPP;
 	}
@@ -110,7 +110,7 @@ static int do_disk(struct reconcile_env *env, const struct reconcile_target *t,
 		(void) container_pid(env, t, &pid);
 		e = diskdir_decide(&env->diskdir, NULL, t->bundle, pid, &derived, &why);
 		if (e < 0) {
-			if (report_add(r, "disk.quota", "quota", &k) >= 0)
+			if (report_add_key(r, QK_DISK_QUOTA, "quota", &k) >= 0)
 				knob_fail(k, e, "%s", why ? why : "no directory to limit");
 			return e;
 		}
@@ -130,7 +130,7 @@ static void fill_sources(const struct reconcile_target *t, const struct qos_desi
 {
 	for (size_t i = 0; i < r->n; i++) {
 		struct qos_knob *k = &r->v[i];
-		int key = qos_key_from_name(k->key);
+		int key = k->qk;
 
 		if (key < 0 || k->source)
 			continue;

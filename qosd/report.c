@@ -3,7 +3,8 @@
 
 #include "report.h"
 
-int report_add(struct qos_report *r, const char *key, const char *object, struct qos_knob **ret)
+static int report_add(struct qos_report *r, int qk, const char *key, const char *object,
+		      struct qos_knob **ret)
 {
 	struct qos_knob *k;
 
@@ -17,7 +18,7 @@ int report_add(struct qos_report *r, const char *key, const char *object, struct
 		r->cap = cap;
 	}
 	k = &r->v[r->n];
-	*k = (struct qos_knob){ 0 };
+	*k = (struct qos_knob){ .qk = qk };
 	k->key = strdup(key ? key : "");
 	k->object = strdup(object ? object : "");
 	if (!k->key || !k->object) {
@@ -29,6 +30,21 @@ int report_add(struct qos_report *r, const char *key, const char *object, struct
 	if (ret)
 		*ret = k;
 	return 0;
+}
+
+int report_add_key(struct qos_report *r, enum qos_key qk, const char *object, struct qos_knob **ret)
+{
+	const char *name = qos_key_name(qk);
+
+	if (!name)
+		return -EINVAL;
+	return report_add(r, qk, name, object, ret);
+}
+
+int report_add_group(struct qos_report *r, const char *group, const char *object,
+		     struct qos_knob **ret)
+{
+	return report_add(r, -1, group, object, ret);
 }
 
 static int vprintf_field(char **field, const char *fmt, va_list ap)

@@ -6,10 +6,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "keys.h"
 #include "util.h"
 
 struct qos_knob {
-	char *key; /* policy key, "memory.limit" */
+	char *key; /* policy key, "memory.limit", or a group ("blkio", "net", "disk") */
+	int qk; /* enum qos_key of key; -1 for a group */
 	char *object; /* kernel object, "memory.limit_in_bytes", "io.max 7:0", "tbf on veth12ab" */
 	char *desired; /* text; NULL = not desired (left alone) */
 	char *applied; /* as read back from the kernel after the write; NULL = could not read */
@@ -35,8 +37,13 @@ struct qos_report {
 	char *retry_why;
 };
 
-/* Append an entry with key and object set; returns it through ret (owned by the report). */
-int report_add(struct qos_report *r, const char *key, const char *object, struct qos_knob **ret);
+/* Append an entry for policy key qk on a kernel object; returns it through ret (owned by the
+ * report). */
+int report_add_key(struct qos_report *r, enum qos_key qk, const char *object,
+		   struct qos_knob **ret);
+/* The same for a problem of a whole group of keys ("blkio", "net", "disk"): qk = -1. */
+int report_add_group(struct qos_report *r, const char *group, const char *object,
+		     struct qos_knob **ret);
 /* Replace *field with a printf'd string (NULL fmt clears). Returns 0 or -ENOMEM. */
 int knob_printf(char **field, const char *fmt, ...) _printf_(2, 3);
 /* Record an error on a knob: error = -abs(err), error_msg printf'd. */

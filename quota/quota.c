@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <sys/stat.h>
 
+#include "qosd/keys.h"
 #include "qosd/log.h"
 #include "qosd/util.h"
 #include "quota-internal.h"
@@ -433,13 +434,13 @@ static int knobs_add(struct qos_report *rep, const struct qos_disk *d, const cha
 	struct qos_knob *k;
 	int r;
 
-	r = report_add(rep, "disk.quota", dir, &k);
+	r = report_add_key(rep, QK_DISK_QUOTA, dir, &k);
 	if (r < 0)
 		return r;
 	r = desired_text(&d->quota_bytes, true, &k->desired);
 	if (r < 0)
 		return r;
-	r = report_add(rep, "disk.inodes", dir, &k);
+	r = report_add_key(rep, QK_DISK_INODES, dir, &k);
 	if (r < 0)
 		return r;
 	r = desired_text(&d->inodes, false, &k->desired);

@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <sys/stat.h>
 
+#include "qosd/keys.h"
 #include "qosd/log.h"
 #include "qosd/util.h"
 #include "tc/tc-internal.h"
@@ -201,7 +202,7 @@ static int do_ingress(struct tc_ctx *ctx, const struct tc_veth *v, const struct 
 	int e;
 
 	snprintf(obj, sizeof(obj), "tbf on %s", v->h_name);
-	if (report_add(r, "net.ingress", obj, &k) < 0)
+	if (report_add_key(r, QK_NET_INGRESS, obj, &k) < 0)
 		return -ENOMEM;
 	if (net->ingress_bps.op == QOS_SET) {
 		e = knob_shape(k, &net->ingress_bps, &net->burst_bytes, v, &s);
@@ -314,7 +315,7 @@ static int do_egress(struct tc_ctx *ctx, const char *id, unsigned idx, const str
 	e = tc_ifb_name(id, idx, ifb);
 	snprintf(obj, sizeof(obj), "tbf on %s via ingress u32 mirred from %s", e < 0 ? "ifb" : ifb,
 		 v->h_name);
-	if (report_add(r, "net.egress", obj, &k) < 0)
+	if (report_add_key(r, QK_NET_EGRESS, obj, &k) < 0)
 		return -ENOMEM;
 	if (e >= 0 && net->egress_bps.op == QOS_SET) {
 		e = knob_shape(k, &net->egress_bps, &net->burst_bytes, v, &s);
@@ -345,7 +346,7 @@ static int drop_ifbs_from(struct tc_ctx *ctx, const char *id, unsigned from);
 
 static int report_no_veth(const struct qos_net *net, const char *why, struct qos_report *r)
 {
-	static const char *const keys[] = { "net.ingress", "net.egress" };
+	static const enum qos_key keys[] = { QK_NET_INGRESS, QK_NET_EGRESS };
 	const struct qos_u64 *ops[] = { &net->ingress_bps, &net->egress_bps };
 	struct tc_shape s;
 	struct qos_knob *k;
@@ -353,7 +354,7 @@ static int report_no_veth(const struct qos_net *net, const char *why, struct qos
 	for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
 		if (ops[i]->op == QOS_LEAVE)
 			continue;
-		if (report_add(r, keys[i], "veth", &k) < 0)
+		if (report_add_key(r, keys[i], "veth", &k) < 0)
 			return -ENOMEM;
 		if (ops[i]->op == QOS_SET)
 			(void) knob_shape(k, ops[i], &net->burst_bytes, NULL, &s);
@@ -367,13 +368,13 @@ static int report_no_veth(const struct qos_net *net, const char *why, struct qos
 static void report_fail_all(struct tc_ctx *ctx, const struct qos_net *net, int e, pid_t pid,
 			    struct qos_report *r)
 {
-	static const char *const keys[] = { "net.ingress", "net.egress" };
+	static const enum qos_key keys[] = { QK_NET_INGRESS, QK_NET_EGRESS };
 	const struct qos_u64 *ops[] = { &net->ingress_bps, &net->egress_bps };
 	struct qos_knob *k;
 	struct tc_shape s;
 
 	for (size_t i = 0; i < ELEMENTSOF(keys); i++)
-		if (ops[i]->op != QOS_LEAVE && report_add(r, keys[i], "veth", &k) >= 0) {
+		if (ops[i]->op != QOS_LEAVE && report_add_key(r, keys[i], "veth", &k) >= 0) {
 			/* the value stays named in show even when no veth could be looked at */
 			if (ops[i]->op == QOS_SET)
 				(void) knob_shape(k, ops[i], &net->burst_bytes, NULL, &s);

@@ -20,13 +20,16 @@ fi
 # to manager, blkio/* to blkio); each may include itself and the modules its row names, nothing
 # else. A file in no module fails too: a new file takes its place in the table.
 declare -A allow=(
-	[util]="" [log]="util" [units]="util" [limits]="util" [report]="util"
+	[util]="" [log]="util" [units]="util" [limits]="util"
+	# the policy keys: one enum and one table of names, plain data beside limits (any module)
+	[keys]="limits util"
+	[report]="keys util"
 	# allow checks a container's path in each v1 hierarchy (struct cg_paths, cg_ctrl_name)
 	[allow]="cgroup util"
 	[proto]="util" [ocistate]="util" [pressure]="util" [config]="units util" [cgfs]="log util"
 	# systemd's D-Bus API (sd-bus): the writer for unit cgroups, beside cgfs for cgroupfs
 	[sdunit]="units log util"
-	[policy]="limits units log util"
+	[policy]="keys limits units log util"
 	[desired]="policy limits util"
 	# registry keeps a container's v1 per-hierarchy paths (struct cg_paths)
 	[registry]="policy cgroup log util"
@@ -34,16 +37,16 @@ declare -A allow=(
 	[assign]="policy util"
 	[watch]="log util"
 	[control]="proto log util"
-	[cgroup]="cgfs sdunit limits report units log util"
-	[blkio]="cgfs sdunit limits report log util"
-	[tc]="limits report log util"
-	[quota]="limits report log util"
+	[cgroup]="cgfs sdunit keys limits report units log util"
+	[blkio]="cgfs sdunit keys limits report log util"
+	[tc]="keys limits report log util"
+	[quota]="keys limits report log util"
 	# where a quota may tag: one rule for qosd and qos-hook (the quota module checks the path)
 	[diskdir]="quota util"
 	[reconcile]="desired cgroup blkio tc quota diskdir sdunit report limits log util"
 	# the manager owns the event sources: link, block-device and cgroup events come from the
 	# enforcers' monitors, so it includes their headers for those (never their knob writers)
-	[manager]="policy desired registry reconcile watch control config allow assign units limits report
+	[manager]="keys policy desired registry reconcile watch control config allow assign units limits report
 		cgroup blkio tc quota diskdir ocistate metrics plan log util pressure cgfs sdunit"
 	[main]="manager config policy log util"
 	[qosctl]="config policy proto units log util"
@@ -107,6 +110,35 @@ if [[ ${#graph_viol[@]} -eq 0 ]]; then
 else
 	echo "FAIL: style/include-rule: ${#graph_viol[@]} includes outside the graph:"
 	printf '  %s\n' "${graph_viol[@]}"
+fi
+
+# Policy key names (issue 18): spelled once, in qosd/keys.c's table (names and aliases); every
+# other production file names a key through enum qos_key. A kernel file with the same name as a key
+# ("cpu.weight", "memory.high") is another thing and stays: the file column of the knob table
+# (KV(QK_..., "file") in qosd/cgroup-apply.c), cgfs.c's allowed_knobs[] and copy_knob(). Comments
+# and longer strings ("memory.high events") are not looked at.
+key_names=$(sed -nE 's/^[[:space:]]*\[QK_[A-Z_]+\] = \{ "([^"]+)".*/\1/p
+	s/^[[:space:]]*\{ "([^"]+)", QK_[A-Z_]+ \},.*/\1/p' qosd/keys.c)
+key_viol=()
+if [[ $(wc -w <<<"$key_names") -lt 20 ]]; then
+	key_viol+=("qosd/keys.c: read only $(wc -w <<<"$key_names") key names from its table")
+else
+	key_re=$(printf '%s\n' $key_names | sed 's/\./\\./g' | paste -sd'|')
+	for f in $(printf '%s\n' $files | grep -E '^(qosd|blkio|tc|quota)/' | grep -vx qosd/keys.c); do
+		while IFS= read -r hit; do
+			key_viol+=("$f:$hit")
+		done < <(awk '/allowed_knobs\[\] = \{/ && FILENAME ~ /cgfs\.c$/ { skip = 1 }
+			skip { if (/^};/) skip = 0; next }
+			{ sub(/\/\*.*/, ""); if ($0 ~ /^[[:space:]]*\*/) next
+			  gsub(/KV\(QK_[A-Z_]+, "[^"]*"/, ""); gsub(/copy_knob\([^"]*"[^"]*"/, "")
+			  print FNR ": " $0 }' "$f" | grep -E "\"($key_re)\"")
+	done
+fi
+if [[ ${#key_viol[@]} -eq 0 ]]; then
+	echo "PASS: style/key-names"
+else
+	echo "FAIL: style/key-names: a policy key name spelled outside qosd/keys.c (use enum qos_key):"
+	printf '  %s\n' "${key_viol[@]}"
 fi
 
 # Hardened build: PIE, full RELRO, stack protector, FORTIFY_SOURCE, read from the binaries.

@@ -69,10 +69,10 @@ fi
 
 # ---- every policy key and qosd.conf setting is documented in qosd.conf(5) ----
 CONF5=$DOCS/qosd.conf.5
-mapfile -t KEYS < <(grep -oE '^[[:space:]]*\[QK_[A-Z_]+\] = \{ "[a-z._]+"' "$QOSD_SRC/qosd/policy.c" |
+mapfile -t KEYS < <(grep -oE '^[[:space:]]*\[QK_[A-Z_]+\] = \{ "[a-z._]+"' "$QOSD_SRC/qosd/keys.c" |
 	sed -E 's/.*"([^"]+)"$/\1/')
 if [[ ${#KEYS[@]} -lt 10 ]]; then
-	fail policy-keys "found only ${#KEYS[@]} keys in qosd/policy.c's key_table (did it change shape?)"
+	fail policy-keys "found only ${#KEYS[@]} keys in qosd/keys.c's key_table (did it change shape?)"
 else
 	# the extracted table is what qosd accepts: one file naming every key once must be valid
 	{
@@ -98,7 +98,7 @@ else
 			esac
 		done
 	} >"$QT_TMP/conf.d/keys.conf"
-	check policy-keys-accepted "a policy naming every key of policy.c was refused: $("$QOSCTL" check "$QT_TMP/conf.d" 2>&1)" \
+	check policy-keys-accepted "a policy naming every key of keys.c was refused: $("$QOSCTL" check "$QT_TMP/conf.d" 2>&1)" \
 		quiet "$QOSCTL" check "$QT_TMP/conf.d"
 	missing=()
 	for k in "${KEYS[@]}"; do documented "$k" "$CONF5" || missing+=("$k"); done
