@@ -151,6 +151,9 @@ static int snapshot_take(const struct container *c, struct snapshot *s)
 	s->op_cls = c->op_cls ? strdup(c->op_cls) : NULL;
 	s->dir = c->dir ? strdup(c->dir) : NULL;
 	s->cgpath = strdup(c->cgpath);
+	if ((c->op_tenant && !s->op_tenant) || (c->op_cls && !s->op_cls) || (c->dir && !s->dir) ||
+	    !s->cgpath)
+		return -ENOMEM;
 	return 0;
 }
 
@@ -178,68 +181,68 @@ static void snapshot_done(struct snapshot *s)
 	qos_settings_done(&s->ovr);
 }
 
-/* One KEY=VALUE of qosctl set onto c. Policy keys become overrides. */
-static int apply_arg(struct manager *m, struct container *c, const char *arg, char **msg)
+/* class=NAME, tenant=NAME: the operator's assignment. */
+static int set_name(struct manager *m, struct container *c, const char *key, const char *v,
+		    char **msg)
 {
-	_cleanup_free_ char *key = NULL, *vmsg = NULL;
-	const char *eq = strchr(arg, '='), *v;
-	struct qos_value val = { 0 };
-	int k, r;
+	bool cls = streq(key, "class");
 
-	if (!eq || eq == arg) {
-		*msg = strprintf("\"%s\": expected KEY=VALUE", arg);
+	if (name_validate(v, cls ? CLASS_MAX : TENANT_MAX) < 0) {
+		*msg = strprintf("%s=%s: not a valid name", key, v);
 		return -EINVAL;
 	}
-	key = strndup(arg, eq - arg);
-	v = eq + 1;
-	if (!key)
-		return -ENOMEM;
-	if (streq(key, "class") || streq(key, "tenant")) {
-		if (name_validate(v, streq(key, "class") ? CLASS_MAX : TENANT_MAX) < 0) {
-			*msg = strprintf("%s=%s: not a valid name", key, v);
-			return -EINVAL;
-		}
-		return free_and_strdup(streq(key, "class") ? &c->op_cls : &c->op_tenant, v);
-	}
-	if (streq(key, "disk.dir")) {
-		_cleanup_free_ char *why = NULL;
-		char *dir = NULL;
+	return free_and_strdup(cls ? &c->op_cls : &c->op_tenant, v);
+}
 
-		/* a symlink, a non-directory, a place outside the container's writable layer and
-		 * quota_roots: refused now, not later */
-		r = diskdir_decide(&m->env.diskdir, v, c->bundle, c->pid, &dir, &why);
-		if (r < 0) {
-			*msg = strprintf("disk.dir=%s: %s", v, why ? why : "refused");
-			return r == -EPERM ? -EPERM : -EINVAL;
-		}
-		/* the state record's own rule: what is stored here loads again at start */
-		r = registry_field_check("dir", dir, msg);
-		if (r < 0) {
-			free(dir);
-			return r;
-		}
-		free(c->dir);
-		c->dir = dir;
-		return 0;
-	}
-	if (streq(key, "cgroup")) {
-		_cleanup_free_ char *why = NULL;
+static int set_dir(struct manager *m, struct container *c, const char *key, const char *v,
+		   char **msg)
+{
+	_cleanup_free_ char *why = NULL, *dir = NULL;
+	int r;
 
-		if (!manager_cgroup_allowed(m, v, &why)) {
-			*msg = strprintf("cgroup=%s: %s", v, why ? why : "not allowed");
-			return -EPERM;
-		}
-		if (!cg_exists(m->env.cg, v)) {
-			*msg = strprintf("cgroup=%s: no such cgroup", v);
-			return -ENOENT;
-		}
-		r = registry_set_cgroup(m->reg, c, v);
-		if (r >= 0)
-			manager_watch_exit(m,
-					   c); /* its new place must be watched for its exit too */
+	/* a symlink, a non-directory, a place outside the container's writable layer and
+	 * quota_roots: refused now, not later */
+	r = diskdir_decide(&m->env.diskdir, v, c->bundle, c->pid, &dir, &why);
+	if (r < 0) {
+		*msg = strprintf("disk.dir=%s: %s", v, why ? why : "refused");
+		return r == -EPERM ? -EPERM : -EINVAL;
+	}
+	/* the state record's own rule: what is stored here loads again at start */
+	r = registry_field_check("dir", dir, msg);
+	if (r < 0)
 		return r;
+	free(c->dir);
+	c->dir = TAKE_PTR(dir);
+	return 0;
+}
+
+static int set_cgroup(struct manager *m, struct container *c, const char *key, const char *v,
+		      char **msg)
+{
+	_cleanup_free_ char *why = NULL;
+	int r;
+
+	if (!manager_cgroup_allowed(m, v, &why)) {
+		*msg = strprintf("cgroup=%s: %s", v, why ? why : "not allowed");
+		return -EPERM;
 	}
-	k = qos_key_from_name(key);
+	if (!cg_exists(m->env.cg, v)) {
+		*msg = strprintf("cgroup=%s: no such cgroup", v);
+		return -ENOENT;
+	}
+	r = registry_set_cgroup(m->reg, c, v);
+	if (r >= 0)
+		manager_watch_exit(m, c); /* its new place must be watched for its exit too */
+	return r;
+}
+
+/* KEY=VALUE for a policy key: an override. */
+static int set_override(struct container *c, const char *key, const char *v, char **msg)
+{
+	_cleanup_free_ char *vmsg = NULL;
+	struct qos_value val = { 0 };
+	int k = qos_key_from_name(key);
+
 	if (k < 0) {
 		*msg = strprintf(
 			"unknown key \"%s\" (class, tenant, disk.dir, cgroup, or a policy key)",
@@ -264,16 +267,54 @@ static int apply_arg(struct manager *m, struct container *c, const char *arg, ch
 	return 0;
 }
 
+/* The keys of qosctl set/unset that are not policy keys (cgroup=PATH moves a container: no unset). */
+static const struct {
+	const char *key;
+	int (*set)(struct manager *m, struct container *c, const char *key, const char *v,
+		   char **msg);
+	size_t unset_field; /* offset of the char * in struct container that unset clears */
+	bool can_unset;
+} arg_table[] = {
+	{ "class", set_name, offsetof(struct container, op_cls), true },
+	{ "tenant", set_name, offsetof(struct container, op_tenant), true },
+	{ "disk.dir", set_dir, offsetof(struct container, dir), true },
+	{ "cgroup", set_cgroup, 0, false },
+};
+
+static int arg_find(const char *key)
+{
+	for (size_t i = 0; i < ELEMENTSOF(arg_table); i++)
+		if (streq(arg_table[i].key, key))
+			return i;
+	return -ENOENT;
+}
+
+/* One KEY=VALUE of qosctl set onto c. Policy keys become overrides. */
+static int apply_arg(struct manager *m, struct container *c, const char *arg, char **msg)
+{
+	_cleanup_free_ char *key = NULL;
+	const char *eq = strchr(arg, '=');
+	int a;
+
+	if (!eq || eq == arg) {
+		*msg = strprintf("\"%s\": expected KEY=VALUE", arg);
+		return -EINVAL;
+	}
+	key = strndup(arg, eq - arg);
+	if (!key)
+		return -ENOMEM;
+	a = arg_find(key);
+	if (a >= 0)
+		return arg_table[a].set(m, c, key, eq + 1, msg);
+	return set_override(c, key, eq + 1, msg);
+}
+
 static int unapply_arg(struct container *c, const char *key, char **msg)
 {
-	int k;
+	int a = arg_find(key), k;
 
-	if (streq(key, "class"))
-		return free_and_strdup(&c->op_cls, NULL);
-	if (streq(key, "tenant"))
-		return free_and_strdup(&c->op_tenant, NULL);
-	if (streq(key, "disk.dir"))
-		return free_and_strdup(&c->dir, NULL);
+	if (a >= 0 && arg_table[a].can_unset)
+		return free_and_strdup((char **) ((uint8_t *) c + arg_table[a].unset_field), NULL);
 	k = qos_key_from_name(key);
 	if (k < 0) {
 		*msg = strprintf("unknown key \"%s\"", key);
@@ -337,38 +378,30 @@ static uint32_t keys_named(const struct qos_request *req)
  * reconcile again; other knobs' errors come back as warnings. */
 static char *commit(struct manager *m, struct container *c, struct snapshot *snap, uint32_t named)
 {
-	struct qos_report r = { 0 };
-	_cleanup_free_ char *errs = NULL, *msg = NULL, *warn = NULL;
-	char *id = strdup(c->id);
+	_cleanup_(report_done) struct qos_report r = { 0 };
+	_cleanup_free_ char *id = strdup(c->id), *errs = NULL, *msg = NULL, *warn = NULL;
 	json_t *o;
 	int k;
 
 	c->verified &= ~named; /* the operator's change, not drift (logs, qosd_drift_corrections) */
 	k = manager_reconcile(m, c, &r);
-	if (k == 1) {
-		free(id);
-		report_done(&r);
+	if (k == 1)
 		return control_error_reply("the container's cgroup is gone");
-	}
 	if (k < 0) {
 		snapshot_restore(m, c, snap);
 		msg = strprintf("cannot open the container's cgroup (%s), nothing changed",
 				strerror(-k));
-		free(id);
 		return control_error_reply(msg);
 	}
 	errs = errors_text(&r, named);
 	warn = errors_text(&r, UINT32_MAX);
-	report_done(&r);
 	if (errs) {
 		snapshot_restore(m, c, snap);
 		(void) manager_reconcile(m, c, NULL);
 		msg = strprintf("the kernel refused the change, nothing changed: %s", errs);
 		log_warning("%s: %s", id ? id : "?", msg);
-		free(id);
 		return control_error_reply(msg);
 	}
-	free(id);
 	registry_touch(m->reg, c);
 	m->state_dirty = true;
 	o = container_summary(c);
@@ -413,10 +446,9 @@ static struct container *find_or_register(struct manager *m, const struct qos_re
 static char *cmd_change(struct manager *m, const struct qos_request *req, bool set)
 {
 	_cleanup_free_ char *msg = NULL;
-	struct snapshot snap;
+	_cleanup_(snapshot_done) struct snapshot snap = { 0 };
 	struct container *c = set ? find_or_register(m, req, &msg) : registry_get(m->reg, req->id);
 	bool fresh = c && !c->status;
-	char *reply;
 	int r = 0;
 
 	if (!c)
@@ -437,14 +469,11 @@ static char *cmd_change(struct manager *m, const struct qos_request *req, bool s
 		r = validate_result(m, c, &msg);
 	if (r < 0) {
 		snapshot_restore(m, c, &snap);
-		snapshot_done(&snap);
 		if (fresh)
 			registry_remove(m->reg, c);
 		return control_error_reply(msg ? msg : strerror(-r));
 	}
-	reply = commit(m, c, &snap, keys_named(req));
-	snapshot_done(&snap);
-	return reply;
+	return commit(m, c, &snap, keys_named(req));
 }
 
 /* ---- register / unregister (qos-hook) ---- */
