@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "qosctl.h"
+#include "units.h"
 #include "util.h"
 
 struct row {
@@ -97,17 +98,10 @@ static int row_cmp(const void *x, const void *y)
 	return ka < kb ? 1 : ka > kb ? -1 : strcmp(a->id, b->id);
 }
 
+/* Sizes and byte rates as "64M" or "80.2M" (units.c). */
 static void human(double v, char *buf, size_t len)
 {
-	const char *u = "KMGT";
-	int i = -1;
-
-	while (v >= 1024 && i < 3)
-		v /= 1024, i++;
-	if (i < 0)
-		snprintf(buf, len, "%.0f", v);
-	else
-		snprintf(buf, len, "%.1f%c", v, u[i]);
+	(void) format_size_approx(v > 0 ? (uint64_t) v : 0, buf, len);
 }
 
 static void print_rows(const struct row *v, size_t n, bool clear)

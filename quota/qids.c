@@ -238,19 +238,3 @@ bool quota_path_under(const char *path, const char *root)
 		return path[0] == '/';
 	return strneq(path, root, n) && (path[n] == 0 || path[n] == '/');
 }
-
-void quota_format_size(uint64_t bytes, char *buf, size_t len)
-{
-	static const char units[] = "KMGTPE";
-	uint64_t v = bytes;
-	int u = -1;
-
-	while (v >= 1024 && v % 1024 == 0 && u < 5) {
-		v /= 1024;
-		u++;
-	}
-	if (u < 0)
-		snprintf(buf, len, "%" PRIu64, bytes);
-	else
-		snprintf(buf, len, "%" PRIu64 "%c", v, units[u]);
-}

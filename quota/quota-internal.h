@@ -55,9 +55,6 @@ void quota_mnt_done(struct quota_mnt *m);
 /* The mount of device dev whose mount point is the longest prefix of path, from a mountinfo text. */
 int quota_mountinfo_find(const char *mountinfo, dev_t dev, const char *path, struct quota_mnt *ret);
 
-/* Size text for reports: "10M" when exact, else bytes. */
-void quota_format_size(uint64_t bytes, char *buf, size_t len);
-
 /* The filesystem holding a directory, as quotactl needs it. */
 struct quota_fs {
 	dev_t dev;

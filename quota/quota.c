@@ -7,6 +7,7 @@
 
 #include "qosd/keys.h"
 #include "qosd/log.h"
+#include "qosd/units.h"
 #include "qosd/util.h"
 #include "quota-internal.h"
 
@@ -397,21 +398,6 @@ static int set_limits(const struct quota_fs *fs, uint32_t id, const struct qos_d
 	return quota_fs_set(fs, id, pb, pi);
 }
 
-/* "3M" when exact, else one decimal ("3.1M"), bytes below 1K. */
-static void format_human(uint64_t v, char *buf, size_t len)
-{
-	static const char units[] = "KMGTPE";
-	int u = 0;
-
-	if (v < 1024 || v % 1024 == 0) {
-		quota_format_size(v, buf, len);
-		return;
-	}
-	while (u < 5 && v >= (1024ull << (10 * (u + 1))))
-		u++;
-	snprintf(buf, len, "%.1f%c", (double) v / (double) (1ull << (10 * (u + 1))), units[u]);
-}
-
 static int desired_text(const struct qos_u64 *u, bool size, char **field)
 {
 	char buf[32];
@@ -421,7 +407,7 @@ static int desired_text(const struct qos_u64 *u, bool size, char **field)
 	if (u->op == QOS_CLEAR)
 		return knob_printf(field, "none");
 	if (size)
-		quota_format_size(u->v, buf, sizeof(buf));
+		(void) format_size(u->v, buf, sizeof(buf));
 	else
 		snprintf(buf, sizeof(buf), "%" PRIu64, u->v);
 	return knob_printf(field, "%s", buf);
@@ -482,8 +468,8 @@ static int knobs_applied(struct qos_report *rep, size_t idx, const struct quota_
 	if (r < 0)
 		return r;
 	if (u.limit_bytes)
-		format_human(u.limit_bytes, lim, sizeof(lim));
-	format_human(u.used_bytes, used, sizeof(used));
+		(void) format_size_approx(u.limit_bytes, lim, sizeof(lim));
+	(void) format_size_approx(u.used_bytes, used, sizeof(used));
 	r = knob_printf(&rep->v[idx].applied, "limit %s, used %s", lim, used);
 	if (r < 0)
 		return r;

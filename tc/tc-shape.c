@@ -2,6 +2,7 @@
 /* Pure parts of the tc module: ifb names, tbf parameters, text. No libnl, no I/O. */
 #include <inttypes.h>
 
+#include "qosd/units.h"
 #include "qosd/util.h"
 #include "tc/tc.h"
 
@@ -117,43 +118,13 @@ int tc_shape_compute(uint64_t rate_bits, const struct qos_u64 *burst, unsigned m
 	return 0;
 }
 
-static void format_rate(uint64_t bits, char *buf, size_t len)
-{
-	static const struct {
-		uint64_t mul;
-		const char *unit;
-	} units[] = { { 1000000000ULL, "gbit" }, { 1000000ULL, "mbit" }, { 1000ULL, "kbit" } };
-
-	for (size_t i = 0; i < ELEMENTSOF(units); i++)
-		if (bits >= units[i].mul && bits % units[i].mul == 0) {
-			snprintf(buf, len, "%" PRIu64 "%s", bits / units[i].mul, units[i].unit);
-			return;
-		}
-	snprintf(buf, len, "%" PRIu64 "bit", bits);
-}
-
-static void format_bytes(uint64_t b, char *buf, size_t len)
-{
-	static const char units[] = "KMG";
-
-	for (int i = (int) sizeof(units) - 2; i >= 0; i--) {
-		uint64_t mul = 1ULL << (10 * (i + 1));
-
-		if (b >= mul && b % mul == 0) {
-			snprintf(buf, len, "%" PRIu64 "%c", b / mul, units[i]);
-			return;
-		}
-	}
-	snprintf(buf, len, "%" PRIu64, b);
-}
-
 int tc_shape_format(uint64_t rate_bits, uint32_t burst, char *buf, size_t len)
 {
 	char r[32], b[32];
 	int n;
 
-	format_rate(rate_bits, r, sizeof(r));
-	format_bytes(burst, b, sizeof(b));
+	(void) format_rate_bits(rate_bits, r, sizeof(r));
+	(void) format_size(burst, b, sizeof(b));
 	n = snprintf(buf, len, "%s burst %s", r, b);
 	return n < 0 || (size_t) n >= len ? -ENOBUFS : 0;
 }

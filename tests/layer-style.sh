@@ -39,8 +39,8 @@ declare -A allow=(
 	[control]="proto log util"
 	[cgroup]="cgfs sdunit keys limits report units log util"
 	[blkio]="cgfs sdunit keys limits report log util"
-	[tc]="keys limits report log util"
-	[quota]="keys limits report log util"
+	[tc]="keys limits report units log util"
+	[quota]="keys limits report units log util"
 	# where a quota may tag: one rule for qosd and qos-hook (the quota module checks the path)
 	[diskdir]="quota util"
 	[reconcile]="desired cgroup blkio tc quota diskdir sdunit report limits log util"

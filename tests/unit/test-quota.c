@@ -635,20 +635,6 @@ static void test_ctx_config(void **state)
 	quota_ctx_free(NULL);
 }
 
-static void test_format(void **state)
-{
-	char buf[32];
-
-	quota_format_size(10u << 20, buf, sizeof(buf));
-	assert_string_equal(buf, "10M");
-	quota_format_size(1536, buf, sizeof(buf));
-	assert_string_equal(buf, "1536");
-	quota_format_size(0, buf, sizeof(buf));
-	assert_string_equal(buf, "0");
-	quota_format_size(1ull << 40, buf, sizeof(buf));
-	assert_string_equal(buf, "1T");
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -660,7 +646,7 @@ int main(void)
 		cmocka_unit_test(test_mountinfo_find), cmocka_unit_test(test_diskdir_decide),
 		cmocka_unit_test(test_apply_refused),  cmocka_unit_test(test_walk_top_last),
 		cmocka_unit_test(test_walk_too_deep),  cmocka_unit_test(test_release_gone),
-		cmocka_unit_test(test_ctx_config),     cmocka_unit_test(test_format),
+		cmocka_unit_test(test_ctx_config),
 	};
 
 	return cmocka_run_group_tests(tests, setup_tmp, teardown_tmp);

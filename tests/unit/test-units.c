@@ -204,6 +204,17 @@ static void format_prints_canonical_text_that_parses_back(void **state)
 	assert_string_equal(buf, "0");
 	assert_int_equal(format_size(2ull << 40, buf, sizeof(buf)), 0);
 	assert_string_equal(buf, "2T");
+	/* no P or E: above T the text stays in T, which parse_size reads back (quota and tc
+	 * reports print with this formatter too) */
+	assert_int_equal(format_size(1ull << 50, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "1024T");
+	assert_int_equal(parse_size(buf, &v), 0);
+	assert_int_equal(v, 1ull << 50);
+	/* tc's burst: the largest exact unit, bytes otherwise */
+	assert_int_equal(format_size(1250304, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "1221K");
+	assert_int_equal(format_size(1514, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "1514");
 	assert_int_equal(format_rate_bits(100000000, buf, sizeof(buf)), 0);
 	assert_string_equal(buf, "100mbit");
 	assert_int_equal(format_rate_bits(1500, buf, sizeof(buf)), 0);
