@@ -223,8 +223,6 @@ static void schedule_retry(struct manager *m, struct container *c, const char *w
 		  why ? why : "");
 }
 
-/* Log what this pass changed, and the errors that are new since the last pass (a knob that
- * keeps failing the same way is logged once, not on every drift pass). */
 /* cpu.shares and cpu.weight are one knob: a report entry for either stands for both keys. */
 static uint32_t key_mask(int key)
 {
@@ -238,6 +236,8 @@ static bool knob_pending(const struct qos_report *r, const struct qos_knob *k)
 	return r->retry && k->error == -ENOENT;
 }
 
+/* Log what this pass changed, and the errors that are new since the last pass (a knob that
+ * keeps failing the same way is logged once, not on every drift pass). */
 static void log_results(struct manager *m, struct container *c, const struct qos_report *r)
 {
 	struct log_ctx lc = ctx_of(c);
@@ -941,7 +941,9 @@ static int check_state_dir(const char *dir)
 	return r;
 }
 
-/* A qosd killed during a save leaves state.json.tmp.<pid> behind: nothing else reads those. */
+/* The single state.json of older versions, written tmp + rename, left state.json.tmp.<pid> behind
+ * when qosd was killed during a save: nothing reads those. (Records leave .ID.json.tmp files,
+ * which registry-store.c removes as it loads.) */
 static void remove_stale_tmp(const char *dir)
 {
 	DIR *d = opendir(dir);

@@ -85,11 +85,14 @@ bool manager_cgroups_allowed(struct manager *m, const char *cgpath, const struct
  * bound by its tenant's [claim] (assign.h). */
 int manager_assignment(struct manager *m, const struct container *c, const struct qos_tenant **t,
 		       const struct qos_class **cls, const char **origin, char **ret_why);
+/* Write the most recently touched record and fsync it and the directory (what a request calls
+ * saved); the rest of the queue follows in the background. -errno when it failed (retried). */
 int manager_save_state(struct manager *m);
 /* Watch a registered container's cgroup for its removal (matched ones are watched already). */
 void manager_watch_exit(struct manager *m, struct container *c);
-/* Save the state once the current request is answered (the next event-loop pass): the fsync stays
- * off the reply path, and a burst of registrations is saved once. */
+/* Save the changed records once the current request is answered (the next event-loop pass),
+ * without fsync, like a pass's changes: a burst of requests is written once. A request that
+ * promises its change survives a restart calls manager_save_state() before it answers. */
 void manager_save_state_later(struct manager *m);
 
 /* commands.c: the control socket's request handler. */
