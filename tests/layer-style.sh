@@ -14,6 +14,18 @@ else
 	echo "FAIL: style/clang-format: not formatted:$bad (run make format)"
 fi
 
+# verdict NAME WHAT VIOLATION...: PASS without violations, else FAIL and one line each.
+verdict() {
+	local name=$1 what=$2
+	shift 2
+	if [[ $# -eq 0 ]]; then
+		echo "PASS: style/$name"
+	else
+		echo "FAIL: style/$name: $what:"
+		printf '  %s\n' "$@"
+	fi
+}
+
 # Include rule (docs/design-notes.md, "Include rule"): the include graph of the production code,
 # read from the sources, against the table below. A module is a file's stem (qosd/cgroup-apply.c
 # and qosd/cgroup-internal.h belong to cgroup, qosd/registry-store.c to registry, qosd/commands.c
@@ -105,12 +117,7 @@ for f in $(printf '%s\n' $files | grep -E '^(qosd|blkio|tc|quota)/.*\.h$'); do
 		graph_viol+=("$f:$hit: a library header in a header")
 	done < <(grep -nE '#[[:space:]]*include[[:space:]]*<(libcgroup|netlink/|ini\.h|libudev\.h|jansson\.h|systemd/|microhttpd\.h|cmocka\.h)' "$f")
 done
-if [[ ${#graph_viol[@]} -eq 0 ]]; then
-	echo "PASS: style/include-rule"
-else
-	echo "FAIL: style/include-rule: ${#graph_viol[@]} includes outside the graph:"
-	printf '  %s\n' "${graph_viol[@]}"
-fi
+verdict include-rule "${#graph_viol[@]} includes outside the graph" "${graph_viol[@]}"
 
 # Policy key names (issue 18): spelled once, in qosd/keys.c's table (names and aliases); every
 # other production file names a key through enum qos_key. A kernel file with the same name as a key
@@ -134,12 +141,7 @@ else
 			  print FNR ": " $0 }' "$f" | grep -E "\"($key_re)\"")
 	done
 fi
-if [[ ${#key_viol[@]} -eq 0 ]]; then
-	echo "PASS: style/key-names"
-else
-	echo "FAIL: style/key-names: a policy key name spelled outside qosd/keys.c (use enum qos_key):"
-	printf '  %s\n' "${key_viol[@]}"
-fi
+verdict key-names "a policy key name spelled outside qosd/keys.c (use enum qos_key)" "${key_viol[@]}"
 
 # Hardened build: PIE, full RELRO, stack protector, FORTIFY_SOURCE, read from the binaries.
 tests/check-hardening.sh "${B:-build/san}"
