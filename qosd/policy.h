@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* The policy language: one INI file per tenant in a directory, parsed strictly (inih, with every
  * line pre-checked so inih's truncation and continuation lines never change a value), with
- * file:line diagnostics. The keys themselves are keys.h's table. */
+ * file:line diagnostics. The keys themselves are keys.h's table. Three files: policy-values.c
+ * (one value, rules across keys), policy-parse.c (one file's text), policy-load.c (files, the
+ * directory, lookups). */
 #pragma once
 
 #include <stdbool.h>

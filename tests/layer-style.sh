@@ -86,6 +86,7 @@ module_of() {
 	qosd/qosctl-*) echo qosctl ;;
 	qosd/cgroup-*) echo cgroup ;;
 	qosd/registry-*) echo registry ;;
+	qosd/policy-*) echo policy ;;
 	qosd/*)
 		b=${f#qosd/}
 		echo "${b%.[ch]}"

@@ -139,7 +139,7 @@ static void test_default_burst(void **state)
 	assert_true(tc_default_burst(UINT64_C(10000000000000)) <= INT32_MAX / 2);
 }
 
-/* Everything the policy accepts (limits.h, checked by policy.c), tbf can hold: the edges. */
+/* Everything the policy accepts (limits.h, checked by policy-values.c), tbf can hold: the edges. */
 static void test_shape_policy_edges(void **state)
 {
 	struct qos_u64 none = { 0 }, b = { QOS_SET, QOS_NET_BURST_MAX };
