@@ -87,6 +87,7 @@ module_of() {
 	qosd/cgroup-*) echo cgroup ;;
 	qosd/registry-*) echo registry ;;
 	qosd/policy-*) echo policy ;;
+	qosd/manager-*) echo manager ;;
 	qosd/*)
 		b=${f#qosd/}
 		echo "${b%.[ch]}"
