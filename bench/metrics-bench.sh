@@ -2,7 +2,9 @@
 # make bench, metrics part (bench/run.sh calls it; it also runs alone, as root): with N_METRICS
 # containers (default 1,000) that qosd manages,
 #   - a scrape of /metrics (loopback HTTP, whole body) beside the floor: the same kernel files read
-#     with raw syscalls, nothing parsed or printed;
+#     with raw syscalls, nothing parsed or printed: one pread each on fds opened beforehand (as
+#     qosd keeps them), and (the cost qosd paid before it kept them) open + read + close each;
+#   - the fds qosd keeps for that, and the kernel memory they hold (a page each once read);
 #   - qosd's CPU time per scrape, as a share of one CPU at a 15 s scrape interval;
 #   - wake-ups of an idle qosd with the endpoint on and with metrics off (no drift timer).
 # Everything is named qosd-mbench-<pid>-... and removed on exit.
@@ -77,11 +79,19 @@ say "metrics: $N containers, $ROUNDS scrapes"
 start "metrics_listen = 127.0.0.1:$PORT
 " || exit 1
 w_on=$(wakeups "$QPID")
-"$TMP/mscrape" http "$PORT" 2 >/dev/null # warm
+slab4k() { awk '$1 == "kmalloc-cg-4k" { print $2 }' /proc/slabinfo; }
+fds() { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 | wc -l; }
+fd0=$(fds "$QPID")
+s0=$(slab4k)
+"$TMP/mscrape" http "$PORT" 2 >/dev/null # warm: qosd opens and keeps the files
+s1=$(slab4k)
+fd1=$(fds "$QPID")
+"$TMP/mscrape" kept "$CGP" "$N" "$ROUNDS" >"$TMP/kept1"
 "$TMP/mscrape" floor "$CGP" "$N" "$ROUNDS" >"$TMP/floor1"
 t0=$(cpu_ticks "$QPID")
 "$TMP/mscrape" http "$PORT" "$ROUNDS" >"$TMP/scrape"
 t1=$(cpu_ticks "$QPID")
+"$TMP/mscrape" kept "$CGP" "$N" "$ROUNDS" >"$TMP/kept2"
 "$TMP/mscrape" floor "$CGP" "$N" "$ROUNDS" >"$TMP/floor2"
 stop
 start "" || exit 1
@@ -90,26 +100,33 @@ stop
 
 med() { awk '/^RESULT/ { print $3 }' "$1"; }
 p99() { awk '/^RESULT/ { print $4 }' "$1"; }
-# the floor run with the lower median (both sides of the ratio saw the same minute)
-f=$TMP/floor1
-awk -v a="$(med "$TMP/floor1")" -v b="$(med "$TMP/floor2")" 'BEGIN { exit !(b < a) }' && f=$TMP/floor2
+# of each floor, the run with the lower median (both sides of the ratio saw the same minute)
+lower() { awk -v a="$(med "$1")" -v b="$(med "$2")" 'BEGIN { exit !(b < a) }' && echo "$2" || echo "$1"; }
+f=$(lower "$TMP/floor1" "$TMP/floor2")
+k=$(lower "$TMP/kept1" "$TMP/kept2")
 hz=$(getconf CLK_TCK)
 per=$(awk -v a="$t0" -v b="$t1" -v n="$ROUNDS" -v hz="$hz" 'BEGIN { printf "%.1f", (b - a) / n / hz * 1000 }')
 pct=$(awk -v p="$per" 'BEGIN { printf "%.3f", p / 15000 * 100 }')
 bytes=$(awk '/^BYTES/ { print $2 }' "$TMP/scrape")
 ms() { awk -v v="$1" 'BEGIN { printf "%.1f", v / 1000 }'; }
-ratio=$(awk -v a="$(med "$TMP/scrape")" -v b="$(med "$f")" 'BEGIN { printf "%.2fx", a / b }')
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "-" }'; }
 met() { awk -v v="$1" -v g="$2" 'BEGIN { print (v + 0 <= g + 0) ? "yes" : "NO" }'; }
 
 echo
 echo "metrics at $N containers | qosd median / p99 | floor median / p99 | ratio | goal | met"
 echo "-------------------------|-------------------|--------------------|-------|------|----"
-printf 'scrape of /metrics (%s KiB) | %s / %s ms | %s / %s ms | %s | < 50 ms | %s\n' \
-	"$((bytes / 1024))" "$(ms "$(med "$TMP/scrape")")" "$(ms "$(p99 "$TMP/scrape")")" \
-	"$(ms "$(med "$f")")" "$(ms "$(p99 "$f")")" "$ratio" "$(met "$(ms "$(med "$TMP/scrape")")" 50)"
-fcpu=$(awk '/^CPU_MS/ { print $2 }' "$f")
-printf 'CPU time per scrape | %s ms | %s ms | %s | | \n' "$per" "$fcpu" \
-	"$(awk -v a="$per" -v b="$fcpu" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "-" }')"
+printf 'scrape of /metrics (%s KiB; floor: a pread of each of the %s files) | %s / %s ms | %s / %s ms | %s | < 50 ms | %s\n' \
+	"$((bytes / 1024))" "$(awk '/^FILES/ { print $2 }' "$k")" \
+	"$(ms "$(med "$TMP/scrape")")" "$(ms "$(p99 "$TMP/scrape")")" \
+	"$(ms "$(med "$k")")" "$(ms "$(p99 "$k")")" "$(ratio "$(med "$TMP/scrape")" "$(med "$k")")" \
+	"$(met "$(ms "$(med "$TMP/scrape")")" 50)"
+printf 'the same files opened, read, closed each time (no fds kept) | - | %s / %s ms | %s | | \n' \
+	"$(ms "$(med "$f")")" "$(ms "$(p99 "$f")")" "$(ratio "$(med "$TMP/scrape")" "$(med "$f")")"
+kcpu=$(awk '/^CPU_MS/ { print $2 }' "$k")
+printf 'CPU time per scrape (floor: the preads) | %s ms | %s ms | %s | | \n' "$per" "$kcpu" \
+	"$(ratio "$per" "$kcpu")"
+printf 'fds qosd keeps open for it; kernel memory they hold (kmalloc-cg-4k) | %s fds; %s MiB | - | - | | \n' \
+	"$((fd1 - fd0))" "$(awk -v a="$s0" -v b="$s1" 'BEGIN { printf "%.1f", (b - a) * 4 / 1024 }')"
 printf 'collection CPU at a 15 s interval | %s %% of one CPU | - | - | < 1 %% | %s\n' \
 	"$pct" "$(met "$pct" 1)"
 printf 'wake-ups/s idle, endpoint on, no scrapes | %s | - | - | 0 | %s\n' "$w_on" "$(met "$w_on" 0)"

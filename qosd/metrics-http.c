@@ -18,6 +18,11 @@
 #define HTTP_TIMEOUT_SEC 10u
 #define HTTP_CONN_MAX 32u
 
+struct text_ref {
+	struct metrics *mt;
+	char *text;
+};
+
 static int listen_unix(const char *path, int *ret_fd)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -75,6 +80,38 @@ static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, char 
 	return ret;
 }
 
+static void text_done(void *cls)
+{
+	struct text_ref *t = cls;
+
+	metrics_text_done(t->mt, t->text);
+	free(t);
+}
+
+/* 200 with the exposition text; MHD hands it back for the next scrape when it is sent. */
+static enum MHD_Result reply_text(struct MHD_Connection *conn, struct metrics *mt, char *text,
+				  size_t len)
+{
+	struct text_ref *t = malloc(sizeof(*t));
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+
+	if (!t) {
+		free(text);
+		return MHD_NO;
+	}
+	*t = (struct text_ref){ .mt = mt, .text = text };
+	resp = MHD_create_response_from_buffer_with_free_callback_cls(len, text, text_done, t);
+	if (!resp) {
+		text_done(t);
+		return MHD_NO;
+	}
+	(void) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, CONTENT_TYPE);
+	ret = MHD_queue_response(conn, MHD_HTTP_OK, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
 				  const char *method, const char *version, const char *upload,
 				  size_t *upload_size, void **con_cls)
@@ -100,7 +137,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return reply(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, text, text ? strlen(text) : 0,
 			     "text/plain");
 	}
-	return reply(conn, MHD_HTTP_OK, text, len, CONTENT_TYPE);
+	return reply_text(conn, mt, text, len);
 }
 
 /* After every MHD_run: arm a timer only while MHD has a connection with a deadline. */
@@ -172,12 +209,14 @@ static int start_http(struct manager *m, struct metrics *mt)
 
 static int metrics_write_textfile(struct manager *m)
 {
-	_cleanup_free_ char *text = NULL;
+	char *text = NULL;
 	size_t len = 0;
 	int r = metrics_render(m, &text, &len);
 
-	if (r >= 0)
+	if (r >= 0) {
 		r = write_file_replace(m->cfg->metrics_textfile, text, len, 0644, false);
+		metrics_text_done(m->metrics, text);
+	}
 	return r;
 }
 
@@ -238,6 +277,9 @@ void metrics_free(struct metrics *mt)
 		(void) unlink(mt->unix_path);
 	free(mt->unix_path);
 	stats_ctx_free(mt->stats);
+	free(mt->samples);
+	free(mt->out.p);
+	free(mt->labels.p);
 	explain_notes_free(mt);
 	free(mt);
 }

@@ -3,6 +3,8 @@
  * (seconds, bytes), counters end in _total; labels id, tenant, class (and device or direction
  * where a cgroup has several). Tenant cgroups get the qosd_tenant_ families (label tenant). */
 #include <jansson.h>
+#include <malloc.h>
+#include <stdarg.h>
 
 #include "cgroup.h"
 #include "manager.h"
@@ -121,6 +123,21 @@ static void collect_disk(struct manager *m, const struct container *c, struct sa
 	s->disk = q;
 }
 
+/* The samples array, kept across collections (its size follows the registry). */
+static int samples_room(struct metrics *mt, size_t n)
+{
+	struct sample *v;
+
+	if (n <= mt->samples_cap)
+		return 0;
+	v = reallocarray(mt->samples, n, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	mt->samples = v;
+	mt->samples_cap = n;
+	return 0;
+}
+
 /* Every managed container and tenant cgroup, read now. ret[0..*ret_n): containers first. */
 int metrics_collect(struct manager *m, struct sample **ret, size_t *ret_n, size_t *ret_nc)
 {
@@ -129,11 +146,11 @@ int metrics_collect(struct manager *m, struct sample **ret, size_t *ret_n, size_
 	struct sample *v;
 	int r = metrics_ctx_stats(m, &mt);
 
+	if (r >= 0)
+		r = samples_room(mt, nc + m->n_tenants + 1);
 	if (r < 0)
 		return r;
-	v = calloc(nc + m->n_tenants + 1, sizeof(*v));
-	if (!v)
-		return -ENOMEM;
+	v = mt->samples;
 	for (size_t i = 0; i < nc; i++) {
 		const struct container *c = registry_at(m->reg, i);
 		struct sample *s = &v[n];
@@ -145,7 +162,8 @@ int metrics_collect(struct manager *m, struct sample **ret, size_t *ret_n, size_
 			.blkio = cg_paths_get(&c->hier, CG_BLKIO, c->cgpath),
 		};
 
-		if (stats_read(mt->stats, &sp, &s->st) < 0)
+		*s = (struct sample){ 0 };
+		if (stats_read_kept(mt->stats, &sp, &s->st) < 0)
 			continue; /* gone since: the next pass forgets it */
 		s->id = c->id;
 		s->tenant = c->tenant;
@@ -159,89 +177,167 @@ int metrics_collect(struct manager *m, struct sample **ret, size_t *ret_n, size_
 	for (size_t i = 0; i < m->n_tenants; i++) {
 		const struct stats_paths sp = { .cgpath = m->tenants[i].cgpath };
 
-		if (stats_read(mt->stats, &sp, &v[n].st) >= 0)
+		v[n] = (struct sample){ 0 };
+		if (stats_read_kept(mt->stats, &sp, &v[n].st) >= 0)
 			v[n++].tenant = m->tenants[i].name;
 	}
+	stats_forget_unread(mt->stats); /* the fds of cgroups gone since the last collection */
 	*ret = v;
 	*ret_n = n;
 	return 0;
 }
 
-/* Label values are validated names, but escape anyway: the format breaks on \, " and newline. */
-static void put_label(FILE *f, const char *name, const char *v, bool *first)
+/* ---- the text: appended to one buffer, kept across scrapes ---- */
+
+static bool ob_room(struct obuf *b, size_t n)
 {
-	fprintf(f, "%s%s=\"", *first ? "" : ",", name);
-	*first = false;
-	for (const char *p = v ? v : ""; *p; p++) {
-		if (*p == '\\' || *p == '"')
-			fputc('\\', f);
-		if (*p == '\n')
-			fputs("\\n", f);
-		else
-			fputc(*p, f);
+	size_t cap;
+	char *p;
+
+	if (b->failed)
+		return false;
+	if (b->len + n < b->cap)
+		return true;
+	cap = MAX(MAX(b->cap * 2, b->len + n + 1), (size_t) 65536);
+	p = realloc(b->p, cap);
+	if (!p) {
+		b->failed = true;
+		return false;
 	}
-	fputc('"', f);
+	b->p = p;
+	b->cap = cap;
+	return true;
 }
 
-/* name{id=..,tenant=..,class=..[,extra=..]} (tenant cgroups: tenant only) */
-static void put_head(FILE *f, const char *prefix, const char *name, const struct sample *s,
-		     const char *xname, const char *xval)
+static void ob_put(struct obuf *b, const char *s, size_t n)
 {
-	bool first = true;
-
-	fprintf(f, "%s%s{", prefix, name);
-	if (s->id) {
-		put_label(f, "id", s->id, &first);
-		put_label(f, "tenant", s->tenant, &first);
-		put_label(f, "class", s->cls, &first);
-	} else
-		put_label(f, "tenant", s->tenant, &first);
-	if (xname)
-		put_label(f, xname, xval, &first);
-	fputs("} ", f);
+	if (ob_room(b, n)) {
+		memcpy(b->p + b->len, s, n);
+		b->len += n;
+	}
 }
 
-static void put_value(FILE *f, uint64_t v, unsigned decimals)
+static void ob_puts(struct obuf *b, const char *s)
 {
-	uint64_t div = 1;
+	ob_put(b, s, strlen(s));
+}
 
-	for (unsigned i = 0; i < decimals; i++)
-		div *= 10;
+static void ob_printf(struct obuf *b, const char *fmt, ...) _printf_(2, 3);
+static void ob_printf(struct obuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int k;
+
+	va_start(ap, fmt);
+	k = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (k < 0 || !ob_room(b, (size_t) k))
+		return;
+	va_start(ap, fmt);
+	(void) vsnprintf(b->p + b->len, (size_t) k + 1, fmt, ap);
+	va_end(ap);
+	b->len += (size_t) k;
+}
+
+/* v as a decimal with decimals digits after the point (v in units of 10^-decimals), and '\n' */
+static void put_value(struct obuf *b, uint64_t v, unsigned decimals)
+{
+	char t[48];
+	size_t i = sizeof(t);
+
+	t[--i] = '\n';
+	for (unsigned d = 0; d < decimals; d++, v /= 10)
+		t[--i] = (char) ('0' + v % 10);
 	if (decimals)
-		fprintf(f, "%llu.%0*llu\n", (unsigned long long) (v / div), (int) decimals,
-			(unsigned long long) (v % div));
-	else
-		fprintf(f, "%llu\n", (unsigned long long) v);
+		t[--i] = '.';
+	do {
+		t[--i] = (char) ('0' + v % 10);
+		v /= 10;
+	} while (v);
+	ob_put(b, t + i, sizeof(t) - i);
 }
 
-static void put_family(FILE *f, const char *prefix, const char *name, enum fam_type t,
+/* Label values are validated names, but escape anyway: the format breaks on \, " and newline. */
+static void put_label(struct obuf *b, const char *name, const char *v, bool first)
+{
+	if (!first)
+		ob_put(b, ",", 1);
+	ob_puts(b, name);
+	ob_put(b, "=\"", 2);
+	v = v ? v : "";
+	if (!v[strcspn(v, "\\\"\n")])
+		ob_puts(b, v);
+	else
+		for (const char *p = v; *p; p++) {
+			if (*p == '\\' || *p == '"')
+				ob_put(b, "\\", 1);
+			if (*p == '\n')
+				ob_put(b, "\\n", 2);
+			else
+				ob_put(b, p, 1);
+		}
+	ob_put(b, "\"", 1);
+}
+
+/* Each sample's labels (id, tenant, class; tenant cgroups: tenant), printed once per scrape
+ * into lb and found by s->lab_off / lab_len. */
+static void make_labels(struct obuf *lb, struct sample *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		v[i].lab_off = lb->len;
+		if (v[i].id) {
+			put_label(lb, "id", v[i].id, true);
+			put_label(lb, "tenant", v[i].tenant, false);
+			put_label(lb, "class", v[i].cls, false);
+		} else
+			put_label(lb, "tenant", v[i].tenant, true);
+		v[i].lab_len = lb->len - v[i].lab_off;
+	}
+}
+
+/* name{id=..,tenant=..,class=..[,extra=..]} */
+static void put_head(struct obuf *b, const struct obuf *lb, const char *prefix, const char *name,
+		     const struct sample *s, const char *xname, const char *xval)
+{
+	ob_puts(b, prefix);
+	ob_puts(b, name);
+	ob_put(b, "{", 1);
+	ob_put(b, lb->p + s->lab_off, s->lab_len);
+	if (xname)
+		put_label(b, xname, xval, false);
+	ob_put(b, "} ", 2);
+}
+
+static void put_family(struct obuf *b, const char *prefix, const char *name, enum fam_type t,
 		       const char *help)
 {
-	fprintf(f, "# HELP %s%s %s.\n# TYPE %s%s %s\n", prefix, name, help, prefix, name,
-		type_name[t]);
+	ob_printf(b, "# HELP %s%s %s.\n# TYPE %s%s %s\n", prefix, name, help, prefix, name,
+		  type_name[t]);
 }
 
-static void render_cg(FILE *f, const char *prefix, const struct sample *v, size_t n)
+static void render_cg(struct obuf *b, const struct obuf *lb, const char *prefix,
+		      const struct sample *v, size_t n)
 {
 	for (size_t k = 0; k < ELEMENTSOF(cg_families); k++) {
 		const struct cg_family *fam = &cg_families[k];
 
-		put_family(f, prefix, fam->name, fam->type, fam->help);
+		put_family(b, prefix, fam->name, fam->type, fam->help);
 		for (size_t i = 0; i < n; i++)
 			if (v[i].st.have & (1u << fam->st)) {
-				put_head(f, prefix, fam->name, &v[i], NULL, NULL);
-				put_value(f, v[i].st.v[fam->st], fam->decimals);
+				put_head(b, lb, prefix, fam->name, &v[i], NULL, NULL);
+				put_value(b, v[i].st.v[fam->st], fam->decimals);
 			}
 	}
-	put_family(f, prefix, "cpu_limit_cores", F_GAUGE, "CPU quota in CPUs (absent: unlimited)");
+	put_family(b, prefix, "cpu_limit_cores", F_GAUGE, "CPU quota in CPUs (absent: unlimited)");
 	for (size_t i = 0; i < n; i++) {
 		const struct qos_cg_stats *st = &v[i].st;
 
 		if ((st->have & (1u << ST_CPU_QUOTA_US)) && (st->have & (1u << ST_CPU_PERIOD_US)) &&
 		    st->v[ST_CPU_PERIOD_US]) {
-			put_head(f, prefix, "cpu_limit_cores", &v[i], NULL, NULL);
-			fprintf(f, "%.6f\n",
-				(double) st->v[ST_CPU_QUOTA_US] / (double) st->v[ST_CPU_PERIOD_US]);
+			put_head(b, lb, prefix, "cpu_limit_cores", &v[i], NULL, NULL);
+			ob_printf(b, "%.6f\n",
+				  (double) st->v[ST_CPU_QUOTA_US] /
+					  (double) st->v[ST_CPU_PERIOD_US]);
 		}
 	}
 }
@@ -257,18 +353,19 @@ static const struct {
 	{ "io_writes_total", "Write operations on the device", IO_FIELD(wios) },
 };
 
-static void render_io(FILE *f, const char *prefix, const struct sample *v, size_t n)
+static void render_io(struct obuf *b, const struct obuf *lb, const char *prefix,
+		      const struct sample *v, size_t n)
 {
 	for (size_t k = 0; k < ELEMENTSOF(io_families); k++) {
-		put_family(f, prefix, io_families[k].name, F_COUNTER, io_families[k].help);
+		put_family(b, prefix, io_families[k].name, F_COUNTER, io_families[k].help);
 		for (size_t i = 0; i < n; i++)
 			for (unsigned d = 0; d < v[i].st.n_io; d++) {
 				const struct qos_io_dev_stat *io = &v[i].st.io[d];
 				char dev[32];
 
 				snprintf(dev, sizeof(dev), "%u:%u", io->major, io->minor);
-				put_head(f, prefix, io_families[k].name, &v[i], "device", dev);
-				put_value(f,
+				put_head(b, lb, prefix, io_families[k].name, &v[i], "device", dev);
+				put_value(b,
 					  *(const uint64_t *) ((const char *) io +
 							       io_families[k].off),
 					  0);
@@ -289,18 +386,18 @@ static const struct {
 	  NET_FIELD(overlimits) },
 };
 
-static void render_net(FILE *f, const struct sample *v, size_t n)
+static void render_net(struct obuf *b, const struct obuf *lb, const struct sample *v, size_t n)
 {
 	static const char *const dir[] = { [TC_DIR_IN] = "in", [TC_DIR_OUT] = "out" };
 
 	for (size_t k = 0; k < ELEMENTSOF(net_families); k++) {
-		put_family(f, "qosd_", net_families[k].name, F_COUNTER, net_families[k].help);
+		put_family(b, "qosd_", net_families[k].name, F_COUNTER, net_families[k].help);
 		for (size_t i = 0; i < n; i++)
 			for (int d = 0; d < 2; d++)
 				if (v[i].net[d].have) {
-					put_head(f, "qosd_", net_families[k].name, &v[i],
+					put_head(b, lb, "qosd_", net_families[k].name, &v[i],
 						 "direction", dir[d]);
-					put_value(f,
+					put_value(b,
 						  *(const uint64_t *) ((const char *) &v[i].net[d] +
 								       net_families[k].off),
 						  0);
@@ -308,7 +405,7 @@ static void render_net(FILE *f, const struct sample *v, size_t n)
 	}
 }
 
-static void render_disk(FILE *f, const struct sample *v, size_t n)
+static void render_disk(struct obuf *b, const struct obuf *lb, const struct sample *v, size_t n)
 {
 	static const struct {
 		const char *name, *help;
@@ -325,11 +422,11 @@ static void render_disk(FILE *f, const struct sample *v, size_t n)
 	};
 
 	for (size_t k = 0; k < ELEMENTSOF(fam); k++) {
-		put_family(f, "qosd_", fam[k].name, F_GAUGE, fam[k].help);
+		put_family(b, "qosd_", fam[k].name, F_GAUGE, fam[k].help);
 		for (size_t i = 0; i < n; i++)
 			if (v[i].have_disk) {
-				put_head(f, "qosd_", fam[k].name, &v[i], NULL, NULL);
-				put_value(f,
+				put_head(b, lb, "qosd_", fam[k].name, &v[i], NULL, NULL);
+				put_value(b,
 					  *(const uint64_t *) ((const char *) &v[i].disk +
 							       fam[k].off),
 					  0);
@@ -337,66 +434,77 @@ static void render_disk(FILE *f, const struct sample *v, size_t n)
 	}
 }
 
-static void render_keyed(FILE *f, const char *name, const char *help, const uint64_t *v)
+static void render_keyed(struct obuf *b, const char *name, const char *help, const uint64_t *v)
 {
-	put_family(f, "qosd_", name, F_COUNTER, help);
+	put_family(b, "qosd_", name, F_COUNTER, help);
 	for (int k = 0; k < _QK_MAX; k++)
-		fprintf(f, "qosd_%s{key=\"%s\"} %llu\n", name, qos_key_name(k),
-			(unsigned long long) v[k]);
+		ob_printf(b, "qosd_%s{key=\"%s\"} %llu\n", name, qos_key_name(k),
+			  (unsigned long long) v[k]);
 }
 
-static void render_self(FILE *f, struct manager *m, size_t nc)
+static void render_self(struct obuf *b, struct manager *m)
 {
 	const struct qosd_counters *c = &m->counters;
 
-	put_family(f, "qosd_", "build_info", F_GAUGE, "qosd's version (value always 1)");
-	fprintf(f, "qosd_build_info{version=\"%s\"} 1\n", QOSD_VERSION);
-	put_family(f, "qosd_", "containers_managed", F_GAUGE, "Containers qosd knows");
-	fprintf(f, "qosd_containers_managed %zu\n", registry_size(m->reg));
-	put_family(f, "qosd_", "tenants_managed", F_GAUGE, "Tenants in the policy");
-	fprintf(f, "qosd_tenants_managed %zu\n", m->policy ? m->policy->n_tenants : 0);
-	render_keyed(f, "drift_corrections_total",
+	put_family(b, "qosd_", "build_info", F_GAUGE, "qosd's version (value always 1)");
+	ob_printf(b, "qosd_build_info{version=\"%s\"} 1\n", QOSD_VERSION);
+	put_family(b, "qosd_", "containers_managed", F_GAUGE, "Containers qosd knows");
+	ob_printf(b, "qosd_containers_managed %zu\n", registry_size(m->reg));
+	put_family(b, "qosd_", "tenants_managed", F_GAUGE, "Tenants in the policy");
+	ob_printf(b, "qosd_tenants_managed %zu\n", m->policy ? m->policy->n_tenants : 0);
+	render_keyed(b, "drift_corrections_total",
 		     "Knobs found changed behind qosd's back and set again, by policy key",
 		     c->drift);
-	render_keyed(f, "apply_errors_total", "Knob writes the kernel refused, by policy key",
+	render_keyed(b, "apply_errors_total", "Knob writes the kernel refused, by policy key",
 		     c->errors);
-	fprintf(f, "# HELP qosd_reconcile_duration_seconds Time to reconcile one container.\n"
+	ob_puts(b, "# HELP qosd_reconcile_duration_seconds Time to reconcile one container.\n"
 		   "# TYPE qosd_reconcile_duration_seconds summary\n"
 		   "qosd_reconcile_duration_seconds_sum ");
-	put_value(f, c->reconcile_usec, 6);
-	fprintf(f, "qosd_reconcile_duration_seconds_count %llu\n",
-		(unsigned long long) c->reconciles);
-	(void) nc;
+	put_value(b, c->reconcile_usec, 6);
+	ob_printf(b, "qosd_reconcile_duration_seconds_count %llu\n",
+		  (unsigned long long) c->reconciles);
 }
 
 int metrics_render(struct manager *m, char **ret, size_t *ret_len)
 {
-	_cleanup_free_ struct sample *v = NULL;
+	struct sample *v = NULL;
 	size_t n = 0, nc = 0;
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f;
+	struct metrics *mt;
+	struct obuf *b, *lb;
 	int r = metrics_collect(m, &v, &n, &nc);
 
 	if (r < 0)
 		return r;
-	f = open_memstream(&buf, &len);
-	if (!f)
+	mt = m->metrics;
+	b = &mt->out;
+	lb = &mt->labels;
+	b->len = lb->len = 0;
+	b->failed = lb->failed = false;
+	make_labels(lb, v, n);
+	render_cg(b, lb, "qosd_", v, nc);
+	render_io(b, lb, "qosd_", v, nc);
+	render_net(b, lb, v, nc);
+	render_disk(b, lb, v, nc);
+	render_cg(b, lb, "qosd_tenant_", v + nc, n - nc);
+	render_io(b, lb, "qosd_tenant_", v + nc, n - nc);
+	render_self(b, m);
+	if (b->failed || lb->failed || !ob_room(b, 1))
 		return -ENOMEM;
-	render_cg(f, "qosd_", v, nc);
-	render_io(f, "qosd_", v, nc);
-	render_net(f, v, nc);
-	render_disk(f, v, nc);
-	render_cg(f, "qosd_tenant_", v + nc, n - nc);
-	render_io(f, "qosd_tenant_", v + nc, n - nc);
-	render_self(f, m, nc);
-	if (fclose(f) != 0 || !buf) {
-		free(buf);
-		return -ENOMEM;
-	}
-	*ret = buf;
-	*ret_len = len;
+	b->p[b->len] = 0;
+	*ret_len = b->len;
+	*ret = TAKE_PTR(b->p);
+	b->cap = 0;
 	return 0;
+}
+
+void metrics_text_done(struct metrics *mt, char *text)
+{
+	/* the next render writes into it again, unless one was made meanwhile */
+	if (mt && !mt->out.p) {
+		mt->out.p = text;
+		mt->out.cap = malloc_usable_size(text);
+	} else
+		free(text);
 }
 
 static json_t *stat_json(const struct qos_cg_stats *st, enum qos_stat k)
@@ -443,7 +551,7 @@ static json_t *sample_json(const struct sample *s)
 
 char *metrics_stats_reply(struct manager *m)
 {
-	_cleanup_free_ struct sample *v = NULL;
+	struct sample *v = NULL;
 	size_t n = 0, nc = 0;
 	json_t *arr, *o;
 	char *s;
