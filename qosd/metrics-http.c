@@ -277,6 +277,7 @@ void metrics_free(struct metrics *mt)
 		(void) unlink(mt->unix_path);
 	free(mt->unix_path);
 	stats_ctx_free(mt->stats);
+	tc_stats_cache_free(mt->tcs);
 	free(mt->samples);
 	free(mt->out.p);
 	free(mt->labels.p);

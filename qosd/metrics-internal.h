@@ -34,6 +34,7 @@ struct sample {
 struct metrics {
 	struct manager *m;
 	struct stats_ctx *stats; /* made on first use (a scrape or qosctl top) */
+	struct tc_stats_cache *tcs; /* made at the first container with net.* keys */
 	struct MHD_Daemon *httpd; /* NULL: no endpoint */
 	int listen_fd;
 	char *unix_path; /* the endpoint's socket file, removed at exit */

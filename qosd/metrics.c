@@ -99,16 +99,19 @@ static int metrics_ctx_stats(struct manager *m, struct metrics **ret)
 	return r < 0 ? r : 0;
 }
 
-static void collect_net(struct manager *m, const struct container *c, struct sample *s)
+static void collect_net(struct manager *m, struct metrics *mt, const struct container *c,
+			struct sample *s)
 {
 	pid_t pid = 0;
 
 	if (!c->has_net || !m->env.tc)
 		return;
+	if (!mt->tcs && tc_stats_cache_new(&mt->tcs) < 0)
+		return;
 	/* a process in the cgroup now, not the hook's hint: that pid may be reused by now */
 	if (cg_first_pid(m->env.cg, c->cgpath, &pid) < 0)
 		return;
-	(void) tc_stats(m->env.tc, c->id, pid, s->net);
+	(void) tc_stats_pass(m->env.tc, mt->tcs, c->id, pid, s->net);
 }
 
 static void collect_disk(struct manager *m, const struct container *c, struct sample *s)
@@ -169,7 +172,7 @@ int metrics_collect(struct manager *m, struct sample **ret, size_t *ret_n, size_
 		s->tenant = c->tenant;
 		s->cls = c->cls;
 		s->status = c->status;
-		collect_net(m, c, s);
+		collect_net(m, mt, c, s);
 		collect_disk(m, c, s);
 		n++;
 	}
@@ -182,6 +185,7 @@ int metrics_collect(struct manager *m, struct sample **ret, size_t *ret_n, size_
 			v[n++].tenant = m->tenants[i].name;
 	}
 	stats_forget_unread(mt->stats); /* the fds of cgroups gone since the last collection */
+	tc_stats_pass_end(mt->tcs);
 	*ret = v;
 	*ret_n = n;
 	return 0;

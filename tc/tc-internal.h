@@ -131,3 +131,21 @@ int tc_nl_monitor_open(struct tc_ctx *ctx, int *ret_fd);
 int tc_nl_monitor_drain(struct tc_ctx *ctx);
 /* A veth link was reported (del = gone): update ctx->seen, set ctx->mon_changed on news. */
 void tc_seen_update(struct tc_ctx *ctx, const struct tc_seen *s, bool del);
+
+/* A veth or ifb of qosd's netns, from a link dump. */
+struct tc_dump_link {
+	int ifindex;
+	int nsid; /* IFLA_LINK_NETNSID: the netns of a veth's peer; -1 none */
+	bool ifb;
+	char name[16];
+};
+/* The root qdisc of a link, from a qdisc dump, with its counters. */
+struct tc_dump_qdisc {
+	int ifindex;
+	char kind[16];
+	uint64_t bytes, packets, drops, overlimits;
+};
+/* Every veth and ifb (tc-dump.c), every root qdisc, of qosd's netns: one dump each, malloc'd
+ * arrays in the kernel's order. */
+int tc_nl_dump_links(struct tc_ctx *ctx, struct tc_dump_link **ret, size_t *ret_n);
+int tc_nl_dump_root_qdiscs(struct tc_ctx *ctx, struct tc_dump_qdisc **ret, size_t *ret_n);

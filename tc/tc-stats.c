@@ -1,15 +1,24 @@
 /* SPDX-License-Identifier: MIT */
 /* Statistics of the qdiscs qosd made for a container (read only). */
+#include <fcntl.h>
+#include <sys/stat.h>
+
 #include "tc/tc-internal.h"
 #include "qosd/util.h"
 
-static void add(struct tc_net_stats *s, const struct tc_qdisc_state *q)
+static void add(struct tc_net_stats *s, uint64_t bytes, uint64_t packets, uint64_t drops,
+		uint64_t overlimits)
 {
 	s->have = true;
-	s->bytes += q->bytes;
-	s->packets += q->packets;
-	s->drops += q->drops;
-	s->overlimits += q->overlimits;
+	s->bytes += bytes;
+	s->packets += packets;
+	s->drops += drops;
+	s->overlimits += overlimits;
+}
+
+static void add_state(struct tc_net_stats *s, const struct tc_qdisc_state *q)
+{
+	add(s, q->bytes, q->packets, q->drops, q->overlimits);
 }
 
 /* Into the container: the root tbf on each host veth. Out of it: the root qdisc of the ifb the
@@ -35,12 +44,247 @@ int tc_stats(struct tc_ctx *ctx, const char *id, pid_t pid, struct tc_net_stats 
 		char ifb[16];
 
 		if (tc_nl_qdisc_get(ctx, v[i].h_ifindex, false, &q) >= 0 && streq(q.kind, "tbf"))
-			add(&ret[TC_DIR_IN], &q);
+			add_state(&ret[TC_DIR_IN], &q);
 		if (tc_ifb_name(id, (unsigned) i, ifb) < 0 || tc_nl_link_get(ctx, 0, ifb, &l) < 0 ||
 		    !l.ifindex)
 			continue;
 		if (tc_nl_qdisc_get(ctx, l.ifindex, false, &q) >= 0 && streq(q.kind, "tbf"))
-			add(&ret[TC_DIR_OUT], &q);
+			add_state(&ret[TC_DIR_OUT], &q);
+	}
+	return 0;
+}
+
+/* ---- many containers per pass ---- */
+
+struct ns_nsid {
+	dev_t dev;
+	ino_t ino;
+	int nsid;
+	bool seen; /* met in this pass */
+};
+
+struct tc_stats_cache {
+	struct ns_nsid *ns; /* sorted by (dev, ino) */
+	size_t n_ns, cap_ns;
+	bool dumped;
+	struct tc_dump_link *links; /* veths by (nsid, ifindex), then ifbs by name */
+	size_t n_links, n_veths;
+	struct tc_dump_qdisc *qd; /* by ifindex */
+	size_t n_qd;
+};
+
+int tc_stats_cache_new(struct tc_stats_cache **ret)
+{
+	*ret = calloc(1, sizeof(**ret));
+	return *ret ? 0 : -ENOMEM;
+}
+
+static void drop_dumps(struct tc_stats_cache *c)
+{
+	free(c->links);
+	free(c->qd);
+	c->links = NULL;
+	c->qd = NULL;
+	c->n_links = c->n_veths = c->n_qd = 0;
+	c->dumped = false;
+}
+
+void tc_stats_cache_free(struct tc_stats_cache *c)
+{
+	if (!c)
+		return;
+	drop_dumps(c);
+	free(c->ns);
+	free(c);
+}
+
+void tc_stats_pass_end(struct tc_stats_cache *c)
+{
+	size_t k = 0;
+
+	if (!c)
+		return;
+	drop_dumps(c);
+	for (size_t i = 0; i < c->n_ns; i++)
+		if (c->ns[i].seen) {
+			c->ns[k] = c->ns[i];
+			c->ns[k++].seen = false;
+		}
+	c->n_ns = k;
+}
+
+static int link_cmp(const void *a, const void *b)
+{
+	const struct tc_dump_link *x = a, *y = b;
+
+	if (x->ifb != y->ifb)
+		return x->ifb - y->ifb;
+	if (x->ifb)
+		return strcmp(x->name, y->name);
+	if (x->nsid != y->nsid)
+		return (x->nsid > y->nsid) - (x->nsid < y->nsid);
+	return (x->ifindex > y->ifindex) - (x->ifindex < y->ifindex);
+}
+
+static int qdisc_cmp(const void *a, const void *b)
+{
+	const struct tc_dump_qdisc *x = a, *y = b;
+
+	return (x->ifindex > y->ifindex) - (x->ifindex < y->ifindex);
+}
+
+static int pass_dump(struct tc_ctx *ctx, struct tc_stats_cache *c)
+{
+	int r;
+
+	if (c->dumped)
+		return 0;
+	tc_nl_resync(ctx);
+	r = tc_nl_dump_links(ctx, &c->links, &c->n_links);
+	if (r >= 0)
+		r = tc_nl_dump_root_qdiscs(ctx, &c->qd, &c->n_qd);
+	if (r < 0) {
+		drop_dumps(c);
+		return r;
+	}
+	qsort(c->links, c->n_links, sizeof(*c->links), link_cmp);
+	qsort(c->qd, c->n_qd, sizeof(*c->qd), qdisc_cmp);
+	while (c->n_veths < c->n_links && !c->links[c->n_veths].ifb)
+		c->n_veths++;
+	c->dumped = true;
+	return 0;
+}
+
+/* The entry of netns (dev, ino), or where it would go. */
+static size_t ns_find(const struct tc_stats_cache *c, dev_t dev, ino_t ino, bool *ret_found)
+{
+	size_t lo = 0, hi = c->n_ns;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct ns_nsid *e = &c->ns[mid];
+
+		if (e->dev < dev || (e->dev == dev && e->ino < ino))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*ret_found = lo < c->n_ns && c->ns[lo].dev == dev && c->ns[lo].ino == ino;
+	return lo;
+}
+
+/* The nsid of pid's netns, asked of the kernel once per netns; 1: qosd's own netns. */
+static int ns_nsid(struct tc_ctx *ctx, struct tc_stats_cache *c, pid_t pid, int *ret)
+{
+	_cleanup_close_ int fd = -1;
+	char path[64];
+	struct stat st;
+	bool found;
+	size_t i;
+	int r, nsid;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", (int) pid);
+	if (stat(path, &st) < 0)
+		return errno == ENOENT ? -ESRCH : negative_errno();
+	if (st.st_dev == ctx->ns_dev && st.st_ino == ctx->ns_ino)
+		return 1; /* qosd's own: the host network */
+	i = ns_find(c, st.st_dev, st.st_ino, &found);
+	if (found) {
+		c->ns[i].seen = true;
+		*ret = c->ns[i].nsid;
+		return 0;
+	}
+	/* the kernel's own answer, on the netns opened (the pid may have moved since the stat) */
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return errno == ENOENT ? -ESRCH : negative_errno();
+	r = tc_nl_nsid(ctx, fd, &nsid);
+	if (r < 0)
+		return r;
+	*ret = nsid;
+	if (nsid < 0)
+		return 0; /* none yet: no veth of qosd's netns points there; ask again next time */
+	i = ns_find(c, st.st_dev, st.st_ino, &found);
+	if (!found && c->n_ns == c->cap_ns) {
+		size_t cap = c->cap_ns ? c->cap_ns * 2 : 64;
+		struct ns_nsid *v = reallocarray(c->ns, cap, sizeof(*v));
+
+		if (!v)
+			return 0; /* answered, not cached */
+		c->ns = v;
+		c->cap_ns = cap;
+	}
+	if (!found) {
+		memmove(&c->ns[i + 1], &c->ns[i], (c->n_ns - i) * sizeof(*c->ns));
+		c->n_ns++;
+	}
+	c->ns[i] =
+		(struct ns_nsid){ .dev = st.st_dev, .ino = st.st_ino, .nsid = nsid, .seen = true };
+	return 0;
+}
+
+/* The first veth whose peer is in netns nsid (veths are sorted by nsid). */
+static size_t veths_from(const struct tc_stats_cache *c, int nsid)
+{
+	size_t lo = 0, hi = c->n_veths;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (c->links[mid].nsid < nsid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static void add_root_tbf(const struct tc_stats_cache *c, int ifindex, struct tc_net_stats *s)
+{
+	const struct tc_dump_qdisc key = { .ifindex = ifindex },
+				   *q = bsearch(&key, c->qd, c->n_qd, sizeof(*c->qd), qdisc_cmp);
+
+	if (q && streq(q->kind, "tbf"))
+		add(s, q->bytes, q->packets, q->drops, q->overlimits);
+}
+
+int tc_stats_pass(struct tc_ctx *ctx, struct tc_stats_cache *c, const char *id, pid_t pid,
+		  struct tc_net_stats ret[2])
+{
+	unsigned n = 0;
+	int r, nsid = -1;
+
+	ret[TC_DIR_IN] = (struct tc_net_stats){ 0 };
+	ret[TC_DIR_OUT] = (struct tc_net_stats){ 0 };
+	if (name_validate(id, ID_MAX) < 0)
+		return -EINVAL;
+	if (pid <= 0)
+		return -ESRCH;
+	/* the dump first: it makes the kernel number every netns a veth of ours points into */
+	if (pass_dump(ctx, c) < 0)
+		return tc_stats(ctx, id, pid, ret);
+	r = ns_nsid(ctx, c, pid, &nsid);
+	if (r == -ESRCH || r == 1)
+		return r == 1 ? 0 : r;
+	if (r < 0)
+		return tc_stats(ctx, id, pid, ret);
+	/* into the container: the root tbf of each host veth whose peer is in its netns */
+	for (size_t i = veths_from(c, nsid);
+	     nsid >= 0 && i < c->n_veths && c->links[i].nsid == nsid; i++) {
+		add_root_tbf(c, c->links[i].ifindex, &ret[TC_DIR_IN]);
+		n++;
+	}
+	/* out of it: the root tbf of the ifb of each of those veths */
+	for (unsigned i = 0; i < n; i++) {
+		struct tc_dump_link key = { .ifb = true };
+		const struct tc_dump_link *l;
+
+		if (tc_ifb_name(id, i, key.name) < 0)
+			continue;
+		l = bsearch(&key, c->links + c->n_veths, c->n_links - c->n_veths, sizeof(*c->links),
+			    link_cmp);
+		if (l)
+			add_root_tbf(c, l->ifindex, &ret[TC_DIR_OUT]);
 	}
 	return 0;
 }

@@ -52,6 +52,19 @@ struct tc_net_stats {
 };
 int tc_stats(struct tc_ctx *ctx, const char *id, pid_t pid, struct tc_net_stats ret[2]);
 
+/* The same for many containers in a pass (a metrics scrape): one dump of the links and one of the
+ * root qdiscs of qosd's netns at the pass's first call, instead of a visit to each container's
+ * netns and 5 or more requests per container. The cache keeps across passes the nsid qosd's
+ * netns gives each container netns (fixed while that netns lives); a netns not known yet is
+ * asked once. Falls back to tc_stats for a container it cannot place. */
+struct tc_stats_cache;
+int tc_stats_cache_new(struct tc_stats_cache **ret);
+void tc_stats_cache_free(struct tc_stats_cache *c);
+int tc_stats_pass(struct tc_ctx *ctx, struct tc_stats_cache *c, const char *id, pid_t pid,
+		  struct tc_net_stats ret[2]);
+/* End of a pass: the dumps are dropped, the nsids of netns not met in the pass forgotten. */
+void tc_stats_pass_end(struct tc_stats_cache *c);
+
 /* Link-event socket (RTNLGRP_LINK), non-blocking; the daemon polls ret_fd. */
 int tc_monitor_open(struct tc_ctx *ctx, int *ret_fd);
 /* Drain pending events; *ret_changed = a host veth appeared, went away or changed peer. */
