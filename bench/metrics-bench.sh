@@ -4,7 +4,8 @@
 #   - a scrape of /metrics (loopback HTTP, whole body) beside the floor: the same kernel files read
 #     with raw syscalls, nothing parsed or printed: one pread each on fds opened beforehand (as
 #     qosd keeps them), and (the cost qosd paid before it kept them) open + read + close each;
-#   - the fds qosd keeps for that, and the kernel memory they hold (a page each once read);
+#   - the fds qosd keeps for that, the kernel memory they hold (a page each once read), and
+#     qosd's RSS after the scrapes;
 #   - qosd's CPU time per scrape, as a share of one CPU at a 15 s scrape interval;
 #   - wake-ups of an idle qosd with the endpoint on and with metrics off (no drift timer).
 # Everything is named qosd-mbench-<pid>-... and removed on exit.
@@ -91,6 +92,7 @@ fd1=$(fds "$QPID")
 t0=$(cpu_ticks "$QPID")
 "$TMP/mscrape" http "$PORT" "$ROUNDS" >"$TMP/scrape"
 t1=$(cpu_ticks "$QPID")
+rss=$(awk '/^VmRSS/ { printf "%.1f", $2 / 1024 }' "/proc/$QPID/status")
 "$TMP/mscrape" kept "$CGP" "$N" "$ROUNDS" >"$TMP/kept2"
 "$TMP/mscrape" floor "$CGP" "$N" "$ROUNDS" >"$TMP/floor2"
 stop
@@ -127,6 +129,7 @@ printf 'CPU time per scrape (floor: the preads) | %s ms | %s ms | %s | | \n' "$p
 	"$(ratio "$per" "$kcpu")"
 printf 'fds qosd keeps open for it; kernel memory they hold (kmalloc-cg-4k) | %s fds; %s MiB | - | - | | \n' \
 	"$((fd1 - fd0))" "$(awk -v a="$s0" -v b="$s1" 'BEGIN { printf "%.1f", (b - a) * 4 / 1024 }')"
+printf 'qosd RSS after the scrapes (the text and samples are kept for the next) | %s MiB | - | - | | \n' "$rss"
 printf 'collection CPU at a 15 s interval | %s %% of one CPU | - | - | < 1 %% | %s\n' \
 	"$pct" "$(met "$pct" 1)"
 printf 'wake-ups/s idle, endpoint on, no scrapes | %s | - | - | 0 | %s\n' "$w_on" "$(met "$w_on" 0)"

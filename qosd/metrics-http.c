@@ -63,21 +63,29 @@ static int listen_inet(const char *host, const char *port, int *ret_fd)
 	return 0;
 }
 
+/* Queue resp (NULL: it could not be made) with its content type. */
+static enum MHD_Result queue(struct MHD_Connection *conn, unsigned status,
+			     struct MHD_Response *resp, const char *type)
+{
+	enum MHD_Result ret;
+
+	if (!resp)
+		return MHD_NO;
+	(void) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	ret = MHD_queue_response(conn, status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
 static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, char *body, size_t len,
 			     const char *type)
 {
 	struct MHD_Response *resp =
 		MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
-	enum MHD_Result ret;
 
-	if (!resp) {
+	if (!resp)
 		free(body);
-		return MHD_NO;
-	}
-	(void) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-	ret = MHD_queue_response(conn, status, resp);
-	MHD_destroy_response(resp);
-	return ret;
+	return queue(conn, status, resp, type);
 }
 
 static void text_done(void *cls)
@@ -94,7 +102,6 @@ static enum MHD_Result reply_text(struct MHD_Connection *conn, struct metrics *m
 {
 	struct text_ref *t = malloc(sizeof(*t));
 	struct MHD_Response *resp;
-	enum MHD_Result ret;
 
 	if (!t) {
 		free(text);
@@ -102,14 +109,9 @@ static enum MHD_Result reply_text(struct MHD_Connection *conn, struct metrics *m
 	}
 	*t = (struct text_ref){ .mt = mt, .text = text };
 	resp = MHD_create_response_from_buffer_with_free_callback_cls(len, text, text_done, t);
-	if (!resp) {
+	if (!resp)
 		text_done(t);
-		return MHD_NO;
-	}
-	(void) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, CONTENT_TYPE);
-	ret = MHD_queue_response(conn, MHD_HTTP_OK, resp);
-	MHD_destroy_response(resp);
-	return ret;
+	return queue(conn, MHD_HTTP_OK, resp, CONTENT_TYPE);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,

@@ -147,6 +147,9 @@ int metrics_collect(struct manager *m, struct sample **ret, size_t *ret_n, size_
 	struct metrics *mt;
 	size_t nc = registry_size(m->reg), n = 0;
 	struct sample *v;
+	/* kept fds only while scrapes come: a qosctl top with metrics off must not leave them */
+	int (*rd)(struct stats_ctx *, const struct stats_paths *, struct qos_cg_stats *) =
+		m->cfg->metrics_listen || m->cfg->metrics_textfile ? stats_read_kept : stats_read;
 	int r = metrics_ctx_stats(m, &mt);
 
 	if (r >= 0)
@@ -166,7 +169,7 @@ int metrics_collect(struct manager *m, struct sample **ret, size_t *ret_n, size_
 		};
 
 		*s = (struct sample){ 0 };
-		if (stats_read_kept(mt->stats, &sp, &s->st) < 0)
+		if (rd(mt->stats, &sp, &s->st) < 0)
 			continue; /* gone since: the next pass forgets it */
 		s->id = c->id;
 		s->tenant = c->tenant;
@@ -181,7 +184,7 @@ int metrics_collect(struct manager *m, struct sample **ret, size_t *ret_n, size_
 		const struct stats_paths sp = { .cgpath = m->tenants[i].cgpath };
 
 		v[n] = (struct sample){ 0 };
-		if (stats_read_kept(mt->stats, &sp, &v[n].st) >= 0)
+		if (rd(mt->stats, &sp, &v[n].st) >= 0)
 			v[n++].tenant = m->tenants[i].name;
 	}
 	stats_forget_unread(mt->stats); /* the fds of cgroups gone since the last collection */
