@@ -161,6 +161,20 @@ else
 	skip io-counted "the kernel counted no write for io-1 on $IODIR (no block device under it?)"
 fi
 
+# --- the statistics files qosd keeps open between scrapes for io-1 are closed once its cgroup
+# is gone (a cgroup made again under the same name: tests/unit/test-stats.c, on a real cgroup)
+kept_fds() { find "/proc/$QT_QOSD_PID/fd" -mindepth 1 -maxdepth 1 -lname "*$QT_CGP/io-1/*" 2>/dev/null | wc -l; }
+k1=$(kept_fds)
+check files-kept "qosd keeps no file of io-1 open after a scrape" test "$k1" -gt 0
+qt_cg_rmtree "$QT_CGP/io-1"
+gone() { ! qosctl list | grep -qw io-1; }
+qt_wait 10 gone
+scrape
+k2=$(kept_fds)
+note "files of io-1 qosd keeps open: $k1 after a scrape, $k2 after its cgroup was removed and one more scrape"
+check files-closed-when-gone "qosd still holds $k2 files of io-1 after its cgroup went and a scrape" \
+	test "$k2" -eq 0
+
 # --- a knob changed behind qosd's back is corrected and counted, under its policy key
 drift() { sed -n 's/^qosd_drift_corrections_total{key="cpu.quota"} //p' "$QT_TMP/scrape"; }
 d1=$(drift)
