@@ -8,6 +8,7 @@
 #     qosd's RSS after the scrapes;
 #   - qosd's CPU time per scrape, as a share of one CPU at a 15 s scrape interval;
 #   - wake-ups of an idle qosd with the endpoint on and with metrics off (no drift timer).
+#   - then (metrics-net-bench.sh) a scrape with N_METRICS_NET (100) shaped containers.
 # Everything is named qosd-mbench-<pid>-... and removed on exit.
 set -u
 SRC=$(cd "$(dirname "$0")/.." && pwd)
@@ -134,3 +135,6 @@ printf 'collection CPU at a 15 s interval | %s %% of one CPU | - | - | < 1 %% | 
 	"$pct" "$(met "$pct" 1)"
 printf 'wake-ups/s idle, endpoint on, no scrapes | %s | - | - | 0 | %s\n' "$w_on" "$(met "$w_on" 0)"
 printf 'wake-ups/s idle, metrics off | %s | - | - | 0 | %s\n' "$w_off" "$(met "$w_off" 0)"
+# shaped containers: the network statistics (N_METRICS_NET=0 leaves it out)
+[[ ${N_METRICS_NET:-100} -gt 0 ]] && B=$B METRICS_ROUNDS=$ROUNDS bench/metrics-net-bench.sh
+exit 0
