@@ -108,8 +108,11 @@ static void collect_net(struct manager *m, struct metrics *mt, const struct cont
 		return;
 	if (!mt->tcs && tc_stats_cache_new(&mt->tcs) < 0)
 		return;
-	/* a process in the cgroup now, not the hook's hint: that pid may be reused by now */
-	if (cg_first_pid(m->env.cg, c->cgpath, &pid) < 0)
+	/* the pid of the last scrape while it is still in the same netns; else a process in the
+	 * cgroup now, not the hook's hint: that pid may be reused by now */
+	if (tc_stats_pass(m->env.tc, mt->tcs, c->id, 0, s->net) != -EAGAIN)
+		return;
+	if (cg_first_pid(m->env.cg, c->cgpath, &pid) < 0 || pid <= 0)
 		return;
 	(void) tc_stats_pass(m->env.tc, mt->tcs, c->id, pid, s->net);
 }

@@ -63,9 +63,20 @@ struct ns_nsid {
 	bool seen; /* met in this pass */
 };
 
+/* The pid a container was last found by, and the netns it was in then. */
+struct pid_hint {
+	char *id;
+	pid_t pid;
+	dev_t dev;
+	ino_t ino;
+	bool seen;
+};
+
 struct tc_stats_cache {
 	struct ns_nsid *ns; /* sorted by (dev, ino) */
 	size_t n_ns, cap_ns;
+	struct pid_hint *hints; /* sorted by id */
+	size_t n_hints, cap_hints;
 	bool dumped;
 	struct tc_dump_link *links; /* veths by (nsid, ifindex), then ifbs by name */
 	size_t n_links, n_veths;
@@ -95,6 +106,9 @@ void tc_stats_cache_free(struct tc_stats_cache *c)
 		return;
 	drop_dumps(c);
 	free(c->ns);
+	for (size_t i = 0; i < c->n_hints; i++)
+		free(c->hints[i].id);
+	free(c->hints);
 	free(c);
 }
 
@@ -111,6 +125,14 @@ void tc_stats_pass_end(struct tc_stats_cache *c)
 			c->ns[k++].seen = false;
 		}
 	c->n_ns = k;
+	k = 0;
+	for (size_t i = 0; i < c->n_hints; i++)
+		if (c->hints[i].seen) {
+			c->hints[k] = c->hints[i];
+			c->hints[k++].seen = false;
+		} else
+			free(c->hints[i].id);
+	c->n_hints = k;
 }
 
 static int link_cmp(const void *a, const void *b)
@@ -173,19 +195,28 @@ static size_t ns_find(const struct tc_stats_cache *c, dev_t dev, ino_t ino, bool
 	return lo;
 }
 
-/* The nsid of pid's netns, asked of the kernel once per netns; 1: qosd's own netns. */
-static int ns_nsid(struct tc_ctx *ctx, struct tc_stats_cache *c, pid_t pid, int *ret)
+/* The netns pid is in (stat of /proc/PID/ns/net). */
+static int netns_stat(pid_t pid, struct stat *ret)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", (int) pid);
+	if (stat(path, ret) < 0)
+		return errno == ENOENT ? -ESRCH : negative_errno();
+	return 0;
+}
+
+/* The nsid of pid's netns (st0: its stat), asked of the kernel once per netns; 1: qosd's own. */
+static int ns_nsid(struct tc_ctx *ctx, struct tc_stats_cache *c, pid_t pid, const struct stat *st0,
+		   int *ret)
 {
 	_cleanup_close_ int fd = -1;
 	char path[64];
-	struct stat st;
+	struct stat st = *st0;
 	bool found;
 	size_t i;
 	int r, nsid;
 
-	snprintf(path, sizeof(path), "/proc/%d/ns/net", (int) pid);
-	if (stat(path, &st) < 0)
-		return errno == ENOENT ? -ESRCH : negative_errno();
 	if (st.st_dev == ctx->ns_dev && st.st_ino == ctx->ns_ino)
 		return 1; /* qosd's own: the host network */
 	i = ns_find(c, st.st_dev, st.st_ino, &found);
@@ -195,6 +226,7 @@ static int ns_nsid(struct tc_ctx *ctx, struct tc_stats_cache *c, pid_t pid, int 
 		return 0;
 	}
 	/* the kernel's own answer, on the netns opened (the pid may have moved since the stat) */
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", (int) pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st) < 0)
 		return errno == ENOENT ? -ESRCH : negative_errno();
@@ -248,9 +280,73 @@ static void add_root_tbf(const struct tc_stats_cache *c, int ifindex, struct tc_
 		add(s, q->bytes, q->packets, q->drops, q->overlimits);
 }
 
+static size_t hint_find(const struct tc_stats_cache *c, const char *id, bool *ret_found)
+{
+	size_t lo = 0, hi = c->n_hints;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (strcmp(c->hints[mid].id, id) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*ret_found = lo < c->n_hints && streq(c->hints[lo].id, id);
+	return lo;
+}
+
+static void hint_set(struct tc_stats_cache *c, const char *id, pid_t pid, const struct stat *st)
+{
+	bool found;
+	size_t i = hint_find(c, id, &found);
+
+	if (!found) {
+		char *copy = strdup(id);
+
+		if (!copy)
+			return;
+		if (c->n_hints == c->cap_hints) {
+			size_t cap = c->cap_hints ? c->cap_hints * 2 : 64;
+			struct pid_hint *v = reallocarray(c->hints, cap, sizeof(*v));
+
+			if (!v) {
+				free(copy);
+				return;
+			}
+			c->hints = v;
+			c->cap_hints = cap;
+		}
+		memmove(&c->hints[i + 1], &c->hints[i], (c->n_hints - i) * sizeof(*c->hints));
+		c->n_hints++;
+		c->hints[i].id = copy;
+	}
+	c->hints[i].pid = pid;
+	c->hints[i].dev = st->st_dev;
+	c->hints[i].ino = st->st_ino;
+	c->hints[i].seen = true;
+}
+
+/* The pid id was last found by, if it is still in the netns it was in then (a pid that ended
+ * and was reused elsewhere is in another netns; one reused in that same netns shows the same
+ * veths): -EAGAIN when there is none. */
+static int hint_get(struct tc_stats_cache *c, const char *id, pid_t *ret_pid, struct stat *ret_st)
+{
+	bool found;
+	size_t i = hint_find(c, id, &found);
+
+	if (!found || netns_stat(c->hints[i].pid, ret_st) < 0 ||
+	    ret_st->st_dev != c->hints[i].dev || ret_st->st_ino != c->hints[i].ino)
+		return -EAGAIN;
+	c->hints[i].seen = true;
+	*ret_pid = c->hints[i].pid;
+	return 0;
+}
+
 int tc_stats_pass(struct tc_ctx *ctx, struct tc_stats_cache *c, const char *id, pid_t pid,
 		  struct tc_net_stats ret[2])
 {
+	struct stat st;
 	unsigned n = 0;
 	int r, nsid = -1;
 
@@ -258,12 +354,22 @@ int tc_stats_pass(struct tc_ctx *ctx, struct tc_stats_cache *c, const char *id, 
 	ret[TC_DIR_OUT] = (struct tc_net_stats){ 0 };
 	if (name_validate(id, ID_MAX) < 0)
 		return -EINVAL;
-	if (pid <= 0)
+	if (pid == 0) {
+		r = hint_get(c, id, &pid, &st);
+		if (r < 0)
+			return r;
+	} else if (pid < 0)
 		return -ESRCH;
+	else {
+		r = netns_stat(pid, &st);
+		if (r < 0)
+			return r;
+		hint_set(c, id, pid, &st);
+	}
 	/* the dump first: it makes the kernel number every netns a veth of ours points into */
 	if (pass_dump(ctx, c) < 0)
 		return tc_stats(ctx, id, pid, ret);
-	r = ns_nsid(ctx, c, pid, &nsid);
+	r = ns_nsid(ctx, c, pid, &st, &nsid);
 	if (r == -ESRCH || r == 1)
 		return r == 1 ? 0 : r;
 	if (r < 0)

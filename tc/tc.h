@@ -60,9 +60,11 @@ int tc_stats(struct tc_ctx *ctx, const char *id, pid_t pid, struct tc_net_stats 
 struct tc_stats_cache;
 int tc_stats_cache_new(struct tc_stats_cache **ret);
 void tc_stats_cache_free(struct tc_stats_cache *c);
+/* pid 0: the pid id was last read by, while it is in the netns it was in then; -EAGAIN if
+ * there is none (call again with a pid of the container). */
 int tc_stats_pass(struct tc_ctx *ctx, struct tc_stats_cache *c, const char *id, pid_t pid,
 		  struct tc_net_stats ret[2]);
-/* End of a pass: the dumps are dropped, the nsids of netns not met in the pass forgotten. */
+/* End of a pass: the dumps are dropped, the nsids and pids not used in the pass forgotten. */
 void tc_stats_pass_end(struct tc_stats_cache *c);
 
 /* Link-event socket (RTNLGRP_LINK), non-blocking; the daemon polls ret_fd. */
