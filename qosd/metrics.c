@@ -129,6 +129,28 @@ static void collect_disk(struct manager *m, const struct container *c, struct sa
 	s->disk = q;
 }
 
+/* What a collection keeps for the next, at most (each of the samples, the labels, the text):
+ * past it (about 3,000 containers) a scrape allocates afresh, so that RSS does not keep it. */
+#define KEEP_MAX (4u << 20)
+
+/* Drop what is too big to keep until the next collection. */
+static void metrics_trim(struct metrics *mt)
+{
+	if (mt->samples_cap * sizeof(*mt->samples) > KEEP_MAX) {
+		free(mt->samples);
+		mt->samples = NULL;
+		mt->samples_cap = 0;
+	}
+	if (mt->labels.cap > KEEP_MAX) {
+		free(mt->labels.p);
+		mt->labels = (struct obuf){ 0 };
+	}
+	if (mt->out.cap > KEEP_MAX) { /* a render that failed */
+		free(mt->out.p);
+		mt->out = (struct obuf){ 0 };
+	}
+}
+
 /* The samples array, kept across collections (its size follows the registry). */
 static int samples_room(struct metrics *mt, size_t n)
 {
@@ -498,8 +520,10 @@ int metrics_render(struct manager *m, char **ret, size_t *ret_len)
 	render_cg(b, lb, "qosd_tenant_", v + nc, n - nc);
 	render_io(b, lb, "qosd_tenant_", v + nc, n - nc);
 	render_self(b, m);
-	if (b->failed || lb->failed || !ob_room(b, 1))
-		return -ENOMEM;
+	r = b->failed || lb->failed || !ob_room(b, 1) ? -ENOMEM : 0;
+	metrics_trim(mt);
+	if (r < 0)
+		return r;
 	b->p[b->len] = 0;
 	*ret_len = b->len;
 	*ret = TAKE_PTR(b->p);
@@ -509,8 +533,8 @@ int metrics_render(struct manager *m, char **ret, size_t *ret_len)
 
 void metrics_text_done(struct metrics *mt, char *text)
 {
-	/* the next render writes into it again, unless one was made meanwhile */
-	if (mt && !mt->out.p) {
+	/* the next render writes into it again, unless one was made meanwhile or it is too big */
+	if (mt && !mt->out.p && malloc_usable_size(text) <= KEEP_MAX) {
 		mt->out.p = text;
 		mt->out.cap = malloc_usable_size(text);
 	} else
@@ -574,6 +598,7 @@ char *metrics_stats_reply(struct manager *m)
 		json_array_append_new(arr, sample_json(&v[i]));
 	o = json_pack("{s:b,s:o,s:I}", "ok", 1, "containers", arr, "time_us",
 		      (json_int_t) now_usec());
+	metrics_trim(m->metrics);
 	s = o ? json_dumps(o, JSON_COMPACT) : NULL;
 	json_decref(o);
 	return s;
