@@ -18,6 +18,7 @@
 #include "log.h"
 #include "manager.h"
 #include "pressure.h"
+#include "stats.h"
 #include "units.h"
 #include "util.h"
 
@@ -37,24 +38,32 @@ struct ctl_entry {
 struct controller {
 	struct pressure_cfg cfg;
 	uint64_t interval;
-	struct pressure_state st;
+	/* one level per resource: latency CPU pressure tightens batch CPU, memory pressure batch
+	 * memory.high, I/O pressure batch io.max / blkio throttles */
+	struct pressure_state st[_PR_MAX];
 	sd_event_source *timer;
 	int unified_fd; /* hybrid host: the cgroup2 mount with the PSI files; -1 otherwise */
 	struct ctl_entry *e;
 	size_t n;
-	char why[256]; /* why the level is what it is */
-	uint64_t level_changes, reliefs;
+	char why[_PR_MAX][256]; /* why each level is what it is */
+	uint64_t level_changes[_PR_MAX], reliefs;
 };
 
 /* Keys whose knobs the controller changes (their "verified" bit is dropped on a change, so the
  * write is logged as applied, not as drift corrected). */
-#define CTL_KEYS                                                                \
-	((1u << QK_CPU_QUOTA) | (1u << QK_CPU_SHARES) | (1u << QK_CPU_WEIGHT) | \
-	 (1u << QK_MEMORY_HIGH))
+#define CTL_KEYS                                                                           \
+	((1u << QK_CPU_QUOTA) | (1u << QK_CPU_SHARES) | (1u << QK_CPU_WEIGHT) |            \
+	 (1u << QK_MEMORY_HIGH) | (1u << QK_BLKIO_READ_BPS) | (1u << QK_BLKIO_WRITE_BPS) | \
+	 (1u << QK_BLKIO_READ_IOPS) | (1u << QK_BLKIO_WRITE_IOPS))
 
-uint64_t controller_level_changes(const struct controller *ctl)
+uint64_t controller_level_changes(const struct controller *ctl, enum pressure_res r)
 {
-	return ctl ? ctl->level_changes : 0;
+	return ctl && (unsigned) r < _PR_MAX ? ctl->level_changes[r] : 0;
+}
+
+uint32_t controller_level(const struct controller *ctl, enum pressure_res r)
+{
+	return ctl && (unsigned) r < _PR_MAX ? ctl->st[r].level : 0;
 }
 
 uint64_t controller_reliefs(const struct controller *ctl)
@@ -62,46 +71,7 @@ uint64_t controller_reliefs(const struct controller *ctl)
 	return ctl ? ctl->reliefs : 0;
 }
 
-/* ---- reading the kernel: the one place, replaced by stats_read() once qosd/stats.c lands ---- */
-
-/* The decimal number text starts with (the kernel's files put a space or newline after it). */
-static int u64_prefix(const char *text, uint64_t *ret)
-{
-	char *end;
-	unsigned long long v;
-
-	if (*text < '0' || *text > '9')
-		return -EBADMSG;
-	errno = 0;
-	v = strtoull(text, &end, 10);
-	if (errno)
-		return -errno;
-	*ret = v;
-	return 0;
-}
-
-/* total= of the "some" or "full" line of a PSI file */
-static int psi_total(const char *text, const char *which, uint64_t *ret)
-{
-	for (const char *l = text; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL) {
-		const char *t = strstr(l, "total="), *nl = strchr(l, '\n');
-
-		if (startswith(l, which) && t && (!nl || t < nl))
-			return u64_prefix(t + 6, ret);
-	}
-	return -ENOENT;
-}
-
-/* "key N" line of a flat keyed file (cpu.stat, memory.events) */
-static int keyed(const char *text, const char *key, uint64_t *ret)
-{
-	size_t kl = strlen(key);
-
-	for (const char *l = text; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL)
-		if (strneq(l, key, kl) && l[kl] == ' ')
-			return u64_prefix(l + kl + 1, ret);
-	return -ENOENT;
-}
+/* ---- reading the kernel: the parsers are stats.h's (the metrics read the same files) ---- */
 
 static void read_psi(int dfd, struct pressure_sample *s)
 {
@@ -111,10 +81,13 @@ static void read_psi(int dfd, struct pressure_sample *s)
 	for (int i = 0; i < _PR_MAX; i++) {
 		_cleanup_free_ char *text = NULL;
 
-		if (cgfs_read(dfd, files[i], &text) < 0 ||
-		    psi_total(text, "some ", &s->some_us[i]) < 0)
+		uint64_t some = UINT64_MAX, full = 0; /* cpu has no full line before 5.13 */
+
+		if (cgfs_read(dfd, files[i], &text) < 0 || stats_psi(text, &some, &full) < 0 ||
+		    some == UINT64_MAX)
 			continue;
-		(void) psi_total(text, "full ", &s->full_us[i]); /* cpu has none before 5.13 */
+		s->some_us[i] = some;
+		s->full_us[i] = full;
 		s->have_psi[i] = true;
 	}
 }
@@ -128,8 +101,8 @@ static void read_sample(struct controller *ctl, struct cg_root *cg, const char *
 
 	*s = (struct pressure_sample){ .t_us = now_usec() };
 	if (cg_open(cg, CG_CPU, cgpath, &cfd) >= 0 && cgfs_read(cfd, "cpu.stat", &text) >= 0)
-		s->have_cpu_stat = keyed(text, "nr_periods", &s->nr_periods) >= 0 &&
-				   keyed(text, "nr_throttled", &s->nr_throttled) >= 0;
+		s->have_cpu_stat = stats_keyed(text, "nr_periods", &s->nr_periods) >= 0 &&
+				   stats_keyed(text, "nr_throttled", &s->nr_throttled) >= 0;
 	if (v2 ? cg_open(cg, CG_MEMORY, cgpath, &ufd) < 0
 	       : ctl->unified_fd < 0 || cgfs_open_dir(ctl->unified_fd, cgpath, &ufd) < 0)
 		return;
@@ -137,7 +110,7 @@ static void read_sample(struct controller *ctl, struct cg_root *cg, const char *
 	free(text);
 	text = NULL;
 	if (v2 && cgfs_read(ufd, "memory.events", &text) >= 0)
-		s->have_high_events = keyed(text, "high", &s->high_events) >= 0;
+		s->have_high_events = stats_keyed(text, "high", &s->high_events) >= 0;
 }
 
 /* ---- per-container state ---- */
@@ -240,48 +213,52 @@ static void relieve(struct controller *ctl, struct manager *m, struct container 
 	manager_mark_dirty(m, c);
 }
 
-/* One container's sample: its latency reading, and the livelock guard for memory.high. */
-static struct pressure_reading sample_one(struct controller *ctl, struct manager *m,
-					  struct container *c)
+/* One container's sample: its latency readings (one per resource, into rd), and the livelock
+ * guard for memory.high. */
+static void sample_one(struct controller *ctl, struct manager *m, struct container *c,
+		       struct pressure_reading rd[_PR_MAX])
 {
-	struct pressure_reading rd = { 0 };
 	const struct qos_class *cls;
 	enum qos_priority p = priority_of(m, c, &cls);
 	struct pressure_sample s;
 	struct ctl_entry *e;
 
+	for (int i = 0; i < _PR_MAX; i++)
+		rd[i] = (struct pressure_reading){ 0 };
 	if (p != QOS_PRIO_LATENCY && !has_memory_high(c, cls))
-		return rd;
+		return;
 	e = entry(ctl, c->id, true);
 	if (!e)
-		return rd;
+		return;
 	read_sample(ctl, m->env.cg, c->cgpath, &s);
 	if (e->have_prev) {
-		if (p == QOS_PRIO_LATENCY)
-			rd = pressure_read(&e->prev, &s);
+		for (int i = 0; i < _PR_MAX && p == QOS_PRIO_LATENCY; i++)
+			rd[i] = pressure_read_res(&e->prev, &s, i);
 		if (has_memory_high(c, cls) && !e->relieved &&
 		    pressure_livelock(&ctl->cfg, &e->ll, &e->prev, &s))
 			relieve(ctl, m, c, cls, e, pressure_mem_pm(&e->prev, &s));
 	}
 	e->prev = s;
 	e->have_prev = true;
-	return rd;
 }
 
 static void set_why(struct controller *ctl, int d, struct pressure_reading rd, const char *id)
 {
 	const struct pressure_cfg *k = &ctl->cfg;
+	char *why = ctl->why[rd.res];
 
 	if (d > 0)
-		snprintf(ctl->why, sizeof(ctl->why),
+		snprintf(why, sizeof(ctl->why[0]),
 			 "latency pressure %u.%u%% (%s %s%s) in container %s >= %u.%u%%",
 			 rd.pm / 10, rd.pm % 10, pressure_res_name(rd.res),
 			 rd.throttling ? "throttled" : "some", rd.full ? "/full" : "", id,
 			 k->high_pm / 10, k->high_pm % 10);
 	else
-		snprintf(ctl->why, sizeof(ctl->why),
-			 "latency pressure fell to %u.%u%% <= %u.%u%%; giving room back stepwise",
-			 rd.pm / 10, rd.pm % 10, k->low_pm / 10, k->low_pm % 10);
+		snprintf(
+			why, sizeof(ctl->why[0]),
+			"latency %s pressure fell to %u.%u%% <= %u.%u%%; giving room back stepwise",
+			pressure_res_name(rd.res), rd.pm / 10, rd.pm % 10, k->low_pm / 10,
+			k->low_pm % 10);
 }
 
 /* A level change: every batch container is recomputed (and only those). */
@@ -301,28 +278,35 @@ static int on_tick(sd_event_source *src, uint64_t usec, void *userdata)
 {
 	struct manager *m = userdata;
 	struct controller *ctl = m->ctl;
-	struct pressure_reading worst = { 0 };
-	const char *worst_id = NULL;
+	struct pressure_reading worst[_PR_MAX] = { 0 };
+	const char *worst_id[_PR_MAX] = { 0 };
+	bool changed = false;
 	struct container *c;
-	int d;
 
 	for (size_t i = 0; (c = registry_at(m->reg, i)); i++) {
-		struct pressure_reading rd = sample_one(ctl, m, c);
+		struct pressure_reading rd[_PR_MAX];
 
-		if (rd.valid && (!worst.valid || rd.pm > worst.pm)) {
-			worst = rd;
-			worst_id = c->id;
-		}
+		sample_one(ctl, m, c, rd);
+		for (int r = 0; r < _PR_MAX; r++)
+			if (rd[r].valid && (!worst[r].valid || rd[r].pm > worst[r].pm)) {
+				worst[r] = rd[r];
+				worst_id[r] = c->id;
+			}
 	}
 	prune(ctl, m);
-	d = pressure_step(&ctl->cfg, &ctl->st, worst);
-	if (d) {
-		set_why(ctl, d, worst, worst_id ? worst_id : "?");
-		ctl->level_changes++;
-		log_notice("controller: batch level %u -> %u of %u: %s", ctl->st.level - d,
-			   ctl->st.level, ctl->cfg.steps, ctl->why);
-		mark_batch(m);
+	for (int r = 0; r < _PR_MAX; r++) {
+		int d = pressure_step(&ctl->cfg, &ctl->st[r], worst[r]);
+
+		if (!d)
+			continue;
+		set_why(ctl, d, worst[r], worst_id[r] ? worst_id[r] : "?");
+		ctl->level_changes[r]++;
+		log_notice("controller: batch %s level %u -> %u of %u: %s", pressure_res_name(r),
+			   ctl->st[r].level - d, ctl->st[r].level, ctl->cfg.steps, ctl->why[r]);
+		changed = true;
 	}
+	if (changed)
+		mark_batch(m);
 	sd_event_source_set_time_relative(src, ctl->interval);
 	sd_event_source_set_enabled(src, SD_EVENT_ON);
 	return 0;
@@ -370,7 +354,8 @@ static int controller_new(struct manager *m, struct controller **ret)
 		controller_free(ctl);
 		return r;
 	}
-	snprintf(ctl->why, sizeof(ctl->why), "no latency pressure seen yet");
+	for (int i = 0; i < _PR_MAX; i++)
+		snprintf(ctl->why[i], sizeof(ctl->why[i]), "no latency pressure seen yet");
 	*ret = ctl;
 	return 0;
 }
@@ -424,7 +409,7 @@ static void adjust_cpu(struct controller *ctl, struct qos_desired *d, struct ctl
 	const struct qos_value *fq = &d->merged.v[QK_FLOOR_CPU_QUOTA];
 	const struct qos_value *fw = &d->merged.v[QK_FLOOR_CPU_WEIGHT];
 	struct qos_cpu *cpu = &d->l.cg.cpu;
-	uint32_t lv = ctl->st.level, n = ctl->cfg.steps;
+	uint32_t lv = ctl->st[PR_CPU].level, n = ctl->cfg.steps;
 
 	if (fq->set && cpu->quota_us.op == QOS_SET && cpu->period_us.op == QOS_SET) {
 		uint64_t ceil = cpu->quota_us.v, floor = fq->num * cpu->period_us.v / 100000;
@@ -437,7 +422,7 @@ static void adjust_cpu(struct controller *ctl, struct qos_desired *d, struct ctl
 			    "adjusted by the controller: quota %" PRIu64
 			    "us of the class's %" PRIu64 "us (level %u of %u, floor %" PRIu64
 			    "us), because %s",
-			    cpu->quota_us.v, ceil, lv, n, floor, ctl->why);
+			    cpu->quota_us.v, ceil, lv, n, floor, ctl->why[PR_CPU]);
 	}
 	if (fw->set && cpu->weight.op == QOS_SET) {
 		uint64_t ceil = cpu->weight.v;
@@ -448,7 +433,36 @@ static void adjust_cpu(struct controller *ctl, struct qos_desired *d, struct ctl
 			    "adjusted by the controller: weight %" PRIu64 " (shares %" PRIu64
 			    ") of the class's %" PRIu64 " (level %u of %u, floor %" PRIu64
 			    "), because %s",
-			    cpu->weight.v, cpu->shares.v, ceil, lv, n, fw->num, ctl->why);
+			    cpu->weight.v, cpu->shares.v, ceil, lv, n, fw->num, ctl->why[PR_CPU]);
+	}
+}
+
+_Static_assert(QK_BLKIO_WRITE_BPS == QK_BLKIO_READ_BPS + QOS_IO_WBPS &&
+		       QK_BLKIO_READ_IOPS == QK_BLKIO_READ_BPS + QOS_IO_RIOPS &&
+		       QK_BLKIO_WRITE_IOPS == QK_BLKIO_READ_BPS + QOS_IO_WIOPS,
+	       "io kinds follow the blkio keys");
+
+/* Every rate the class gives (the disks it names) between itself and floor.blkio of itself. */
+static void adjust_io(struct controller *ctl, struct qos_desired *d, struct ctl_adjust *a)
+{
+	const struct qos_value *f = &d->merged.v[QK_FLOOR_BLKIO];
+	uint32_t lv = ctl->st[PR_IO].level, n = ctl->cfg.steps;
+	bool noted[_QOS_IO_KIND_MAX] = { 0 };
+
+	if (!f->set)
+		return;
+	for (size_t i = 0; i < d->l.io.n_targets; i++) {
+		struct qos_io_target *t = &d->l.io.targets[i];
+		uint64_t ceil = t->value;
+
+		t->value = pressure_value_share(ceil, (uint32_t) MIN(f->num, 100000), lv, n);
+		if (noted[t->kind])
+			continue;
+		noted[t->kind] = true;
+		adjust_note(a, QK_BLKIO_READ_BPS + t->kind,
+			    "adjusted by the controller: %s %" PRIu64 " of the class's %" PRIu64
+			    " (level %u of %u, floor.blkio %s of the class's rates), because %s",
+			    t->target, t->value, ceil, lv, n, f->str, ctl->why[PR_IO]);
 	}
 }
 
@@ -459,6 +473,7 @@ static void adjust_memory(struct controller *ctl, const struct ctl_entry *e, str
 	struct qos_mem *mem = &d->l.cg.mem;
 	char b1[32], b2[32], b3[32];
 	uint64_t ceil = mem->high.v;
+	uint32_t lv = ctl->st[PR_MEMORY].level;
 
 	if (mem->high.op != QOS_SET)
 		return;
@@ -477,16 +492,16 @@ static void adjust_memory(struct controller *ctl, const struct ctl_entry *e, str
 						     : "max (no memory.limit)");
 		return;
 	}
-	if (!fh->set || d->merged.v[QK_PRIORITY].num != QOS_PRIO_BATCH || ctl->st.level == 0)
+	if (!fh->set || d->merged.v[QK_PRIORITY].num != QOS_PRIO_BATCH || lv == 0)
 		return;
-	mem->high.v = pressure_value(ceil, fh->num, ctl->st.level, ctl->cfg.steps);
+	mem->high.v = pressure_value(ceil, fh->num, lv, ctl->cfg.steps);
 	format_size_approx(mem->high.v, b1, sizeof(b1));
 	format_size_approx(ceil, b2, sizeof(b2));
 	format_size_approx(fh->num, b3, sizeof(b3));
 	adjust_note(a, QK_MEMORY_HIGH,
 		    "adjusted by the controller: %s of the class's %s (level %u of %u, floor %s), "
 		    "because %s",
-		    b1, b2, ctl->st.level, ctl->cfg.steps, b3, ctl->why);
+		    b1, b2, lv, ctl->cfg.steps, b3, ctl->why[PR_MEMORY]);
 }
 
 void controller_adjust(struct manager *m, const struct container *c, const struct qos_class *cls,
@@ -498,8 +513,15 @@ void controller_adjust(struct manager *m, const struct container *c, const struc
 	*ret = (struct ctl_adjust){ 0 };
 	if (!ctl)
 		return;
-	if (p->set && p->num == QOS_PRIO_BATCH && ctl->st.level > 0)
+	if (d->idle_implied)
+		adjust_note(ret, QK_CPU_IDLE,
+			    "implied by priority = batch (the class sets no cpu.idle, cpu.shares "
+			    "or cpu.weight): the latency class's tasks preempt this group's at "
+			    "wake-up");
+	if (p->set && p->num == QOS_PRIO_BATCH && ctl->st[PR_CPU].level > 0)
 		adjust_cpu(ctl, d, ret);
+	if (p->set && p->num == QOS_PRIO_BATCH && ctl->st[PR_IO].level > 0)
+		adjust_io(ctl, d, ret);
 	adjust_memory(ctl, entry(ctl, c->id, false), d, ret);
 }
 

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "keys.h"
+#include "pressure.h"
 
 struct manager;
 struct container;
@@ -23,8 +24,8 @@ void controller_free(struct controller *ctl);
 
 /* What the controller changed in one container's desired limits, for the report. */
 struct ctl_adjust {
-	enum qos_key key[3];
-	char *note[3];
+	enum qos_key key[8];
+	char *note[8];
 	unsigned n;
 };
 
@@ -35,6 +36,8 @@ void controller_adjust(struct manager *m, const struct container *c, const struc
 /* Add adj's notes to the report's knobs of those keys; frees adj's notes. */
 void controller_annotate(struct ctl_adjust *adj, struct qos_report *r);
 
-/* Counters for the metrics and for qosctl: level changes and livelock reliefs so far. */
-uint64_t controller_level_changes(const struct controller *ctl);
+/* Counters for the metrics: level changes of one resource's level and livelock reliefs so far;
+ * the level now (0 = class values). 0 when the controller is off (ctl NULL). */
+uint64_t controller_level_changes(const struct controller *ctl, enum pressure_res r);
+uint32_t controller_level(const struct controller *ctl, enum pressure_res r);
 uint64_t controller_reliefs(const struct controller *ctl);

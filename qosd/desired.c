@@ -103,7 +103,10 @@ static int cpu_weight_compute(struct qos_desired *d, uint32_t owned)
 					"2..262144)",
 					w->num, cpu->shares.v);
 	} else {
-		if (owned & (1u << QK_CPU_SHARES | 1u << QK_CPU_WEIGHT)) {
+		/* an idle group refuses any weight (EINVAL): its own is the kernel's least */
+		bool idle = d->merged.v[QK_CPU_IDLE].set && d->merged.v[QK_CPU_IDLE].num;
+
+		if ((owned & (1u << QK_CPU_SHARES | 1u << QK_CPU_WEIGHT)) && !idle) {
 			clear_u64(&cpu->shares);
 			clear_u64(&cpu->weight);
 		}
@@ -242,6 +245,26 @@ static int limits_compute(struct qos_desired *d, uint32_t owned)
 	return io_compute(d, owned);
 }
 
+/* priority = batch without cpu.idle, cpu.shares or cpu.weight: cpu.idle = 1, so the latency
+ * class's tasks preempt batch work at wake-up (SCHED_IDLE group), which no weight can do. */
+static int batch_idle_imply(struct qos_desired *d)
+{
+	struct qos_settings *m = &d->merged;
+	const struct qos_value *p = &m->v[QK_PRIORITY];
+
+	if (!p->set || p->num != QOS_PRIO_BATCH || m->v[QK_CPU_IDLE].set ||
+	    m->v[QK_CPU_SHARES].set || m->v[QK_CPU_WEIGHT].set)
+		return 0;
+	m->v[QK_CPU_IDLE] = (struct qos_value){ .set = true, .num = 1, .line = p->line };
+	m->v[QK_CPU_IDLE].str = strdup("1");
+	if (!m->v[QK_CPU_IDLE].str)
+		return -ENOMEM;
+	d->src[QK_CPU_IDLE] = d->src[QK_PRIORITY];
+	d->keys |= 1u << QK_CPU_IDLE;
+	d->idle_implied = true;
+	return 0;
+}
+
 int desired_compute(const struct qos_settings *base, enum qos_source src_base,
 		    const struct qos_settings *ovr, uint32_t owned, struct qos_desired *ret,
 		    char **ret_msg)
@@ -251,6 +274,8 @@ int desired_compute(const struct qos_settings *base, enum qos_source src_base,
 	int r;
 
 	r = merge(base, src_base, ovr, &d);
+	if (r >= 0)
+		r = batch_idle_imply(&d);
 	if (r >= 0) {
 		r = qos_settings_check(&d.merged, &msg);
 		if (r == -EINVAL && ret_msg)

@@ -15,6 +15,7 @@ struct qos_desired {
 	struct qos_settings merged; /* overrides over class */
 	enum qos_source src[_QK_MAX];
 	uint32_t keys; /* bit (1u << key) for every key that is SET now: the next "owned" mask */
+	bool idle_implied; /* cpu.idle = 1 comes from priority = batch, not from a cpu.idle key */
 	char *cpu_note; /* "cpu.shares 512 -> cpu.weight 50 (weight = round(shares x 100 / 1024))" */
 };
 

@@ -42,6 +42,7 @@ static const struct qos_key_info key_table[_QK_MAX] = {
 	[QK_FLOOR_CPU_WEIGHT] = { "floor.cpu.weight", QVK_COUNT, 1, 10000, false, true },
 	[QK_FLOOR_MEMORY_HIGH] = { "floor.memory.high", QVK_SIZE, UINT64_C(1) << 20, SIZE_MAX_BYTES,
 				   false, true },
+	[QK_FLOOR_BLKIO] = { "floor.blkio", QVK_PERCENT, 100, 100000, false, true },
 };
 
 /* memory.low is the v2 name of memory.reservation (v1 memory.soft_limit_in_bytes): one key. */

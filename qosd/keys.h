@@ -35,6 +35,7 @@ enum qos_key {
 	QK_FLOOR_CPU_QUOTA, /* batch bounds: the tightest the controller may go; class only */
 	QK_FLOOR_CPU_WEIGHT,
 	QK_FLOOR_MEMORY_HIGH,
+	QK_FLOOR_BLKIO, /* per-mille percent of each blkio.* rate of the class */
 	_QK_MAX
 };
 

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 
 #include "cgroup.h"
+#include "controller.h"
 #include "manager.h"
 #include "metrics-internal.h"
 #include "quota/quota.h"
@@ -474,6 +475,26 @@ static void render_keyed(struct obuf *b, const char *name, const char *help, con
 			  (unsigned long long) v[k]);
 }
 
+/* The batch-beside-latency controller (all zero while no class sets priority). */
+static void render_controller(struct obuf *b, const struct controller *ctl)
+{
+	put_family(b, "qosd_", "controller_level", F_GAUGE,
+		   "How far batch containers are tightened, per resource (0 = class values)");
+	for (int r = 0; r < _PR_MAX; r++)
+		ob_printf(b, "qosd_controller_level{resource=\"%s\"} %u\n", pressure_res_name(r),
+			  controller_level(ctl, r));
+	put_family(b, "qosd_", "controller_level_changes_total", F_COUNTER,
+		   "Steps of the controller's level, per resource");
+	for (int r = 0; r < _PR_MAX; r++)
+		ob_printf(b, "qosd_controller_level_changes_total{resource=\"%s\"} %llu\n",
+			  pressure_res_name(r),
+			  (unsigned long long) controller_level_changes(ctl, r));
+	put_family(b, "qosd_", "controller_livelock_reliefs_total", F_COUNTER,
+		   "memory.high raised by the livelock guard");
+	ob_printf(b, "qosd_controller_livelock_reliefs_total %llu\n",
+		  (unsigned long long) controller_reliefs(ctl));
+}
+
 static void render_self(struct obuf *b, struct manager *m)
 {
 	const struct qosd_counters *c = &m->counters;
@@ -489,6 +510,7 @@ static void render_self(struct obuf *b, struct manager *m)
 		     c->drift);
 	render_keyed(b, "apply_errors_total", "Knob writes the kernel refused, by policy key",
 		     c->errors);
+	render_controller(b, m->ctl);
 	ob_puts(b, "# HELP qosd_reconcile_duration_seconds Time to reconcile one container.\n"
 		   "# TYPE qosd_reconcile_duration_seconds summary\n"
 		   "qosd_reconcile_duration_seconds_sum ");

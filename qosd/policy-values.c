@@ -414,12 +414,27 @@ static int rule_floor(const struct qos_settings *s, enum qos_key floor, enum qos
 		*ret_msg = strprintf("%s needs priority = batch (only batch classes are tightened)",
 				     qos_key_name(floor));
 	else if (!s->v[ceil].set)
-		*ret_msg = strprintf("%s needs %s (the ceiling the controller gives back)",
-				     qos_key_name(floor), qos_key_name(ceil));
+		*ret_msg = strprintf(
+			"%s needs %s (the ceiling the controller gives back)", qos_key_name(floor),
+			floor == QK_FLOOR_BLKIO ? "a blkio.* rate" : qos_key_name(ceil));
+	else if (floor == QK_FLOOR_BLKIO)
+		return 0; /* a percent of the ceiling: never above it */
 	else
 		return rule_le(s, floor, ceil, " (the floor must not exceed the ceiling)", ret_msg,
 			       ret_line);
 	return *ret_msg ? -EINVAL : -ENOMEM;
+}
+
+/* floor.blkio bounds every blkio.* rate the class sets: its ceiling is any of them */
+static enum qos_key first_blkio_key(const struct qos_settings *s)
+{
+	static const enum qos_key k[] = { QK_BLKIO_READ_BPS, QK_BLKIO_WRITE_BPS, QK_BLKIO_READ_IOPS,
+					  QK_BLKIO_WRITE_IOPS };
+
+	for (size_t i = 0; i < ELEMENTSOF(k); i++)
+		if (s->v[k[i]].set)
+			return k[i];
+	return QK_BLKIO_WRITE_BPS;
 }
 
 static int rule_floors(const struct qos_settings *s, char **ret_msg, unsigned *ret_line)
@@ -430,6 +445,8 @@ static int rule_floors(const struct qos_settings *s, char **ret_msg, unsigned *r
 	r = rule_floor(s, QK_FLOOR_CPU_QUOTA, QK_CPU_QUOTA, ret_msg, ret_line);
 	if (r >= 0)
 		r = rule_floor(s, QK_FLOOR_MEMORY_HIGH, QK_MEMORY_HIGH, ret_msg, ret_line);
+	if (r >= 0)
+		r = rule_floor(s, QK_FLOOR_BLKIO, first_blkio_key(s), ret_msg, ret_line);
 	if (r < 0 || !fw->set)
 		return r;
 	/* the weight ceiling may be given on the v1 scale */

@@ -33,41 +33,51 @@ static bool counters_went_back(const struct pressure_sample *p, const struct pre
 	return n->some_us[res] < p->some_us[res] || n->full_us[res] < p->full_us[res];
 }
 
+/* CPU periods in which the cgroup was throttled, per mille: where there is no CPU PSI */
+static struct pressure_reading throttled_read(const struct pressure_sample *prev,
+					      const struct pressure_sample *now)
+{
+	uint64_t dp, dthr;
+
+	if (!prev->have_cpu_stat || !now->have_cpu_stat || now->nr_periods <= prev->nr_periods ||
+	    now->nr_throttled < prev->nr_throttled)
+		return (struct pressure_reading){ 0 };
+	dp = now->nr_periods - prev->nr_periods;
+	dthr = MIN(now->nr_throttled - prev->nr_throttled, dp);
+	return (struct pressure_reading){ .pm = (uint32_t) (dthr * 1000 / dp),
+					  .res = PR_CPU,
+					  .throttling = true,
+					  .valid = true };
+}
+
+struct pressure_reading pressure_read_res(const struct pressure_sample *prev,
+					  const struct pressure_sample *now, enum pressure_res res)
+{
+	uint32_t some, full;
+	uint64_t dt;
+
+	if (now->t_us <= prev->t_us || (unsigned) res >= _PR_MAX)
+		return (struct pressure_reading){ 0 };
+	dt = now->t_us - prev->t_us;
+	if (!prev->have_psi[res] || !now->have_psi[res])
+		return res == PR_CPU ? throttled_read(prev, now) : (struct pressure_reading){ 0 };
+	if (counters_went_back(prev, now, res))
+		return (struct pressure_reading){ 0 };
+	some = per_mille(prev->some_us[res], now->some_us[res], dt);
+	full = per_mille(prev->full_us[res], now->full_us[res], dt);
+	return (struct pressure_reading){ .pm = MAX(some, MIN(1000u, 2 * full)),
+					  .res = res,
+					  .full = 2 * full > some,
+					  .valid = true };
+}
+
 struct pressure_reading pressure_read(const struct pressure_sample *prev,
 				      const struct pressure_sample *now)
 {
 	struct pressure_reading r = { 0 };
-	uint64_t dt;
 
-	if (now->t_us <= prev->t_us)
-		return r;
-	dt = now->t_us - prev->t_us;
-	for (int i = 0; i < _PR_MAX; i++) {
-		uint32_t some, full, v;
-
-		if (!prev->have_psi[i] || !now->have_psi[i] || counters_went_back(prev, now, i))
-			continue;
-		some = per_mille(prev->some_us[i], now->some_us[i], dt);
-		full = per_mille(prev->full_us[i], now->full_us[i], dt);
-		v = MAX(some, MIN(1000u, 2 * full));
-		if (!r.valid || v > r.pm)
-			r = (struct pressure_reading){
-				.pm = v, .res = i, .full = 2 * full > some, .valid = true
-			};
-	}
-	/* no CPU PSI (a v1 cgroup without a unified twin): throttled share of the periods */
-	if (!(prev->have_psi[PR_CPU] && now->have_psi[PR_CPU]) && prev->have_cpu_stat &&
-	    now->have_cpu_stat && now->nr_periods > prev->nr_periods &&
-	    now->nr_throttled >= prev->nr_throttled) {
-		uint64_t dp = now->nr_periods - prev->nr_periods;
-		uint64_t dthr = MIN(now->nr_throttled - prev->nr_throttled, dp);
-		uint32_t v = (uint32_t) (dthr * 1000 / dp);
-
-		if (!r.valid || v > r.pm)
-			r = (struct pressure_reading){
-				.pm = v, .res = PR_CPU, .throttling = true, .valid = true
-			};
-	}
+	for (int i = 0; i < _PR_MAX; i++)
+		r = pressure_worse(r, pressure_read_res(prev, now, i));
 	return r;
 }
 
@@ -122,6 +132,16 @@ uint64_t pressure_value(uint64_t ceiling, uint64_t floor, uint32_t level, uint32
 		return floor;
 	cut = (unsigned __int128) (ceiling - floor) * level / steps;
 	return ceiling - (uint64_t) cut;
+}
+
+uint64_t pressure_value_share(uint64_t ceiling, uint32_t floor_pcm, uint32_t level, uint32_t steps)
+{
+	uint64_t floor;
+
+	if (floor_pcm >= 100000)
+		return ceiling;
+	floor = (uint64_t) ((unsigned __int128) ceiling * floor_pcm / 100000);
+	return pressure_value(ceiling, MAX(floor, MIN(ceiling, 1)), level, steps);
 }
 
 uint32_t pressure_mem_pm(const struct pressure_sample *prev, const struct pressure_sample *now)

@@ -60,6 +60,10 @@ int pressure_cfg_check(const struct pressure_cfg *cfg);
 struct pressure_reading pressure_read(const struct pressure_sample *prev,
 				      const struct pressure_sample *now);
 
+/* The same for one resource; for PR_CPU without CPU PSI, the throttled share of CPU periods. */
+struct pressure_reading pressure_read_res(const struct pressure_sample *prev,
+					  const struct pressure_sample *now, enum pressure_res res);
+
 /* The worse of two readings (invalid ones lose). */
 struct pressure_reading pressure_worse(struct pressure_reading a, struct pressure_reading b);
 
@@ -71,6 +75,11 @@ int pressure_step(const struct pressure_cfg *cfg, struct pressure_state *st,
 /* The value at level: ceiling - (ceiling - floor) x level / steps, rounded towards the ceiling,
  * always within [min(floor, ceiling), ceiling]. */
 uint64_t pressure_value(uint64_t ceiling, uint64_t floor, uint32_t level, uint32_t steps);
+
+/* The same with the floor given as a share of the ceiling, in thousandths of a percent
+ * (floor.blkio: 25% -> 25000): never 0 where the ceiling is not (0 is "no limit" to the kernel's
+ * throttles), never above the ceiling. */
+uint64_t pressure_value_share(uint64_t ceiling, uint32_t floor_pcm, uint32_t level, uint32_t steps);
 
 /* One tick of the livelock guard for a container with memory.high set. Returns true when the
  * container has stalled on memory (some stall at or above livelock_pm) on livelock_ticks

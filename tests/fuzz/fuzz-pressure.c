@@ -50,6 +50,36 @@ static void check_reading(struct pressure_reading rd)
 		abort();
 }
 
+/* The per-resource levels (one for cpu, memory, io): each reading is its own resource's, none
+ * is worse than the worst of all; each level stays within bounds, and a rate between the
+ * ceiling and its share never reaches 0 (no limit) unless the ceiling is 0. */
+static void step_resources(const struct pressure_cfg *cfg, struct pressure_state *st,
+			   const struct pressure_sample *lat, struct pressure_reading worst,
+			   uint64_t ceiling, uint32_t share)
+{
+	struct pressure_reading all = pressure_read(&lat[0], &lat[1]);
+
+	for (int i = 0; i < _PR_MAX; i++) {
+		struct pressure_reading rd = pressure_read_res(&lat[0], &lat[1], i);
+		uint64_t v;
+
+		check_reading(rd);
+		if (rd.valid &&
+		    (rd.res != (enum pressure_res) i || rd.pm > all.pm || rd.pm > worst.pm))
+			abort();
+		(void) pressure_step(cfg, &st[i], rd);
+		if (st[i].level > cfg->steps)
+			abort();
+		v = pressure_value_share(ceiling, share, st[i].level, cfg->steps);
+		if (v > ceiling || (ceiling && !v))
+			abort();
+		if (share < 100000 && st[i].level == cfg->steps &&
+		    v != MAX(MIN(ceiling, 1),
+			     (uint64_t) ((unsigned __int128) ceiling * share / 100000)))
+			abort();
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct reader r = { data, size };
@@ -63,7 +93,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.livelock_ticks = (uint32_t) take(&r, 1),
 	};
 	uint64_t ceiling = take(&r, 8), floor = take(&r, 8);
-	struct pressure_state st = { .level = (uint32_t) take(&r, 1) };
+	uint32_t share = (uint32_t) take(&r, 4); /* floor.blkio, thousandths of a percent */
+	struct pressure_state st = { .level = (uint32_t) take(&r, 1) }, res_st[_PR_MAX] = { 0 };
 	struct livelock_state ll = { 0 };
 	struct pressure_sample lat[2] = { 0 }, bat[2] = { 0 };
 
@@ -89,6 +120,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		v = pressure_value(ceiling, floor, st.level, cfg.steps);
 		if (v > ceiling || (floor <= ceiling && v < floor))
 			abort();
+		step_resources(&cfg, res_st, lat, rd, ceiling, share);
 		if (pressure_mem_pm(&bat[0], &bat[1]) > 1000)
 			abort();
 		(void) pressure_livelock(&cfg, &ll, &bat[0], &bat[1]);

@@ -303,6 +303,45 @@ static void nothing_given_nothing_owned_leaves_everything(void **state)
 	desired_done(&d);
 }
 
+static void batch_without_weight_implies_idle(void **state)
+{
+	struct qos_settings cls = { 0 }, ovr = { 0 };
+	struct qos_desired d;
+
+	put(&cls, QK_PRIORITY, "batch");
+	put(&cls, QK_CPU_QUOTA, "150%");
+	/* shares owned before: an idle group refuses a weight, so they are not cleared */
+	assert_int_equal(desired_compute(&cls, QOS_SRC_CLASS, NULL, BIT(QK_CPU_SHARES), &d, NULL),
+			 0);
+	assert_true(d.idle_implied);
+	assert_int_equal(d.l.cg.cpu.idle.op, QOS_SET);
+	assert_int_equal(d.l.cg.cpu.idle.v, 1);
+	assert_int_equal(d.src[QK_CPU_IDLE], QOS_SRC_CLASS);
+	assert_true(d.keys & BIT(QK_CPU_IDLE));
+	assert_int_equal(d.l.cg.cpu.shares.op, QOS_LEAVE);
+	desired_done(&d);
+	/* an override of the weight: a weighted batch group, no idle */
+	put(&ovr, QK_CPU_WEIGHT, "10");
+	assert_int_equal(desired_compute(&cls, QOS_SRC_CLASS, &ovr, 0, &d, NULL), 0);
+	assert_false(d.idle_implied);
+	assert_int_equal(d.l.cg.cpu.idle.op, QOS_LEAVE);
+	desired_done(&d);
+	/* the class's own cpu.idle wins (0 too); idle implied before and no longer: cleared */
+	put(&cls, QK_CPU_IDLE, "0");
+	assert_int_equal(desired_compute(&cls, QOS_SRC_CLASS, NULL, BIT(QK_CPU_IDLE), &d, NULL), 0);
+	assert_false(d.idle_implied);
+	assert_int_equal(d.l.cg.cpu.idle.v, 0);
+	desired_done(&d);
+	qos_value_done(&cls.v[QK_CPU_IDLE]);
+	put(&cls, QK_PRIORITY, "latency");
+	assert_int_equal(desired_compute(&cls, QOS_SRC_CLASS, NULL, BIT(QK_CPU_IDLE), &d, NULL), 0);
+	assert_false(d.idle_implied);
+	assert_int_equal(d.l.cg.cpu.idle.op, QOS_CLEAR);
+	desired_done(&d);
+	qos_settings_done(&cls);
+	qos_settings_done(&ovr);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -320,6 +359,7 @@ int main(void)
 		cmocka_unit_test(cpuset_net_disk_are_copied),
 		cmocka_unit_test(tenant_budget_is_marked_tenant),
 		cmocka_unit_test(nothing_given_nothing_owned_leaves_everything),
+		cmocka_unit_test(batch_without_weight_implies_idle),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -209,6 +209,75 @@ static void values_lie_between_floor_and_ceiling(void **state)
 	}
 }
 
+static void io_values_keep_a_share_of_the_class_rate(void **state)
+{
+	/* blkio.write_bps 100M, floor.blkio 10 %, 4 steps */
+	static const uint64_t want[] = { 104857600, 81264640, 57671680, 34078720, 10485760 };
+
+	for (uint32_t l = 0; l <= 4; l++)
+		assert_true(pressure_value_share(104857600, 10000, l, 4) == want[l]);
+	assert_true(pressure_value_share(104857600, 10000, 7, 4) == want[4]);
+	/* 100 % (or more, never from a checked policy) is no room to tighten */
+	assert_int_equal(pressure_value_share(5000, 100000, 4, 4), 5000);
+	assert_int_equal(pressure_value_share(5000, 250000, 4, 4), 5000);
+	/* a rate of 1 at the smallest share stays 1: a 0 would lift the throttle */
+	assert_int_equal(pressure_value_share(1, 100, 4, 4), 1);
+	assert_int_equal(pressure_value_share(999, 100, 4, 4), 1);
+	assert_int_equal(pressure_value_share(0, 100, 4, 4), 0);
+	/* the largest rates do not overflow */
+	assert_true(pressure_value_share(UINT64_MAX, 50000, 4, 4) == UINT64_MAX / 2);
+}
+
+/* One level per resource, each fed by its own reading: an I/O pressure series moves only the
+ * I/O level (batch io.max to its floor and back), CPU stays at the class's values. */
+static void io_pressure_moves_only_the_io_level(void **state)
+{
+	struct pressure_state st[_PR_MAX] = { 0 };
+	struct pressure_sample prev = psi(0, 0, 0, 0), now;
+	uint64_t cpu = 0, io = 0, wbps[24];
+	size_t n = 0;
+
+	/* 12 s of 40 % io stall (1 % cpu), then 12 s without */
+	for (uint64_t t = 1; t <= 24; t++) {
+		cpu += 10;
+		io += t <= 12 ? 400 : 0;
+		now = psi(t, cpu, 0, io);
+		for (int r = 0; r < _PR_MAX; r++)
+			(void) pressure_step(&cfg, &st[r], pressure_read_res(&prev, &now, r));
+		wbps[n++] = pressure_value_share(100000000, 10000, st[PR_IO].level, cfg.steps);
+		assert_int_equal(st[PR_CPU].level, 0);
+		assert_int_equal(st[PR_MEMORY].level, 0);
+		prev = now;
+	}
+	/* two ticks per step up: the floor (10 MB/s) after 8 ticks, held while stalled */
+	assert_true(wbps[0] == 100000000 && wbps[1] == 77500000 && wbps[3] == 55000000);
+	assert_true(wbps[7] == 10000000 && wbps[11] == 10000000);
+	/* given back stepwise, three low ticks per step: back at the ceiling 12 ticks later */
+	assert_true(wbps[14] == 32500000 && wbps[17] == 55000000 && wbps[23] == 100000000);
+	for (size_t i = 1; i < n; i++)
+		assert_true(wbps[i] >= 10000000 && wbps[i] <= 100000000);
+}
+
+static void reading_of_one_resource(void **state)
+{
+	struct pressure_sample a = psi(10, 0, 0, 0), b = psi(12, 100, 600, 200);
+
+	assert_int_equal(pressure_read_res(&a, &b, PR_CPU).pm, 50);
+	assert_int_equal(pressure_read_res(&a, &b, PR_MEMORY).pm, 300);
+	assert_int_equal(pressure_read_res(&a, &b, PR_IO).res, PR_IO);
+	assert_int_equal(pressure_read_res(&a, &b, PR_IO).pm, 100);
+	assert_false(pressure_read_res(&a, &b, _PR_MAX).valid);
+	/* io without PSI: invalid (no fallback for io); cpu without PSI: throttling */
+	b.have_psi[PR_IO] = false;
+	assert_false(pressure_read_res(&a, &b, PR_IO).valid);
+	a.have_psi[PR_CPU] = false;
+	a.have_cpu_stat = b.have_cpu_stat = true;
+	b.nr_periods = 10;
+	b.nr_throttled = 5;
+	assert_true(pressure_read_res(&a, &b, PR_CPU).throttling);
+	assert_int_equal(pressure_read_res(&a, &b, PR_CPU).pm, 500);
+}
+
 /* a batch sample at t s: cumulative memory stall (ms) and memory.high events */
 static struct pressure_sample memsample(uint64_t t, uint64_t mem_ms, uint64_t events)
 {
@@ -271,6 +340,9 @@ int main(void)
 		cmocka_unit_test(oscillating_pressure_does_not_flap),
 		cmocka_unit_test(values_lie_between_floor_and_ceiling),
 		cmocka_unit_test(livelock_needs_stall_for_the_whole_time_and_rising_events),
+		cmocka_unit_test(io_values_keep_a_share_of_the_class_rate),
+		cmocka_unit_test(io_pressure_moves_only_the_io_level),
+		cmocka_unit_test(reading_of_one_resource),
 	};
 
 	return cmocka_run_group_tests_name("pressure", tests, NULL, NULL);
