@@ -5,7 +5,9 @@
 # down to its class's floor, and the room comes back when the pressure falls; qosctl show says
 # why; a crash or a refused policy never leaves the batch container outside its bounds. On v2
 # (the VM) the memory.high livelock guard: an allocator far over memory.high finishes once qosd
-# raises memory.high, while the same allocator without qosd stays stalled.
+# raises memory.high, while the same allocator without qosd stays stalled. I/O: a latency
+# container's io pressure tightens a batch container's blkio throttle / io.max to floor.blkio (measured)
+# and gives it back; a batch class without a weight gets cpu.idle = 1.
 source "$(dirname "$0")/lib.sh"
 qt_init pressure
 
@@ -204,6 +206,108 @@ if [[ $QT_V == 1 ]]; then
 	check v1-memory-high-reported "qosctl show does not say memory.high is not applied on v1: $(grep '^memory.high' <<<"$out")" \
 		grep -q 'cgroup v1 has no memory.high' <<<"$out"
 	rm -f "$QT_TMP/conf.d/qt2.conf"
+fi
+
+# --- io: a latency container's I/O pressure tightens a batch container's throttle on the disk its
+# class names (v1 blkio.throttle.write_bps_device, v2 io.max wbps) down to floor.blkio of the
+# class's rate, measured with direct I/O; its CPU stays at the class's values (one level per
+# resource); the rate comes back when the pressure ends. The latency container's pressure is its
+# own: a direct reader throttled by its class waits on I/O most of the time (PSI io some).
+IO_LOOP=
+io_cleanup() { [[ -n $IO_LOOP ]] && losetup -d "$IO_LOOP" 2>/dev/null; }
+QT_EXTRA_CLEANUP=io_cleanup
+wbps_of() {
+	if [[ $QT_V == 2 ]]; then
+		qt_knob "$1" io io.max | awk -v d="$IO_DEV" '$1 == d { for (i = 2; i <= NF; i++) if ($i ~ /^wbps=/) print substr($i, 6) }'
+	else
+		qt_knob "$1" blkio blkio.throttle.write_bps_device | awk -v d="$IO_DEV" '$1 == d { print $2 }'
+	fi
+}
+# seconds (x100) that a direct write of 16 MiB from cgroup P takes
+write_cs() {
+	local t0 t1
+	t0=$(date +%s%N)
+	run_in "$1" dd if=/dev/zero of="$IO_LOOP" bs=256k count=64 oflag=direct 2>/dev/null
+	wait "$QT_LASTPID"
+	t1=$(date +%s%N)
+	echo $(((t1 - t0) / 10000000))
+}
+io_test() {
+	local ceil=$((40 << 20)) floor=$((4 << 20)) rd cs_floor cs_ceil q
+	dd if=/dev/zero of="$QT_TMP/io.img" bs=1M count=0 seek=64 2>/dev/null
+	IO_LOOP=$(losetup -f --show "$QT_TMP/io.img" 2>/dev/null) ||
+		{ IO_LOOP=$(losetup -f) && losetup "$IO_LOOP" "$QT_TMP/io.img"; } ||
+		{ IO_LOOP=; fail io-setup "could not attach a loop device"; return; }
+	IO_DEV=$(printf '%d:%d' "0x$(stat -L -c %t "$IO_LOOP")" "0x$(stat -L -c %T "$IO_LOOP")")
+	one_class qt4 iolat "priority = latency" "blkio.read_bps = $IO_LOOP 1M"
+	one_class qt5 iobat "priority = batch" "cpu.quota = 80%" "floor.cpu.quota = 20%" \
+		"blkio.write_bps = $IO_LOOP 40M" "floor.blkio = 10%"
+	qt_wait 5 grep -q 'policy reloaded' "$QT_QOSD_LOG"
+	mkdir_uni "$QT_CGP/iolat-1"
+	qt_cg_mkdir "$QT_CGP/iolat-1"
+	qt_cg_mkdir "$QT_CGP/iobat-1"
+	qt_wait 10 is wbps_of "$QT_CGP/iobat-1" $ceil
+	check io-starts-at-ceiling "batch wbps on $IO_DEV is '$(wbps_of "$QT_CGP/iobat-1")', want the class's $ceil" \
+		is wbps_of "$QT_CGP/iobat-1" $ceil
+	# priority = batch without a weight: cpu.idle = 1 (where the kernel has it), said in show
+	if [[ -f $(qt_cgdir cpu "$QT_CGP/iobat-1")/cpu.idle ]]; then
+		qt_wait 5 bash -c "[[ \$(cat '$(qt_cgdir cpu "$QT_CGP/iobat-1")/cpu.idle') == 1 ]]"
+		check batch-implies-idle "cpu.idle of a batch class without a weight is $(qt_knob "$QT_CGP/iobat-1" cpu cpu.idle), want 1" \
+			test "$(qt_knob "$QT_CGP/iobat-1" cpu cpu.idle)" = 1
+		check batch-idle-shown "qosctl show does not say cpu.idle comes from priority = batch: $(qosctl show iobat-1 | grep '^cpu.idle')" \
+			bash -c "'$QOSCTL' -s '$QT_SOCK' show iobat-1 | grep -q '^cpu.idle.*implied by priority = batch'"
+	else
+		skip batch-implies-idle "this kernel has no cpu.idle (5.15 or later)"
+	fi
+	# the latency container reads at its own 1 MiB/s: stalled on I/O nearly all the time
+	run_in "$QT_CGP/iolat-1" dd if="$IO_LOOP" of=/dev/null bs=64k count=1024 iflag=direct
+	rd=$QT_LASTPID
+	seen=()
+	watch_wbps() {
+		local v
+		v=$(wbps_of "$QT_CGP/iobat-1")
+		[[ " ${seen[*]} " == *" $v "* ]] || seen+=("$v")
+		[[ $v == "$1" ]]
+	}
+	qt_wait 30 watch_wbps $floor
+	check io-tightened-to-floor "batch wbps $(wbps_of "$QT_CGP/iobat-1") after 30 s of latency io pressure, want floor.blkio 10% = $floor (seen: ${seen[*]})" \
+		is wbps_of "$QT_CGP/iobat-1" $floor
+	q=$(quota_of "$QT_CGP/iobat-1")
+	check io-leaves-cpu "batch cpu quota $q while only io pressure rose, want the class's 80000" \
+		test "$q" = 80000
+	out=$(qosctl show iobat-1)
+	check io-show-says-why "qosctl show iobat-1 does not say the controller adjusted blkio.write_bps for io pressure in iolat-1: $(grep '^blkio.write_bps' <<<"$out")" \
+		grep -q 'blkio.write_bps.*adjusted by the controller.*latency pressure.*(io some.*in container iolat-1' <<<"$out"
+	# enforced: 16 MiB at 4 MiB/s is about 4 s (the throttle lets a first slice through: >= 2.5 s)
+	cs_floor=$(write_cs "$QT_CGP/iobat-1")
+	note "batch wrote 16 MiB in $cs_floor/100 s at the floor ($floor B/s)"
+	check io-floor-enforced "16 MiB took $cs_floor/100 s at $floor B/s, want >= 2.5 s" test "$cs_floor" -ge 250
+	kill "$rd" 2>/dev/null
+	wait "$rd" 2>/dev/null
+	seen=()
+	qt_wait 40 watch_wbps $ceil
+	check io-given-back "batch wbps $(wbps_of "$QT_CGP/iobat-1") 40 s after the io pressure ended, want $ceil (seen: ${seen[*]})" \
+		is wbps_of "$QT_CGP/iobat-1" $ceil
+	between=0
+	for v in "${seen[@]}"; do [[ $v =~ ^[0-9]+$ ]] && ((v > floor && v < ceil)) && between=1; done
+	check io-given-back-stepwise "no rate between floor and ceiling while giving back (seen: ${seen[*]})" test $between = 1
+	cs_ceil=$(write_cs "$QT_CGP/iobat-1")
+	note "batch wrote 16 MiB in $cs_ceil/100 s at the ceiling ($ceil B/s)"
+	check io-ceiling-faster "16 MiB took $cs_ceil/100 s at the ceiling, $cs_floor/100 s at the floor: want under half" \
+		test $((2 * cs_ceil)) -lt "$cs_floor"
+	rm -f "$QT_TMP/conf.d/qt4.conf" "$QT_TMP/conf.d/qt5.conf"
+	kill -HUP "$QT_QOSD_PID"
+}
+if ! command -v losetup >/dev/null || ! [[ -e /dev/loop-control || -e /dev/loop0 ]]; then
+	skip io "no loop device support (losetup, /dev/loop-control)"
+elif [[ $QT_V == 1 && -z $UNI ]]; then
+	skip io "a v1 host without a unified hierarchy has no io pressure (PSI)"
+elif [[ $QT_V == 1 && ! -d $QT_CGROOT/blkio ]]; then
+	skip io "no v1 blkio hierarchy"
+elif [[ $QT_V == 2 ]] && ! grep -qw io "$QT_CGROOT/cgroup.controllers"; then
+	skip io "cgroup v2 without the io controller"
+else
+	io_test
 fi
 
 # --- the livelock guard (v2: memory.high exists, memory.events counts high)
