@@ -94,6 +94,7 @@ else
 			floor.cpu.quota) echo "$k = 10%" ;;
 			floor.cpu.weight) echo "$k = 5" ;;
 			floor.memory.high) echo "$k = 32M" ;;
+			floor.blkio) echo "$k = 25%" ;;
 			*) echo "$k = 10" ;;
 			esac
 		done

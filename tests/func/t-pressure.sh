@@ -49,8 +49,10 @@ cpu.quota = 80%
 [match]
 $QT_CGP/plain-* = plain
 EOF
+MPORT=$((30000 + $$ % 20000))
 cat >"$QT_TMP/qosd.conf" <<EOF
 drift_interval = 0s
+metrics_listen = 127.0.0.1:$MPORT
 pressure_interval = 200ms
 pressure_high = 10%
 pressure_low = 3%
@@ -272,6 +274,14 @@ io_test() {
 	qt_wait 30 watch_wbps $floor
 	check io-tightened-to-floor "batch wbps $(wbps_of "$QT_CGP/iobat-1") after 30 s of latency io pressure, want floor.blkio 10% = $floor (seen: ${seen[*]})" \
 		is wbps_of "$QT_CGP/iobat-1" $floor
+	# the metrics: the io level at the floor, the cpu level untouched (curl; busybox wget in the VM)
+	if command -v curl >/dev/null; then curl -sf --max-time 10 "http://127.0.0.1:$MPORT/metrics"
+	else wget -qO- "http://127.0.0.1:$MPORT/metrics"; fi >"$QT_TMP/metrics" 2>/dev/null
+	check io-metrics-level "the metrics do not give io level 4 and cpu level 0: $(grep -s '^qosd_controller_level{' "$QT_TMP/metrics" | tr '\n' ' ')" \
+		bash -c 'grep -qx "qosd_controller_level{resource=\"io\"} 4" "$1" &&
+			grep -qx "qosd_controller_level{resource=\"cpu\"} 0" "$1"' _ "$QT_TMP/metrics"
+	check io-metrics-changes "the metrics count fewer than 4 io level changes: $(grep -s '^qosd_controller_level_changes_total{resource="io"}' "$QT_TMP/metrics")" \
+		awk '/^qosd_controller_level_changes_total\{resource="io"\}/ && $2 >= 4 { ok = 1 } END { exit !ok }' "$QT_TMP/metrics"
 	q=$(quota_of "$QT_CGP/iobat-1")
 	check io-leaves-cpu "batch cpu quota $q while only io pressure rose, want the class's 80000" \
 		test "$q" = 80000
