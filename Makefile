@@ -167,10 +167,18 @@ bench: deps
 	@$(MAKE) --no-print-directory all $(HELPER_BINS)
 	@B=$(B) bench/run.sh
 
-# batch beside latency (issue 17): DUR=30 s per scenario; run it on a quiet machine
+# batch beside latency (issue 17): DUR=30 s per scenario; run it on a quiet machine. VM=1: the
+# same in the cgroup v2 VM of tests/layer-vm.sh (TCG: DUR=20 RATE=50 WORK_US=2000 by default)
 bench-qos: deps
 	@$(MAKE) --no-print-directory all
+ifeq ($(VM),1)
+	@mkdir -p $(B)/helpers
+	$(CC) -std=gnu11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -o $(B)/helpers/latbench \
+		bench/latbench.c -lpthread
+	@QT_VM_B=$(B) QT_VM_BENCH=qos tests/layer-vm.sh
+else
 	@B=$(B) bench/qos.sh
+endif
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -7,13 +7,17 @@
 #   hogs       the hogs beside it, no policy
 #   shares     static: latency cpu.shares 10240, batch cpu.shares 2
 #   quota      static: batch cpu.quota 50% each
+#   idle       static: latency cpu.shares 10240, batch cpu.idle = 1 (what priority = batch implies)
 #   qosd       qosd's classes: priority = latency / batch (which implies cpu.idle = 1), batch
 #              bounded by floor.* keys
 # Goal (issue 17): server p99 with the hogs within 1.2x of alone, while the batch cgroups get at
 # least 80 % of the CPU the server leaves unused. bench/README.md says how to read the table.
 # Knobs: DUR (s per scenario, default 30), RATE (requests/s, 200), WORK_US (CPU per request,
 # 1000), HOG_MB (memory hog, 256), HOGS (which hogs run: a comma list of cpu, mem, io; default
-# all, one kind at a time attributes what each costs the server), FLOOR_QUOTA (the batch class's floor.cpu.quota, default half
+# all, one kind at a time attributes what each costs the server), IO_DIR (where the io hog writes,
+# default the run's tmp dir; its disk gets the batch class's blkio.write_bps = IO_CEIL, default
+# 200M, with floor.blkio = 10%), SCEN (the scenarios to run, default all: "alone hogs shares
+# quota idle qosd"; the table's ratio needs alone), LATBENCH (a prebuilt latbench: the VM has no compiler), FLOOR_QUOTA (the batch class's floor.cpu.quota, default half
 # the CPUs), QB_KEEP=1. Needs root. Everything is named qosd-bench-<pid>-...
 # and removed on every exit; only processes started here are stopped.
 set -u
@@ -25,6 +29,8 @@ RATE=${RATE:-200}
 WORK_US=${WORK_US:-1000}
 HOG_MB=${HOG_MB:-256}
 HOGS=${HOGS:-cpu,mem,io}
+SCEN=${SCEN:-alone hogs shares quota idle qosd}
+IO_CEIL=${IO_CEIL:-200M}
 NCPU=$(nproc)
 
 [[ $(id -u) == 0 ]] || { echo "make bench-qos: needs root (cgroups)" >&2; exit 1; }
@@ -134,7 +140,7 @@ start_hogs() {
 	[[ ,$HOGS, == *,cpu,* ]] &&
 		for ((i = 0; i < NCPU; i++)); do run batch-cpu "$TMP/latbench" hog cpu $((5 * (DUR + 6))); done
 	[[ ,$HOGS, == *,mem,* ]] && run batch-mem "$TMP/latbench" hog mem $((5 * (DUR + 6))) "$HOG_MB"
-	[[ ,$HOGS, == *,io,* ]] && run batch-io "$TMP/latbench" hog io $((5 * (DUR + 6))) "$TMP"
+	[[ ,$HOGS, == *,io,* ]] && run batch-io "$TMP/latbench" hog io $((5 * (DUR + 6))) "$IO_DIR"
 	return 0
 }
 
@@ -171,31 +177,50 @@ start_qosd() { # start_qosd LATENCY-CLASS-KEYS BATCH-CLASS-KEYS
 	sleep 1 # adoption of the existing cgroups
 }
 
-cc -std=gnu11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -o "$TMP/latbench" bench/latbench.c -lpthread ||
-	exit 1
+IO_DIR=${IO_DIR:-$TMP}
+if [[ -n ${LATBENCH:-} ]]; then
+	cp "$LATBENCH" "$TMP/latbench" || exit 1
+else
+	cc -std=gnu11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -o "$TMP/latbench" bench/latbench.c \
+		-lpthread || exit 1
+fi
 mkgroups
 say "v$V, $NCPU CPUs, $DUR s per scenario, $RATE req/s of ${WORK_US} us CPU each"
 
-measure alone
+want() { [[ " $SCEN " == *" $1 "* ]]; }
+want alone && measure alone
 start_hogs
-measure hogs
-start_qosd "cpu.shares = 10240" "cpu.shares = 2"
-measure shares
-stop_qosd
-start_qosd "cpu.shares = 1024" "cpu.quota = 50%"
-measure quota
-stop_qosd
+want hogs && measure hogs
+if want shares; then
+	start_qosd "cpu.shares = 10240" "cpu.shares = 2"
+	measure shares
+	stop_qosd
+fi
+if want quota; then
+	start_qosd "cpu.shares = 1024" "cpu.quota = 50%"
+	measure quota
+	stop_qosd
+fi
+if want idle; then
+	start_qosd "cpu.shares = 10240" "cpu.idle = 1"
+	measure idle
+	stop_qosd
+fi
 memkeys=
 [[ $V == 2 ]] && memkeys="memory.high = $((HOG_MB * 2))M
 floor.memory.high = $((HOG_MB / 4))M"
 # priority = batch without a weight implies cpu.idle = 1 (SCHED_IDLE group)
-start_qosd "priority = latency
+if want qosd; then
+	start_qosd "priority = latency
 cpu.shares = 10240" "priority = batch
 cpu.quota = $((NCPU * 100))%
 floor.cpu.quota = ${FLOOR_QUOTA:-$((NCPU * 50))}%
+blkio.write_bps = $IO_DIR $IO_CEIL
+floor.blkio = 10%
 $memkeys"
-measure qosd
-grep -E 'controller' "$TMP/qosd.log" | tail -5 | sed 's/^/  # /' >&2
+	measure qosd
+	grep -E 'controller' "$TMP/qosd.log" | tail -8 | sed 's/^/  # /' >&2
+fi
 stop_qosd
 stop_all
 
