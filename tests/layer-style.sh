@@ -57,9 +57,10 @@ declare -A allow=(
 	[diskdir]="quota util"
 	[reconcile]="desired cgroup blkio tc quota diskdir sdunit report limits log util"
 	# the manager owns the event sources: link, block-device and cgroup events come from the
-	# enforcers' monitors, so it includes their headers for those (never their knob writers)
+	# enforcers' monitors, so it includes their headers for those (never their knob writers);
+	# the pressure controller parses PSI and cpu.stat with stats' pure parsers
 	[manager]="keys policy desired registry reconcile watch control config allow assign units limits report
-		cgroup blkio tc quota diskdir ocistate metrics plan log util pressure cgfs sdunit"
+		cgroup blkio tc quota diskdir ocistate metrics plan log util pressure cgfs sdunit stats"
 	[main]="manager config policy log util"
 	[qosctl]="config policy proto units log util"
 	# metrics: qosd's statistics (stats reads the kernel; metrics collects per container through

@@ -109,12 +109,14 @@ for i in 1 2 3 4; do
 	burners+=("$QT_LASTPID")
 done
 seen=()
-watch_quota() {
-	local q
-	q=$(quota_of "$QT_CGP/batch-1")
-	[[ " ${seen[*]} " == *" $q "* ]] || seen+=("$q")
-	[[ $q == "$1" ]]
+# watch_val READER CGROUP WANT: READER's value of CGROUP is WANT; every value read is kept in seen
+watch_val() {
+	local v
+	v=$($1 "$2")
+	[[ " ${seen[*]} " == *" $v "* ]] || seen+=("$v")
+	[[ $v == "$3" ]]
 }
+watch_quota() { watch_val quota_of "$QT_CGP/batch-1" "$1"; }
 qt_wait 30 watch_quota 20000
 check tightened-to-floor "batch quota $(quota_of "$QT_CGP/batch-1") after 30 s of latency pressure, want the floor 20000 (seen: ${seen[*]})" \
 	is quota_of "$QT_CGP/batch-1" 20000
@@ -265,13 +267,7 @@ io_test() {
 	run_in "$QT_CGP/iolat-1" dd if="$IO_LOOP" of=/dev/null bs=64k count=1024 iflag=direct
 	rd=$QT_LASTPID
 	seen=()
-	watch_wbps() {
-		local v
-		v=$(wbps_of "$QT_CGP/iobat-1")
-		[[ " ${seen[*]} " == *" $v "* ]] || seen+=("$v")
-		[[ $v == "$1" ]]
-	}
-	qt_wait 30 watch_wbps $floor
+	qt_wait 30 watch_val wbps_of "$QT_CGP/iobat-1" $floor
 	check io-tightened-to-floor "batch wbps $(wbps_of "$QT_CGP/iobat-1") after 30 s of latency io pressure, want floor.blkio 10% = $floor (seen: ${seen[*]})" \
 		is wbps_of "$QT_CGP/iobat-1" $floor
 	# the metrics: the io level at the floor, the cpu level untouched (curl; busybox wget in the VM)
@@ -295,7 +291,7 @@ io_test() {
 	kill "$rd" 2>/dev/null
 	wait "$rd" 2>/dev/null
 	seen=()
-	qt_wait 40 watch_wbps $ceil
+	qt_wait 40 watch_val wbps_of "$QT_CGP/iobat-1" $ceil
 	check io-given-back "batch wbps $(wbps_of "$QT_CGP/iobat-1") 40 s after the io pressure ended, want $ceil (seen: ${seen[*]})" \
 		is wbps_of "$QT_CGP/iobat-1" $ceil
 	between=0
