@@ -242,22 +242,23 @@ static void sample_one(struct controller *ctl, struct manager *m, struct contain
 	e->have_prev = true;
 }
 
-static void set_why(struct controller *ctl, int d, struct pressure_reading rd, const char *id)
+static void set_why(struct controller *ctl, enum pressure_res res, int d,
+		    struct pressure_reading rd, const char *id)
 {
 	const struct pressure_cfg *k = &ctl->cfg;
-	char *why = ctl->why[rd.res];
+	char *why = ctl->why[res];
 
 	if (d > 0)
 		snprintf(why, sizeof(ctl->why[0]),
 			 "latency pressure %u.%u%% (%s %s%s) in container %s >= %u.%u%%",
-			 rd.pm / 10, rd.pm % 10, pressure_res_name(rd.res),
+			 rd.pm / 10, rd.pm % 10, pressure_res_name(res),
 			 rd.throttling ? "throttled" : "some", rd.full ? "/full" : "", id,
 			 k->high_pm / 10, k->high_pm % 10);
 	else
 		snprintf(
 			why, sizeof(ctl->why[0]),
 			"latency %s pressure fell to %u.%u%% <= %u.%u%%; giving room back stepwise",
-			pressure_res_name(rd.res), rd.pm / 10, rd.pm % 10, k->low_pm / 10,
+			pressure_res_name(res), rd.pm / 10, rd.pm % 10, k->low_pm / 10,
 			k->low_pm % 10);
 }
 
@@ -299,7 +300,7 @@ static int on_tick(sd_event_source *src, uint64_t usec, void *userdata)
 
 		if (!d)
 			continue;
-		set_why(ctl, d, worst[r], worst_id[r] ? worst_id[r] : "?");
+		set_why(ctl, r, d, worst[r], worst_id[r] ? worst_id[r] : "?");
 		ctl->level_changes[r]++;
 		log_notice("controller: batch %s level %u -> %u of %u: %s", pressure_res_name(r),
 			   ctl->st[r].level - d, ctl->st[r].level, ctl->cfg.steps, ctl->why[r]);
