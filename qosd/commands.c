@@ -537,14 +537,36 @@ static int register_cgroup(struct manager *m, const struct qos_request *req, cha
 	return 0;
 }
 
+/* Whose mount table holds the runtime's mounts: the registering process's, when it is root (the
+ * hook runs in the runtime's mount namespace; qosd may run in one of its own, as under its
+ * systemd unit, which lacks the runtime's private storage mounts). An admin-group member's
+ * namespace is its own to fill: qosd's own table then. */
+static pid_t runtime_pid_of(const struct control_peer *peer)
+{
+	return peer && peer->uid == 0 && peer->pid > 0 ? peer->pid : 0;
+}
+
 /* qosd.io/disk-dir, decided before anything is registered (qosd/diskdir.h); without one, the
  * writable layer of the bundle, derived now (createRuntime: the runtime's rootfs mount is in
- * place) from the host's mount table, if it can be: a class with disk keys needs it later. */
-static int register_dir(struct manager *m, const struct qos_request *req, char **ret, char **msg)
+ * place) from the runtime's mount table, if it can be: a class with disk keys needs it later. */
+static int register_dir(struct manager *m, const struct qos_request *req,
+			const struct control_peer *peer, char **ret, char **msg)
 {
 	_cleanup_free_ char *why = NULL;
-	int r = diskdir_decide(&m->env.diskdir, req->dir, req->bundle, (pid_t) req->pid, ret, &why);
+	struct diskdir_rules rules = m->env.diskdir;
+	int r;
 
+	rules.runtime_pid = runtime_pid_of(peer);
+	r = diskdir_decide(&rules, req->dir, req->bundle, (pid_t) req->pid, ret, &why);
+	if (r >= 0 && rules.runtime_pid > 0 && !control_peer_present(peer)) {
+		/* its pid may name another process by now: what was read is not the runtime's */
+		free(*ret);
+		*ret = NULL;
+		*msg = strprintf("the registering process %d went away while its mount table was "
+				 "read",
+				 (int) rules.runtime_pid);
+		return -ESRCH;
+	}
 	if (r < 0 && !req->dir) {
 		log_debug("container %s: no writable layer found in bundle %s: %s", req->id,
 			  req->bundle, why ? why : strerror(-r));
@@ -555,7 +577,8 @@ static int register_dir(struct manager *m, const struct qos_request *req, char *
 	return r;
 }
 
-static char *cmd_register(struct manager *m, const struct qos_request *req)
+static char *cmd_register(struct manager *m, const struct qos_request *req,
+			  const struct control_peer *peer)
 {
 	_cleanup_free_ char *msg = NULL, *cgpath = NULL, *dir = NULL;
 	_cleanup_(cg_paths_done) struct cg_paths hier = { 0 };
@@ -572,7 +595,7 @@ static char *cmd_register(struct manager *m, const struct qos_request *req)
 	if (k >= 0)
 		k = check_claim(m, req, cgpath, &msg);
 	if (k >= 0 && (req->dir || req->bundle))
-		k = register_dir(m, req, &dir, &msg);
+		k = register_dir(m, req, peer, &dir, &msg);
 	if (k >= 0 && dir)
 		k = registry_field_check("dir", dir, &msg);
 	if (k < 0)
@@ -673,7 +696,7 @@ int manager_handle_request(void *userdata, const struct qos_request *req,
 		*ret = cmd_reload(m);
 		break;
 	case CMD_REGISTER:
-		*ret = cmd_register(m, req);
+		*ret = cmd_register(m, req, peer);
 		break;
 	case CMD_UNREGISTER:
 		*ret = cmd_unregister(m, req->id);

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 #include <fcntl.h>
 #include <jansson.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <systemd/sd-event.h>
 
@@ -12,6 +14,9 @@
 
 #define CONN_TIMEOUT_USEC (5 * 1000000ULL)
 #define CONN_MAX 64
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77
+#endif
 
 struct control {
 	sd_event *event;
@@ -50,6 +55,21 @@ bool control_peer_is_admin(uid_t uid, gid_t gid, const gid_t *groups, size_t n, 
 	return false;
 }
 
+bool control_peer_present(const struct control_peer *peer)
+{
+	struct pollfd p = { .fd = peer->fd };
+	_cleanup_close_ int pidfd = -1;
+	socklen_t len = sizeof(pidfd);
+
+	if (peer->pid <= 0 || poll(&p, 1, 0) < 0 || (p.revents & (POLLHUP | POLLERR)))
+		return false;
+	/* before 6.5: ENOPROTOOPT, and the open connection is the proof; a peer that exited: EINVAL
+	 * or ESRCH */
+	if (getsockopt(peer->fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) < 0)
+		return errno == ENOPROTOOPT;
+	return syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) == 0;
+}
+
 char *control_error_reply(const char *msg)
 {
 	json_auto_t *o = json_pack("{s:b,s:s}", "ok", 0, "error", msg ? msg : "error");
@@ -85,6 +105,7 @@ static int peer_of(int fd, bool have_admin, gid_t admin_gid, struct control_peer
 	ret->pid = cred.pid;
 	ret->uid = cred.uid;
 	ret->gid = cred.gid;
+	ret->fd = fd;
 	ret->admin = control_peer_is_admin(cred.uid, cred.gid, groups, glen / sizeof(gid_t),
 					   have_admin, admin_gid);
 	return 0;

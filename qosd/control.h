@@ -16,6 +16,7 @@ struct control_peer {
 	uid_t uid;
 	gid_t gid;
 	bool admin; /* uid 0, or the admin group among its groups */
+	int fd; /* the connection (control_peer_present) */
 };
 
 /* Handle one decoded request; return the reply JSON text (malloc'd) in ret. */
@@ -32,6 +33,11 @@ void control_free(struct control *c);
 /* Credential rule, exported for tests: uid 0 or admin_gid among gid/groups. */
 bool control_peer_is_admin(uid_t uid, gid_t gid, const gid_t *groups, size_t n, bool have_admin,
 			   gid_t admin_gid);
+
+/* Is the process that connected (peer->pid) still there, the same one? Call after reading its
+ * /proc/PID files: true means the pid was not reused in between. Proof: its pidfd (SO_PEERPIDFD,
+ * Linux 6.5), else its end of the connection still open (the hook has no children). */
+bool control_peer_present(const struct control_peer *peer);
 
 /* A reply {"ok":false,"error":msg}. */
 char *control_error_reply(const char *msg);

@@ -2,7 +2,9 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
+#include <linux/openat2.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 
 #include "diskdir.h"
 #include "quota/quota.h"
@@ -114,7 +116,7 @@ static int layer_of_bundle(const char *mi, const char *bundle, char **ret, char 
 	return diskdir_layer_in(mi, real, ret, msg);
 }
 
-static int layer_of_pid(const char *mi, pid_t pid, char **ret, char **msg)
+static int layer_of_pid(const char *mi, const char *ourroot, pid_t pid, char **ret, char **msg)
 {
 	_cleanup_free_ char *root = strprintf("/proc/%d/root", (int) pid);
 	struct stat st, self;
@@ -126,8 +128,7 @@ static int layer_of_pid(const char *mi, pid_t pid, char **ret, char **msg)
 		*msg = strprintf("no bundle, and pid %d is not there to find its root", (int) pid);
 		return -ESRCH;
 	}
-	if (stat("/proc/self/root", &self) == 0 && self.st_dev == st.st_dev &&
-	    self.st_ino == st.st_ino) {
+	if (stat(ourroot, &self) == 0 && self.st_dev == st.st_dev && self.st_ino == st.st_ino) {
 		*msg = strprintf("no bundle, and pid %d has not entered its own root yet",
 				 (int) pid);
 		return -ESRCH;
@@ -140,14 +141,69 @@ static int layer_of_pid(const char *mi, pid_t pid, char **ret, char **msg)
 	return r;
 }
 
+/* path (absolute) opened O_PATH as the process whose root is rootfd sees it: its symlinks and
+ * ".." stay inside that root (RESOLVE_IN_ROOT; plain openat before Linux 5.6). */
+static int open_in_root(int rootfd, const char *path)
+{
+	struct open_how how = { .flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+				.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
+	int fd = (int) syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
+
+	if (fd < 0 && errno == ENOSYS)
+		fd = openat(rootfd, path + strspn(path, "/"), O_PATH | O_DIRECTORY | O_CLOEXEC);
+	return fd < 0 ? negative_errno() : fd;
+}
+
+/* The layer found in the runtime's mount table must be the very directory qosd opens at that
+ * path in its own mount namespace: a mount qosd's namespace lacks (a runtime's private storage
+ * mount) would otherwise leave it an empty mount point, or another directory, to tag. */
+static int same_for_runtime(pid_t rt, const char *real, char **msg)
+{
+	_cleanup_free_ char *rootp = strprintf("/proc/%d/root", (int) rt);
+	_cleanup_close_ int rootfd = -1, fd = -1;
+	struct stat theirs, ours;
+	int r;
+
+	if (!rootp)
+		return -ENOMEM;
+	rootfd = open(rootp, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	fd = rootfd < 0 ? negative_errno() : open_in_root(rootfd, real);
+	if (fd < 0 || fstat(fd, &theirs) < 0) {
+		r = fd < 0 ? fd : negative_errno();
+		*msg = strprintf("the writable layer %s as the runtime (pid %d) sees it: %s", real,
+				 (int) rt, strerror(-r));
+		return r;
+	}
+	if (stat(real, &ours) < 0)
+		return negative_errno();
+	if (ours.st_dev == theirs.st_dev && ours.st_ino == theirs.st_ino)
+		return 0;
+	*msg = strprintf("the writable layer %s in the runtime's mount namespace (pid %d) is not "
+			 "the directory qosd finds at that path in its own: give qosd the "
+			 "runtime's storage (qosd(8), MOUNT NAMESPACES)",
+			 real, (int) rt);
+	return -EXDEV;
+}
+
 int diskdir_writable_layer(const struct diskdir_rules *r, const char *bundle, pid_t pid, char **ret,
 			   char **ret_msg)
 {
-	_cleanup_free_ char *mi = NULL, *layer = NULL, *msg = NULL;
-	const char *mipath = r && r->mountinfo ? r->mountinfo : "/proc/self/mountinfo";
+	_cleanup_free_ char *mi = NULL, *layer = NULL, *msg = NULL, *rtmi = NULL, *rtroot = NULL;
+	pid_t rt = r ? r->runtime_pid : 0;
+	const char *mipath = "/proc/self/mountinfo", *ourroot = "/proc/self/root";
 	char *real;
 	int k;
 
+	if (rt > 0) {
+		rtmi = strprintf("/proc/%d/mountinfo", (int) rt);
+		rtroot = strprintf("/proc/%d/root", (int) rt);
+		if (!rtmi || !rtroot)
+			return -ENOMEM;
+		mipath = rtmi;
+		ourroot = rtroot;
+	}
+	if (r && r->mountinfo)
+		mipath = r->mountinfo;
 	k = read_file_at(AT_FDCWD, mipath, MOUNTINFO_MAX, &mi);
 	if (k < 0) {
 		*ret_msg = strprintf("cannot read %s: %s", mipath, strerror(-k));
@@ -156,7 +212,7 @@ int diskdir_writable_layer(const struct diskdir_rules *r, const char *bundle, pi
 	if (bundle && *bundle)
 		k = layer_of_bundle(mi, bundle, &layer, &msg);
 	else
-		k = layer_of_pid(mi, pid, &layer, &msg);
+		k = layer_of_pid(mi, ourroot, pid, &layer, &msg);
 	if (k < 0) {
 		*ret_msg = msg ? TAKE_PTR(msg) : strprintf("%s", strerror(-k));
 		return k;
@@ -165,6 +221,12 @@ int diskdir_writable_layer(const struct diskdir_rules *r, const char *bundle, pi
 	if (!real) {
 		k = negative_errno();
 		*ret_msg = strprintf("the writable layer %s: %s", layer, strerror(-k));
+		return k;
+	}
+	k = rt > 0 ? same_for_runtime(rt, real, &msg) : 0;
+	if (k < 0) {
+		*ret_msg = msg ? TAKE_PTR(msg) : strprintf("%s: %s", real, strerror(-k));
+		free(real);
 		return k;
 	}
 	*ret = real;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Which directory a container's disk quota may tag: its own writable layer (the upperdir of the
- * runtime's mount of its rootfs, read from the host's mount table, never the container's) or a
+ * runtime's mount of its rootfs, read from the runtime's mount table, never the container's) or a
  * place under a configured quota root. An annotation (qosd.io/disk-dir) or disk.dir can only
  * narrow that, never widen it. One rule, used by qosd and by qos-hook's fallback path. */
 #pragma once
@@ -9,7 +9,12 @@
 
 struct diskdir_rules {
 	const char *quota_roots; /* qosd.conf quota_roots: DIR[:DIR...]; NULL or "" = none */
-	const char *mountinfo; /* the host's mount table; NULL = /proc/self/mountinfo */
+	const char *mountinfo; /* tests: this mount table instead of the one below */
+	/* a process in the runtime's mount namespace (the hook registering through the socket: qosd
+	 * may run in a namespace of its own, which lacks the runtime's private storage mounts): its
+	 * mount table is read, and the layer found must be the same directory through its root as
+	 * in ours. 0 = our own namespace and table (qos-hook, later passes). */
+	pid_t runtime_pid;
 };
 
 /* Pure: the rootfs path of an OCI bundle, from config.json's root.path (config may be NULL or
@@ -24,8 +29,9 @@ int diskdir_rootfs_of(const char *bundle, const char *config, char **ret);
 int diskdir_layer_in(const char *mountinfo, const char *rootfs, char **ret, char **ret_msg);
 
 /* The writable layer of a container, canonical: from its bundle (see above) when given, else from
- * the device of /proc/PID/root, which must be an overlay the host's mount table knows (a pid that
- * has not entered its root yet is refused). -errno with *ret_msg (malloc'd). */
+ * the device of /proc/PID/root, which must be an overlay the runtime's mount table knows (a pid
+ * that has not entered its root yet is refused). With r->runtime_pid, -EXDEV when that layer is
+ * not the directory qosd's own namespace has at that path. -errno with *ret_msg (malloc'd). */
 int diskdir_writable_layer(const struct diskdir_rules *r, const char *bundle, pid_t pid, char **ret,
 			   char **ret_msg);
 
