@@ -180,7 +180,7 @@ static int same_for_runtime(pid_t rt, const char *real, char **msg)
 		return 0;
 	*msg = strprintf("the writable layer %s in the runtime's mount namespace (pid %d) is not "
 			 "the directory qosd finds at that path in its own: give qosd the "
-			 "runtime's storage (qosd(8), MOUNT NAMESPACES)",
+			 "runtime's storage (qosd(8), SYSTEMD)",
 			 real, (int) rt);
 	return -EXDEV;
 }

@@ -2,7 +2,9 @@
 # ext4 project quotas on the node's second disk (mkfs.ext4 -O quota,project, mounted prjquota):
 # a podman container of class disk (10M, 100 inodes) with its disk.dir bind-mounted; dd and file
 # creation in the container (no CAP_SYS_RESOURCE, so ext4 binds it) stop at the limits; the
-# project id and the limit survive a restart of qosd.
+# project id and the limit survive a restart of qosd. Then a podman container whose storage is on
+# that disk and which names no directory: qosd derives its writable layer (the overlay's upperdir,
+# from the host's mount table at createRuntime) and dd into its own / stops at the limit.
 . "$(dirname "$0")/lib.sh"
 qt_init quota
 DEV=/dev/disk/by-id/virtio-qosd-quota
@@ -53,4 +55,24 @@ systemctl restart qosd
 sleep 1
 after="$(lsattr -pd "$MNT/c1" | awk '{ print $1 }') $(lim)"
 eq ids-survive-restart "project id and limits (id, block hard, inode hard) after systemctl restart qosd" "$after" "$before"
+
+# --- the derived directory: podman's storage on the prjquota disk, no qosd.io/disk-dir
+PM=(podman --root "$MNT/storage" --runroot "/run/$QT_ID-runroot")
+at_exit "rm -rf /run/$QT_ID-runroot"
+tar -C "$QT_TMP/rootfs" -c . | "${PM[@]}" import -q - "$IMG" >/dev/null || fail import2 "podman import into $MNT/storage failed"
+at_exit "${PM[*]} rmi -f $IMG"
+CID2=$("${PM[@]}" run -d --network none --name "$QT_ID-q2" --annotation qosd.io/tenant=acme \
+	--annotation qosd.io/class=disk "$IMG" sleep 600) || { fail start2 "podman run (storage on $MNT) failed"; qt_finish; exit 1; }
+at_exit "${PM[*]} rm -f -t 0 $QT_ID-q2"
+upper=$("${PM[@]}" inspect --format '{{.GraphDriver.Data.UpperDir}}' "$QT_ID-q2")
+dir=$(qosctl show "$CID2" --json | tr -d '\n' | sed -n 's/.*"disk_dir": *"\([^"]*\)".*/\1/p')
+eq derived-is-upperdir "the directory qosd limits for $QT_ID-q2 (no disk-dir annotation)" "$dir" "$upper"
+"${PM[@]}" exec "$QT_ID-q2" sh -c 'dd if=/dev/zero of=/big bs=1M count=20 2>&1; echo dd-exit=$?' >"$QT_TMP/dd2.out" 2>&1
+size=$(stat -c %s "$upper/big" 2>/dev/null || echo 0)
+if grep -q 'dd-exit=[1-9]' "$QT_TMP/dd2.out" && ((size <= 10 << 20 && size >= 9 << 20)); then
+	pass derived-dd-stops
+	note "dd of 20M into the container's own / stopped at $size bytes in $upper (project $(lsattr -pd "$upper" | awk '{ print $1 }'))"
+else
+	fail derived-dd-stops "dd wrote $size bytes to $upper (limit 10M): $(tr '\n' ' ' <"$QT_TMP/dd2.out")"
+fi
 qt_finish
