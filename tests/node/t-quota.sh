@@ -4,7 +4,10 @@
 # creation in the container (no CAP_SYS_RESOURCE, so ext4 binds it) stop at the limits; the
 # project id and the limit survive a restart of qosd. Then a podman container whose storage is on
 # that disk and which names no directory: qosd derives its writable layer (the overlay's upperdir,
-# from the host's mount table at createRuntime) and dd into its own / stops at the limit.
+# from the runtime's mount table at createRuntime: the hook's, as qosd's unit gives it a mount
+# namespace without podman's private overlay mounts) and dd into its own / stops at the limit.
+# Then the same for Docker, its data-root on that disk, its container found by [match] (no hook, no
+# bundle: the overlay at the device of /proc/PID/root, from qosd's own mount table).
 . "$(dirname "$0")/lib.sh"
 qt_init quota
 DEV=/dev/disk/by-id/virtio-qosd-quota
@@ -58,6 +61,8 @@ eq ids-survive-restart "project id and limits (id, block hard, inode hard) after
 
 # --- the derived directory: podman's storage on the prjquota disk, no qosd.io/disk-dir
 PM=(podman --root "$MNT/storage" --runroot "/run/$QT_ID-runroot")
+# containers/storage leaves its overlay directory bind-mounted (private) on itself
+at_exit "umount -R $MNT/storage/overlay"
 at_exit "rm -rf /run/$QT_ID-runroot"
 tar -C "$QT_TMP/rootfs" -c . | "${PM[@]}" import -q - "$IMG" >/dev/null || fail import2 "podman import into $MNT/storage failed"
 at_exit "${PM[*]} rmi -f $IMG"
@@ -74,5 +79,37 @@ if grep -q 'dd-exit=[1-9]' "$QT_TMP/dd2.out" && ((size <= 10 << 20 && size >= 9 
 	note "dd of 20M into the container's own / stopped at $size bytes in $upper (project $(lsattr -pd "$upper" | awk '{ print $1 }'))"
 else
 	fail derived-dd-stops "dd wrote $size bytes to $upper (limit 10M): $(tr '\n' ' ' <"$QT_TMP/dd2.out")"
+fi
+
+# --- Docker: data-root on the prjquota disk; the container is found by [match] (standard), the
+# operator gives it the class disk; no directory named
+DJ=/etc/docker/daemon.json
+if ! docker info >/dev/null 2>&1; then
+	skip docker-derived-is-upperdir "dockerd does not answer: $(docker info 2>&1 | tail -1)"
+	skip docker-derived-dd-stops "dockerd does not answer"
+	qt_finish
+	exit 0
+fi
+[[ -e $DJ ]] && cp "$DJ" "$QT_TMP/daemon.json.saved"
+at_exit "if [[ -e $QT_TMP/daemon.json.saved ]]; then cp $QT_TMP/daemon.json.saved $DJ; else rm -f $DJ; fi; systemctl restart docker"
+mkdir -p /etc/docker
+echo "{\"data-root\": \"$MNT/docker\"}" >"$DJ"
+systemctl restart docker && wait_for 90 docker info >/dev/null || fail docker-restart "dockerd with data-root $MNT/docker did not come up: $(docker info 2>&1 | tail -1)"
+tar -C "$QT_TMP/rootfs" -c . | docker import - "$IMG" >"$QT_TMP/dimport.out" 2>&1 || fail docker-import "docker import into $MNT/docker failed: $(tail -2 "$QT_TMP/dimport.out")"
+at_exit "docker rmi -f $IMG"
+CID3=$(docker run -d --name "$QT_ID-q3" "$IMG" sleep 600) || { fail docker-start "docker run (data-root $MNT/docker) failed"; qt_finish; exit 1; }
+at_exit "docker rm -f $QT_ID-q3"
+upper=$(docker inspect --format '{{.GraphDriver.Data.UpperDir}}' "$QT_ID-q3")
+wait_for 20 sh -c "qosctl list | grep -q $CID3" || note "qosd did not list $CID3 within 20 s"
+qosctl set "$CID3" tenant=acme class=disk >"$QT_TMP/dset.out" 2>&1 || note "qosctl set: $(cat "$QT_TMP/dset.out")"
+dir=$(qosctl show "$CID3" --json | tr -d '\n' | sed -n 's/.*"disk_dir": *"\([^"]*\)".*/\1/p')
+eq docker-derived-is-upperdir "the directory qosd limits for Docker container $QT_ID-q3 ([match], no bundle)" "$dir" "$upper"
+docker exec "$QT_ID-q3" sh -c 'dd if=/dev/zero of=/big bs=1M count=20 2>&1; echo dd-exit=$?' >"$QT_TMP/dd3.out" 2>&1
+size=$(stat -c %s "$upper/big" 2>/dev/null || echo 0)
+if grep -q 'dd-exit=[1-9]' "$QT_TMP/dd3.out" && ((size <= 10 << 20 && size >= 9 << 20)); then
+	pass docker-derived-dd-stops
+	note "Docker: dd of 20M into the container's own / stopped at $size bytes in $upper (project $(lsattr -pd "$upper" | awk '{ print $1 }'))"
+else
+	fail docker-derived-dd-stops "dd wrote $size bytes to $upper (limit 10M): $(tr '\n' ' ' <"$QT_TMP/dd3.out")"
 fi
 qt_finish
