@@ -1,7 +1,7 @@
 /* Unit tests for the daemon's core pieces that need no root: id and path validation, the control
  * protocol decoder, the state records (round trip, a bad record costs its container alone,
  * migration of the old single file, one rule per field in and out), cgroup-name ids, the
- * peer-credential rule, and the watcher's nested globs on a temporary directory tree. */
+ * peer-credential rule, a registering peer still being itself, and the watcher's nested globs on a temporary directory tree. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,7 +9,11 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 
 #include "qosd/control.h"
 #include "qosd/manager.h"
@@ -203,6 +207,77 @@ static void test_peer_admin(void **state)
 	assert_true(control_peer_is_admin(1000, 1000, groups, 3, true, 27));
 	assert_true(control_peer_is_admin(1000, 27, NULL, 0, true, 27));
 	assert_false(control_peer_is_admin(1000, 1000, groups, 3, true, 28));
+}
+
+/* The registering process is still the one that connected: its end open (the hook shuts only its
+ * writing side down), and, where the kernel has SO_PEERPIDFD, the process itself, even when a
+ * child it left behind keeps the connection open. */
+static void test_peer_present(void **state)
+{
+	struct control_peer p = { .pid = getpid() };
+	int sv[2], fds[2], pidfd = -1;
+	socklen_t len = sizeof(pidfd);
+	char c;
+	pid_t child;
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	p.fd = sv[0];
+	assert_true(control_peer_present(&p));
+	assert_int_equal(shutdown(sv[1], SHUT_WR), 0);
+	assert_true(control_peer_present(&p));
+	close(sv[1]);
+	assert_false(control_peer_present(&p)); /* it closed: it exited */
+	p.pid = 0;
+	assert_false(control_peer_present(&p)); /* a pid qosd cannot see */
+	close(sv[0]);
+
+	/* a child connects (so the child is the peer), leaves a grandchild holding its end and
+	 * exits; reaped, its pid may be reused */
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	socklen_t salen;
+	int l = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	assert_true(l >= 0);
+	salen = offsetof(struct sockaddr_un, sun_path) + 1 +
+		snprintf(sa.sun_path + 1, sizeof(sa.sun_path) - 1, "qosd-test-%d-peer",
+			 (int) getpid());
+	assert_int_equal(bind(l, (struct sockaddr *) &sa, salen), 0);
+	assert_int_equal(listen(l, 1), 0);
+	assert_int_equal(pipe(fds), 0);
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		int s = socket(AF_UNIX, SOCK_STREAM, 0);
+
+		if (s < 0 || connect(s, (struct sockaddr *) &sa, salen) < 0)
+			_exit(1);
+		if (fork() == 0) {
+			/* holds s until the test writes or ends (EOF), whichever comes first */
+			close(fds[1]);
+			(void) !read(fds[0], &c, 1);
+			_exit(0);
+		}
+		_exit(0);
+	}
+	p.fd = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+	assert_true(p.fd >= 0);
+	assert_int_equal(waitpid(child, NULL, 0), child);
+	p.pid = child;
+	if (getsockopt(p.fd, SOL_SOCKET, 77 /* SO_PEERPIDFD */, &pidfd, &len) < 0 &&
+	    errno == ENOPROTOOPT)
+		print_message("SKIP: peer_present: no SO_PEERPIDFD before Linux 6.5: an exited "
+			      "peer whose child holds its end counts as present\n");
+	else
+		assert_false(control_peer_present(&p));
+	if (pidfd >= 0)
+		close(pidfd);
+	assert_int_equal(write(fds[1], "x", 1), 1);
+	close(p.fd);
+	close(l);
+	close(fds[0]);
+	close(fds[1]);
+	while (wait(NULL) > 0)
+		;
 }
 
 static char tmpdir[64];
@@ -517,6 +592,7 @@ int main(void)
 		cmocka_unit_test(test_proto_hostile),
 		cmocka_unit_test(test_container_id_from_cgroup),
 		cmocka_unit_test(test_peer_admin),
+		cmocka_unit_test(test_peer_present),
 		cmocka_unit_test_setup_teardown(test_registry_roundtrip, setup_tmp, teardown_tmp),
 		cmocka_unit_test_setup_teardown(test_registry_bad_record, setup_tmp, teardown_tmp),
 		cmocka_unit_test_setup_teardown(test_registry_migrate, setup_tmp, teardown_tmp),
