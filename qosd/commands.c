@@ -568,8 +568,9 @@ static int register_dir(struct manager *m, const struct qos_request *req,
 		return -ESRCH;
 	}
 	if (r < 0 && !req->dir) {
-		log_debug("container %s: no writable layer found in bundle %s: %s", req->id,
-			  req->bundle, why ? why : strerror(-r));
+		/* info: a class with disk keys cites this later */
+		log_info("container %s: no writable layer found in bundle %s: %s", req->id,
+			 req->bundle, why ? why : strerror(-r));
 		return 0;
 	}
 	if (r < 0)

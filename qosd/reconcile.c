@@ -104,6 +104,18 @@ static int do_disk(struct reconcile_env *env, const struct reconcile_target *t,
 			knob_fail(k, -EOPNOTSUPP, "disk quotas are not available");
 		return -EOPNOTSUPP;
 	}
+	if (!dir && t->bundle) {
+		/* a bundle's layer is found once, when the container registers, in the runtime's
+		 * mount table (the hook's): qosd's own may lack the runtime's mount and show an empty
+		 * mount point in its place, which it must not limit instead */
+		if (report_add(r, "disk.quota", "quota", &k) >= 0)
+			knob_fail(k, -ENOENT,
+				  "no directory to limit: the writable layer of bundle %s was not "
+				  "found when the container was registered (qosd's log says why); "
+				  "disk.dir can name one",
+				  t->bundle);
+		return -ENOENT;
+	}
 	if (!dir) {
 		pid_t pid = 0;
 

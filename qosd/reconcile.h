@@ -36,8 +36,10 @@ struct reconcile_target {
 	const struct cg_paths *hier; /* v1: paths that differ per hierarchy; NULL = none */
 	const char *base; /* where class values come from, for the report: "class gold" */
 	pid_t pid_hint; /* a process of the container known from the hook, 0 = none */
-	/* in/out: the directory a quota tags, canonical; *dir NULL = the container's writable layer,
-	 * decided (diskdir_decide) and stored here on the first pass that needs it (not on dry runs) */
+	/* in/out: the directory a quota tags, canonical; *dir NULL = the container's writable layer:
+	 * with a bundle, none (it is decided when the container registers, from the runtime's mount
+	 * table); without, decided (diskdir_decide, from /proc/PID/root) and stored here on the first
+	 * pass that needs it (not on dry runs) */
 	char **dir;
 	const char *bundle;
 	uint32_t *projid; /* in/out: project id kept in the state */

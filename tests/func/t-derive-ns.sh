@@ -1,4 +1,5 @@
 #!/bin/bash
+# qosd-vm: yes
 # The writable layer qosd derives when qosd runs in a mount namespace of its own (its systemd unit's
 # ProtectSystem= gives it one) and the runtime's overlay mount of the rootfs exists only in the
 # runtime's namespace (containers/storage makes its overlay home a private mount): qosd reads the
@@ -7,18 +8,21 @@
 # namespace does not have at the same path is refused, not replaced by another directory. With qosd
 # down the hook reads its own table (it runs in the runtime's namespace).
 # Here: qosd under `unshare -m`, the "runtime" a shell in another `unshare -m` that mounts the overlay
-# and runs qos-hook; both namespaces end with their processes, taking their mounts along.
+# and runs qos-hook; both namespaces end with their processes, taking their mounts along. With a
+# project-quota filesystem (the VM layer's XFS) the class has disk.quota: the derived upperdir is
+# limited (dd into it stops at 10M), and a container whose layer qosd cannot see gets no limit on
+# the empty mount point either (later passes do not derive it again from qosd's own table).
 source "$(dirname "$0")/lib.sh"
 qt_init derive-ns
 
 TESTS=(qosd-own-namespace layer-hidden-from-qosd derived-is-upperdir hidden-layer-refused
-	down-derived-is-upperdir)
+	down-derived-is-upperdir enforce-derived hidden-nothing-tagged)
 need=""
 for t in unshare mount jq; do command -v $t >/dev/null || need="$need $t"; done
 probe=$QT_TMP/probe
 mkdir -p "$probe"/{l,u,w,m}
 if [[ -z $need ]] && ! unshare -m sh -c "mount -t overlay overlay -o lowerdir=$probe/l,upperdir=$probe/u,workdir=$probe/w $probe/m" 2>/dev/null; then
-	need=" an overlay mount on $(findmnt -n -o FSTYPE -T "$QT_TMP" 2>/dev/null) (the kernel refused it)"
+	need=" an overlay mount in $QT_TMP (the kernel refused it)"
 fi
 if [[ -n $need ]]; then
 	for t in "${TESTS[@]}"; do skip "$t" "missing:$need"; done
@@ -26,9 +30,22 @@ if [[ -n $need ]]; then
 	exit 0
 fi
 
+MNT=${QT_XFS_MNT:-}
+QUOTA_WHY=$(qt_prjquota_why "$MNT")
+if [[ -z $QUOTA_WHY ]]; then
+	STORE=$MNT/$QT_ID-store
+	CLASS=q10
+	QT_EXTRA_CLEANUP='rm -rf "$STORE"'
+else
+	STORE=$QT_TMP/store
+	CLASS=plain
+fi
 qt_policy qt <<EOF
 [class plain]
 pids.limit = 500
+[class q10]
+pids.limit = 500
+disk.quota = 10M
 EOF
 : >"$QT_TMP/qosd.conf"
 
@@ -58,9 +75,9 @@ layout() {
 state() {
 	qt_cg_mkdir "$QT_CGP/$1"
 	qt_cg_run "$QT_CGP/$1" sleep 100000
-	jq -cn --arg id "$QT_ID-$1" --argjson pid "$QT_LASTPID" --arg b "$STORE/containers/$1/userdata" \
+	jq -cn --arg id "$QT_ID-$1" --argjson pid "$QT_LASTPID" --arg b "$STORE/containers/$1/userdata" --arg c "$CLASS" \
 		'{ociVersion: "1.0.2", id: $id, status: "created", pid: $pid, bundle: $b,
-		  annotations: {"qosd.io/tenant": "qt", "qosd.io/class": "plain"}}'
+		  annotations: {"qosd.io/tenant": "qt", "qosd.io/class": $c}}'
 }
 # runtime ID SOCKET STATE-DIR [tmpfs]: in a mount namespace of its own, mount the overlay at merged
 # (with "tmpfs": its upper and work on a tmpfs at t/ that only this namespace has; below it, t/diff
@@ -78,7 +95,7 @@ runtime() {
 			up=$d/t
 		fi
 		mount -t overlay overlay -o "lowerdir='"$STORE"'/lower,upperdir=$up/diff,workdir=$up/work" "$d/merged" || exit 91
-		findmnt -n -o FSTYPE "$d/merged" >"$tmp/$id.mnt"
+		awk -v m="$d/merged" '"'"'$5 == m { for (i = 7; $i != "-"; i++); t = $(i + 1) } END { print t }'"'"' /proc/self/mountinfo >"$tmp/$id.mnt"
 		"$@" --socket "$sock" --state-dir "$st" createRuntime <"$tmp/$id.state" >"$tmp/$id.hook" 2>&1
 	' runtime "$d" "$QT_TMP" "$1" "$2" "$3" "${4:-}" "${HOOK[@]}"
 }
@@ -98,6 +115,24 @@ if [[ $rc -eq 0 && $dir == "$STORE/overlay/a/diff" ]]; then
 else
 	fail derived-is-upperdir "the directory qosd derived is '$dir', not the upperdir $STORE/overlay/a/diff (hook rc $rc)"
 fi
+# lsproj FILE: its project id (FS_IOC_FSGETXATTR through xfs_io), "?" without xfs_io
+lsproj() {
+	command -v xfs_io >/dev/null || { echo "?"; return; }
+	xfs_io -r -c lsproj "$1" 2>/dev/null | awk '{ print $NF }'
+}
+if [[ -n $QUOTA_WHY ]]; then
+	skip enforce-derived "$QUOTA_WHY"
+else
+	# XFS binds root too: writing into the upperdir is writing into the container's /
+	dd if=/dev/zero of="$STORE/overlay/a/diff/big" bs=1M count=20 >"$QT_TMP/dd.out" 2>&1
+	size=$(stat -c %s "$STORE/overlay/a/diff/big" 2>/dev/null || echo 0)
+	if ((size <= 10 << 20 && size >= 9 << 20)); then
+		pass enforce-derived
+		note "dd of 20M into the derived upperdir (project $(lsproj "$STORE/overlay/a/diff")) stopped at $size bytes"
+	else
+		fail enforce-derived "dd wrote $size bytes into the derived upperdir (disk.quota 10M): $(tr '\n' ' ' <"$QT_TMP/dd.out")"
+	fi
+fi
 
 # --- the runtime's upperdir on a mount qosd's namespace lacks: at that path qosd has another
 # directory (the empty mount point): no directory at all rather than that one
@@ -105,11 +140,26 @@ layout b
 runtime b "$QT_SOCK" "$QT_TMP/state" tmpfs
 rc=$?
 dir=$(disk_dir b)
-if [[ $rc -eq 0 && -z $dir ]] && grep -q "is not the directory qosd finds at that path" "$QT_QOSD_LOG"; then
+# without quota the class has no disk key and the hook succeeds; with disk.quota the container
+# cannot have its limit, and the hook says so (the runtime does not start it unlimited)
+want_rc=0
+[[ -z $QUOTA_WHY ]] && want_rc=1
+if [[ $rc -eq $want_rc && -z $dir ]] && grep -q "is not the directory qosd finds at that path" "$QT_QOSD_LOG"; then
 	pass hidden-layer-refused
 	note "$(grep -o "the writable layer $STORE/overlay/b/t/diff .*" "$QT_QOSD_LOG" | head -1)"
+	note "the hook (rc $rc): $(cat "$QT_TMP/b.hook" 2>/dev/null)"
 else
-	fail hidden-layer-refused "qosd recorded '$dir' for a layer it cannot see (hook rc $rc: $(cat "$QT_TMP/b.hook" 2>/dev/null))"
+	fail hidden-layer-refused "qosd recorded '$dir' for a layer it cannot see (hook rc $rc, expected $want_rc: $(cat "$QT_TMP/b.hook" 2>/dev/null))"
+fi
+if [[ -n $QUOTA_WHY ]]; then
+	skip hidden-nothing-tagged "$QUOTA_WHY"
+else
+	# the next passes (drift, a reload) must not derive it from qosd's own table either
+	qosctl reload >/dev/null 2>&1
+	sleep 1
+	ids="$(lsproj "$STORE/overlay/b/merged") $(lsproj "$STORE/overlay/b/t/diff")"
+	check hidden-nothing-tagged "the empty mount point or the hidden path got a project id (merged, t/diff: $ids); disk_dir '$(disk_dir b)'" \
+		test "$ids" == "0 0" -a -z "$(disk_dir b)"
 fi
 
 # --- qosd down (a socket nobody listens on; a state directory of its own, which the running qosd
