@@ -244,3 +244,16 @@ qt_prjquota_why() {
 		echo "$1 is not mounted with prjquota"
 	fi
 }
+
+# Tenant qt with class plain (pids only) and q10 (disk.quota = 10M), and an empty qosd.conf: the
+# policy of the tests that derive a container's quota directory
+qt_policy_q10() {
+	qt_policy qt <<EOP
+[class plain]
+pids.limit = 500
+[class q10]
+pids.limit = 500
+disk.quota = 10M
+EOP
+	: >"$QT_TMP/qosd.conf"
+}

@@ -40,14 +40,7 @@ else
 	STORE=$QT_TMP/store
 	CLASS=plain
 fi
-qt_policy qt <<EOF
-[class plain]
-pids.limit = 500
-[class q10]
-pids.limit = 500
-disk.quota = 10M
-EOF
-: >"$QT_TMP/qosd.conf"
+qt_policy_q10
 
 # qosd in its own mount namespace (a slave of ours, as systemd's sandboxing makes it); exec keeps
 # the pid qt_start_qosd waits for and kills
@@ -62,7 +55,6 @@ check qosd-own-namespace "qosd's mount namespace is ours: $(readlink /proc/$QT_Q
 
 HOOK=("$QOSHOOK" --config-dir "$QT_TMP/conf.d" --config "$QT_TMP/qosd.conf" --cgroupfs "$QT_CGROOT"
 	--timeout 8)
-STORE=$QT_TMP/store
 
 # layout ID: podman's: STORE/overlay/ID/{diff,work,merged}, the bundle STORE/containers/ID/userdata
 # whose config.json names merged as the root

@@ -48,14 +48,7 @@ podman_cleanup() {
 QT_EXTRA_CLEANUP=podman_cleanup
 mkdir -p "$STORE" "$QT_TMP/hooks.d" "$QT_TMP/rootfs/bin"
 
-qt_policy qt <<EOF
-[class plain]
-pids.limit = 500
-[class q10]
-pids.limit = 500
-disk.quota = 10M
-EOF
-: >"$QT_TMP/qosd.conf"
+qt_policy_q10
 qt_start_qosd --config "$QT_TMP/qosd.conf" || { fail start "qosd did not start"; qt_finish; exit 0; }
 
 # hooks.d as contrib/hooks.d has it, pointing at this build and this test's qosd (a longer
