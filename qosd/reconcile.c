@@ -108,7 +108,7 @@ static int do_disk(struct reconcile_env *env, const struct reconcile_target *t,
 		/* a bundle's layer is found once, when the container registers, in the runtime's
 		 * mount table (the hook's): qosd's own may lack the runtime's mount and show an empty
 		 * mount point in its place, which it must not limit instead */
-		if (report_add(r, "disk.quota", "quota", &k) >= 0)
+		if (report_add_key(r, QK_DISK_QUOTA, "quota", &k) >= 0)
 			knob_fail(k, -ENOENT,
 				  "no directory to limit: the writable layer of bundle %s was not "
 				  "found when the container was registered (qosd's log says why); "
