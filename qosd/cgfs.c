@@ -59,11 +59,11 @@ static bool name_ok(const char *name)
 
 static bool openat2_missing;
 
-static int openat2_beneath(int dirfd, const char *path, int flags, int *ret_fd)
+static int openat2_beneath(int dirfd, const char *path, int flags, uint64_t resolve, int *ret_fd)
 {
 	struct open_how how = {
 		.flags = (uint64_t) flags | O_CLOEXEC,
-		.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS,
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS | resolve,
 	};
 	long fd;
 
@@ -79,12 +79,14 @@ static int openat2_beneath(int dirfd, const char *path, int flags, int *ret_fd)
 	return 0;
 }
 
-/* Open one component below dirfd, refusing symlinks. */
-static int open_component(int dirfd, const char *name, int flags, int *ret_fd)
+/* Open one component below dirfd, refusing symlinks. 1 if openat2 opened it (with resolve). */
+static int open_component(int dirfd, const char *name, int flags, uint64_t resolve, int *ret_fd)
 {
 	int fd, r;
 
-	r = openat2_beneath(dirfd, name, flags, ret_fd);
+	r = openat2_beneath(dirfd, name, flags, resolve, ret_fd);
+	if (r >= 0)
+		return 1;
 	if (r != -ENOSYS)
 		return r;
 	fd = openat(dirfd, name, flags | O_CLOEXEC | O_NOFOLLOW);
@@ -124,7 +126,7 @@ int cgfs_open_dir(int dirfd, const char *relpath, int *ret_fd)
 	rel = relpath + strspn(relpath, "/");
 	if (!*rel)
 		rel = ".";
-	r = openat2_beneath(dirfd, rel, flags, &fd);
+	r = openat2_beneath(dirfd, rel, flags, 0, &fd);
 	if (r == -ENOSYS) {
 		/* walk component by component with O_NOFOLLOW */
 		_cleanup_free_ char *copy = strdup(rel);
@@ -132,12 +134,12 @@ int cgfs_open_dir(int dirfd, const char *relpath, int *ret_fd)
 
 		if (!copy)
 			return -ENOMEM;
-		r = open_component(dirfd, ".", flags, &fd);
+		r = open_component(dirfd, ".", flags, 0, &fd);
 		for (char *p = strtok_r(copy, "/", &save); r >= 0 && p;
 		     p = strtok_r(NULL, "/", &save)) {
 			int next;
 
-			r = open_component(fd, p, flags, &next);
+			r = open_component(fd, p, flags, 0, &next);
 			if (r >= 0) {
 				close(fd);
 				fd = next;
@@ -150,7 +152,9 @@ int cgfs_open_dir(int dirfd, const char *relpath, int *ret_fd)
 	return 0;
 }
 
-/* openat2 refused a symlink with ELOOP; on the fallback path a non-regular file is refused. */
+/* openat2 refused a symlink with ELOOP and a file on another mount than the cgroup directory
+ * (RESOLVE_NO_XDEV): on a cgroup mount every file is a kernfs knob, so no fstat is needed (one
+ * syscall less per knob). On the fallback path a non-regular file is refused. */
 static int open_knob(int dirfd, const char *knob, int flags, int *ret_fd)
 {
 	_cleanup_close_ int fd = -1;
@@ -159,9 +163,13 @@ static int open_knob(int dirfd, const char *knob, int flags, int *ret_fd)
 
 	if (!name_ok(knob))
 		return -EINVAL;
-	r = open_component(dirfd, knob, flags | O_NOCTTY, &fd);
+	r = open_component(dirfd, knob, flags | O_NOCTTY, RESOLVE_NO_XDEV, &fd);
 	if (r < 0)
 		return r;
+	if (r == 1) {
+		*ret_fd = TAKE_FD(fd);
+		return 0;
+	}
 	if (fstat(fd, &st) < 0)
 		return negative_errno();
 	if (!S_ISREG(st.st_mode))
@@ -170,14 +178,43 @@ static int open_knob(int dirfd, const char *knob, int flags, int *ret_fd)
 	return 0;
 }
 
-/* A knob's text without its trailing newlines. */
-static int read_fd(int fd, char **ret)
+/* A knob's text without its trailing newlines. kernfs fills a read from its seq_file until the
+ * text ends, so a read shorter than asked holds all of it: the read that would return 0 is
+ * skipped (one syscall less per knob); a longer text is read on to its end. from_start: pread
+ * at 0 (seq_file makes the text again for a read at 0), no lseek first. */
+static int read_fd(int fd, bool from_start, char **ret)
 {
+	char buf[1024];
 	size_t len;
-	int r = read_fd_full(fd, CGFS_READ_MAX, 0, ret, &len);
+	ssize_t n;
+	int r;
 
-	if (r < 0)
-		return r;
+	do
+		n = from_start ? pread(fd, buf, sizeof(buf), 0) : read(fd, buf, sizeof(buf));
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return negative_errno();
+	if ((size_t) n < sizeof(buf)) {
+		len = (size_t) n;
+		*ret = strndup(buf, len);
+		if (!*ret)
+			return -ENOMEM;
+	} else {
+		_cleanup_free_ char *rest = NULL;
+		size_t rlen;
+
+		if (from_start && lseek(fd, sizeof(buf), SEEK_SET) < 0)
+			return negative_errno();
+		r = read_fd_full(fd, CGFS_READ_MAX - sizeof(buf), 0, &rest, &rlen);
+		if (r < 0)
+			return r;
+		len = sizeof(buf) + rlen;
+		*ret = malloc(len + 1);
+		if (!*ret)
+			return -ENOMEM;
+		memcpy(*ret, buf, sizeof(buf));
+		memcpy(*ret + sizeof(buf), rest, rlen + 1);
+	}
 	while (len > 0 && (*ret)[len - 1] == '\n')
 		(*ret)[--len] = 0;
 	return 0;
@@ -191,7 +228,7 @@ int cgfs_read(int dirfd, const char *knob, char **ret)
 	r = open_knob(dirfd, knob, O_RDONLY, &fd);
 	if (r < 0)
 		return r;
-	return read_fd(fd, ret);
+	return read_fd(fd, false, ret);
 }
 
 int cgfs_read_keep(int dirfd, const char *knob, char **ret, int *ret_fd)
@@ -201,7 +238,7 @@ int cgfs_read_keep(int dirfd, const char *knob, char **ret, int *ret_fd)
 
 	r = open_knob(dirfd, knob, O_RDONLY, &fd);
 	if (r >= 0)
-		r = read_fd(fd, ret);
+		r = read_fd(fd, false, ret);
 	if (r < 0)
 		return r;
 	*ret_fd = TAKE_FD(fd);
@@ -210,9 +247,7 @@ int cgfs_read_keep(int dirfd, const char *knob, char **ret, int *ret_fd)
 
 int cgfs_reread(int fd, char **ret)
 {
-	if (lseek(fd, 0, SEEK_SET) < 0)
-		return negative_errno();
-	return read_fd(fd, ret);
+	return read_fd(fd, true, ret);
 }
 
 /* An empty value is written as "\n": a zero-length write(2) may never reach the kernel handler. */

@@ -287,24 +287,44 @@ static char *norm_cpumax(const char *s)
 	return strprintf("%" PRIu64 " %" PRIu64, qv, pv);
 }
 
-static char *norm_u64(enum cg_kind kind, const char *s)
+/* A number knob's value as the kernel keeps it: *ret_max for "max" (or -1, or no byte limit). */
+static int canon_u64(enum cg_kind kind, const char *s, uint64_t *ret, bool *ret_max)
 {
-	uint64_t v, page = (uint64_t) sysconf(_SC_PAGESIZE);
+	static uint64_t page;
+	uint64_t v;
 
-	if (kind == K_QUOTA && s[0] == '-')
-		return streq(s, "-1") ? strdup("max") : NULL;
-	if ((kind == K_MAXNUM && streq(s, "max")))
-		return strdup("max");
+	*ret_max = false;
+	if (kind == K_QUOTA && s[0] == '-') {
+		*ret_max = true;
+		return streq(s, "-1") ? 0 : -EINVAL;
+	}
+	if ((kind == K_MAXNUM && streq(s, "max"))) {
+		*ret_max = true;
+		return 0;
+	}
 	if (kind == K_BYTES) {
 		if (parse_bytes(s, &v) < 0)
-			return NULL;
-		return v == UINT64_MAX ? strdup("max") : strprintf("%" PRIu64, v / page * page);
+			return -EINVAL;
+		if (!page)
+			page = (uint64_t) sysconf(_SC_PAGESIZE);
+		*ret_max = v == UINT64_MAX;
+		*ret = v / page * page;
+		return 0;
 	}
 	if (parse_u64(s, &v) < 0)
+		return -EINVAL;
+	*ret = kind == K_SHARES ? MIN(MAX(v, 2u), 262144u) : v;
+	return 0;
+}
+
+static char *norm_u64(enum cg_kind kind, const char *s)
+{
+	uint64_t v;
+	bool max;
+
+	if (canon_u64(kind, s, &v, &max) < 0)
 		return NULL;
-	if (kind == K_SHARES)
-		v = MIN(MAX(v, 2u), 262144u);
-	return strprintf("%" PRIu64, v);
+	return max ? strdup("max") : strprintf("%" PRIu64, v);
 }
 
 /* NULL if s does not parse (then the knob is written, and the kernel judges). */
@@ -320,12 +340,20 @@ static char *normalize(enum cg_kind kind, const char *s)
 	}
 }
 
+/* Numbers are compared parsed, without building their text: a pass compares every knob. */
 static bool same_value(enum cg_kind kind, const char *a, const char *b)
 {
 	_cleanup_free_ char *na = NULL, *nb = NULL;
 
 	if (!a || !b)
 		return false;
+	if (kind != K_LIST && kind != K_CPUMAX) {
+		uint64_t va = 0, vb = 0;
+		bool ma, mb;
+
+		return canon_u64(kind, a, &va, &ma) >= 0 && canon_u64(kind, b, &vb, &mb) >= 0 &&
+		       ma == mb && (ma || va == vb);
+	}
 	na = normalize(kind, a);
 	nb = normalize(kind, b);
 	return na && nb && streq(na, nb);

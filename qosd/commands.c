@@ -30,11 +30,11 @@ static json_t *jstr(const char *s)
 
 /* Save the state now; if that fails, say so in the reply: the change is in force in the kernel,
  * but a restart before a later save succeeds would not know it. */
-static void save_or_warn(struct manager *m, json_t *o)
+static void save_or_warn(struct manager *m, json_t *o, bool durable)
 {
 	_cleanup_free_ char *w = NULL;
 	json_t *prev = o ? json_object_get(o, "warnings") : NULL;
-	int r = manager_save_state(m);
+	int r = manager_save_state(m, durable);
 
 	if (r >= 0 || !o)
 		return;
@@ -99,8 +99,8 @@ static json_t *overrides_json(const struct container *c)
 	json_t *o = json_object();
 
 	for (int k = 0; k < _QK_MAX; k++)
-		if (c->ovr.v[k].set)
-			json_object_set_new(o, qos_key_name(k), json_string(c->ovr.v[k].str));
+		if (container_ovr(c)->v[k].set)
+			json_object_set_new(o, qos_key_name(k), json_string(c->ovr->v[k].str));
 	return o;
 }
 
@@ -145,7 +145,7 @@ static int snapshot_take(const struct container *c, struct snapshot *s)
 {
 	*s = (struct snapshot){ 0 };
 	for (int k = 0; k < _QK_MAX; k++)
-		if (c->ovr.v[k].set && qos_value_copy(&c->ovr.v[k], &s->ovr.v[k]) < 0)
+		if (container_ovr(c)->v[k].set && qos_value_copy(&c->ovr->v[k], &s->ovr.v[k]) < 0)
 			return -ENOMEM;
 	s->op_tenant = c->op_tenant ? strdup(c->op_tenant) : NULL;
 	s->op_cls = c->op_cls ? strdup(c->op_cls) : NULL;
@@ -159,9 +159,11 @@ static int snapshot_take(const struct container *c, struct snapshot *s)
 
 static void snapshot_restore(struct manager *m, struct container *c, struct snapshot *s)
 {
-	qos_settings_done(&c->ovr);
-	c->ovr = s->ovr;
-	s->ovr = (struct qos_settings){ 0 };
+	if (container_ovr_mut(c)) {
+		qos_settings_done(c->ovr);
+		*c->ovr = s->ovr;
+		s->ovr = (struct qos_settings){ 0 };
+	}
 	free(c->op_tenant);
 	free(c->op_cls);
 	free(c->dir);
@@ -259,11 +261,15 @@ static int set_override(struct container *c, const char *key, const char *v, cha
 		*msg = TAKE_PTR(vmsg);
 		return -EINVAL;
 	}
-	qos_value_done(&c->ovr.v[k]);
-	c->ovr.v[k] = val;
+	if (!container_ovr_mut(c)) {
+		qos_value_done(&val);
+		return -ENOMEM;
+	}
+	qos_value_done(&c->ovr->v[k]);
+	c->ovr->v[k] = val;
 	/* cpu.shares and cpu.weight are one knob: an override of either replaces the other */
 	if (k == QK_CPU_SHARES || k == QK_CPU_WEIGHT)
-		qos_value_done(&c->ovr.v[k == QK_CPU_SHARES ? QK_CPU_WEIGHT : QK_CPU_SHARES]);
+		qos_value_done(&c->ovr->v[k == QK_CPU_SHARES ? QK_CPU_WEIGHT : QK_CPU_SHARES]);
 	return 0;
 }
 
@@ -320,7 +326,8 @@ static int unapply_arg(struct container *c, const char *key, char **msg)
 		*msg = strprintf("unknown key \"%s\"", key);
 		return -EINVAL;
 	}
-	qos_value_done(&c->ovr.v[k]);
+	if (c->ovr)
+		qos_value_done(&c->ovr->v[k]);
 	return 0;
 }
 
@@ -335,7 +342,7 @@ static int validate_result(struct manager *m, struct container *c, char **msg)
 
 	if (r <= 0)
 		return r;
-	r = desired_compute(&cls->s, QOS_SRC_CLASS, &c->ovr, c->owned, &d, msg);
+	r = desired_compute(&cls->s, QOS_SRC_CLASS, container_ovr(c), c->owned, &d, msg);
 	desired_done(&d);
 	return r;
 }
@@ -407,7 +414,7 @@ static char *commit(struct manager *m, struct container *c, struct snapshot *sna
 	o = container_summary(c);
 	if (o && warn)
 		json_object_set_new(o, "warnings", json_string(warn));
-	save_or_warn(m, o);
+	save_or_warn(m, o, true);
 	return reply_ok(o);
 }
 
@@ -459,7 +466,8 @@ static char *cmd_change(struct manager *m, const struct qos_request *req, bool s
 	if (snapshot_take(c, &snap) < 0)
 		return control_error_reply("out of memory");
 	if (!set && req->all) {
-		qos_settings_done(&c->ovr);
+		if (c->ovr)
+			qos_settings_done(c->ovr);
 		free_and_strdup(&c->op_cls, NULL);
 		free_and_strdup(&c->op_tenant, NULL);
 	}
@@ -630,7 +638,7 @@ static char *cmd_register(struct manager *m, const struct qos_request *req,
 		msg = strprintf("registered, but its cgroup %s cannot be opened now (%s): qosd "
 				"retries",
 				cgpath, strerror(-k));
-		(void) manager_save_state(m);
+		(void) manager_save_state(m, false);
 		return control_error_reply(msg);
 	}
 	/* a blkio target that is not there yet is a warning: it is applied when it appears */
@@ -643,12 +651,13 @@ static char *cmd_register(struct manager *m, const struct qos_request *req,
 	if (msg) {
 		_cleanup_free_ char *full = strprintf("limits not fully applied: %s", msg);
 
-		(void) manager_save_state(m);
+		(void) manager_save_state(m, false);
 		return control_error_reply(full);
 	}
 	o = container_summary(c);
-	/* a registration is not derivable from the kernel: saved before the hook hears "ok" */
-	save_or_warn(m, o);
+	/* a registration is not derivable from the kernel: written before the hook hears "ok", so
+	 * that qosd's own crash cannot lose it; not fsync'd (manager_save_state) */
+	save_or_warn(m, o, false);
 	return reply_ok(o);
 }
 
@@ -661,7 +670,7 @@ static char *cmd_unregister(struct manager *m, const char *id)
 	if (c) {
 		log_info("unregistered %s", id);
 		manager_forget(m, c);
-		save_or_warn(m, o);
+		save_or_warn(m, o, false);
 	}
 	return reply_ok(o);
 }

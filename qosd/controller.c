@@ -180,15 +180,16 @@ static enum qos_priority priority_of(struct manager *m, const struct container *
 
 static bool has_memory_high(const struct container *c, const struct qos_class *cls)
 {
-	return cls && (cls->s.v[QK_MEMORY_HIGH].set || c->ovr.v[QK_MEMORY_HIGH].set);
+	return cls && (cls->s.v[QK_MEMORY_HIGH].set || container_ovr(c)->v[QK_MEMORY_HIGH].set);
 }
 
 static void relieve(struct controller *ctl, struct manager *m, struct container *c,
 		    const struct qos_class *cls, struct ctl_entry *e, uint32_t mem_pm)
 {
 	struct log_ctx lc = { c->id, c->tenant, c->cls };
-	const struct qos_value *lim = c->ovr.v[QK_MEMORY_LIMIT].set ? &c->ovr.v[QK_MEMORY_LIMIT]
-								    : &cls->s.v[QK_MEMORY_LIMIT];
+	const struct qos_value *lim = container_ovr(c)->v[QK_MEMORY_LIMIT].set
+					      ? &container_ovr(c)->v[QK_MEMORY_LIMIT]
+					      : &cls->s.v[QK_MEMORY_LIMIT];
 
 	e->relieved = true;
 	ctl->reliefs++;

@@ -27,4 +27,8 @@ int desired_compute(const struct qos_settings *base, enum qos_source src_base,
 		    const struct qos_settings *ovr, uint32_t owned, struct qos_desired *ret,
 		    char **ret_msg);
 void desired_done(struct qos_desired *d);
+/* Leave the cgroup knobs of keys (a mask) untouched (QOS_LEAVE): a pass that knows they hold
+ * does not read them. Keys whose knobs go together (v1 memsw = limit + swap; quota, period and
+ * burst; shares and weight, one knob) are left only when all of their group is in keys. */
+void desired_leave(struct qos_desired *d, uint32_t keys);
 const char *qos_source_name(enum qos_source s);

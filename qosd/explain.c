@@ -229,7 +229,8 @@ char *explain_reply(struct manager *m, const char *id, const char *only)
 			o, "class_at",
 			json_sprintf("%s:%u: [class %s]", t->file, cls->line, cls->name));
 	keys = json_array();
-	if (cls && desired_compute(&cls->s, QOS_SRC_CLASS, &c->ovr, c->owned, &d, &msg) >= 0) {
+	if (cls &&
+	    desired_compute(&cls->s, QOS_SRC_CLASS, container_ovr(c), c->owned, &d, &msg) >= 0) {
 		for (int k = 0; k < _QK_MAX; k++) {
 			json_t *j = key < 0 && only	     ? NULL
 				    : (key >= 0 && k != key) ? NULL

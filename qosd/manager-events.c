@@ -25,7 +25,8 @@ void run_pass(struct manager *m, uint64_t budget_usec)
 
 	if (m->tenants_dirty)
 		apply_tenants(m);
-	for (size_t i = 0; i < registry_size(m->reg);) {
+	/* a request's pass (nothing dirty but its record to save) scans nothing: O(dirty), not O(N) */
+	for (size_t i = 0; m->n_dirty > 0 && i < registry_size(m->reg);) {
 		struct container *c = registry_at(m->reg, i);
 
 		if (c->dirty && now_usec() >= end) {
@@ -36,7 +37,8 @@ void run_pass(struct manager *m, uint64_t budget_usec)
 			continue; /* forgotten: another container moved into slot i */
 		i++;
 	}
-	if (m->state_dirty)
+	/* records wait until no container waits for its limits (adoption: limits first) */
+	if (m->state_dirty && m->n_dirty == 0)
 		save_soon(m);
 }
 

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The manager's life: start-up (enforcers, event sources, signals), the event loop, the end. */
+#include <malloc.h>
 #include <signal.h>
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
@@ -60,6 +61,32 @@ static int open_enforcers(struct manager *m)
 	return 0;
 }
 
+/* The heap a pass over thousands of containers (adoption, reload, drift), the writing of their
+ * records, a list or a metrics page of them leave freed: malloc keeps it (10,000 containers:
+ * 12 MiB of 18 after adoption, as much again after a scrape). Once qosd has worked TRIM_CPU_USEC
+ * of CPU since the last look, more than TRIM_FREE bytes free in the heap are given back
+ * (malloc_trim). A post source runs only after other events (no wake-up of its own), after their
+ * replies were sent; the look between requests costs one clock read. */
+#define TRIM_CPU_USEC (5 * 1000ULL)
+#define TRIM_FREE (2u << 20)
+
+static int on_post(sd_event_source *s, void *userdata)
+{
+	struct manager *m = userdata;
+	struct timespec ts;
+	uint64_t cpu;
+
+	if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) < 0)
+		return 0;
+	cpu = (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000;
+	if (cpu < m->trim_cpu + TRIM_CPU_USEC)
+		return 0;
+	m->trim_cpu = cpu;
+	if (mallinfo2().fordblks > TRIM_FREE)
+		(void) malloc_trim(0);
+	return 0;
+}
+
 static int add_sources(struct manager *m)
 {
 	sd_event *e = m->event;
@@ -83,6 +110,8 @@ static int add_sources(struct manager *m)
 					       on_drift, m);
 	if (r >= 0)
 		r = sd_event_add_io(e, &m->watch_src, watch_fd(m->watch), EPOLLIN, on_watch, m);
+	if (r >= 0)
+		r = sd_event_add_post(e, &m->post_src, on_post, m);
 	if (r < 0)
 		return r;
 	if (m->env.blkio && blkio_monitor_open(m->env.blkio, &fd) >= 0)
@@ -195,6 +224,9 @@ int manager_run(struct manager *m)
 	int r;
 
 	(void) sd_event_set_watchdog(m->event, true);
+	/* a fixed threshold (glibc raises it after each large free): a reply or a metrics page of
+	 * 10,000 containers is mapped and given back when freed, not left in the heap */
+	(void) mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 	/* containers in the state whose cgroup is gone are dropped by their first reconcile */
 	adopt_pending(m);
 	r = set_globs(m);
@@ -230,6 +262,7 @@ void manager_free(struct manager *m)
 	sd_event_source_disable_unref(m->watch_src);
 	sd_event_source_disable_unref(m->blkio_src);
 	sd_event_source_disable_unref(m->tc_src);
+	sd_event_source_disable_unref(m->post_src);
 	watch_free(m->watch);
 	if (m->env.blkio)
 		blkio_ctx_free(m->env.blkio);

@@ -42,12 +42,11 @@ static int save_records(struct manager *m, bool durable, size_t max)
 	return 0;
 }
 
-/* Every request changes one container: its record, the most recently touched, is written and
- * fsync'd (with the directory) before the answer; the rest of the queue (a pass's changes) goes on
- * in the background. */
-int manager_save_state(struct manager *m)
+/* Every request changes one container: its record, the most recently touched, is written before
+ * the answer; the rest of the queue (a pass's changes) goes on in the background. */
+int manager_save_state(struct manager *m, bool durable)
 {
-	return save_records(m, true, 1);
+	return save_records(m, durable, 1);
 }
 
 void manager_save_state_later(struct manager *m)

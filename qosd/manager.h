@@ -39,6 +39,9 @@ struct manager {
 	char *self_cgroup; /* qosd's own cgroup in the primary hierarchy */
 	char *state_path, *pending_dir;
 	bool state_dirty, tenants_dirty;
+	size_t n_dirty; /* containers with dirty set: a pass stops scanning once it met them all */
+	struct sd_event_source *post_src; /* gives freed heap back after large work (on_post) */
+	uint64_t trim_cpu; /* qosd's CPU time (usec) when on_post last looked at the heap */
 	uint64_t retry_at; /* earliest pending retry (CLOCK_MONOTONIC usec), 0 = none */
 	struct sd_event_source *save_src; /* a rate-limited state save (manager_save_state_later) */
 	uint64_t saved_at; /* last successful state save (CLOCK_MONOTONIC usec) */
@@ -85,9 +88,13 @@ bool manager_cgroups_allowed(struct manager *m, const char *cgpath, const struct
  * bound by its tenant's [claim] (assign.h). */
 int manager_assignment(struct manager *m, const struct container *c, const struct qos_tenant **t,
 		       const struct qos_class **cls, const char **origin, char **ret_why);
-/* Write the most recently touched record and fsync it and the directory (what a request calls
- * saved); the rest of the queue follows in the background. -errno when it failed (retried). */
-int manager_save_state(struct manager *m);
+/* Write the most recently touched record (the container the current request changed) before the
+ * answer; the rest of the queue follows in the background. -errno when it failed (retried).
+ * durable: fsync'd with the directory (qosctl set/unset: the operator's word survives a power
+ * loss); else in the page cache only, which survives qosd's own crash or kill: what a
+ * registration needs, since a machine crash takes the container and its cgroup too and the
+ * runtime's next start registers it again. */
+int manager_save_state(struct manager *m, bool durable);
 /* Watch a registered container's cgroup for its removal (matched ones are watched already). */
 void manager_watch_exit(struct manager *m, struct container *c);
 /* Save the changed records once the current request is answered (the next event-loop pass),

@@ -421,7 +421,7 @@ static int release_pending(struct hook *h)
 	if (registry_load_pending(path, &c) < 0)
 		return unlink(path) < 0 && errno != ENOENT ? negative_errno() : 0;
 	if (c->projid && quota_ctx_new(&qc, &h->env.quota) >= 0)
-		reconcile_release(&h->env, c->id, c->dir, c->projid);
+		reconcile_release(&h->env, c->id, true, c->dir, c->projid);
 	container_free(c);
 	return unlink(path) < 0 && errno != ENOENT ? negative_errno() : 0;
 }

@@ -229,9 +229,10 @@ int reconcile_make_tenant(struct reconcile_env *env, const char *tenant, const c
 	return e;
 }
 
-void reconcile_release(struct reconcile_env *env, const char *id, const char *dir, uint32_t projid)
+void reconcile_release(struct reconcile_env *env, const char *id, bool net, const char *dir,
+		       uint32_t projid)
 {
-	if (env->tc)
+	if (env->tc && net)
 		(void) tc_release(env->tc, id);
 	if (env->quota && projid)
 		(void) quota_release(env->quota, dir, projid);

@@ -59,8 +59,10 @@ char *reconcile_tenant_slice(const char *tenant);
 int reconcile_make_tenant(struct reconcile_env *env, const char *tenant, const char *cgpath,
 			  char **ret_why);
 
-/* Release what qosd created for a container that went away (ifb devices, quota id). */
-void reconcile_release(struct reconcile_env *env, const char *id, const char *dir, uint32_t projid);
+/* Release what qosd created for a container that went away (ifb devices, quota id). net: it may
+ * have an ifb (false skips the link dump that finds them: a container never shaped has none). */
+void reconcile_release(struct reconcile_env *env, const char *id, bool net, const char *dir,
+		       uint32_t projid);
 
 /* True if d names any key the enforcer handles (so the caller can skip work). */
 bool desired_has_net(const struct qos_desired *d);

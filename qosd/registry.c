@@ -36,6 +36,20 @@ int registry_new(struct registry **ret)
 	return 0;
 }
 
+const struct qos_settings *container_ovr(const struct container *c)
+{
+	static const struct qos_settings none;
+
+	return c->ovr ? c->ovr : &none;
+}
+
+struct qos_settings *container_ovr_mut(struct container *c)
+{
+	if (!c->ovr)
+		c->ovr = calloc(1, sizeof(*c->ovr));
+	return c->ovr;
+}
+
 void container_free(struct container *c)
 {
 	if (!c)
@@ -46,7 +60,9 @@ void container_free(struct container *c)
 	free(c->op_cls);
 	free(c->hook_tenant);
 	free(c->hook_cls);
-	qos_settings_done(&c->ovr);
+	if (c->ovr)
+		qos_settings_done(c->ovr);
+	free(c->ovr);
 	free(c->dir);
 	free(c->bundle);
 	strv_free_n(c->annotations, c->n_annotations);
@@ -440,8 +456,8 @@ json_t *container_to_json(const struct container *c)
 	if (!o || !ovr)
 		goto fail;
 	for (int k = 0; k < _QK_MAX; k++)
-		if (c->ovr.v[k].set &&
-		    json_object_set_new(ovr, qos_key_name(k), json_string(c->ovr.v[k].str)) < 0)
+		if (container_ovr(c)->v[k].set &&
+		    json_object_set_new(ovr, qos_key_name(k), json_string(c->ovr->v[k].str)) < 0)
 			goto fail;
 	for (size_t i = 0; i < ELEMENTSOF(fields); i++) {
 		const char *v = FIELD(c, &fields[i]);
@@ -491,8 +507,11 @@ static int get_overrides(json_t *o, struct container *c)
 		_cleanup_free_ char *msg = NULL;
 		int k = qos_key_from_name(key);
 
-		if (k < 0 || !json_is_string(v) ||
-		    qos_value_parse(k, json_string_value(v), &c->ovr.v[k], &msg) < 0)
+		if (k < 0 || !json_is_string(v))
+			return -EBADMSG;
+		if (!container_ovr_mut(c))
+			return -ENOMEM;
+		if (qos_value_parse(k, json_string_value(v), &c->ovr->v[k], &msg) < 0)
 			return -EBADMSG;
 	}
 	return 0;

@@ -19,7 +19,9 @@ struct container {
 	char *op_tenant, *op_cls;
 	char *hook_tenant, *hook_cls;
 	bool matched; /* found by a [match] rule (watch or scan) */
-	struct qos_settings ovr; /* operator overrides, persisted */
+	/* operator overrides, persisted; NULL = none (container_ovr): an empty struct qos_settings
+	 * is 1 KiB, most of a container's memory at 10,000 containers */
+	struct qos_settings *ovr;
 	char *dir, *bundle; /* disk.dir and the OCI bundle */
 	uint32_t projid;
 	uint32_t owned; /* keys qosd applied (bit 1u << enum qos_key) */
@@ -44,6 +46,10 @@ struct container {
 	uint32_t
 		verified; /* keys whose knobs all held after the last pass (drift = a change to one) */
 	bool has_net, has_blkio; /* the last desired state named net.* / blkio.* keys */
+	/* a reload's finding for the next pass: keys the class reload_cls (of the new policy) sets
+	 * as before and that held (verified), whose knobs that pass does not read (manager.c) */
+	uint32_t reload_same;
+	const void *reload_cls;
 	size_t reg_idx; /* position in the registry (private) */
 	bool rec_queued; /* its record waits in the store's write queue (private) */
 	size_t wq_idx; /* its place in that queue (private) */
@@ -102,3 +108,7 @@ int registry_load_pending(const char *path, struct container **ret);
 /* Write one registration record atomically (hook side, when qosd does not answer). */
 int registry_write_pending(const char *path, const struct container *c);
 void container_free(struct container *c);
+/* c's overrides: never NULL (a shared empty set when c has none). */
+const struct qos_settings *container_ovr(const struct container *c);
+/* The same, to change: made on first use. NULL when out of memory. */
+struct qos_settings *container_ovr_mut(struct container *c);

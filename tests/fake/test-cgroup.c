@@ -283,6 +283,35 @@ static void test_open_dir_escapes(void **state)
 	assert_int_equal(cgfs_mkdir(cfd, "/pod/../new"), -EINVAL);
 }
 
+/* A knob's text longer than the first read (blkio device lists): read to its end, and read back
+ * from the start on the kept fd (pread at 0, then on from 1024), shorter or longer than before. */
+static void test_long_knob_text(void **state)
+{
+	struct fx *f = *state;
+	_cleanup_close_ int fd = -1, c1 = -1, kfd = -1;
+	_cleanup_free_ char *v = NULL, *again = NULL, *third = NULL;
+	char big[3001], big2[2501];
+
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = 0;
+	big[1023] = 'b'; /* the last byte of the first read, the first of the rest: */
+	big[1024] = 'c';
+	memset(big2, 'd', sizeof(big2) - 1);
+	big2[sizeof(big2) - 1] = 0;
+	fd = open(f->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(cgfs_open_dir(fd, "blkio/pod/c1", &c1), 0);
+	tl_put(f->dir, "blkio/pod/c1/blkio.throttle.read_bps_device", big);
+	assert_int_equal(cgfs_read_keep(c1, "blkio.throttle.read_bps_device", &v, &kfd), 0);
+	assert_string_equal(v, big);
+	tl_put(f->dir, "blkio/pod/c1/blkio.throttle.read_bps_device", "8:0 100\n");
+	assert_int_equal(cgfs_reread(kfd, &again), 0);
+	assert_string_equal(again, "8:0 100");
+	tl_put(f->dir, "blkio/pod/c1/blkio.throttle.read_bps_device", big2);
+	assert_int_equal(cgfs_reread(kfd, &third), 0);
+	assert_string_equal(third, big2);
+}
+
 /* ---- both versions: the same test on a v1 and a v2 tree ---- */
 
 /* the file (relative to the tree) and text of each version; a NULL path: none on this version */
@@ -920,6 +949,7 @@ int main(void)
 	const struct CMUnitTest v1[] = {
 		FAKE(test_allow_list),
 		FAKE(test_open_dir_escapes),
+		FAKE(test_long_knob_text),
 		FAKE(test_v1_normalized_compare),
 		FAKE(test_v1_missing_dir),
 		FAKE(test_v1_unused_hierarchy),

@@ -105,8 +105,18 @@ before=$(wc -l <"$QT_QOSD_LOG")
 cp "$QT_TMP/new/qt.conf" "$QT_TMP/conf.d/qt.conf"
 qosctl reload >/dev/null
 sleep 1
-tail -n +"$((before + 1))" "$QT_QOSD_LOG" |
-	sed -n 's/.*\[\([^ ]*\) [^]]*\] applied \([^:]*\): .* -> \(.*\)$/\1 \2 \3/p' | sort >"$QT_TMP/changed"
+# one line per container and pass: "[ID TENANT/CLASS] applied OBJECT: A -> B; applied ..."
+tail -n +"$((before + 1))" "$QT_QOSD_LOG" | awk '
+	match($0, /\[[^ ]* [^]]*\] /) {
+		id = substr($0, RSTART + 1); sub(/ .*/, "", id)
+		n = split(substr($0, RSTART + RLENGTH), item, "; ")
+		for (i = 1; i <= n; i++) {
+			if (item[i] !~ /^applied [^:]*: .* -> /) continue
+			obj = item[i]; sub(/^applied /, "", obj); sub(/:.*/, "", obj)
+			val = item[i]; sub(/.* -> /, "", val)
+			print id, obj, val
+		}
+	}' | sort >"$QT_TMP/changed"
 note "planned: $(tr '\n' ';' <"$QT_TMP/planned")"
 note "changed: $(tr '\n' ';' <"$QT_TMP/changed")"
 check plan-nonempty "the plan lists no container knob" test -s "$QT_TMP/planned"

@@ -327,7 +327,8 @@ static void test_registry_roundtrip(void **state)
 	assert_int_equal(registry_sync(reg, true, 0), 0);
 	c = registry_get(reg, "c7");
 	c->op_cls = strdup("gold");
-	assert_int_equal(qos_value_parse(QK_MEMORY_LIMIT, "1G", &c->ovr.v[QK_MEMORY_LIMIT], &msg),
+	assert_int_equal(qos_value_parse(QK_MEMORY_LIMIT, "1G",
+					 &container_ovr_mut(c)->v[QK_MEMORY_LIMIT], &msg),
 			 0);
 	registry_touch(reg, c);
 	registry_remove(reg, registry_get(reg, "c3"));
@@ -362,8 +363,8 @@ static void test_registry_roundtrip(void **state)
 	assert_int_equal(registry_get(back, "c8")->projid, 7);
 	assert_null(registry_get(back, "c9"));
 	assert_non_null(registry_get(back, "z9"));
-	assert_true(c->ovr.v[QK_MEMORY_LIMIT].set);
-	assert_int_equal(c->ovr.v[QK_MEMORY_LIMIT].num, 1ULL << 30);
+	assert_true(c->ovr->v[QK_MEMORY_LIMIT].set);
+	assert_int_equal(c->ovr->v[QK_MEMORY_LIMIT].num, 1ULL << 30);
 	assert_int_equal(registry_touch_changed(back), 0); /* loaded = what is on disk */
 	registry_free(reg);
 	registry_free(back);

@@ -291,6 +291,42 @@ static void tenant_budget_is_marked_tenant(void **state)
 	qos_settings_done(&budget);
 }
 
+/* A reload's pass leaves the knobs of keys that held and did not change; a key whose knob goes
+ * with a changed key (memsw = limit + swap, quota with its period) is not left. */
+static void leave_keys_in_groups(void **state)
+{
+	struct qos_settings cls = { 0 };
+	struct qos_desired d;
+
+	put(&cls, QK_CPU_SHARES, "512");
+	put(&cls, QK_CPU_QUOTA, "50%");
+	put(&cls, QK_CPUSET_CPUS, "0");
+	put(&cls, QK_MEMORY_LIMIT, "256M");
+	put(&cls, QK_MEMORY_SWAP, "0");
+	put(&cls, QK_PIDS_LIMIT, "300");
+	assert_int_equal(desired_compute(&cls, QOS_SRC_CLASS, NULL, 0, &d, NULL), 0);
+	/* pids changed; memory.swap the same, memory.limit not: both stay */
+	desired_leave(&d, (d.keys & ~(BIT(QK_PIDS_LIMIT) | BIT(QK_MEMORY_LIMIT))) |
+				  BIT(QK_CPU_WEIGHT) | BIT(QK_CPU_PERIOD) | BIT(QK_CPU_BURST));
+	assert_int_equal(d.l.cg.cpu.shares.op, QOS_LEAVE);
+	assert_int_equal(d.l.cg.cpu.weight.op, QOS_LEAVE);
+	assert_int_equal(d.l.cg.cpu.quota_us.op, QOS_LEAVE);
+	assert_int_equal(d.l.cg.cpu.period_us.op, QOS_LEAVE);
+	assert_int_equal(d.l.cg.cpu.cpus.op, QOS_LEAVE);
+	assert_int_equal(d.l.cg.mem.limit.op, QOS_SET);
+	assert_int_equal(d.l.cg.mem.swap.op, QOS_SET);
+	assert_int_equal(d.l.cg.pids.max.op, QOS_SET);
+	assert_int_equal(d.l.cg.pids.max.v, 300);
+	desired_done(&d);
+	/* the quota without its period in the mask: the group stays */
+	assert_int_equal(desired_compute(&cls, QOS_SRC_CLASS, NULL, 0, &d, NULL), 0);
+	desired_leave(&d, BIT(QK_CPU_QUOTA));
+	assert_int_equal(d.l.cg.cpu.quota_us.op, QOS_SET);
+	assert_int_equal(d.l.cg.cpu.shares.op, QOS_SET);
+	desired_done(&d);
+	qos_settings_done(&cls);
+}
+
 static void nothing_given_nothing_owned_leaves_everything(void **state)
 {
 	struct qos_desired d;
@@ -360,6 +396,7 @@ int main(void)
 		cmocka_unit_test(tenant_budget_is_marked_tenant),
 		cmocka_unit_test(nothing_given_nothing_owned_leaves_everything),
 		cmocka_unit_test(batch_without_weight_implies_idle),
+		cmocka_unit_test(leave_keys_in_groups),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
