@@ -35,25 +35,8 @@ cc "${CF[@]}" -o "$T/scale" "$SRC/bench/scale.c" -lpthread || exit 1
 cc "${CF[@]}" -o "$T/floor" "$SRC/bench/floor.c" -lpthread || exit 1
 mkdir -p "$T/conf.d" "$T/state"
 chmod 700 "$T/state"
-cat >"$T/conf.d/bench.conf" <<EOT
-[class std]
-cpu.shares = 512
-cpu.quota = 50%
-cpuset.cpus = 0
-cpuset.mems = 0
-memory.limit = 256M
-memory.swap = 0
-pids.limit = 256
-
-[class scale]
-cpu.shares = 512
-memory.limit = 256M
-memory.swap = 0
-pids.limit = 256
-
-[match]
-$CGP/scale/s-* = scale
-EOT
+. "$SRC/bench/policy.sh"
+bench_policy "$T/conf.d/bench.conf" "$CGP" 256 256
 echo "drift_interval = 3600s" >"$T/qosd.conf"
 [[ -n ${QB_METRICS_PORT:-} ]] && echo "metrics_listen = 127.0.0.1:$QB_METRICS_PORT" >>"$T/qosd.conf"
 for d in "" /apply /scale; do
@@ -109,7 +92,7 @@ if [[ $MODE == reload ]]; then
 	strace -f ${QB_STRACE_OPTS:--c} -o "$T/reload.strace" -p "$QD" 2>/dev/null &
 	SP=$!
 	sleep 1
-	sed -i 's/^pids.limit = 256/pids.limit = 300/' "$T/conf.d/bench.conf"
+	bench_policy "$T/conf.d/bench.conf" "$CGP" 300 300
 	"$T/scale" reload "$T/s" "$CGP/scale" "$KNOWN" 300
 	sleep 0.5
 	kill -INT "$SP"

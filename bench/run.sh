@@ -141,35 +141,10 @@ for d in floor apply detect tc scale lib; do cg_mkdir "$CGP/$d" || exit 1; done
 [[ $V == 2 ]] && for d in floor apply detect tc scale lib; do cg_mkdir "$CGP/$d/x" && rmdir "$CGROOT$CGP/$d/x"; done
 
 # ---- qosd ----
-write_policy() { # write_policy PIDS_LIMIT
+. bench/policy.sh
+write_policy() { # write_policy PIDS_STD PIDS_SCALE
 	mkdir -p "$TMP/conf.d"
-	cat >"$TMP/conf.d/bench.conf" <<EOT
-# make bench: one tenant, the class every figure applies
-[class std]
-cpu.shares = 512
-cpu.quota = 50%
-cpuset.cpus = 0
-cpuset.mems = 0
-memory.limit = 256M
-memory.swap = 0
-pids.limit = $1
-
-[class net]
-net.ingress = 10mbit
-net.egress = 10mbit
-
-# the 10,000: no cpu.quota and no cpuset (the kernel's cost of writing those grows with the
-# number of cgroups; README)
-[class scale]
-cpu.shares = 512
-memory.limit = 256M
-memory.swap = 0
-pids.limit = $2
-
-[match]
-$CGP/detect/d-* = std
-$CGP/scale/s-* = scale
-EOT
+	bench_policy "$TMP/conf.d/bench.conf" "$CGP" "$1" "$2"
 }
 write_policy 256 256
 # the drift timer is pushed out of every measured window (idle wake-ups are counted outside it)
