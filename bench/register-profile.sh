@@ -78,6 +78,7 @@ if [[ $MODE == rss ]]; then
 		curl -s "http://127.0.0.1:$QB_METRICS_PORT/metrics" | wc -c
 	done
 	sleep 2
+	[[ -d /proc/$QP ]] || { echo "qosd is gone:" >&2; tail -20 "$T/qosd.log" >&2; exit 1; }
 	grep -E "VmRSS|VmHWM|RssAnon|RssFile" "/proc/$QP/status"
 	awk '/^[0-9a-f]+-/ { name = $6 } /^Rss:/ && $2 > 1000 { print $2 " kB " name }' "/proc/$QP/smaps"
 	if command -v gdb >/dev/null; then
