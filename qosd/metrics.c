@@ -134,8 +134,9 @@ static void collect_disk(struct manager *m, const struct container *c, struct sa
  * past it (about 3,000 containers) a scrape allocates afresh, so that RSS does not keep it. */
 #define KEEP_MAX (4u << 20)
 
-/* Drop what is too big to keep until the next collection. */
-static void metrics_trim(struct metrics *mt)
+/* Drop what is too big to keep until the next collection; the output text too when failed (a
+ * finished text leaves with the caller, and metrics_text_done() decides whether it comes back). */
+static void metrics_trim(struct metrics *mt, bool failed)
 {
 	if (mt->samples_cap * sizeof(*mt->samples) > KEEP_MAX) {
 		free(mt->samples);
@@ -146,7 +147,7 @@ static void metrics_trim(struct metrics *mt)
 		free(mt->labels.p);
 		mt->labels = (struct obuf){ 0 };
 	}
-	if (mt->out.cap > KEEP_MAX) { /* a render that failed */
+	if (failed && mt->out.cap > KEEP_MAX) {
 		free(mt->out.p);
 		mt->out = (struct obuf){ 0 };
 	}
@@ -543,7 +544,7 @@ int metrics_render(struct manager *m, char **ret, size_t *ret_len)
 	render_io(b, lb, "qosd_tenant_", v + nc, n - nc);
 	render_self(b, m);
 	r = b->failed || lb->failed || !ob_room(b, 1) ? -ENOMEM : 0;
-	metrics_trim(mt);
+	metrics_trim(mt, r < 0);
 	if (r < 0)
 		return r;
 	b->p[b->len] = 0;
@@ -620,7 +621,7 @@ char *metrics_stats_reply(struct manager *m)
 		json_array_append_new(arr, sample_json(&v[i]));
 	o = json_pack("{s:b,s:o,s:I}", "ok", 1, "containers", arr, "time_us",
 		      (json_int_t) now_usec());
-	metrics_trim(m->metrics);
+	metrics_trim(m->metrics, false);
 	s = o ? json_dumps(o, JSON_COMPACT) : NULL;
 	json_decref(o);
 	return s;
