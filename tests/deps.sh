@@ -14,7 +14,7 @@ PKGS=(
 	zstd
 	podman conmon
 	libmicrohttpd-dev prometheus prometheus-node-exporter tmux
-	mmdebstrap qemu-utils
+	mmdebstrap qemu-utils socat
 )
 
 missing=()
