@@ -6,6 +6,9 @@
 #   baseline: qosd writing cgroupfs (QOSD_SYSTEMD=0): which values systemd reverts, and to what;
 #   qosd through systemd (SetUnitProperties): no sample differs from the class, no correction.
 # Tenant budgets as slices are t-sdslice.sh.
+# Under TCG one daemon-reload takes 2-3 s: the 50 + 50 of issue 14 need more than the runner's
+# default bound of 240 s.
+# node-timeout: 720
 . "$(dirname "$0")/lib.sh"
 qt_init sdunit
 . "$(dirname "$0")/lib-sd.sh"
@@ -13,9 +16,9 @@ H=$PAY/helpers
 IMG=qosd-test-sd:$$
 RELOADS=${QT_SD_RELOADS:-50}
 BASE_RELOADS=${QT_SD_BASE_RELOADS:-3}
-# seconds the churn with qosd through systemd may take: under TCG one reload takes seconds, and the
-# runner bounds each test (the layer passes QT_SD_BUDGET when it allows more)
-BUDGET=${QT_SD_BUDGET:-60}
+# seconds the churn with qosd through systemd may take (within the node-timeout above, with the
+# baseline and the setup): 50 passes took about 200 s under TCG on a shared 2-CPU host
+BUDGET=${QT_SD_BUDGET:-540}
 DROPIN_DIR=/run/systemd/system/qosd.service.d
 DROPIN=$DROPIN_DIR/50-$QT_ID.conf
 QCONF=/run/$QT_ID-qosd.conf
@@ -101,7 +104,7 @@ t=$(now_ms)
 churn "$RELOADS" "$BUDGET"
 note "through systemd, $DONE reloads + start/stops in $(($(now_ms) - t)) ms:"
 if ((DONE < RELOADS)); then
-	skip reloads-all "only $DONE of $RELOADS reloads and start/stops fit in $BUDGET s (QT_SD_BUDGET)"
+	fail reloads-all "only $DONE of $RELOADS reloads and start/stops fit in $BUDGET s (QT_SD_BUDGET)"
 else
 	pass reloads-all
 fi
