@@ -10,6 +10,7 @@
 #   QT_NODE_TIMEOUT=1800       bound on the guest's whole run (boot, tests, power-off), in seconds
 #   QT_NODE_ACCEL=auto|kvm|tcg auto: KVM when /dev/kvm works and the CPU has vmx/svm
 #   QT_NODE_MEM=2048 QT_NODE_SMP=2
+#   QT_NODE_DIR=build/node     the image cache and the run's logs
 #   QT_NODE_ONLY=t-service,t-docker   run only these node tests (debugging)
 #   QT_NODE_STALL=300         a guest that sends no result line and no heartbeat for this long is
 #                              stuck: the layer dumps its state (build/node/stall.log) and fails
@@ -19,7 +20,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 B=${QT_NODE_B:-build/rel}
-N=build/node
+N=${QT_NODE_DIR:-build/node}
 BOUND=${QT_NODE_TIMEOUT:-1800}
 ACCEL=${QT_NODE_ACCEL:-auto}
 MEM=${QT_NODE_MEM:-2048}
