@@ -104,5 +104,7 @@ for t in "$PAY"/tests/node/t-*.sh; do
 	note "$n took $(($(date +%s) - s)) s"
 done
 note "kernel: clocksource $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource), $(dmesg --level=emerg,alert,crit,err,warn | wc -l) warnings or worse"
+# the most frequent of them (numbers masked), and any stall, hang or lockup
+dmesg --level=emerg,alert,crit,err,warn | sed -e 's/^\[[ 0-9.]*\] //' -e 's/[0-9]\+/N/g' | sort | uniq -c | sort -rn | head -3 | sed 's/^/  # kernel: /'
 dmesg --level=emerg,alert,crit,err,warn | grep -iE 'stall|hung|lockup|unstable|blocked for' | tail -5 | sed 's/^/  # kernel: /'
 finish $rc
