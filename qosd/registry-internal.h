@@ -33,8 +33,6 @@ static inline void container_freep(struct container **c)
 	container_free(*c);
 }
 
-/* FNV-1a 64 (bucket hash and record fingerprint). */
-uint64_t registry_hash(const char *s);
 /* Put c into the tables (no record written). -EEXIST if the id is known. */
 int registry_insert(struct registry *reg, struct container *c);
 /* The record of c as JSON, and back: every string field through one validator each

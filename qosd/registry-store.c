@@ -144,7 +144,7 @@ static int record_write(struct registry *reg, struct container *c, bool durable)
 		(void) unlinkat(reg->dfd, tmp, 0);
 		return r;
 	}
-	c->rec_hash = registry_hash(text);
+	c->rec_hash = fnv1a64(text);
 	return 0;
 }
 
@@ -199,8 +199,7 @@ size_t registry_touch_changed(struct registry *reg)
 		struct container *c = reg->v[i];
 		_cleanup_free_ char *text = NULL;
 
-		if (c->rec_queued || record_text(c, &text) < 0 ||
-		    registry_hash(text) == c->rec_hash)
+		if (c->rec_queued || record_text(c, &text) < 0 || fnv1a64(text) == c->rec_hash)
 			continue;
 		registry_touch(reg, c);
 		n++;
@@ -245,7 +244,7 @@ static int load_record(struct registry *reg, const char *name, char **msgs)
 		r = -EBADMSG;
 	}
 	if (r >= 0) {
-		c->rec_hash = registry_hash(text);
+		c->rec_hash = fnv1a64(text);
 		r = registry_insert(reg, c);
 		if (r >= 0)
 			TAKE_PTR(c);

@@ -7,16 +7,7 @@
 #include "registry-internal.h"
 #include "util.h"
 
-uint64_t registry_hash(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char) *s) * 1099511628211ULL;
-	return h;
-}
-
-#define hash_str registry_hash
+#define hash_str fnv1a64
 
 int registry_new(struct registry **ret)
 {

@@ -596,15 +596,6 @@ static int read_h(struct stats_ctx *ctx, struct stats_cg *e, unsigned h, const c
 	return -ENOENT; /* removed again between the reopen and the read */
 }
 
-static uint64_t fnv1a(const char *s)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	for (; *s; s++)
-		h = (h ^ (uint8_t) *s) * 0x100000001b3ULL;
-	return h;
-}
-
 static void cg_free(struct stats_ctx *ctx, struct stats_cg *e)
 {
 	for (unsigned h = 0; h < _H_MAX; h++)
@@ -625,8 +616,8 @@ static int buckets_grow(struct stats_ctx *ctx)
 			struct stats_cg *e = ctx->bucket[i];
 
 			ctx->bucket[i] = e->next;
-			e->next = b[fnv1a(e->key) & (nb - 1)];
-			b[fnv1a(e->key) & (nb - 1)] = e;
+			e->next = b[fnv1a64(e->key) & (nb - 1)];
+			b[fnv1a64(e->key) & (nb - 1)] = e;
 		}
 	free(ctx->bucket);
 	ctx->bucket = b;
@@ -642,7 +633,7 @@ static int cg_get(struct stats_ctx *ctx, const char *key, struct stats_cg **ret)
 
 	if (ctx->n_cgs >= ctx->n_buckets && buckets_grow(ctx) < 0 && !ctx->n_buckets)
 		return -ENOMEM;
-	b = fnv1a(key) & (ctx->n_buckets - 1);
+	b = fnv1a64(key) & (ctx->n_buckets - 1);
 	for (e = ctx->bucket[b]; e; e = e->next)
 		if (streq(e->key, key)) {
 			*ret = e;

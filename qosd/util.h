@@ -73,6 +73,9 @@ static inline bool startswith(const char *s, const char *prefix)
 /* True if s ends with suffix. */
 bool endswith(const char *s, const char *suffix);
 
+/* FNV-1a, 64 bits: hash buckets, record fingerprints, stable interface names. */
+uint64_t fnv1a64(const char *s);
+
 /* Strip leading and trailing whitespace in place; returns s moved past leading blanks. */
 char *strstrip(char *s);
 

@@ -8,17 +8,6 @@
 
 #define TC_BUCKET_MAX_SEC 250u /* kernel keeps the bucket as u32 psched ticks (64 ns): 274 s */
 
-uint64_t tc_fnv1a64(const char *s)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	for (; *s; s++) {
-		h ^= (unsigned char) *s;
-		h *= 0x100000001b3ULL;
-	}
-	return h;
-}
-
 /* IFNAMSIZ leaves 15 bytes: the prefix (4), the hash in base 36 (9 digits: 46.5 bits, where hex
  * gave 32 for the second veth on), the veth index (2 decimal digits). */
 #define HASH_DIGITS 9
@@ -33,7 +22,7 @@ int tc_ifb_name(const char *id, unsigned idx, char ret[16])
 		return -EINVAL;
 	if (idx > 99)
 		return -ERANGE;
-	h = tc_fnv1a64(id);
+	h = fnv1a64(id);
 	memcpy(ret, TC_IFB_PREFIX, strlen(TC_IFB_PREFIX));
 	for (int i = HASH_DIGITS - 1; i >= 0; i--) {
 		p[i] = digits[h % 36];

@@ -100,5 +100,3 @@ int tc_shape_compute(uint64_t rate_bits, const struct qos_u64 *burst, unsigned m
 int tc_shape_format(uint64_t rate_bits, uint32_t burst, char *buf, size_t len);
 /* True if a bucket read back from the kernel is the one asked (libnl's microsecond rounding). */
 bool tc_burst_close(uint32_t want, uint32_t got);
-/* FNV-1a 64 of a string. */
-uint64_t tc_fnv1a64(const char *s);
