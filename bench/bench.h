@@ -198,3 +198,82 @@ static inline pid_t sleeper(void)
 	}
 	return p;
 }
+
+/* The parents' directory fds of a bench section, one per hierarchy of hierarchies() (pfd[]), and
+ * on v1 the blkio one runc makes too (*blkio_pfd, -1 on v2): qosd checks a container's path in
+ * every hierarchy it manages, so a task left in the blkio root is refused. */
+static inline void open_parents_at(const struct hier *h, size_t nh, const char *parent, int *pfd,
+				   int *blkio_pfd)
+{
+	char p[4096];
+
+	for (size_t i = 0; i < nh; i++) {
+		snprintf(p, sizeof(p), "%s%s", h[i].dir, parent);
+		if ((pfd[i] = open(p, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+			die("open %s", p);
+	}
+	*blkio_pfd = -1;
+	if (nh == 4) {
+		snprintf(p, sizeof(p), CGROOT "/blkio%s", parent);
+		*blkio_pfd = open(p, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	}
+}
+
+/* A container's cgroups made the way runc makes them: mkdir in its order of the four (cpuset,
+ * memory, cpu, pids) and then blkio on v1, cpuset.cpus/mems copied from the parent, task pid
+ * attached in each. Both sides of the apply rows start from this: qapply before its call to qosd,
+ * floor create before its raw writes (what a runtime does is paid with or without qosd). */
+static inline void runtime_create(const int *pfd, size_t nh, int blkio_pfd, const char *name,
+				  pid_t pid)
+{
+	static const int order[4] = { 1, 2, 0, 3 };
+	char v[256], s[32];
+
+	snprintf(s, sizeof(s), "%d", (int) pid);
+	for (size_t k = 0; k < nh; k++) {
+		size_t h = nh == 4 ? (size_t) order[k] : k;
+		int fd;
+
+		if (mkdirat(pfd[h], name, 0755) < 0)
+			die("mkdir %s", name);
+		fd = openat(pfd[h], name, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (nh == 4 && h == 1 &&
+		    (read_at(pfd[h], "cpuset.cpus", v, sizeof(v)) < 0 ||
+		     write_at(fd, "cpuset.cpus", v) < 0 ||
+		     read_at(pfd[h], "cpuset.mems", v, sizeof(v)) < 0 ||
+		     write_at(fd, "cpuset.mems", v) < 0))
+			die("cpuset");
+		if (write_at(fd, "cgroup.procs", s) < 0)
+			die("attach");
+		close(fd);
+	}
+	if (blkio_pfd >= 0) {
+		int fd;
+
+		if (mkdirat(blkio_pfd, name, 0755) < 0)
+			die("mkdir blkio %s", name);
+		fd = openat(blkio_pfd, name, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (write_at(fd, "cgroup.procs", s) < 0)
+			die("attach blkio");
+		close(fd);
+	}
+}
+
+/* The task moved back to each parent and the groups runtime_create made removed. */
+static inline void runtime_remove(const int *pfd, size_t nh, int blkio_pfd, const char *name,
+				  pid_t pid)
+{
+	char s[32];
+
+	snprintf(s, sizeof(s), "%d", (int) pid);
+	for (size_t h = 0; h < nh; h++) {
+		(void) write_at(pfd[h], "cgroup.procs", s);
+		if (unlinkat(pfd[h], name, AT_REMOVEDIR) < 0)
+			die("rmdir %s", name);
+	}
+	if (blkio_pfd >= 0) {
+		(void) write_at(blkio_pfd, "cgroup.procs", s);
+		if (unlinkat(blkio_pfd, name, AT_REMOVEDIR) < 0)
+			die("rmdir blkio %s", name);
+	}
+}

@@ -1,7 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /* The floor: what one container's limits cost as raw syscalls on pre-opened directory fds.
- *   floor create PARENT N   mkdirat + O_PATH open in every hierarchy, the knob writes, a read-back
- *                           of each, and the attach of one task (cgroup.procs)
+ *   floor create PARENT N   the cgroups made the way qapply's runtime makes them (bench.h
+ *                           runtime_create: runc's order, blkio too on v1, cpuset copied from the
+ *                           parent, the task attached), then the knob writes and a read-back of
+ *                           each on O_PATH fds: what qosd's socket call is compared with
+ *   floor direct PARENT N   the floor of round one: mkdirat + O_PATH open in the four hierarchies,
+ *                           the knob writes (cpuset as a knob, no copy, no blkio group), a
+ *                           read-back of each, the attach (floor.direct; shown beside the row)
  *   floor limits PARENT N   the knob writes and read-backs alone, on an existing cgroup
  *   floor inotify PARENT N  mkdir (every hierarchy, runc's order) -> IN_CREATE read by another
  *                           thread watching the first hierarchy, and -> the thread's raw writes done
@@ -22,6 +27,7 @@
 static struct hier H[4];
 static size_t NH;
 static int pfd[4];
+static int blkio_pfd = -1;
 static const struct knob *K;
 static size_t NK;
 
@@ -29,14 +35,7 @@ static void open_parents(const char *parent)
 {
 	NH = hierarchies(H);
 	K = knobs(&NK);
-	for (size_t h = 0; h < NH; h++) {
-		char p[4096];
-
-		snprintf(p, sizeof(p), "%s%s", H[h].dir, parent);
-		pfd[h] = open(p, O_PATH | O_DIRECTORY | O_CLOEXEC);
-		if (pfd[h] < 0)
-			die("open %s", p);
-	}
+	open_parents_at(H, NH, parent, pfd, &blkio_pfd);
 }
 
 /* The writes and read-backs of every knob on dirfds fd[]; 0 if every value reads back. */
@@ -67,8 +66,11 @@ static void remove_group(const char *name, pid_t pid)
 	}
 }
 
-static void do_create(int n, bool only_limits)
+enum create_mode { ONLY_LIMITS, RUNTIME_CREATE, DIRECT_CREATE };
+
+static void do_create(int n, enum create_mode mode)
 {
+	static const char *const key_of[] = { "limits", "create", "direct" };
 	double *v = calloc(n, sizeof(double));
 	pid_t child = sleeper();
 	char s[32], key[64];
@@ -80,13 +82,15 @@ static void do_create(int n, bool only_limits)
 		uint64_t t0;
 
 		snprintf(name, sizeof(name), "f%d", i);
-		if (only_limits)
+		if (mode == ONLY_LIMITS)
 			for (size_t h = 0; h < NH; h++)
 				if (mkdirat(pfd[h], name, 0755) < 0)
 					die("mkdir %s", name);
 		t0 = now_ns();
+		if (mode == RUNTIME_CREATE)
+			runtime_create(pfd, NH, blkio_pfd, name, child);
 		for (size_t h = 0; h < NH; h++) {
-			if (!only_limits && mkdirat(pfd[h], name, 0755) < 0)
+			if (mode == DIRECT_CREATE && mkdirat(pfd[h], name, 0755) < 0)
 				die("mkdir %s", name);
 			fd[h] = openat(pfd[h], name, O_PATH | O_DIRECTORY | O_CLOEXEC);
 			if (fd[h] < 0)
@@ -94,18 +98,21 @@ static void do_create(int n, bool only_limits)
 		}
 		if (limits(fd) < 0)
 			die("limits on %s", name);
-		for (size_t h = 0; !only_limits && h < NH; h++)
+		for (size_t h = 0; mode == DIRECT_CREATE && h < NH; h++)
 			if (write_at(fd[h], "cgroup.procs", s) < 0)
 				die("attach");
 		v[i] = (double) (now_ns() - t0) / 1000.0;
 		for (size_t h = 0; h < NH; h++)
 			close(fd[h]);
-		remove_group(name, only_limits ? 0 : child);
+		if (mode == RUNTIME_CREATE)
+			runtime_remove(pfd, NH, blkio_pfd, name, child);
+		else
+			remove_group(name, mode == DIRECT_CREATE ? child : 0);
 	}
 	kill(child, SIGKILL);
 	waitpid(child, NULL, 0);
 	snprintf(key, sizeof(key), "%s.%s", getenv("QB_PREFIX") ? getenv("QB_PREFIX") : "floor",
-		 only_limits ? "limits" : "create");
+		 key_of[mode]);
 	report(key, v, n);
 }
 
@@ -224,11 +231,15 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (argc != 4)
-		die("usage: floor create|limits|inotify PARENT N | floor exec N [PROG KEY]");
+		die("usage: floor create|direct|limits|inotify PARENT N | floor exec N [PROG KEY]");
 	n = atoi(argv[3]);
 	open_parents(argv[2]);
-	if (!strcmp(argv[1], "create") || !strcmp(argv[1], "limits"))
-		do_create(n, !strcmp(argv[1], "limits"));
+	if (!strcmp(argv[1], "limits"))
+		do_create(n, ONLY_LIMITS);
+	else if (!strcmp(argv[1], "create"))
+		do_create(n, RUNTIME_CREATE);
+	else if (!strcmp(argv[1], "direct"))
+		do_create(n, DIRECT_CREATE);
 	else if (!strcmp(argv[1], "inotify"))
 		do_inotify(n);
 	else

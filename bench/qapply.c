@@ -15,46 +15,8 @@
 static struct hier H[4];
 static size_t NH;
 static int pfd[4];
-/* v1: the blkio group runc makes too. qosd checks a container's path in every hierarchy it
- * manages: a task left in the blkio root is refused (its knobs are not written here). */
-static int blkio_pfd = -1;
+static int blkio_pfd = -1; /* v1: the blkio group runc makes too (bench.h) */
 static const char *sock_path;
-
-/* runc's order of the four (cpuset, memory, cpu, pids); cpuset copied from the parent. */
-static void runtime_create(const char *name, pid_t pid)
-{
-	static const int order[4] = { 1, 2, 0, 3 };
-	char v[256], s[32];
-
-	snprintf(s, sizeof(s), "%d", (int) pid);
-	for (size_t k = 0; k < NH; k++) {
-		size_t h = NH == 4 ? (size_t) order[k] : k;
-		int fd;
-
-		if (mkdirat(pfd[h], name, 0755) < 0)
-			die("mkdir %s", name);
-		fd = openat(pfd[h], name, O_PATH | O_DIRECTORY | O_CLOEXEC);
-		if (NH == 4 && h == 1 &&
-		    (read_at(pfd[h], "cpuset.cpus", v, sizeof(v)) < 0 ||
-		     write_at(fd, "cpuset.cpus", v) < 0 ||
-		     read_at(pfd[h], "cpuset.mems", v, sizeof(v)) < 0 ||
-		     write_at(fd, "cpuset.mems", v) < 0))
-			die("cpuset");
-		if (write_at(fd, "cgroup.procs", s) < 0)
-			die("attach");
-		close(fd);
-	}
-	if (blkio_pfd >= 0) {
-		int fd;
-
-		if (mkdirat(blkio_pfd, name, 0755) < 0)
-			die("mkdir blkio %s", name);
-		fd = openat(blkio_pfd, name, O_PATH | O_DIRECTORY | O_CLOEXEC);
-		if (write_at(fd, "cgroup.procs", s) < 0)
-			die("attach blkio");
-		close(fd);
-	}
-}
 
 static int verify(const char *name)
 {
@@ -74,23 +36,6 @@ static int verify(const char *name)
 		close(fd);
 	}
 	return bad;
-}
-
-static void remove_group(const char *name, pid_t pid)
-{
-	char s[32];
-
-	snprintf(s, sizeof(s), "%d", (int) pid);
-	for (size_t h = 0; h < NH; h++) {
-		(void) write_at(pfd[h], "cgroup.procs", s);
-		if (unlinkat(pfd[h], name, AT_REMOVEDIR) < 0)
-			die("rmdir %s", name);
-	}
-	if (blkio_pfd >= 0) {
-		(void) write_at(blkio_pfd, "cgroup.procs", s);
-		if (unlinkat(blkio_pfd, name, AT_REMOVEDIR) < 0)
-			die("rmdir blkio %s", name);
-	}
 }
 
 static int exec_hook(char **base, int nbase, const char *id, pid_t pid)
@@ -137,19 +82,7 @@ int main(int argc, char **argv)
 	parent = argv[3];
 	n = atoi(argv[4]);
 	NH = hierarchies(H);
-	for (size_t h = 0; h < NH; h++) {
-		char p[4096];
-
-		snprintf(p, sizeof(p), "%s%s", H[h].dir, parent);
-		if ((pfd[h] = open(p, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
-			die("open %s", p);
-	}
-	if (NH == 4) {
-		char p[4096];
-
-		snprintf(p, sizeof(p), CGROOT "/blkio%s", parent);
-		blkio_pfd = open(p, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	}
+	open_parents_at(H, NH, parent, pfd, &blkio_pfd);
 	call_us = calloc(n, sizeof(double));
 	all_us = calloc(n, sizeof(double));
 	child = sleeper();
@@ -160,7 +93,7 @@ int main(int argc, char **argv)
 
 		snprintf(name, sizeof(name), "qa-%d", i);
 		t0 = now_ns();
-		runtime_create(name, child);
+		runtime_create(pfd, NH, blkio_pfd, name, child);
 		t1 = now_ns();
 		if (!strcmp(mode, "socket")) {
 			snprintf(req, sizeof(req),
@@ -180,7 +113,7 @@ int main(int argc, char **argv)
 		all_us[i] = (double) (t2 - t0) / 1000.0;
 		snprintf(req, sizeof(req), "{\"cmd\":\"unregister\",\"id\":\"%s\"}", name);
 		(void) qosd_call(sock_path, req, buf, sizeof(buf));
-		remove_group(name, child);
+		runtime_remove(pfd, NH, blkio_pfd, name, child);
 	}
 	kill(child, SIGKILL);
 	waitpid(child, NULL, 0);

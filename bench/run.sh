@@ -179,6 +179,7 @@ if ! skipping apply; then
 	HOOK=("$SRC/$B/qos-hook" --socket "$SOCK" --config-dir "$TMP/conf.d" --config "$TMP/qosd.conf"
 		--state-dir "$TMP/apply/state" --cgroupfs "$CGROOT")
 	run "$BIN/floor" create "$CGP/floor" "$N_APPLY"
+	run "$BIN/floor" direct "$CGP/floor" "$N_APPLY"
 	run "$BIN/floor" limits "$CGP/floor" "$N_APPLY"
 	run "$BIN/floor" exec $((N_APPLY / 5))
 	run "$BIN/floor" exec $((N_APPLY / 5)) "$BIN/noop" floor.exec_static

@@ -64,6 +64,8 @@ libnote=$(note_of libcg)
 o1=$(join "$(other "libcgroup API" libcg.api-create)" "$(other "cgcreate+cgset+cgclassify" libcg.cli-create)")
 o2=$(join "$(other "libcgroup cgroup_modify_cgroup" libcg.api-limits)" "$(other "cgset" libcg.cli-limits)")
 [[ -n $libnote ]] && o1=$libnote o2=$libnote
+# the floor of round one, which made its groups without the runtime's steps (bench/floor.c)
+o1=$(join "$(other "floor without the runtime's steps" floor.direct)" "$o1")
 ex=$(join "$(other "fork+exec /bin/true" floor.exec)" "$(other "fork+exec static no-op" floor.exec_static)")
 us_row "apply: mkdir+limits+attach, qosd socket call" qosd.socket.create floor.create "1.5x" "$o1"
 us_row "apply: mkdir+limits+attach, qos-hook exec (floor: + static no-op exec)" qosd.hook.create \
