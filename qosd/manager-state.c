@@ -8,14 +8,33 @@
 #include "log.h"
 #include "manager-internal.h"
 
-/* The state is one record per container (registry-store.c): a request writes its container's
- * record durably before it answers; what passes change (keys applied, project ids) is written
- * without fsync, at most SAVE_BATCH records per event-loop iteration. */
+/* The state is a snapshot and a journal of records (registry-store.c): a request appends its
+ * container's record and fdatasyncs the journal before it answers; what passes change (keys
+ * applied, project ids) is appended without fdatasync, at most SAVE_BATCH records per event-loop
+ * iteration. */
 #define SAVE_BATCH 256
 #define SAVE_RETRY_USEC (1000 * 1000ULL)
+/* A compaction writes every record: it waits this long after the append that made it due, on the
+ * save timer, so that the request whose record made it due has had its answer. */
+#define COMPACT_DELAY_USEC (100 * 1000ULL)
 
-/* durable: fsync of each record and of the directory (what a request calls saved). Records left
- * over (max reached) or failed are written at the next turn of the event loop / in a second. */
+static void compact(struct manager *m)
+{
+	uint64_t start = now_usec();
+	int r = registry_compact(m->reg);
+
+	if (r < 0)
+		log_warning_errno(r,
+				  "cannot compact the state journal in %s/containers (it grows "
+				  "on, the next start reads it whole), ignoring",
+				  m->cfg->state_dir);
+	else
+		log_info("state: %zu record(s) compacted into the snapshot in %llu ms",
+			 registry_size(m->reg), (unsigned long long) (now_usec() - start) / 1000);
+}
+
+/* durable: one fdatasync of the journal (what a request calls saved). Records left over (max
+ * reached) or failed are written at the next turn of the event loop / in a second. */
 static int save_records(struct manager *m, bool durable, size_t max)
 {
 	uint64_t start = now_usec();
@@ -35,8 +54,9 @@ static int save_records(struct manager *m, bool durable, size_t max)
 	m->state_dirty = r > 0;
 	m->saved_at = now_usec();
 	m->save_cost = m->saved_at - start;
-	if (r > 0 && m->save_src) {
-		sd_event_source_set_time(m->save_src, m->saved_at);
+	if ((r > 0 || registry_compact_due(m->reg)) && m->save_src) {
+		sd_event_source_set_time(m->save_src,
+					 m->saved_at + (r > 0 ? 0 : COMPACT_DELAY_USEC));
 		sd_event_source_set_enabled(m->save_src, SD_EVENT_ONESHOT);
 	}
 	return 0;
@@ -66,6 +86,9 @@ int on_save(sd_event_source *s, uint64_t usec, void *userdata)
 
 	if (m->state_dirty)
 		save_soon(m);
+	/* a timer of its own turn of the loop: the request that made it due has its answer */
+	if (!m->state_dirty && registry_compact_due(m->reg))
+		compact(m);
 	return 0;
 }
 
@@ -152,8 +175,9 @@ static int check_state_dir(const char *dir)
 }
 
 /* The single state.json of older versions, written tmp + rename, left state.json.tmp.<pid> behind
- * when qosd was killed during a save: nothing reads those. (Records leave .ID.json.tmp files,
- * which registry-store.c removes as it loads.) */
+ * when qosd was killed during a save: nothing reads those. (The per-file records of later versions
+ * left .ID.json.tmp files, an interrupted compaction .snapshot.jsonl.tmp: registry-store.c
+ * removes those as it loads.) */
 static void remove_stale_tmp(const char *dir)
 {
 	DIR *d = opendir(dir);
@@ -195,7 +219,7 @@ int load_state(struct manager *m)
 	     l = strtok_r(NULL, "\n", &save))
 		log_warning("%s", l);
 	if (r < 0)
-		return log_error_errno(r, "cannot read the state records in %s", records);
+		return log_error_errno(r, "cannot read the state in %s", records);
 	m->state_dirty = true; /* records a migration could not write yet */
 	log_info("state: %zu container(s) from %s%s", registry_size(m->reg), records,
 		 r > 0 ? " (bad records skipped, see above)" : "");

@@ -205,9 +205,8 @@ static void open_enforcers(struct hook *h, const struct qos_desired *d)
 		h->env.quota = NULL;
 }
 
-static void projids_add(struct projids *p, json_t *o)
+static void projids_add(struct projids *p, json_int_t id)
 {
-	json_int_t id = json_integer_value(json_object_get(o, "projid"));
 	uint32_t *v;
 
 	if (id <= 0 || id > UINT32_MAX || !(v = realloc(p->v, (p->n + 1) * sizeof(*v))))
@@ -216,7 +215,7 @@ static void projids_add(struct projids *p, json_t *o)
 	p->v[p->n++] = (uint32_t) id;
 }
 
-static void projids_load_dir(struct projids *p, const char *pdir)
+static void projids_load_pending(struct projids *p, const char *pdir)
 {
 	DIR *d = pdir ? opendir(pdir) : NULL;
 	struct dirent *de;
@@ -226,26 +225,30 @@ static void projids_load_dir(struct projids *p, const char *pdir)
 			_cleanup_free_ char *fn = strprintf("%s/%s", pdir, de->d_name);
 			json_auto_t *one = fn ? json_load_file(fn, 0, NULL) : NULL;
 
-			projids_add(p, one);
+			projids_add(p, json_integer_value(json_object_get(one, "projid")));
 		}
 	if (d)
 		closedir(d);
 }
 
-/* Project ids qosd holds (containers/, one record each; state.json of older versions) or other
- * hooks recorded (pending/), read only. */
+/* Project ids qosd holds (its records in containers/, read-only through qosd's own loader: the
+ * snapshot, the journal, the per-file records and state.json of older versions) or other hooks
+ * recorded (pending/). */
 static void projids_load(struct hook *h, struct projids *p)
 {
 	_cleanup_free_ char *state = strprintf("%s/state.json", h->cfg.state_dir);
 	_cleanup_free_ char *rdir = strprintf("%s/containers", h->cfg.state_dir);
 	_cleanup_free_ char *pdir = strprintf("%s/pending", h->cfg.state_dir);
-	json_auto_t *o = state ? json_load_file(state, 0, NULL) : NULL;
-	json_t *c;
-	size_t i;
+	_cleanup_free_ char *msg = NULL;
+	struct registry *reg = NULL;
+	struct container *c;
 
-	json_array_foreach(json_object_get(o, "containers"), i, c) projids_add(p, c);
-	projids_load_dir(p, rdir);
-	projids_load_dir(p, pdir);
+	if (state && rdir && registry_new(&reg) >= 0 && registry_open_store_ro(reg, rdir) >= 0)
+		(void) registry_load(reg, state, &msg);
+	for (size_t i = 0; reg && (c = registry_at(reg, i)); i++)
+		projids_add(p, c->projid);
+	registry_free(reg);
+	projids_load_pending(p, pdir);
 }
 
 static bool projid_taken(uint32_t id, void *userdata)

@@ -18,14 +18,21 @@ struct registry {
 	struct hnode **by_id, **by_cg;
 	size_t nb; /* buckets in each table, a power of two */
 
-	/* the store: records directory, the write queue, ids whose record is to be deleted */
-	int dfd;
+	/* the store (registry-store.c): its directory, the journal (appended, O_APPEND), the write
+	 * queue, ids whose removal is still to be appended */
+	int dfd, jfd;
 	char *dir;
+	uint64_t jlen; /* the journal's length: what a failed append is truncated back to */
+	uint64_t slen; /* the snapshot's length when last written or read */
+	bool ro; /* registry_open_store_ro: never writes, truncates or renames anything */
+	bool loading; /* registry_load replays: removals are not journalled */
+	bool jtrunc; /* a failed append could not be undone: truncate to jlen before the next */
+	bool legacy; /* records of the per-file layout remain: the next compaction deletes them */
+	bool unsynced; /* appended since the last fdatasync of the journal */
 	struct container **wq;
 	size_t nwq, capwq;
 	char **rm;
 	size_t nrm, caprm;
-	bool unsynced; /* renames since the last fsync of the directory */
 };
 
 static inline void container_freep(struct container **c)

@@ -17,6 +17,7 @@ int registry_new(struct registry **ret)
 		return -ENOMEM;
 	reg->nb = 64;
 	reg->dfd = -1;
+	reg->jfd = -1;
 	reg->by_id = calloc(reg->nb, sizeof(*reg->by_id));
 	reg->by_cg = calloc(reg->nb, sizeof(*reg->by_cg));
 	if (!reg->by_id || !reg->by_cg) {

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* The containers qosd knows: id, cgroup, who assigned its tenant and class, operator overrides,
- * quota directory and project id, and which keys qosd applied. Persisted as one record per
- * container in the state directory (registry-store.c): only what the kernel cannot tell us. */
+ * quota directory and project id, and which keys qosd applied. Persisted as a snapshot and an
+ * append-only journal of records in the state directory (registry-store.c): only what the kernel
+ * cannot tell us. */
 #pragma once
 
 #include <stdbool.h>
@@ -78,25 +79,41 @@ struct container *registry_at(const struct registry *reg, size_t i);
 /* ---- persistence (registry-store.c) ---- */
 
 /* Use directory dir (created 0700 if missing; the caller has checked its parent) for the records:
- * one file ID.json per container. */
+ * DIR/snapshot.jsonl (every record at the last compaction, one a line) and DIR/journal.jsonl
+ * (appended since; created 0600, kept open). */
 int registry_open_store(struct registry *reg, const char *dir);
-/* Load every record of the store, then, once, a single-file state of the old format (legacy_path,
- * may be NULL): its entries become records and the file is renamed legacy_path.migrated. A bad
- * record or entry costs that container alone: it is skipped (a bad record file is set aside as
- * NAME.corrupt-<time>) and named, with its field, in a line of *ret_msg. Returns the number of
- * skipped entries, or -errno when the store cannot be read at all. */
+/* The same, read-only (qos-hook-apply reading qosd's records): nothing is ever created, written,
+ * truncated, renamed or set aside; registry_sync and registry_compact give -EROFS. */
+int registry_open_store_ro(struct registry *reg, const char *dir);
+/* Load the records of the per-file layout (DIR/ID.json) of older versions, then the snapshot, then
+ * the journal replayed in order, then, once, a single-file state of the oldest format (legacy_path,
+ * may be NULL; its entries are journalled and the file renamed legacy_path.migrated). A bad record
+ * or line costs that container alone: it is skipped and named, with its file, line and field, in a
+ * line of *ret_msg (a bad file set aside as NAME.corrupt-<time>, a bad line appended to
+ * NAME.corrupt-<time>). A journal's last line without its newline (a crash mid-append) is dropped
+ * and the journal cut back to the line before. Read-write: then compacts once when there was a
+ * journal or old files. Returns the number of skipped entries, or -errno when the store cannot be
+ * read at all. */
 int registry_load(struct registry *reg, const char *legacy_path, char **ret_msg);
 /* c's record changed (registry_add and registry_set_cgroup touch by themselves); c goes to the
  * head of the write queue. */
 void registry_touch(struct registry *reg, struct container *c);
-/* Delete the records of removed containers, then write at most max queued records (0: all), the
- * most recently touched first: tmp + rename, with durable also fsync of each file and one of the
- * directory. Returns the number of records still queued (>= 0), or the first -errno (what
- * failed stays queued). */
+/* Append the removals of removed containers and at most max queued records (0: all), the most
+ * recently touched first, to the journal with one write(); with durable, one fdatasync of the
+ * journal. A failed or short append is cut off again (nothing half-written). Returns the number
+ * of records still queued (>= 0), or the first -errno (what failed stays queued). */
 int registry_sync(struct registry *reg, bool durable, size_t max);
 /* Queue every container whose record differs from what was last written or read (the safety net
  * before the last save at exit). Returns how many were queued. */
 size_t registry_touch_changed(struct registry *reg);
+/* The journal has grown past its bound (over 1 MiB and over twice the snapshot), or records of the
+ * per-file layout remain: registry_compact() is due (not on a request's path: it writes every
+ * record). */
+bool registry_compact_due(const struct registry *reg);
+/* Write every record to the snapshot (tmp + fsync + rename + directory fsync; the queue appended
+ * and fdatasync'd to the journal first), then empty the journal. A crash between the two replays
+ * the old journal over the new snapshot: the same state. 0 or -errno (the journal then stays). */
+int registry_compact(struct registry *reg);
 
 /* The rule a stored string field (id, cgroup, op_tenant, op_class, hook_tenant, hook_class, dir,
  * bundle) must meet, on the way in as on the way out. -EINVAL with *ret_msg naming field and

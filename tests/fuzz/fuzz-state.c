@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* The state (registry_load): one record per container (the input as containers/x.json) and the
- * single file of older versions it migrates (the input as state.json); and the hook's pending
- * registration records (registry_load_pending). A corrupt or hostile file must never crash qosd;
+/* The state (registry_load): the input as the journal (containers/journal.jsonl), as the snapshot
+ * (containers/snapshot.jsonl), as a record of the per-file layout (containers/x.json) and as the
+ * single file of older versions it migrates (state.json), read-write and read-only (qos-hook-apply's
+ * reader); and the hook's pending registration records (registry_load_pending). A corrupt or hostile file must never crash qosd;
  * what loads must survive a write and a reload with the same containers, or a restart would lose
  * it. */
 #include <dirent.h>
@@ -107,24 +108,26 @@ static void round_trip(struct registry *reg)
 	registry_free(again);
 }
 
-/* Load the input once as a record and once as an old state file. */
-static void load_as(const uint8_t *data, size_t size, bool record)
+enum as { AS_JOURNAL, AS_SNAPSHOT, AS_RECORD, AS_OLD_STATE, _AS_MAX };
+
+/* Load the input as one of the files of the state, read-write then read-only. */
+static void load_as(const uint8_t *data, size_t size, enum as as, bool ro)
 {
+	static const char *const name[] = { "containers/journal.jsonl", "containers/snapshot.jsonl",
+					    "containers/x.json", "state.json" };
 	char rdir[PATH_MAX + 16], path[PATH_MAX + 32];
 	struct registry *reg = NULL;
 	char *msg = NULL;
+	int r;
 
 	snprintf(rdir, sizeof(rdir), "%s/containers", dir);
-	if (record)
-		snprintf(path, sizeof(path), "%s/x.json", rdir);
-	else
-		snprintf(path, sizeof(path), "%s/state.json", dir);
+	snprintf(path, sizeof(path), "%s/%s", dir, name[as]);
 	if (mkdir(rdir, 0700) < 0 || write_input(path, data, size) < 0)
 		return;
 	if (registry_new(&reg) < 0)
 		return;
-	if (registry_open_store(reg, rdir) >= 0 &&
-	    registry_load(reg, record ? NULL : path, &msg) >= 0)
+	r = ro ? registry_open_store_ro(reg, rdir) : registry_open_store(reg, rdir);
+	if (r >= 0 && registry_load(reg, as == AS_OLD_STATE ? path : NULL, &msg) >= 0 && !ro)
 		round_trip(reg);
 	free(msg);
 	registry_free(reg);
@@ -138,8 +141,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (setup() < 0)
 		return 0;
-	load_as(data, size, true);
-	load_as(data, size, false);
+	for (int as = 0; as < _AS_MAX; as++) {
+		load_as(data, size, as, false);
+		load_as(data, size, as, true);
+	}
 	snprintf(path, sizeof(path), "%s/pending.json", dir);
 	if (write_input(path, data, size) >= 0 && registry_load_pending(path, &c) >= 0)
 		container_free(c);
