@@ -217,12 +217,13 @@ static int buf_put_removed(struct buf *b, const char *id)
 		       : 0;
 }
 
-/* One write() at the journal's end. Nothing half-written stays: a failed or short append is cut
- * back to the previous length (and if even that fails, before the next append). */
+/* One write() at the journal's end. Nothing half-written stays: a short append (a full disk) is
+ * cut off again, to the length before it (the file's, not jlen: robust to an operator's own
+ * appends), and if even that fails, before the next append. */
 static int journal_append(struct registry *reg, const char *p, size_t len)
 {
+	struct stat st;
 	ssize_t n;
-	int r;
 
 	if (reg->jtrunc) {
 		if (ftruncate(reg->jfd, (off_t) reg->jlen) < 0)
@@ -236,10 +237,13 @@ static int journal_append(struct registry *reg, const char *p, size_t len)
 		reg->jlen += len;
 		return 0;
 	}
-	r = n < 0 ? negative_errno() : -ENOSPC; /* a short write: the disk filled up */
+	if (n < 0)
+		return negative_errno(); /* nothing written */
+	if (fstat(reg->jfd, &st) == 0 && st.st_size >= n)
+		reg->jlen = (uint64_t) (st.st_size - n);
 	if (ftruncate(reg->jfd, (off_t) reg->jlen) < 0)
 		reg->jtrunc = true;
-	return r;
+	return -ENOSPC;
 }
 
 int registry_sync(struct registry *reg, bool durable, size_t max)
@@ -264,6 +268,14 @@ int registry_sync(struct registry *reg, bool durable, size_t max)
 	free(b.p);
 	if (r < 0)
 		return r; /* what failed stays queued */
+	reg->unsynced |= b.len > 0;
+	/* the journal exists already: its data and length are all an fdatasync has to make durable.
+	 * Failed: the lines stay queued, appended again (a replay of a line twice is the same). */
+	if (durable && reg->unsynced) {
+		if (fdatasync(reg->jfd) < 0)
+			return negative_errno();
+		reg->unsynced = false;
+	}
 	for (size_t j = 0; j < want; j++) {
 		struct container *c = reg->wq[reg->nwq - 1];
 
@@ -271,13 +283,6 @@ int registry_sync(struct registry *reg, bool durable, size_t max)
 		wq_take(reg, c);
 	}
 	rm_clear(reg);
-	reg->unsynced |= b.len > 0;
-	/* the journal exists already: its data and length are all an fdatasync has to make durable */
-	if (durable && reg->unsynced) {
-		if (fdatasync(reg->jfd) < 0)
-			return negative_errno();
-		reg->unsynced = false;
-	}
 	return (int) MIN(reg->nwq, (size_t) INT32_MAX);
 }
 

@@ -218,12 +218,28 @@ qt_inject_off() {
 }
 qt_injected() { grep -c INJECTED "$QT_TMP/strace.out" 2>/dev/null; }
 
-# The state qosd keeps in STATEDIR (one record per container in STATEDIR/containers/) as one JSON
-# document {"containers": [...]} for jq: qt_state [STATEDIR]
+# The records qosd keeps in STATEDIR/containers, replayed as qosd loads them: per-file ID.json of
+# older versions, then snapshot.jsonl, then journal.jsonl (a record line puts its container,
+# {"removed":ID} removes it; a line that is not JSON, like a torn last one, is passed over), as one
+# JSON document {"containers": [...]} for jq: qt_state [STATEDIR]
 qt_state() {
 	local d=${1:-$QT_TMP/state}/containers
-	find "$d" -maxdepth 1 -name '*.json' ! -name '.*' -exec cat {} + 2>/dev/null | jq -s '{containers: .}'
+	{
+		find "$d" -maxdepth 1 -name '*.json' ! -name '.*' -exec sed -s -e '$a\' {} + 2>/dev/null
+		cat "$d/snapshot.jsonl" "$d/journal.jsonl" 2>/dev/null
+	} | jq -Rc 'fromjson? | select(type == "object")' |
+		jq -s 'reduce .[] as $l ({}; if $l.removed then del(.[$l.removed]) else .[$l.id] = $l end)
+			| {containers: [.[]]}'
 }
+# The latest record of container ID (nothing and status 1 when it has none): qt_record ID [STATEDIR]
+qt_record() {
+	local r
+	r=$(qt_state "${2:-}" | jq -c --arg id "$1" '.containers[] | select(.id == $id)')
+	[[ -n $r ]] && printf '%s\n' "$r"
+}
+# The files of the records (for modes and corruption tests): qt_journal / qt_snapshot [STATEDIR]
+qt_journal() { echo "${1:-$QT_TMP/state}/containers/journal.jsonl"; }
+qt_snapshot() { echo "${1:-$QT_TMP/state}/containers/snapshot.jsonl"; }
 
 # Write a tenant policy file: qt_policy TENANT <<EOF ... EOF
 qt_policy() { cat >"$QT_TMP/conf.d/$1.conf"; }

@@ -3,8 +3,8 @@
 # from another network namespace, mount namespace and user namespace (the peer-credential check
 # still applies everywhere); a socket path, socket directory, state directory or pending directory
 # that is a symlink or writable by others refuses the start with a clear message; qosd's own files
-# (state dir, its per-container records, pending dir and records, socket, qosd.cgroup) get safe modes under
-# umask 000.
+# (state dir, its records' journal and snapshot, pending dir and records, socket, qosd.cgroup) get safe
+# modes under umask 000.
 source "$(dirname "$0")/lib.sh"
 qt_init access
 
@@ -26,25 +26,34 @@ mode() { stat -c %a "$1" 2>/dev/null; }
 STATE=$QT_TMP/fresh/state
 SOCKDIR=$QT_TMP/fresh/run
 mkdir -p "$QT_TMP/fresh"
-(
-	umask 000
-	exec "$QOSD" --config-dir "$QT_TMP/conf.d" --config "$QT_TMP/qosd.conf" --state-dir "$STATE" \
-		--socket "$SOCKDIR/qosd.sock" --cgroupfs "$QT_CGROOT" >>"$QT_TMP/qosd.log" 2>&1
-) &
-QT_QOSD_PID=$!
-QT_QOSD_LOG=$QT_TMP/qosd.log
-QT_SOCK=$SOCKDIR/qosd.sock
-if ! qt_wait 10 "$QOSCTL" -s "$QT_SOCK" list >/dev/null; then
+start_umask_qosd() {
+	(
+		umask 000
+		exec "$QOSD" --config-dir "$QT_TMP/conf.d" --config "$QT_TMP/qosd.conf" --state-dir "$STATE" \
+			--socket "$SOCKDIR/qosd.sock" --cgroupfs "$QT_CGROOT" >>"$QT_TMP/qosd.log" 2>&1
+	) &
+	QT_QOSD_PID=$!
+	QT_QOSD_LOG=$QT_TMP/qosd.log
+	QT_SOCK=$SOCKDIR/qosd.sock
+	qt_wait 10 "$QOSCTL" -s "$QT_SOCK" list >/dev/null
+}
+if ! start_umask_qosd; then
 	fail umask-start "qosd did not start under umask 000"
 	qt_finish
 	exit 0
 fi
-REC=$STATE/containers/c-1.json
-qt_wait 5 test -f "$REC" || qosctl set c-1 pids.limit=99 >/dev/null
-qt_wait 5 test -f "$REC"
+REC=$(qt_journal "$STATE")
+qt_wait 5 qt_record c-1 "$STATE" >/dev/null || qosctl set c-1 pids.limit=99 >/dev/null
+qt_wait 5 qt_record c-1 "$STATE" >/dev/null
 check umask-state-dir "state dir mode $(mode "$STATE"), want 700" test "$(mode "$STATE")" = 700
 check umask-records-dir "records dir mode $(mode "$STATE/containers"), want 700" test "$(mode "$STATE/containers")" = 700
-check umask-state-record "record mode $(mode "$REC"), want 600" test "$(mode "$REC")" = 600
+check umask-state-journal "journal mode $(mode "$REC"), want 600" test "$(mode "$REC")" = 600
+# a restart folds the journal into the snapshot (written tmp + rename): 0600 as well
+qt_stop_qosd
+start_umask_qosd
+SNAP=$(qt_snapshot "$STATE")
+check umask-state-snapshot "snapshot mode $(mode "$SNAP"), want 600" test "$(mode "$SNAP")" = 600
+check umask-state-record-kept "c-1's record after the restart: $(qt_record c-1 "$STATE")" qt_record c-1 "$STATE"
 check umask-pending-dir "pending dir mode $(mode "$STATE/pending"), want 700" test "$(mode "$STATE/pending")" = 700
 check umask-socket "socket mode $(mode "$QT_SOCK"), want 600" test "$(mode "$QT_SOCK")" = 600
 check umask-socket-dir "socket dir mode $(mode "$SOCKDIR"), want 755" test "$(mode "$SOCKDIR")" = 755

@@ -120,8 +120,9 @@ check up-nothing-registered "qosctl list: $out" bash -c '! grep -q "^x-" <<<"$1"
 hook "$(state b-legit "$PB" team-b bronze team-b)"
 check up-legit "exit $RC: $OUT" test $RC -eq 0
 check up-legit-applied "b-1 memory $(mem b-1)" test "$(mem b-1)" = $M32
-check up-state-evidence "a-legit's state record lacks its namespace" \
-	qt_wait 3 jqe --arg k "$NS" '.annotations[$k] == "team-a"' "$STATE/containers/a-legit.json"
+a_rec_has_ns() { qt_record a-legit "$STATE" | jqe --arg k "$NS" '.annotations[$k] == "team-a"'; }
+check up-state-evidence "a-legit's state record lacks its namespace: $(qt_record a-legit "$STATE")" \
+	qt_wait 3 a_rec_has_ns
 
 # ===== restart: the claim still holds (evidence from the state record) =====
 qt_stop_qosd

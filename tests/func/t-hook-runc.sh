@@ -258,8 +258,8 @@ else
 	check v1-up-ok "status: $(qosctl list | grep "^$ID5 ")" \
 		qt_wait 5 bash -c "'$QOSCTL' -s '$QT_SOCK' list | grep '^$ID5 ' | grep -q ' ok '"
 	v1_limits v1-up "$ID5"
-	check v1-up-state "$ID5's state record lacks the memory path" qt_wait 3 bash -c \
-		"jq -e --arg p '$MSH/$ID5' '.hierarchies.memory == \$p' '$QT_TMP/state/containers/$ID5.json' >/dev/null"
+	rec_has_mem() { qt_record "$ID5" | jq -e --arg p "$MSH/$ID5" '.hierarchies.memory == $p' >/dev/null; }
+	check v1-up-state "$ID5's state record lacks the memory path: $(qt_record "$ID5")" qt_wait 3 rec_has_mem
 	delete_ctr "$ID5"
 	check v1-up-forgotten "still listed" qt_wait 5 not_listed "$ID5"
 

@@ -80,13 +80,11 @@ check register-bad-dir-not-stored "n-evil is known to qosd after a refused regis
 
 # --- one corrupt record (a disk error, an older qosd): that container alone is lost
 qt_kill9_qosd
-if [[ -f $STATE/containers/n-x.json ]]; then
-	jq '.cgroup = "/../escape"' "$STATE/containers/n-x.json" >"$QT_TMP/rec" && cat "$QT_TMP/rec" >"$STATE/containers/n-x.json"
-elif [[ -f $STATE/state.json ]]; then # the single state file of older versions
-	jq '(.containers[] | select(.id == "n-x") | .cgroup) = "/../escape"' "$STATE/state.json" >"$QT_TMP/rec" &&
-		cat "$QT_TMP/rec" >"$STATE/state.json"
+# its latest record, appended again to the journal with a field the loader refuses
+if rec=$(qt_record n-x "$STATE"); then
+	jq -c '.cgroup = "/../escape"' <<<"$rec" >>"$(qt_journal "$STATE")"
 else
-	fail corrupt-setup "no state record of n-x to corrupt: $(ls -A "$STATE")"
+	fail corrupt-setup "no state record of n-x to corrupt: $(ls -A "$STATE" "$STATE/containers")"
 fi
 X_IFB=$(ifb_of n-x)
 qt_start_qosd --config "$QT_TMP/qosd.conf" || fail restart "qosd did not restart"
@@ -99,7 +97,9 @@ for n in n-a n-b; do
 done
 check restart-bad-skipped "n-x (a bad record) is known after the restart" bash -c "! '$QOSCTL' -s '$QT_SOCK' list | grep -q '^n-x '"
 check restart-bad-logged "no warning naming n-x's record and its field: $(grep -i 'n-x' "$QT_QOSD_LOG" | tail -3)" \
-	grep -q 'n-x.json: field "cgroup" is invalid' "$QT_QOSD_LOG"
+	grep -Eq 'journal.jsonl line [0-9]+ \(container n-x\): field "cgroup" is invalid' "$QT_QOSD_LOG"
+check restart-bad-line-kept "the bad line is not kept for the operator: $(ls -A "$STATE/containers")" \
+	bash -c 'grep -qs "/../escape" "$1"/journal.jsonl.corrupt-*' _ "$STATE/containers"
 check restart-lost-keeps-ifb "n-x's ifb $X_IFB was removed although its veth still uses it: $(why_not n-x)" \
 	test -n "$X_IFB" -a "$(redirect_to "${VETH[n-x]}")" = "$X_IFB"
 
