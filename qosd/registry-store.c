@@ -25,26 +25,41 @@
 /* a compaction is due when the journal is over COMPACT_MIN and over twice the snapshot */
 #define COMPACT_MIN (1u << 20)
 
-static int open_journal(struct registry *reg)
+/* name in the store, a regular file (never through a symlink, never a FIFO or a device): 0 with
+ * *ret_fd -1 when it does not exist (and create is not set: then made 0600, the directory
+ * fsync'd so that its name is durable before anything relies on an fdatasync of it). */
+static int open_regular(struct registry *reg, const char *name, int flags, bool create, int *ret_fd,
+			struct stat *ret_st)
 {
-	int flags = reg->ro ? O_RDONLY : O_RDWR | O_APPEND;
-	_cleanup_close_ int fd =
-		openat(reg->dfd, JOURNAL, flags | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
-	struct stat st;
+	_cleanup_close_ int fd = -1;
 
-	if (fd < 0 && errno == ENOENT && !reg->ro) {
-		fd = openat(reg->dfd, JOURNAL,
-			    flags | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
-		/* created once: its name is durable before anything relies on an fdatasync of it */
+	flags |= O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK;
+	fd = openat(reg->dfd, name, flags);
+	if (fd < 0 && errno == ENOENT && create) {
+		fd = openat(reg->dfd, name, flags | O_CREAT | O_EXCL, 0600);
 		if (fd >= 0 && fsync(reg->dfd) < 0)
 			return negative_errno();
 	}
+	*ret_fd = -1;
 	if (fd < 0)
 		return errno == ENOENT ? 0 : negative_errno();
-	if (fstat(fd, &st) < 0)
+	if (fstat(fd, ret_st) < 0)
 		return negative_errno();
-	if (!S_ISREG(st.st_mode))
+	if (!S_ISREG(ret_st->st_mode))
 		return -EBADFD;
+	*ret_fd = TAKE_FD(fd);
+	return 0;
+}
+
+static int open_journal(struct registry *reg)
+{
+	_cleanup_close_ int fd = -1;
+	struct stat st;
+	int r = open_regular(reg, JOURNAL, reg->ro ? O_RDONLY : O_RDWR | O_APPEND, !reg->ro, &fd,
+			     &st);
+
+	if (r < 0 || fd < 0)
+		return r;
 	if (!reg->ro && (st.st_mode & 07777) != 0600 && fchmod(fd, 0600) < 0)
 		return negative_errno();
 	reg->jlen = (uint64_t) st.st_size;
@@ -313,13 +328,12 @@ bool registry_compact_due(const struct registry *reg)
 	       (reg->legacy || (reg->jlen > COMPACT_MIN && reg->jlen > 2 * reg->slen));
 }
 
-/* The records of the per-file layout, once the snapshot holds them. */
-static int unlink_legacy(struct registry *reg)
+/* The store's directory listed from its start, on a descriptor of its own. */
+static int store_opendir(struct registry *reg, DIR **ret)
 {
 	int fd = fcntl(reg->dfd, F_DUPFD_CLOEXEC, 3);
 	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-	struct dirent *de;
-	int r = 0;
+	int r;
 
 	if (!d) {
 		r = negative_errno();
@@ -327,6 +341,19 @@ static int unlink_legacy(struct registry *reg)
 		return r;
 	}
 	rewinddir(d);
+	*ret = d;
+	return 0;
+}
+
+/* The records of the per-file layout, once the snapshot holds them. */
+static int unlink_legacy(struct registry *reg)
+{
+	struct dirent *de;
+	DIR *d = NULL;
+	int r = store_opendir(reg, &d);
+
+	if (r < 0)
+		return r;
 	while ((de = readdir(d)))
 		if (de->d_name[0] != '.' && endswith(de->d_name, REC_SUFFIX) &&
 		    unlinkat(reg->dfd, de->d_name, 0) < 0 && errno != ENOENT && r >= 0)
@@ -605,13 +632,9 @@ static int load_snapshot(struct registry *reg, char **msgs, size_t *skipped)
 
 	if (!reg->ro)
 		(void) unlinkat(reg->dfd, SNAP_TMP, 0); /* a compaction cut short */
-	fd = openat(reg->dfd, SNAP, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0)
-		return errno == ENOENT ? 0 : negative_errno();
-	if (fstat(fd, &st) < 0)
-		return negative_errno();
-	if (!S_ISREG(st.st_mode))
-		return -EBADFD;
+	r = open_regular(reg, SNAP, O_RDONLY, false, &fd, &st);
+	if (r < 0 || fd < 0)
+		return r;
 	r = replay_file(reg, SNAP, fd, msgs, skipped, &e);
 	reg->slen = e.total;
 	return r;
@@ -691,17 +714,12 @@ static int load_record(struct registry *reg, const char *name, char **msgs)
 /* The per-file layout (DIR/ID.json) of versions before the journal. */
 static int load_records(struct registry *reg, char **msgs, size_t *skipped)
 {
-	int fd = fcntl(reg->dfd, F_DUPFD_CLOEXEC, 3);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
 	struct dirent *de;
-	int r = 0;
+	DIR *d = NULL;
+	int r = store_opendir(reg, &d);
 
-	if (!d) {
-		r = negative_errno();
-		closep(&fd);
+	if (r < 0)
 		return r;
-	}
-	rewinddir(d);
 	while (r >= 0 && (de = readdir(d))) {
 		/* a write interrupted by a kill leaves its tmp file: nothing else reads those */
 		if (de->d_name[0] == '.' && endswith(de->d_name, REC_TMP_SUFFIX)) {
