@@ -219,17 +219,21 @@ int proto_decode_request(const char *buf, size_t len, struct qos_request *ret, c
 	return 0;
 }
 
+/* fd is non-blocking: send first, wait only when the socket is full */
 static int send_all(int fd, const char *p, size_t len, uint64_t deadline)
 {
 	while (len > 0) {
-		ssize_t n;
-		int r = fd_wait(fd, POLLOUT, deadline);
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
 
-		if (r < 0)
-			return r;
-		n = send(fd, p, len, MSG_NOSIGNAL);
+		if (n < 0 && errno == EAGAIN) {
+			int r = fd_wait(fd, POLLOUT, deadline);
+
+			if (r < 0)
+				return r;
+			continue;
+		}
 		if (n < 0) {
-			if (errno == EINTR || errno == EAGAIN)
+			if (errno == EINTR)
 				continue;
 			return negative_errno();
 		}
@@ -244,11 +248,20 @@ int proto_call(const char *sock, const char *req, int timeout_ms, char **ret)
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	uint64_t deadline = now_usec() + (uint64_t) timeout_ms * 1000;
 	_cleanup_close_ int fd = -1;
+	_cleanup_free_ char *msg = NULL;
+	size_t len = strlen(req);
 	int r;
 
 	if (strlen(sock) >= sizeof(sa.sun_path))
 		return -ENAMETOOLONG;
 	strcpy(sa.sun_path, sock);
+	/* the request and the newline qosd answers at, in one send (issue 16: syscalls of the
+	 * hook on every container start) */
+	msg = malloc(len + 1);
+	if (!msg)
+		return -ENOMEM;
+	memcpy(msg, req, len);
+	msg[len] = '\n';
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return negative_errno();
@@ -259,9 +272,7 @@ int proto_call(const char *sock, const char *req, int timeout_ms, char **ret)
 		if (r < 0)
 			return r;
 	}
-	r = send_all(fd, req, strlen(req), deadline);
-	if (r >= 0)
-		r = send_all(fd, "\n", 1, deadline);
+	r = send_all(fd, msg, len + 1, deadline);
 	if (r < 0)
 		return r;
 	shutdown(fd, SHUT_WR);
