@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 #include <getopt.h>
-#include <jansson.h>
 #include <stdarg.h>
 
 #include "config.h"
@@ -256,35 +255,13 @@ int hook_parse_argv(int argc, char **argv, struct hook_args *a, bool fallback)
 
 /* ---- the state ---- */
 
-/* The plain form's options, put through the same decoder as a runtime's state. */
-static int plain_state(struct hook_args *a, char **ret_error)
-{
-	json_auto_t *o = json_pack("{s:s,s:s,s:I,s:{}}", "ociVersion", "1.0.0", "id", a->id, "pid",
-				   (json_int_t) a->pid, "annotations");
-	json_t *an = json_object_get(o, "annotations");
-	_cleanup_free_ char *text = NULL;
-
-	if (!o ||
-	    (a->tenant &&
-	     json_object_set_new(an, OCI_ANNOTATION_TENANT, json_string(a->tenant)) < 0) ||
-	    (a->cls && json_object_set_new(an, OCI_ANNOTATION_CLASS, json_string(a->cls)) < 0) ||
-	    (a->dir && json_object_set_new(an, OCI_ANNOTATION_DISK_DIR, json_string(a->dir)) < 0)) {
-		*ret_error = strdup("an option is not valid UTF-8 text");
-		return -EINVAL;
-	}
-	text = json_dumps(o, JSON_COMPACT);
-	if (!text)
-		return -ENOMEM;
-	return oci_state_parse(text, strlen(text), &a->st, ret_error);
-}
-
 int hook_load_state(struct hook_args *a)
 {
 	_cleanup_free_ char *err = NULL;
 	int r;
 
 	if (a->plain)
-		r = plain_state(a, &err);
+		r = oci_state_plain(a->id, a->pid, a->tenant, a->cls, a->dir, &a->st, &err);
 	else {
 		r = oci_state_read(STDIN_FILENO, OCI_STATE_MAX, a->deadline, &a->raw, &a->raw_len);
 		if (r == -EFBIG)

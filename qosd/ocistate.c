@@ -63,12 +63,8 @@ static int parse_version(json_t *o, struct oci_state *s, char **ret_error)
 	return 0;
 }
 
-static int parse_id(json_t *o, struct oci_state *s, char **ret_error)
+static int check_id(const struct oci_state *s, char **ret_error)
 {
-	int r = get_str(o, "id", 4096, &s->id, ret_error);
-
-	if (r < 0)
-		return r;
 	if (!s->id)
 		return fail(ret_error, -EINVAL, strdup("no container \"id\""));
 	if (name_validate(s->id, ID_MAX) < 0)
@@ -78,6 +74,13 @@ static int parse_id(json_t *o, struct oci_state *s, char **ret_error)
 				      "cgroup file name)",
 				      s->id, ID_MAX));
 	return 0;
+}
+
+static int parse_id(json_t *o, struct oci_state *s, char **ret_error)
+{
+	int r = get_str(o, "id", 4096, &s->id, ret_error);
+
+	return r < 0 ? r : check_id(s, ret_error);
 }
 
 static int parse_pid(json_t *o, struct oci_state *s, char **ret_error)
@@ -124,6 +127,25 @@ static int other_annotations(json_t *a, struct oci_state *s)
 	return 0;
 }
 
+/* qosd.io/tenant, qosd.io/class and qosd.io/disk-dir, whichever way they came */
+static int check_annotations(const struct oci_state *s, char **ret_error)
+{
+	if (s->tenant && name_validate(s->tenant, TENANT_MAX) < 0)
+		return fail(ret_error, -EINVAL,
+			    strprintf(OCI_ANNOTATION_TENANT "=\"%.64s\" is not a valid tenant name",
+				      s->tenant));
+	if (s->cls && name_validate(s->cls, CLASS_MAX) < 0)
+		return fail(ret_error, -EINVAL,
+			    strprintf(OCI_ANNOTATION_CLASS "=\"%.80s\" is not a valid class name",
+				      s->cls));
+	if (s->disk_dir && !path_ok(s->disk_dir))
+		return fail(ret_error, -EINVAL,
+			    strprintf(OCI_ANNOTATION_DISK_DIR
+				      "=\"%.128s\": give an absolute path without \"..\"",
+				      s->disk_dir));
+	return 0;
+}
+
 static int parse_annotations(json_t *o, struct oci_state *s, char **ret_error)
 {
 	json_t *a = json_object_get(o, "annotations");
@@ -143,20 +165,7 @@ static int parse_annotations(json_t *o, struct oci_state *s, char **ret_error)
 	r = other_annotations(a, s);
 	if (r < 0)
 		return fail(ret_error, r, NULL);
-	if (s->tenant && name_validate(s->tenant, TENANT_MAX) < 0)
-		return fail(ret_error, -EINVAL,
-			    strprintf(OCI_ANNOTATION_TENANT "=\"%.64s\" is not a valid tenant name",
-				      s->tenant));
-	if (s->cls && name_validate(s->cls, CLASS_MAX) < 0)
-		return fail(ret_error, -EINVAL,
-			    strprintf(OCI_ANNOTATION_CLASS "=\"%.80s\" is not a valid class name",
-				      s->cls));
-	if (s->disk_dir && !path_ok(s->disk_dir))
-		return fail(ret_error, -EINVAL,
-			    strprintf(OCI_ANNOTATION_DISK_DIR
-				      "=\"%.128s\": give an absolute path without \"..\"",
-				      s->disk_dir));
-	return 0;
+	return check_annotations(s, ret_error);
 }
 
 static int parse_object(json_t *o, struct oci_state *s, char **ret_error)
@@ -207,4 +216,44 @@ int oci_state_parse(const char *buf, size_t len, struct oci_state *ret, char **r
 int oci_state_read(int fd, size_t max, uint64_t deadline, char **ret, size_t *ret_len)
 {
 	return read_fd_full(fd, max, deadline, ret, ret_len);
+}
+
+/* What the JSON path's get_str() holds a string to: at most 4095 bytes, UTF-8 (the text goes
+ * on to qosd as JSON) */
+static int check_text(const char *v, char **ret_error)
+{
+	json_t *j = strlen(v) <= 4095 ? json_string(v) : NULL;
+
+	if (!j)
+		return fail(ret_error, -EINVAL,
+			    strdup("an option is longer than 4095 bytes or not valid UTF-8 text"));
+	json_decref(j);
+	return 0;
+}
+
+int oci_state_plain(const char *id, int64_t pid, const char *tenant, const char *cls,
+		    const char *disk_dir, struct oci_state *ret, char **ret_error)
+{
+	struct oci_state s = { .pid = pid };
+	int r = 0;
+
+	*ret_error = NULL;
+	if (pid < 0 || pid > OCI_PID_MAX)
+		return fail(ret_error, -EINVAL, strdup("\"pid\" is not a process id"));
+	if (!(s.version = strdup("1.0.0")) || !(s.id = strdup(id)) ||
+	    (tenant && !(s.tenant = strdup(tenant))) || (cls && !(s.cls = strdup(cls))) ||
+	    (disk_dir && !(s.disk_dir = strdup(disk_dir))))
+		r = -ENOMEM;
+	if (r >= 0)
+		r = check_id(&s, ret_error);
+	if (r >= 0)
+		r = check_annotations(&s, ret_error);
+	if (r >= 0 && disk_dir)
+		r = check_text(disk_dir, ret_error);
+	if (r < 0) {
+		oci_state_done(&s);
+		return r;
+	}
+	*ret = s;
+	return 0;
 }

@@ -31,6 +31,10 @@ struct oci_state {
  * returns -EINVAL (or -EFBIG, -ENOMEM) with *ret_error (malloc'd) saying what is wrong, and
  * leaves *ret untouched. */
 int oci_state_parse(const char *buf, size_t len, struct oci_state *ret, char **ret_error);
+/* The same struct from qos-hook's plain options (--id, --pid, --tenant, --class, --dir), held
+ * to the same rules as a state's fields, without a JSON text in between. pid 0: none. */
+int oci_state_plain(const char *id, int64_t pid, const char *tenant, const char *cls,
+		    const char *disk_dir, struct oci_state *ret, char **ret_error);
 void oci_state_done(struct oci_state *s);
 
 /* Read fd to EOF, at most max bytes, waiting with poll() until deadline (CLOCK_MONOTONIC usec,

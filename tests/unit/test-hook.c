@@ -288,6 +288,59 @@ static void cgroup_rule(void **state)
 	assert_false(allowed(&a, "/", "root cgroup"));
 }
 
+/* qos-hook's plain options go through the same field rules as a state, without JSON in between
+ * (issue 16); a refusal leaves ret untouched. */
+static void plain_refused(const char *id, int64_t pid, const char *tenant, const char *cls,
+			  const char *dir, const char *want)
+{
+	struct oci_state s = { .id = (char *) 0x1 };
+	_cleanup_free_ char *err = NULL;
+	int r = oci_state_plain(id, pid, tenant, cls, dir, &s, &err);
+
+	if (r != -EINVAL || !err || !strstr(err, want))
+		fail_msg("plain %s/%s/%s/%s: got %d \"%s\", want \"%s\"", id, tenant, cls, dir, r,
+			 err ? err : "(null)", want);
+	assert_ptr_equal(s.id, (char *) 0x1);
+}
+
+static void plain_options(void **state)
+{
+	struct oci_state s;
+	_cleanup_free_ char *err = NULL, *long_dir = calloc(1, 4098);
+
+	assert_int_equal(oci_state_plain("c1", 8365, "acme", "gold", "/var/lib/c1", &s, &err), 0);
+	assert_null(err);
+	assert_string_equal(s.version, "1.0.0");
+	assert_string_equal(s.id, "c1");
+	assert_int_equal(s.pid, 8365);
+	assert_string_equal(s.tenant, "acme");
+	assert_string_equal(s.cls, "gold");
+	assert_string_equal(s.disk_dir, "/var/lib/c1");
+	assert_null(s.bundle);
+	assert_int_equal(s.n_annotations, 0);
+	oci_state_done(&s);
+	assert_int_equal(oci_state_plain("c2", 0, NULL, NULL, NULL, &s, &err), 0);
+	assert_null(s.tenant);
+	assert_int_equal(s.pid, 0);
+	oci_state_done(&s);
+
+	plain_refused("../x", 1, NULL, NULL, NULL, "invalid container id");
+	plain_refused("release_agent", 1, NULL, NULL, NULL, "invalid container id");
+	plain_refused("c", 4194305, NULL, NULL, NULL, "process id");
+	plain_refused("c", 1, "a/b", NULL, NULL, "not a valid tenant name");
+	plain_refused("c", 1, NULL, "..", NULL, "not a valid class name");
+	plain_refused("c", 1, NULL, NULL, "rel/dir", "absolute path");
+	plain_refused("c", 1, NULL, NULL, "/a/../b", "absolute path");
+	plain_refused("c", 1, NULL, NULL, "/a/\xff\xfe", "UTF-8");
+	assert_non_null(long_dir);
+	long_dir[0] = '/';
+	memset(long_dir + 1, 'd', 4095);
+	plain_refused("c", 1, NULL, NULL, long_dir, "longer than 4095");
+	long_dir[4095] = 0;
+	assert_int_equal(oci_state_plain("c3", 1, NULL, NULL, long_dir, &s, &err), 0);
+	oci_state_done(&s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -300,6 +353,7 @@ int main(void)
 		cmocka_unit_test(hostile_ids),
 		cmocka_unit_test(bad_pids),
 		cmocka_unit_test(bad_bundles_and_annotations),
+		cmocka_unit_test(plain_options),
 		cmocka_unit_test(read_to_eof),
 		cmocka_unit_test(read_too_much),
 		cmocka_unit_test(read_deadline),
