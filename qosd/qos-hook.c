@@ -12,6 +12,7 @@
 #include <limits.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 
 #include "config.h"
@@ -227,6 +228,16 @@ static int run(struct hook_args *a, int argc, char **argv)
 	return exec_applier(a, argc, argv, why ?: "?");
 }
 
+/* jansson seeds its hash (keys of a hostile state) from /dev/urandom, open + read + close, at
+ * its first object; one getrandom does the same (a failure leaves jansson to its own way) */
+static void seed_json(void)
+{
+	uint32_t seed = 0;
+
+	if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) == sizeof(seed) && seed)
+		json_object_seed(seed);
+}
+
 int main(int argc, char **argv)
 {
 	struct hook_args a = { 0 };
@@ -240,6 +251,7 @@ int main(int argc, char **argv)
 	/* a backstop: whatever blocks, the runtime gets an answer (the hook has no children); it
 	 * stays armed across the exec of the applier */
 	alarm((unsigned) (a.timeout_usec / 1000000) + 2);
+	seed_json();
 	r = hook_load_state(&a);
 	if (r >= 0)
 		r = run(&a, argc, argv);
