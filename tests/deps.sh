@@ -3,8 +3,9 @@
 # Idempotent and quiet when everything is there.
 set -euo pipefail
 
+# libc6-dev and libjansson-dev also hold libc.a and libjansson.a: make links qos-hook static with them
 PKGS=(
-	build-essential pkg-config clang clang-format
+	build-essential libc6-dev pkg-config clang clang-format
 	libsystemd-dev libinih-dev libjansson-dev libnl-3-dev libnl-route-3-dev libudev-dev
 	libcmocka-dev libcgroup-dev cgroup-tools
 	iproute2 iperf3 runc busybox-static jq cpio kmod util-linux procps e2fsprogs xfsprogs

@@ -148,3 +148,5 @@ verdict key-names "a policy key name spelled outside qosd/keys.c (use enum qos_k
 
 # Hardened build: PIE, full RELRO, stack protector, FORTIFY_SOURCE, read from the binaries.
 tests/check-hardening.sh "${B:-build/san}"
+# qos-hook static by default, dynamic with HOOK_STATIC=0 and SAN=1 (make's link lines)
+tests/check-hook-link.sh
