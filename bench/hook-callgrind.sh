@@ -4,7 +4,9 @@
 # build), and of a static no-op for scale. Instruction counts do not move with the machine's load,
 # unlike the wall clock. Needs root and cgroup v1 or v2; everything is named qosd-bench-<pid>-...
 # and removed on exit. Output: "NAME instructions" lines; profiles in $QB_OUT (default a temp dir,
-# kept) for callgrind_annotate.
+# kept) for callgrind_annotate. QB_PERF=N (200 when set empty; 0: off) adds, for each binary,
+# `perf stat -r N` of page faults and task-clock (this host's PMU gives no instruction counts):
+# "NAME faults F task-clock-ms T". Page faults do not move with the load either.
 set -u
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 B=${B:-build/rel}
@@ -48,6 +50,20 @@ for _ in $(seq 100); do "$SRC/$B/qosctl" -s "$T/s" list >/dev/null 2>&1 && break
 cc -O2 -static -o "$T/noop" "$SRC/bench/noop.c" || exit 1
 valgrind --tool=callgrind --callgrind-out-file="$OUT/noop.out" "$T/noop" 2>"$OUT/noop.err"
 echo "static-no-op $(awk '/Collected/ { print $4 }' "$OUT/noop.err")"
+PERF_N=${QB_PERF-0}
+PERF_N=${PERF_N:-200}
+((PERF_N > 0)) && ! command -v perf >/dev/null && { echo "hook-callgrind: QB_PERF: perf is not installed (linux-perf)" >&2; exit 1; }
+# perfstat NAME CMD...: page faults and task-clock of CMD, PERF_N runs
+perfstat() {
+	local name=$1
+	shift
+	((PERF_N > 0)) || return 0
+	perf stat -x, -e page-faults,task-clock -r "$PERF_N" -o "$OUT/$name.perf" "$@" >/dev/null 2>&1 ||
+		{ echo "hook-callgrind: perf stat of $name failed" >&2; return 1; }
+	awk -F, -v n="$name" '$3 == "page-faults" { f = $1 } $3 == "task-clock" { t = $1 }
+		END { printf "%s faults %s task-clock-ms %.3f\n", n, f, t }' "$OUT/$name.perf"
+}
+perfstat static-no-op "$T/noop"
 i=0
 for hook in "$@"; do
 	i=$((i + 1))
@@ -61,6 +77,7 @@ for hook in "$@"; do
 		exit 1
 	fi
 	echo "$name $(awk '/Collected/ { print $4 }' "$OUT/$name.err")"
+	perfstat "$name" "$hook" "${args[@]}" --id "c$i" --pid "$SP" --tenant bench --class std || exit 1
 	"$hook" "${args[@]}" --id "c$i" --release || exit 1
 done
 echo "profiles: $OUT (callgrind_annotate FILE)"
