@@ -7,6 +7,12 @@
 # kept) for callgrind_annotate. QB_PERF=N (200 when set empty; 0: off) adds, for each binary,
 # `perf stat -r N` of page faults and task-clock (this host's PMU gives no instruction counts):
 # "NAME faults F task-clock-ms T". Page faults do not move with the load either.
+# Beside the hooks, "bare-client" (bench/hookone.c, linked as qos-hook is): a program that sends
+# the same register request and does nothing else, the floor of any hook's own work.
+# QB_WALL=N adds wall-clock medians (fork + exec to exit, N runs) of the no-op, the bare client
+# and each hook, interleaved, QB_WALL_ROUNDS times (3): "wall NAME median p99" in microseconds.
+# Each re-registers one container, so qosd's share is the same for all (and smaller than a first
+# registration's); the differences are the programs'. Wall medians move with the load.
 set -u
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 B=${B:-build/rel}
@@ -64,6 +70,15 @@ perfstat() {
 		END { printf "%s faults %s task-clock-ms %.3f\n", n, f, t }' "$OUT/$name.perf"
 }
 perfstat static-no-op "$T/noop"
+cc -std=gnu11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -static-pie -fPIE -o "$T/hookone" "$SRC/bench/hookone.c" || exit 1
+REQ0=$(printf '{"cmd":"register","id":"c0","pid":%d,"tenant":"bench","class":"std"}' "$SP")
+if ! valgrind --tool=callgrind --callgrind-out-file="$OUT/bare-client.out" "$T/hookone" call \
+	"$T/s" "$REQ0" 2>"$OUT/bare-client.err"; then
+	echo "hook-callgrind: the bare client's register failed" >&2
+	exit 1
+fi
+echo "bare-client $(awk '/Collected/ { print $4 }' "$OUT/bare-client.err")"
+perfstat bare-client "$T/hookone" call "$T/s" "$REQ0" || exit 1
 i=0
 for hook in "$@"; do
 	i=$((i + 1))
@@ -79,5 +94,21 @@ for hook in "$@"; do
 	echo "$name $(awk '/Collected/ { print $4 }' "$OUT/$name.err")"
 	perfstat "$name" "$hook" "${args[@]}" --id "c$i" --pid "$SP" --tenant bench --class std || exit 1
 	"$hook" "${args[@]}" --id "c$i" --release || exit 1
+done
+WALL_N=${QB_WALL:-0}
+for ((round = 1; WALL_N > 0 && round <= ${QB_WALL_ROUNDS:-3}; round++)); do
+	wall() { # wall NAME CMD...
+		local name=$1
+		shift
+		"$T/hookone" time "$WALL_N" "$@" | awk -v n="$name" '{ print "wall " n " " $3 " " $4 }'
+	}
+	wall static-no-op "$T/noop" || exit 1
+	wall bare-client "$T/hookone" call "$T/s" "$REQ0" || exit 1
+	i=0
+	for hook in "$@"; do
+		i=$((i + 1))
+		wall "$i-$(basename "$hook")" "$hook" "${args[@]}" --id "w$i" --pid "$SP" --tenant bench \
+			--class std || exit 1
+	done
 done
 echo "profiles: $OUT (callgrind_annotate FILE)"

@@ -16,7 +16,7 @@ for p in qosd qosctl qos-hook qos-hook-apply; do
 	readelf -lW "$f" | grep -q GNU_RELRO || miss="$miss RELRO"
 	readelf -dW "$f" | grep -qE 'BIND_NOW|FLAGS_1.*NOW' || miss="$miss BIND_NOW"
 	syms=$(nm -D "$f" 2>/dev/null)
-	# a static PIE (make HOOK_STATIC=1) has no dynamic symbols: its own table says the same
+	# a static PIE (qos-hook by default) has no dynamic symbols: its own table says the same
 	readelf -lW "$f" | grep -q INTERP || syms=$(nm "$f" 2>/dev/null | sed 's/$/@/')
 	grep -q '__stack_chk_fail' <<<"$syms" || miss="$miss stack-protector"
 	grep -qE '__[a-z]+_chk@' <<<"$syms" || miss="$miss FORTIFY_SOURCE"

@@ -28,7 +28,7 @@ pidsmax() { qt_knob "$QT_CGP/$1" "${PIDS[@]}"; }
 heavy='libsystemd|libnl-|libinih|libudev|libgcrypt|liblzma|libzstd|libcap'
 libs=$(LD_TRACE_LOADED_OBJECTS=1 "$QOSHOOK" 2>&1)
 if ! grep -q '=>' <<<"$libs" && grep -q 'qos-hook: usage error' <<<"$libs"; then
-	# make HOOK_STATIC=1: no loader to list anything, so the program itself ran
+	# the default static link: no loader to list anything, so the program itself ran
 	pass fast-links-static
 else
 	check fast-links-jansson "qos-hook does not load libjansson: $libs" grep -q libjansson <<<"$libs"
