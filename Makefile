@@ -110,7 +110,7 @@ $(B)/qosctl: $(B)/obj/qosd/qosctl.o $(QOSCTL_SRCS:%.c=$(B)/obj/%.o) $(B)/libqos.
 # qos-hook runs on every container start: it is linked static by default, a static PIE (ASLR
 # kept) with glibc's libc.a (libc6-dev) and jansson's libjansson.a (libjansson-dev), when both
 # archives are there; dynamic otherwise, with HOOK_STATIC=0, and always with SAN=1. Static, it
-# loads nothing at start: 1.8x fewer instructions and 2.1x fewer page faults per registration
+# loads nothing at start: 2.4x fewer instructions and 2.1x fewer page faults per registration
 # than dynamic (bench/README.md, issue 16). The price: a glibc or jansson security update
 # reaches qos-hook only when it is rebuilt (runc, crun's static builds and Go programs ship
 # the same way). qosd, qosctl and qos-hook-apply stay dynamic.
