@@ -29,6 +29,16 @@ static void refused(const char *text, const char *want)
 	assert_ptr_equal(s.id, (char *) 0x1);
 }
 
+/* container c1 (pid 8365) of tenant acme, class gold, disk directory /var/lib/c1 */
+static void assert_c1(const struct oci_state *s)
+{
+	assert_string_equal(s->id, "c1");
+	assert_int_equal(s->pid, 8365);
+	assert_string_equal(s->tenant, "acme");
+	assert_string_equal(s->cls, "gold");
+	assert_string_equal(s->disk_dir, "/var/lib/c1");
+}
+
 static void runtime_spec_1_0_2_with_bundle(void **state)
 {
 	struct oci_state s;
@@ -42,13 +52,9 @@ static void runtime_spec_1_0_2_with_bundle(void **state)
 		      &s, &err),
 		0);
 	assert_string_equal(s.version, "1.0.2-dev");
-	assert_string_equal(s.id, "c1");
 	assert_string_equal(s.status, "creating");
-	assert_int_equal(s.pid, 8365);
 	assert_string_equal(s.bundle, "/run/b");
-	assert_string_equal(s.tenant, "acme");
-	assert_string_equal(s.cls, "gold");
-	assert_string_equal(s.disk_dir, "/var/lib/c1");
+	assert_c1(&s);
 	oci_state_done(&s);
 	assert_null(s.id);
 }
@@ -311,11 +317,7 @@ static void plain_options(void **state)
 	assert_int_equal(oci_state_plain("c1", 8365, "acme", "gold", "/var/lib/c1", &s, &err), 0);
 	assert_null(err);
 	assert_string_equal(s.version, "1.0.0");
-	assert_string_equal(s.id, "c1");
-	assert_int_equal(s.pid, 8365);
-	assert_string_equal(s.tenant, "acme");
-	assert_string_equal(s.cls, "gold");
-	assert_string_equal(s.disk_dir, "/var/lib/c1");
+	assert_c1(&s);
 	assert_null(s.bundle);
 	assert_int_equal(s.n_annotations, 0);
 	oci_state_done(&s);
