@@ -115,7 +115,7 @@ $(B)/qosctl: $(B)/obj/qosd/qosctl.o $(QOSCTL_SRCS:%.c=$(B)/obj/%.o) $(B)/libqos.
 # reaches qos-hook only when it is rebuilt (runc, crun's static builds and Go programs ship
 # the same way). qosd, qosctl and qos-hook-apply stay dynamic.
 HOOK_ARCHIVES_FOUND := $(shell for a in libc.a libjansson.a; do \
-	[ -f "$$($(CC) -print-file-name=$$a)" ] || exit 0; done; echo 1)
+	[ -f "$$($(CC) -print-file-name=$$a 2>/dev/null)" ] || exit 0; done; echo 1)
 HOOK_STATIC ?= $(if $(HOOK_ARCHIVES_FOUND),1,0)
 ifeq ($(HOOK_STATIC)$(SAN),10)
 ifeq ($(HOOK_ARCHIVES_FOUND),)
