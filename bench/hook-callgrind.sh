@@ -7,6 +7,8 @@
 # kept) for callgrind_annotate. QB_PERF=N (200 when set empty; 0: off) adds, for each binary,
 # `perf stat -r N` of page faults and task-clock (this host's PMU gives no instruction counts):
 # "NAME faults F task-clock-ms T". Page faults do not move with the load either.
+# "NAME-oci instructions": the same registration in the OCI form (createRuntime, a podman-like
+# state of about 600 bytes on stdin), as runtimes run the hook.
 # Beside the hooks, "bare-client" (bench/hookone.c, linked as qos-hook is): a program that sends
 # the same register request and does nothing else, the floor of any hook's own work.
 # QB_WALL=N adds wall-clock medians (fork + exec to exit, N runs) of the no-op, the bare client
@@ -79,6 +81,16 @@ if ! valgrind --tool=callgrind --callgrind-out-file="$OUT/bare-client.out" "$T/h
 fi
 echo "bare-client $(awk '/Collected/ { print $4 }' "$OUT/bare-client.err")"
 perfstat bare-client "$T/hookone" call "$T/s" "$REQ0" || exit 1
+# oci_state ID: what podman 4 hands a createRuntime hook (its usual annotations, a bundle path)
+oci_state() {
+	printf '{"ociVersion":"1.0.2-dev","id":"%s","status":"created","pid":%d,' "$1" "$SP"
+	printf '"bundle":"/var/lib/containers/storage/overlay-containers/%064d/userdata",' 0
+	printf '"annotations":{"io.container.manager":"libpod","io.kubernetes.cri-o.Created":'
+	printf '"2026-11-30T00:00:00.000000000Z","io.kubernetes.cri-o.TTY":"false",'
+	printf '"io.podman.annotations.autoremove":"FALSE","io.podman.annotations.init":"FALSE",'
+	printf '"io.podman.annotations.privileged":"FALSE","io.podman.annotations.publish-all":"FALSE",'
+	printf '"org.opencontainers.image.stopSignal":"15","qosd.io/tenant":"bench","qosd.io/class":"std"}}'
+}
 i=0
 for hook in "$@"; do
 	i=$((i + 1))
@@ -94,6 +106,16 @@ for hook in "$@"; do
 	echo "$name $(awk '/Collected/ { print $4 }' "$OUT/$name.err")"
 	perfstat "$name" "$hook" "${args[@]}" --id "c$i" --pid "$SP" --tenant bench --class std || exit 1
 	"$hook" "${args[@]}" --id "c$i" --release || exit 1
+	# the OCI form, as runc, crun, podman and CRI-O run it: a podman-like state on stdin
+	oci_state "o$i" >"$T/state.json"
+	if ! valgrind --tool=callgrind --callgrind-out-file="$OUT/$name-oci.out" "$hook" "${args[@]}" \
+		createRuntime <"$T/state.json" 2>"$OUT/$name-oci.err"; then
+		echo "hook-callgrind: $hook createRuntime failed:" >&2
+		grep -v '^==' "$OUT/$name-oci.err" >&2
+		exit 1
+	fi
+	echo "$name-oci $(awk '/Collected/ { print $4 }' "$OUT/$name-oci.err") ($(wc -c <"$T/state.json")-byte state)"
+	"$hook" "${args[@]}" --id "o$i" --release || exit 1
 done
 WALL_N=${QB_WALL:-0}
 for ((round = 1; WALL_N > 0 && round <= ${QB_WALL_ROUNDS:-3}; round++)); do
