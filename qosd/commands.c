@@ -524,7 +524,7 @@ static int take_annotations(struct manager *m, struct container *c, const struct
 /* The container's cgroup: given, or the pid's (and then, on v1, its path in every hierarchy:
  * runc without cgroupsPath puts it under its caller's cgroup in each). */
 static int register_cgroup(struct manager *m, const struct qos_request *req, char **ret,
-			   struct cg_paths *hier, char **msg)
+			   struct cg_paths *hier, struct cg_dirs *dirs, char **msg)
 {
 	if (req->cgroup)
 		*ret = strdup(req->cgroup);
@@ -538,7 +538,7 @@ static int register_cgroup(struct manager *m, const struct qos_request *req, cha
 		return -ENOMEM;
 	if (!manager_cgroups_allowed(m, *ret, hier, msg))
 		return -EPERM;
-	if (!cg_exists(m->env.cg, *ret)) {
+	if (cg_dirs_exists(m->env.cg, dirs, *ret) <= 0) {
 		*msg = strprintf("cgroup %s does not exist", *ret);
 		return -ENOENT;
 	}
@@ -591,10 +591,15 @@ static char *cmd_register(struct manager *m, const struct qos_request *req,
 {
 	_cleanup_free_ char *msg = NULL, *cgpath = NULL, *dir = NULL;
 	_cleanup_(cg_paths_done) struct cg_paths hier = { 0 };
+	_cleanup_(cg_dirs_done) struct cg_dirs dirs;
 	struct qos_report r = { 0 };
 	struct container *c;
 	json_t *o;
-	int k = register_cgroup(m, req, &cgpath, &hier, &msg);
+	int k;
+
+	/* its directories are opened once: the check here, the reconcile's check and the apply */
+	cg_dirs_init(&dirs);
+	k = register_cgroup(m, req, &cgpath, &hier, &dirs, &msg);
 
 	/* stored fields meet the rule the state records are loaded with */
 	if (k >= 0 && req->dir)
@@ -627,7 +632,16 @@ static char *cmd_register(struct manager *m, const struct qos_request *req,
 	manager_watch_exit(m, c);
 	registry_touch(m->reg, c);
 	m->state_dirty = true;
-	k = manager_reconcile(m, c, &r);
+	k = manager_reconcile_dirs(m, c, &dirs, &r);
+	/* its directory was opened once, for the check above: an apply that failed may mean the
+	 * cgroup went since, which a fresh open tells (only then: no second open on success) */
+	if (k == 0 && (r.retry || report_errors(&r) > 0) &&
+	    cg_check_exists(m->env.cg, cgpath) == 0) {
+		report_done(&r);
+		log_debug("container %s: cgroup %s went during its registration", req->id, cgpath);
+		manager_forget(m, c);
+		k = 1;
+	}
 	if (k == 1) {
 		/* its cgroup went away between the check above and now: c is freed */
 		msg = strprintf("cgroup %s vanished while %s was being registered", cgpath,
@@ -715,6 +729,9 @@ int manager_handle_request(void *userdata, const struct qos_request *req,
 		*ret = manager_observe_request(m, req); /* observe.c: stats, explain, plan */
 	}
 	explain_after_request(m, req, peer, *ret); /* who set an override, for explain */
+	if (*ret)
+		m->trim_kib +=
+			strlen(*ret) / 1024; /* a list of thousands: on_post trims after it */
 	if (m->state_dirty)
 		manager_save_state_later(m);
 	return *ret ? 0 : -ENOMEM;

@@ -41,7 +41,8 @@ struct manager {
 	bool state_dirty, tenants_dirty;
 	size_t n_dirty; /* containers with dirty set: a pass stops scanning once it met them all */
 	struct sd_event_source *post_src; /* gives freed heap back after large work (on_post) */
-	uint64_t trim_cpu; /* qosd's CPU time (usec) when on_post last looked at the heap */
+	uint64_t trim_reconciles; /* counters.reconciles when on_post last looked at the heap */
+	size_t trim_kib; /* KiB of replies and metrics pages made since then */
 	uint64_t retry_at; /* earliest pending retry (CLOCK_MONOTONIC usec), 0 = none */
 	struct sd_event_source *save_src; /* a rate-limited state save (manager_save_state_later) */
 	uint64_t saved_at; /* last successful state save (CLOCK_MONOTONIC usec) */
@@ -65,6 +66,11 @@ void manager_mark_all_dirty(struct manager *m);
  * released, retried later), else 0. With ret_report, the report is handed to the caller (who
  * frees it; empty unless 0 was returned). */
 int manager_reconcile(struct manager *m, struct container *c, struct qos_report *ret_report);
+struct cg_dirs;
+/* The same with c's cgroup directories already opened for this request (dirs: of c->cgpath, or
+ * empty); what it opens stays in dirs for the caller to close (cg_dirs_done). */
+int manager_reconcile_dirs(struct manager *m, struct container *c, struct cg_dirs *dirs,
+			   struct qos_report *ret_report);
 /* Report of what the kernel has for c, read only (qosctl show). */
 int manager_inspect(struct manager *m, struct container *c, struct qos_report *ret,
 		    char **ret_cpu_note);
