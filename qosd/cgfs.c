@@ -231,46 +231,86 @@ int cgfs_read(int dirfd, const char *knob, char **ret)
 	return read_fd(fd, false, ret);
 }
 
-int cgfs_read_keep(int dirfd, const char *knob, char **ret, int *ret_fd)
+int cgfs_knob_open(int dirfd, const char *knob, bool writable, bool plain, struct cgfs_knob *ret,
+		   char **ret_text)
 {
 	_cleanup_close_ int fd = -1;
 	int r;
 
-	r = open_knob(dirfd, knob, O_RDONLY, &fd);
+	if (writable && !cgfs_knob_allowed(knob))
+		return -EPERM;
+	r = open_knob(dirfd, knob, writable ? O_RDWR : O_RDONLY, &fd);
+	/* refused for writing only (a read-only mount, a file mode): read now, and the write by
+	 * name (cgfs_write) says why it fails */
+	if (writable && (r == -EACCES || r == -EPERM || r == -EROFS)) {
+		writable = false;
+		r = open_knob(dirfd, knob, O_RDONLY, &fd);
+	}
 	if (r >= 0)
-		r = read_fd(fd, false, ret);
+		r = read_fd(fd, false, ret_text);
 	if (r < 0)
 		return r;
-	*ret_fd = TAKE_FD(fd);
+	*ret = (struct cgfs_knob){ .fd = TAKE_FD(fd), .rw = writable, .plain = plain };
 	return 0;
 }
 
-int cgfs_reread(int fd, char **ret)
+int cgfs_knob_reread(const struct cgfs_knob *k, char **ret)
 {
-	return read_fd(fd, true, ret);
+	return read_fd(k->fd, true, ret);
 }
 
-/* An empty value is written as "\n": a zero-length write(2) may never reach the kernel handler. */
+void cgfs_knob_close(struct cgfs_knob *k)
+{
+	if (k->fd >= 0)
+		close(k->fd);
+	*k = CGFS_KNOB_NONE;
+}
+
+/* The value to write: an empty one as "\n" (a zero-length write(2) may never reach the kernel
+ * handler). */
+static const char *write_text(const char *value)
+{
+	return value && *value ? value : "\n";
+}
+
+static int write_all_once(int fd, const char *v, bool at_start)
+{
+	size_t len = strlen(v);
+	ssize_t n = at_start ? pwrite(fd, v, len, 0) : write(fd, v, len);
+
+	if (n < 0)
+		return negative_errno();
+	return (size_t) n == len ? 0 : -EIO;
+}
+
+int cgfs_knob_write(const struct cgfs_knob *k, const char *value)
+{
+	const char *v = write_text(value);
+	int r;
+
+	if (k->fd < 0 || !k->rw)
+		return -EBADF;
+	r = write_all_once(k->fd, v, true);
+	if (r >= 0 && k->plain && ftruncate(k->fd, (off_t) strlen(v)) < 0)
+		r = negative_errno();
+	if (r >= 0)
+		log_debug("cgfs: wrote \"%s\" to an open knob", value ? value : "");
+	return r;
+}
+
 int cgfs_write(int dirfd, const char *knob, const char *value)
 {
 	_cleanup_close_ int fd = -1;
-	const char *v = value && *value ? value : "\n";
-	size_t len = strlen(v);
-	ssize_t n;
 	int r;
 
 	if (!cgfs_knob_allowed(knob))
 		return -EPERM;
 	r = open_knob(dirfd, knob, O_WRONLY | O_TRUNC, &fd);
-	if (r < 0)
-		return r;
-	n = write(fd, v, len);
-	if (n < 0)
-		return negative_errno();
-	if ((size_t) n != len)
-		return -EIO;
-	log_debug("cgfs: wrote \"%s\" to %s", value ? value : "", knob);
-	return 0;
+	if (r >= 0)
+		r = write_all_once(fd, write_text(value), false);
+	if (r >= 0)
+		log_debug("cgfs: wrote \"%s\" to %s", value ? value : "", knob);
+	return r;
 }
 
 int cgfs_mkdir(int dirfd, const char *relpath)

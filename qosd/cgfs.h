@@ -17,12 +17,28 @@ int cgfs_open_dir(int dirfd, const char *relpath, int *ret_fd);
 /* Read a knob file below dirfd; trailing newline removed. ret is malloc'd. */
 int cgfs_read(int dirfd, const char *knob, char **ret);
 
-/* The same, keeping the knob open: *ret_fd for cgfs_reread() (the read-back after a write, one
- * open per knob and pass instead of two). The caller closes it. */
-int cgfs_read_keep(int dirfd, const char *knob, char **ret, int *ret_fd);
-/* Read the knob of an fd from cgfs_read_keep() again from the start: the kernel generates the
- * text anew (seq_file), a plain file is read as it is now. */
-int cgfs_reread(int fd, char **ret);
+/* A knob held open from the read before a write to the read-back after it: one open per knob
+ * and pass (open, read, write, read back, close). */
+struct cgfs_knob {
+	int fd; /* -1: none */
+	bool rw; /* opened read-write (an allow-listed knob) */
+	bool plain; /* a plain file of a fake tree, not a kernfs knob: a write truncates it */
+};
+#define CGFS_KNOB_NONE ((struct cgfs_knob){ .fd = -1 })
+
+/* Open knob below dirfd (as cgfs_read) and read it into *ret_text. writable: opened read-write
+ * for cgfs_knob_write(), -EPERM for a knob not on the allow-list. plain: dirfd is not on a
+ * cgroup mount (cg_root decides it once per hierarchy with statfs), so a write must truncate
+ * what a longer old value leaves behind; kernfs takes each write whole. */
+int cgfs_knob_open(int dirfd, const char *knob, bool writable, bool plain, struct cgfs_knob *ret,
+		   char **ret_text);
+/* Write value at offset 0 in one write(2) (an empty value as "\n"); -EBADF unless opened
+ * writable. */
+int cgfs_knob_write(const struct cgfs_knob *k, const char *value);
+/* Read the knob again from the start: the kernel generates the text anew (seq_file), a plain
+ * file is read as it is now. */
+int cgfs_knob_reread(const struct cgfs_knob *k, char **ret);
+void cgfs_knob_close(struct cgfs_knob *k);
 
 /* Write value to an allow-listed knob below dirfd in one write(2). -EPERM for a knob not on the
  * allow-list; the kernel's -errno otherwise. */

@@ -53,7 +53,7 @@ struct step {
 	const struct cg_knob_ver *kv;
 	size_t idx; /* report entry */
 	int fd; /* borrowed */
-	int kfd; /* the knob, kept open from the read before the write to the read-back; or -1 */
+	struct cgfs_knob k; /* kept open from the read before the write to the read-back */
 	enum qos_op op;
 	char *cur, *want;
 	bool write;
@@ -65,6 +65,7 @@ struct apply_ctx {
 	struct cg_root *root;
 	const char *cgpath;
 	const struct cg_paths *hier; /* v1 per-hierarchy paths, NULL = cgpath everywhere */
+	struct cg_dirs *dirs; /* the cgroup's directories, opened once per request: fd[] borrowed */
 	const struct qos_cg_limits *l;
 	bool dry_run;
 	struct qos_report *r;
@@ -484,7 +485,7 @@ static void open_dirs(struct apply_ctx *c)
 		if (c->dir_err[ctl] <= 0 || (!used[ctl] && !c->dry_run))
 			continue;
 		c->dir_err[ctl] =
-			cg_open(c->root, ctl, cg_paths_get(c->hier, ctl, c->cgpath), &c->fd[ctl]);
+			cg_dirs_get(c->root, c->dirs, ctl, c->cgpath, c->hier, &c->fd[ctl]);
 		if (c->dir_err[ctl] == -ENOENT && used[ctl])
 			report_retry(c->r, "cgroup %s not present in the %s hierarchy yet",
 				     cg_paths_get(c->hier, ctl, c->cgpath),
@@ -579,13 +580,6 @@ static void plan_none(struct apply_ctx *c, const struct cg_knob_desc *d)
 		c->ret = -EOPNOTSUPP;
 }
 
-static void close_kfd(struct step *s)
-{
-	if (s->kfd >= 0)
-		close(s->kfd);
-	s->kfd = -1;
-}
-
 /* Read the knob and decide what to write. LEAVE knobs are reported only in a dry run. */
 static void plan_knob(struct apply_ctx *c, const struct cg_knob_desc *d)
 {
@@ -602,16 +596,18 @@ static void plan_knob(struct apply_ctx *c, const struct cg_knob_desc *d)
 	*s = (struct step){ .d = d,
 			    .kv = kv,
 			    .fd = c->fd[d->ctrl],
-			    .kfd = -1,
+			    .k = CGFS_KNOB_NONE,
 			    .op = op,
 			    .sd = c->unit && kv->sdp != SDP_NONE };
+	/* a knob qosd may write is opened read-write: its read, write and read-back on one fd */
 	if (!c->dir_err[d->ctrl])
-		r = cgfs_read_keep(s->fd, kv->file, &s->cur, &s->kfd);
+		r = cgfs_knob_open(s->fd, kv->file, op != QOS_LEAVE && !c->dry_run && !s->sd,
+				   cg_hier_plain(c->root, d->ctrl), &s->k, &s->cur);
 	if (r < 0 && op == QOS_LEAVE)
 		return;
 	if (report_add_key(c->r, kv->key, kv->file, NULL) < 0) {
 		free(s->cur);
-		close_kfd(s);
+		cgfs_knob_close(&s->k);
 		c->ret = c->ret ? c->ret : -ENOMEM;
 		return;
 	}
@@ -645,7 +641,7 @@ static void plan_row(struct apply_ctx *c, const struct cg_knob_desc *d)
 
 	plan_knob(c, d);
 	if (c->n > n && !c->steps[n].write)
-		close_kfd(&c->steps[n]);
+		cgfs_knob_close(&c->steps[n].k);
 }
 
 static struct step *find_step(struct apply_ctx *c, const char *file)
@@ -685,7 +681,9 @@ static void commit(struct apply_ctx *c, struct step *s)
 		(void) knob_printf(&step_knob(c, s)->note, "dry run: would write %s", s->want);
 		return;
 	}
-	s->err = cgfs_write(s->fd, s->kv->file, s->want);
+	/* not opened read-write (systemd's knob falling back, a knob unreadable before): by name */
+	s->err =
+		s->k.rw ? cgfs_knob_write(&s->k, s->want) : cgfs_write(s->fd, s->kv->file, s->want);
 	if (!s->err) {
 		struct qos_knob *k = step_knob(c, s);
 
@@ -869,8 +867,8 @@ static void finish(struct apply_ctx *c, struct step *s)
 
 	if (!s->write || c->dry_run) {
 		k->applied = shown(s->kv->kind, TAKE_PTR(s->cur));
-	} else if ((rr = s->kfd >= 0 ? cgfs_reread(s->kfd, &now)
-				     : cgfs_read(s->fd, s->kv->file, &now)) >= 0) {
+	} else if ((rr = s->k.fd >= 0 ? cgfs_knob_reread(&s->k, &now)
+				      : cgfs_read(s->fd, s->kv->file, &now)) >= 0) {
 		if (!s->err && !same_value(s->kv->kind, now, s->want)) {
 			snprintf(buf, sizeof(buf), "the kernel reads back %s", now);
 			note_add(k, buf);
@@ -887,7 +885,7 @@ static void finish(struct apply_ctx *c, struct step *s)
 		fail_write(c, s);
 	free(s->cur);
 	free(s->want);
-	close_kfd(s);
+	cgfs_knob_close(&s->k);
 }
 
 int cg_apply(struct cg_root *root, const char *cgpath, const struct qos_cg_limits *l, bool dry_run,
@@ -899,16 +897,18 @@ int cg_apply(struct cg_root *root, const char *cgpath, const struct qos_cg_limit
 int cg_apply_paths(struct cg_root *root, const char *cgpath, const struct cg_paths *hier,
 		   const struct qos_cg_limits *l, bool dry_run, struct qos_report *r)
 {
-	return cg_apply_unit(root, NULL, NULL, false, cgpath, hier, l, dry_run, r);
+	return cg_apply_unit(root, NULL, NULL, false, cgpath, hier, NULL, l, dry_run, r);
 }
 
 int cg_apply_unit(struct cg_root *root, struct sdunit *sdu, const char *unit, bool fresh,
-		  const char *cgpath, const struct cg_paths *hier, const struct qos_cg_limits *l,
-		  bool dry_run, struct qos_report *r)
+		  const char *cgpath, const struct cg_paths *hier, struct cg_dirs *dirs,
+		  const struct qos_cg_limits *l, bool dry_run, struct qos_report *r)
 {
+	struct cg_dirs own;
 	struct apply_ctx c = { .root = root,
 			       .cgpath = cgpath,
 			       .hier = hier,
+			       .dirs = dirs ? dirs : &own,
 			       .l = l,
 			       .dry_run = dry_run,
 			       .r = r,
@@ -924,6 +924,8 @@ int cg_apply_unit(struct cg_root *root, struct sdunit *sdu, const char *unit, bo
 	if (ret < 0)
 		return ret;
 	c.v = cg_is_v2(root);
+	if (!dirs)
+		cg_dirs_init(&own);
 	open_dirs(&c);
 	find_disabled(&c);
 	for (size_t i = 0; i < ELEMENTSOF(knob_table); i++)
@@ -937,8 +939,7 @@ int cg_apply_unit(struct cg_root *root, struct sdunit *sdu, const char *unit, bo
 			commit(&c, &c.steps[i]);
 	for (size_t i = 0; i < c.n; i++)
 		finish(&c, &c.steps[i]);
-	for (int i = 0; i < _CG_CTRL_MAX; i++)
-		if (c.fd[i] >= 0)
-			close(c.fd[i]);
+	if (!dirs)
+		cg_dirs_done(&own);
 	return c.ret;
 }

@@ -10,6 +10,7 @@ struct cg_root {
 	int root_fd; /* O_PATH; on v2 the one hierarchy */
 	int fd[_CG_CTRL_MAX]; /* v1 hierarchy dirfds (-1: not mounted); unused on v2 */
 	char *hpath[_CG_CTRL_MAX]; /* v1 hierarchy paths, symlinks resolved */
+	bool plain[_CG_CTRL_MAX]; /* not on a cgroup mount (a fake tree): a knob write truncates */
 };
 
 /* Where every distribution mounts cgroups; elsewhere only the mount table knows. */
@@ -17,6 +18,10 @@ struct cg_root {
 
 /* A root with nothing open, path copied. */
 int cg_root_alloc(const char *path, struct cg_root **ret);
+
+/* Decide once, with fstatfs, which hierarchies are plain directories (a fake tree) rather than
+ * cgroup mounts. */
+void cg_root_detect_plain(struct cg_root *root);
 
 static inline void cg_root_freep(struct cg_root **p)
 {
@@ -32,4 +37,10 @@ static inline bool cg_is_v2(const struct cg_root *root)
 static inline int cg_hier_fd(const struct cg_root *root, enum cg_ctrl c)
 {
 	return cg_is_v2(root) ? root->root_fd : root->fd[c];
+}
+
+/* True if controller c's hierarchy is a plain directory tree (tests), not a cgroup mount. */
+static inline bool cg_hier_plain(const struct cg_root *root, enum cg_ctrl c)
+{
+	return root->plain[cg_is_v2(root) ? CG_CPU : c];
 }

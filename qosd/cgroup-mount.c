@@ -175,6 +175,7 @@ int cg_root_open_mounts(const char *mountinfo, struct cg_root **ret)
 		return -ENOMEDIUM;
 	if (r < 0)
 		return r;
+	cg_root_detect_plain(root);
 	log_debug("cgroup: %s from %s", cg_mode_name(root->mode), mountinfo);
 	*ret = TAKE_PTR(root);
 	return 0;

@@ -149,6 +149,23 @@ static enum cg_mode detect_mode(const struct cg_root *root)
 	return CG_LEGACY;
 }
 
+static bool fd_is_cgroupfs(int fd)
+{
+	struct statfs sfs;
+
+	return fstatfs(fd, &sfs) == 0 && ((unsigned long) sfs.f_type == CGROUP_SUPER_MAGIC ||
+					  (unsigned long) sfs.f_type == CGROUP2_SUPER_MAGIC);
+}
+
+void cg_root_detect_plain(struct cg_root *root)
+{
+	for (int c = 0; c < _CG_CTRL_MAX; c++) {
+		int fd = cg_hier_fd(root, c);
+
+		root->plain[c] = fd >= 0 && !fd_is_cgroupfs(fd);
+	}
+}
+
 int cg_root_open(const char *path, struct cg_root **ret)
 {
 	_cleanup_(cg_root_freep) struct cg_root *root = NULL;
@@ -171,7 +188,9 @@ int cg_root_open(const char *path, struct cg_root **ret)
 		return cg_root_open_mounts("/proc/self/mountinfo", ret);
 	if (r < 0)
 		return r;
-	log_debug("cgroup: %s is %s", path, cg_mode_name(root->mode));
+	cg_root_detect_plain(root);
+	log_debug("cgroup: %s is %s%s", path, cg_mode_name(root->mode),
+		  root->plain[CG_CPU] ? " (a plain directory tree, not a cgroup mount)" : "");
 	*ret = TAKE_PTR(root);
 	return 0;
 }
@@ -191,14 +210,60 @@ int cg_open(const struct cg_root *root, enum cg_ctrl c, const char *cgpath, int 
 	return cgfs_open_dir(hfd, cgpath, ret_fd);
 }
 
-int cg_check_exists(const struct cg_root *root, const char *cgpath)
+void cg_dirs_init(struct cg_dirs *d)
 {
-	_cleanup_close_ int fd = -1;
-	int r = cg_open(root, CG_CPU, cgpath, &fd);
+	d->cgpath[0] = 0;
+	for (int c = 0; c < _CG_CTRL_MAX; c++) {
+		d->fd[c] = -1;
+		d->err[c] = 1;
+	}
+}
+
+void cg_dirs_done(struct cg_dirs *d)
+{
+	for (int c = 0; c < _CG_CTRL_MAX; c++)
+		if (d->fd[c] >= 0)
+			close(d->fd[c]);
+	cg_dirs_init(d);
+}
+
+int cg_dirs_get(const struct cg_root *root, struct cg_dirs *d, enum cg_ctrl c, const char *cgpath,
+		const struct cg_paths *hier, int *ret_fd)
+{
+	int i = cg_is_v2(root) ? CG_CPU : c; /* v2: one directory for every controller */
+
+	if (c < 0 || c >= _CG_CTRL_MAX || !cgpath || strlen(cgpath) > CGPATH_MAX)
+		return -EINVAL;
+	if (!streq(d->cgpath, cgpath)) {
+		cg_dirs_done(d);
+		strcpy(d->cgpath, cgpath);
+	}
+	if (d->err[i] > 0)
+		d->err[i] = cg_open(root, c, cg_paths_get(hier, c, cgpath), &d->fd[i]);
+	if (d->err[i] < 0)
+		return d->err[i];
+	*ret_fd = d->fd[i];
+	return 0;
+}
+
+int cg_dirs_exists(const struct cg_root *root, struct cg_dirs *d, const char *cgpath)
+{
+	int fd, r = cg_dirs_get(root, d, CG_CPU, cgpath, NULL, &fd);
 
 	if (r == -ENOENT || r == -ENOTDIR)
 		return 0;
 	return r < 0 ? r : 1;
+}
+
+int cg_check_exists(const struct cg_root *root, const char *cgpath)
+{
+	struct cg_dirs d;
+	int r;
+
+	cg_dirs_init(&d);
+	r = cg_dirs_exists(root, &d, cgpath);
+	cg_dirs_done(&d);
+	return r;
 }
 
 bool cg_exists(const struct cg_root *root, const char *cgpath)

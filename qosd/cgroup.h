@@ -10,6 +10,7 @@
 #include "limits.h"
 #include "report.h"
 #include "sdunit.h"
+#include "util.h"
 
 enum cg_mode { CG_LEGACY, CG_HYBRID, CG_UNIFIED };
 
@@ -39,6 +40,26 @@ const char *cg_primary_path(const struct cg_root *root);
 /* O_PATH dirfd of cgpath in controller c's hierarchy (v2: the unified one). -ENOENT if absent,
  * -ENOMEDIUM if controller c is not mounted (v1). */
 int cg_open(const struct cg_root *root, enum cg_ctrl c, const char *cgpath, int *ret_fd);
+
+/* A cgroup's directory in each hierarchy, opened at most once while one request or one reconcile
+ * runs (existence check, knobs, blkio) and closed at its end by cg_dirs_done(): never kept across
+ * events, so a cgroup removed and made again under the same path is opened anew by the next. */
+struct cg_dirs {
+	char cgpath[CGPATH_MAX + 1]; /* the primary path the fds are of; "" = none yet */
+	int fd[_CG_CTRL_MAX]; /* v2: the one directory, in fd[CG_CPU] */
+	int err[_CG_CTRL_MAX]; /* 1: not tried, 0: open, else the open's -errno */
+};
+
+struct cg_paths;
+void cg_dirs_init(struct cg_dirs *d);
+void cg_dirs_done(struct cg_dirs *d);
+/* Controller c's directory of cgpath (hier: the container's v1 paths, may be NULL) as a borrowed
+ * O_PATH fd: opened on the first call, the same fd or the same -errno (as cg_open) after. A call
+ * for another cgpath closes what d held first. */
+int cg_dirs_get(const struct cg_root *root, struct cg_dirs *d, enum cg_ctrl c, const char *cgpath,
+		const struct cg_paths *hier, int *ret_fd);
+/* cg_check_exists through d: the primary directory it opens stays open in d for the apply. */
+int cg_dirs_exists(const struct cg_root *root, struct cg_dirs *d, const char *cgpath);
 
 /* True if cgpath exists in the primary hierarchy. */
 bool cg_exists(const struct cg_root *root, const char *cgpath);
@@ -80,6 +101,7 @@ int cg_pid_paths(const struct cg_root *root, const char *procfs, pid_t pid, cons
 void cg_paths_done(struct cg_paths *p);
 /* Controller c's path: hier's entry, or cgpath. hier may be NULL. */
 const char *cg_paths_get(const struct cg_paths *hier, enum cg_ctrl c, const char *cgpath);
+struct cg_dirs;
 /* cg_apply with per-hierarchy paths (NULL: cgpath in every hierarchy). */
 int cg_apply_paths(struct cg_root *root, const char *cgpath, const struct cg_paths *hier,
 		   const struct qos_cg_limits *l, bool dry_run, struct qos_report *r);
@@ -88,10 +110,11 @@ int cg_apply_paths(struct cg_root *root, const char *cgpath, const struct cg_pat
  * them), the rest to cgroupfs; read back from the kernel as always. fresh: push every owned
  * modelled knob even where the kernel already has the value. A knob systemd refuses gets its
  * error; where systemd cannot take it at all (sdunit_error_falls_back) it is written to cgroupfs
- * instead. Each report entry's via says which path it took. */
+ * instead. Each report entry's via says which path it took. dirs: the directories already
+ * opened for this request (NULL: opened and closed here). */
 int cg_apply_unit(struct cg_root *root, struct sdunit *sdu, const char *unit, bool fresh,
-		  const char *cgpath, const struct cg_paths *hier, const struct qos_cg_limits *l,
-		  bool dry_run, struct qos_report *r);
+		  const char *cgpath, const struct cg_paths *hier, struct cg_dirs *dirs,
+		  const struct qos_cg_limits *l, bool dry_run, struct qos_report *r);
 
 /* The first pid in cgpath's cgroup.procs in the primary hierarchy; -ESRCH if it has none. */
 int cg_first_pid(const struct cg_root *root, const char *cgpath, pid_t *ret);

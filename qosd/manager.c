@@ -390,6 +390,18 @@ static void finish(struct manager *m, struct container *c, const struct qos_desi
 
 int manager_reconcile(struct manager *m, struct container *c, struct qos_report *ret_report)
 {
+	struct cg_dirs dirs;
+	int k;
+
+	cg_dirs_init(&dirs);
+	k = manager_reconcile_dirs(m, c, &dirs, ret_report);
+	cg_dirs_done(&dirs);
+	return k;
+}
+
+int manager_reconcile_dirs(struct manager *m, struct container *c, struct cg_dirs *dirs,
+			   struct qos_report *ret_report)
+{
 	const struct qos_tenant *t;
 	const struct qos_class *cls;
 	struct qos_desired d = { 0 };
@@ -405,7 +417,8 @@ int manager_reconcile(struct manager *m, struct container *c, struct qos_report 
 	clear_dirty(m, c);
 	c->reload_same = 0; /* for this pass only */
 	c->reload_cls = NULL;
-	k = cg_check_exists(m->env.cg, c->cgpath);
+	/* the directory stays open in dirs for the apply: one open for the check and the knobs */
+	k = cg_dirs_exists(m->env.cg, dirs, c->cgpath);
 	if (k == 0) {
 		forget_quietly(m, c);
 		return 1;
@@ -429,6 +442,7 @@ int manager_reconcile(struct manager *m, struct container *c, struct qos_report 
 		desired_leave(&d, same);
 	controller_adjust(m, c, cls, &d, &adj);
 	target_of(m, c, c->tenant, cls, base, sizeof(base), &tg);
+	tg.dirs = dirs;
 	start = now_usec();
 	(void) reconcile_one(&m->env, &tg, &d, false, &r);
 	m->counters.reconcile_usec += now_usec() - start;

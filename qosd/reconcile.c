@@ -23,16 +23,16 @@ static int first(int r, int k)
 }
 
 static int do_blkio(struct reconcile_env *env, const struct reconcile_target *t, const char *unit,
-		    const struct qos_desired *d, bool dry_run, struct qos_report *r)
+		    struct cg_dirs *dirs, const struct qos_desired *d, bool dry_run,
+		    struct qos_report *r)
 {
 	const char *path = cg_paths_get(t->hier, CG_BLKIO, t->cgpath);
-	_cleanup_close_ int fd = -1;
 	struct qos_knob *k;
-	int e;
+	int e, fd;
 
 	if (d->l.io.n_targets == 0 && !d->l.io.own)
 		return 0;
-	e = cg_open(env->cg, CG_BLKIO, path, &fd);
+	e = cg_dirs_get(env->cg, dirs, CG_BLKIO, t->cgpath, t->hier, &fd);
 	if (e < 0) {
 		if (report_add_group(r, "blkio", "blkio", &k) >= 0)
 			knob_fail(k, e, "cannot open the cgroup %s in the io/blkio hierarchy",
@@ -186,16 +186,21 @@ int reconcile_one(struct reconcile_env *env, const struct reconcile_target *t,
 {
 	bool fresh;
 	const char *unit = unit_of(env, t, &fresh);
+	struct cg_dirs own, *dirs = t->dirs ? t->dirs : &own;
 	int ret;
 
-	ret = cg_apply_unit(env->cg, env->sd, unit, fresh && !dry_run, t->cgpath, t->hier, &d->l.cg,
-			    dry_run, r);
+	if (!t->dirs)
+		cg_dirs_init(&own);
+	ret = cg_apply_unit(env->cg, env->sd, unit, fresh && !dry_run, t->cgpath, t->hier, dirs,
+			    &d->l.cg, dry_run, r);
 	if (unit && fresh && !dry_run && report_errors(r) == 0)
 		sdunit_pushed(env->sd, t->cgpath);
-	ret = first(ret, do_blkio(env, t, unit, d, dry_run, r));
+	ret = first(ret, do_blkio(env, t, unit, dirs, d, dry_run, r));
 	ret = first(ret, do_net(env, t, d, dry_run, r));
 	ret = first(ret, do_disk(env, t, d, dry_run, r));
 	fill_sources(t, d, r);
+	if (!t->dirs)
+		cg_dirs_done(&own);
 	return ret < 0 ? ret : 0;
 }
 

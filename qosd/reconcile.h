@@ -29,11 +29,13 @@ struct reconcile_env {
 };
 
 struct cg_paths;
+struct cg_dirs;
 
 struct reconcile_target {
 	const char *id; /* NULL for a tenant cgroup (no tc, no quota) */
 	const char *cgpath;
 	const struct cg_paths *hier; /* v1: paths that differ per hierarchy; NULL = none */
+	struct cg_dirs *dirs; /* its directories opened for this request or pass (NULL: here) */
 	const char *base; /* where class values come from, for the report: "class gold" */
 	pid_t pid_hint; /* a process of the container known from the hook, 0 = none */
 	/* in/out: the directory a quota tags, canonical; *dir NULL = the container's writable layer:

@@ -288,7 +288,8 @@ static void test_open_dir_escapes(void **state)
 static void test_long_knob_text(void **state)
 {
 	struct fx *f = *state;
-	_cleanup_close_ int fd = -1, c1 = -1, kfd = -1;
+	_cleanup_close_ int fd = -1, c1 = -1;
+	struct cgfs_knob k = CGFS_KNOB_NONE;
 	_cleanup_free_ char *v = NULL, *again = NULL, *third = NULL;
 	char big[3001], big2[2501];
 
@@ -302,14 +303,16 @@ static void test_long_knob_text(void **state)
 	assert_true(fd >= 0);
 	assert_int_equal(cgfs_open_dir(fd, "blkio/pod/c1", &c1), 0);
 	tl_put(f->dir, "blkio/pod/c1/blkio.throttle.read_bps_device", big);
-	assert_int_equal(cgfs_read_keep(c1, "blkio.throttle.read_bps_device", &v, &kfd), 0);
+	assert_int_equal(cgfs_knob_open(c1, "blkio.throttle.read_bps_device", false, true, &k, &v),
+			 0);
 	assert_string_equal(v, big);
 	tl_put(f->dir, "blkio/pod/c1/blkio.throttle.read_bps_device", "8:0 100\n");
-	assert_int_equal(cgfs_reread(kfd, &again), 0);
+	assert_int_equal(cgfs_knob_reread(&k, &again), 0);
 	assert_string_equal(again, "8:0 100");
 	tl_put(f->dir, "blkio/pod/c1/blkio.throttle.read_bps_device", big2);
-	assert_int_equal(cgfs_reread(kfd, &third), 0);
+	assert_int_equal(cgfs_knob_reread(&k, &third), 0);
 	assert_string_equal(third, big2);
+	cgfs_knob_close(&k);
 }
 
 /* ---- both versions: the same test on a v1 and a v2 tree ---- */

@@ -270,8 +270,8 @@ static int apply(struct fx *f, const char *cg, bool fresh, bool dry)
 
 	assert_true(r >= 0);
 	report_done(&f->r);
-	return cg_apply_unit(f->root, f->sd, r > 0 ? unit : NULL, fresh && fr, cg, NULL, &f->l, dry,
-			     &f->r);
+	return cg_apply_unit(f->root, f->sd, r > 0 ? unit : NULL, fresh && fr, cg, NULL, NULL,
+			     &f->l, dry, &f->r);
 }
 
 static void expect_via(struct fx *f, const char *key, const char *via)

@@ -98,7 +98,8 @@ fault_case() {
 		o_ctrl=pids o_file=pids.max o_want=100 o_bad=max
 	fi
 	: >"$QT_TMP/strace.out"
-	inject_on -P "$path" -e trace=write -e inject=write:error=$err
+	# a knob is written with pwrite on the fd it was read from (blkio's with write)
+	inject_on -P "$path" -e trace=write,pwrite64 -e inject=write,pwrite64:error=$err
 	echo "$bad" >"$path"
 	echo "$o_bad" >"$(qt_cgdir $o_ctrl "$QT_CGP/$id")/$o_file"
 	check "$n-other-knob-heals" "$o_file of $id stayed $(knob "$id" $o_ctrl $o_file) while $file failed" \

@@ -2,9 +2,9 @@
 # Registration under faults (issue 12, issue 18), from the unlucky host's side:
 #  - start-up: a failing step inside qosd's start (inotify_init1 -> EMFILE) is logged, never a
 #    silent exit 1;
-#  - a cgroup that vanishes between the registration's check and its reconcile (the second
-#    openat2 of the request fails with ENOENT): qosd answers with an error and keeps running (it
-#    used to read the freed container: ASan stops it);
+#  - a cgroup that vanishes between the registration's check and its apply (every openat2 of
+#    the request after the first fails with ENOENT): qosd answers with an error naming it,
+#    forgets it and keeps running (it used to read the freed container: ASan stops it);
 #  - EMFILE while a drift pass checks whether a container's cgroup exists: the container is kept
 #    with its limits (it used to be forgotten: its tc and quota limits released);
 #  - quota_roots with 33 directories: the 33rd counts (a fixed 32-entry array dropped it).
@@ -56,7 +56,9 @@ qt_start_qosd --config "$QT_TMP/qosd.conf" || {
 container r-1
 P1=$QT_LASTPID
 : >"$QT_TMP/strace.out"
-qt_inject_on -e trace=openat2 -e inject=openat2:error=ENOENT:when=2
+# (qosd opens each directory once per request: the check's open succeeds, every open after it
+# fails as on a cgroup removed right after it)
+qt_inject_on -e trace=openat2 -e inject=openat2:error=ENOENT:when=2+
 out=$(hook --id r-1 --pid "$P1" --tenant qt --class silver 2>&1)
 rc=$?
 qt_inject_off
