@@ -100,7 +100,10 @@ static int peer_of(int fd, bool have_admin, gid_t admin_gid, struct control_peer
 
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
 		return negative_errno();
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &glen) < 0)
+	/* root is admin, and without an admin group no group counts: no need for the list */
+	if (cred.uid == 0 || !have_admin)
+		glen = 0;
+	else if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &glen) < 0)
 		glen = 0; /* too many groups or an old kernel: primary gid only */
 	ret->pid = cred.pid;
 	ret->uid = cred.uid;
@@ -144,7 +147,34 @@ static char *dispatch(struct conn *c)
 	return reply;
 }
 
-static int on_conn_write(struct conn *c)
+static int on_conn_io(sd_event_source *s, int fd, uint32_t revents, void *userdata);
+
+static int on_conn_timeout(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	conn_free(userdata);
+	return 0;
+}
+
+/* The connection waits for the peer (more of the request, room for the reply): only now does it
+ * get an event source and its timeout. A request that came whole with the connection is answered
+ * at once, without either (no epoll_ctl, no timer re-armed per request). */
+static void conn_wait(struct conn *c, uint32_t events)
+{
+	int r = 0;
+
+	if (c->io)
+		r = sd_event_source_set_io_events(c->io, events);
+	else {
+		r = sd_event_add_io(c->ctl->event, &c->io, c->fd, events, on_conn_io, c);
+		if (r >= 0)
+			r = sd_event_add_time_relative(c->ctl->event, &c->timer, CLOCK_MONOTONIC,
+						       CONN_TIMEOUT_USEC, 0, on_conn_timeout, c);
+	}
+	if (r < 0)
+		conn_free(c);
+}
+
+static void conn_write(struct conn *c)
 {
 	while (c->out_off < c->out_len) {
 		ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
@@ -152,32 +182,52 @@ static int on_conn_write(struct conn *c)
 
 		if (n < 0) {
 			if (errno == EAGAIN)
-				return sd_event_source_set_io_events(c->io, EPOLLOUT);
-			conn_free(c);
-			return 0;
+				conn_wait(c, EPOLLOUT);
+			else
+				conn_free(c);
+			return;
 		}
 		c->out_off += n;
 	}
 	conn_free(c);
-	return 0;
 }
 
-static int start_reply(struct conn *c)
+static void conn_reply(struct conn *c, char *reply)
 {
-	char *reply = dispatch(c);
-
-	if (!reply) {
-		conn_free(c);
-		return 0;
-	}
-	if (strextend(&reply, "\n") < 0) {
+	if (!reply || strextend(&reply, "\n") < 0) {
 		free(reply);
 		conn_free(c);
-		return 0;
+		return;
 	}
 	c->out = reply;
 	c->out_len = strlen(reply);
-	return on_conn_write(c);
+	conn_write(c);
+}
+
+/* Read what the peer sent; answer once a line (or the end) is there, else wait for more. */
+static void conn_read(struct conn *c)
+{
+	for (;;) {
+		ssize_t n;
+
+		if (c->len >= PROTO_REQUEST_MAX + 1) {
+			conn_reply(c, control_error_reply("request too large"));
+			return;
+		}
+		n = recv(c->fd, c->buf + c->len, PROTO_REQUEST_MAX + 1 - c->len, MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == EAGAIN)
+				conn_wait(c, EPOLLIN);
+			else
+				conn_free(c);
+			return;
+		}
+		c->len += n;
+		if (n == 0 || memchr(c->buf + c->len - n, '\n', n)) {
+			conn_reply(c, dispatch(c));
+			return;
+		}
+	}
 }
 
 static int on_conn_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
@@ -185,35 +235,9 @@ static int on_conn_io(sd_event_source *s, int fd, uint32_t revents, void *userda
 	struct conn *c = userdata;
 
 	if (c->out)
-		return on_conn_write(c);
-	for (;;) {
-		ssize_t n;
-
-		if (c->len >= PROTO_REQUEST_MAX + 1) {
-			c->out = control_error_reply("request too large");
-			if (c->out && strextend(&c->out, "\n") >= 0) {
-				c->out_len = strlen(c->out);
-				return on_conn_write(c);
-			}
-			conn_free(c);
-			return 0;
-		}
-		n = recv(fd, c->buf + c->len, PROTO_REQUEST_MAX + 1 - c->len, MSG_DONTWAIT);
-		if (n < 0) {
-			if (errno == EAGAIN)
-				return 0;
-			conn_free(c);
-			return 0;
-		}
-		c->len += n;
-		if (n == 0 || (c->len > 0 && memchr(c->buf, '\n', c->len)))
-			return start_reply(c);
-	}
-}
-
-static int on_conn_timeout(sd_event_source *s, uint64_t usec, void *userdata)
-{
-	conn_free(userdata);
+		conn_write(c);
+	else
+		conn_read(c);
 	return 0;
 }
 
@@ -238,10 +262,7 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
 	c->ctl = ctl;
 	c->fd = cfd;
 	ctl->n_conns++;
-	if (sd_event_add_io(ctl->event, &c->io, cfd, EPOLLIN, on_conn_io, c) < 0 ||
-	    sd_event_add_time_relative(ctl->event, &c->timer, CLOCK_MONOTONIC, CONN_TIMEOUT_USEC, 0,
-				       on_conn_timeout, c) < 0)
-		conn_free(c);
+	conn_read(c);
 	return 0;
 }
 

@@ -17,6 +17,11 @@ void enable_defer(struct manager *m);
 void forget_quietly(struct manager *m, struct container *c);
 uint32_t owned_after(const struct qos_desired *d, const struct qos_report *r);
 
+/* manager-start.c */
+/* True (and the count starts again) once enough work to leave much of the heap freed was done
+ * since the last time it said so: the heap is then worth a look (on_post). O(1). */
+bool manager_trim_due(struct manager *m);
+
 /* manager-events.c */
 void run_pass(struct manager *m, uint64_t budget_usec);
 int on_defer(struct sd_event_source *s, void *userdata);

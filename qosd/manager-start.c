@@ -63,26 +63,32 @@ static int open_enforcers(struct manager *m)
 
 /* The heap a pass over thousands of containers (adoption, reload, drift), the writing of their
  * records, a list or a metrics page of them leave freed: malloc keeps it (10,000 containers:
- * 12 MiB of 18 after adoption, as much again after a scrape). Once qosd has worked TRIM_CPU_USEC
- * of CPU since the last look, more than TRIM_FREE bytes free in the heap are given back
- * (malloc_trim). A post source runs only after other events (no wake-up of its own), after their
- * replies were sent; the look between requests costs one clock read. */
-#define TRIM_CPU_USEC (5 * 1000ULL)
+ * 12 MiB of 18 after adoption, as much again after a scrape). Once TRIM_WORK units of such work
+ * were done since the last look (a container reconciled, a KiB of reply or metrics page made),
+ * more than TRIM_FREE bytes free in the heap are given back (malloc_trim). Both mallinfo2 and
+ * malloc_trim walk the whole heap: counting work keeps that walk to once per TRIM_WORK units
+ * (at 10,000 containers, once per thousand registers), and the look between requests costs no
+ * system call. A post source runs only after other events (no wake-up of its own), after their
+ * replies were sent. */
+#define TRIM_WORK 1000
 #define TRIM_FREE (2u << 20)
+
+bool manager_trim_due(struct manager *m)
+{
+	uint64_t work = m->counters.reconciles - m->trim_reconciles + m->trim_kib;
+
+	if (work < TRIM_WORK)
+		return false;
+	m->trim_reconciles = m->counters.reconciles;
+	m->trim_kib = 0;
+	return true;
+}
 
 static int on_post(sd_event_source *s, void *userdata)
 {
 	struct manager *m = userdata;
-	struct timespec ts;
-	uint64_t cpu;
 
-	if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) < 0)
-		return 0;
-	cpu = (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000;
-	if (cpu < m->trim_cpu + TRIM_CPU_USEC)
-		return 0;
-	m->trim_cpu = cpu;
-	if (mallinfo2().fordblks > TRIM_FREE)
+	if (manager_trim_due(m) && mallinfo2().fordblks > TRIM_FREE)
 		(void) malloc_trim(0);
 	return 0;
 }
@@ -172,7 +178,8 @@ int manager_new(struct qosd_config *cfg, struct manager **ret)
 	if (r >= 0)
 		write_self_cgroup(m);
 	if (r >= 0)
-		r = start_step(sd_event_default(&m->event), "event loop");
+		/* not sd_event_default(): the default loop checks its thread (gettid) on every turn */
+		r = start_step(sd_event_new(&m->event), "event loop");
 	if (r >= 0)
 		r = start_step(add_signals(m), "signal handlers");
 	if (r >= 0)

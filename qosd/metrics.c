@@ -543,6 +543,7 @@ int metrics_render(struct manager *m, char **ret, size_t *ret_len)
 	render_cg(b, lb, "qosd_tenant_", v + nc, n - nc);
 	render_io(b, lb, "qosd_tenant_", v + nc, n - nc);
 	render_self(b, m);
+	m->trim_kib += b->len / 1024; /* freed again: on_post gives the heap back after big work */
 	r = b->failed || lb->failed || !ob_room(b, 1) ? -ENOMEM : 0;
 	metrics_trim(mt, r < 0);
 	if (r < 0)
