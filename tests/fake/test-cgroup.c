@@ -20,6 +20,7 @@
 #pragma GCC diagnostic ignored "-Wformat-truncation"
 
 #include "qosd/cgfs.h"
+#include "qosd/cgroup-internal.h"
 #include "qosd/cgroup.h"
 #include "qosd/report.h"
 #include "qosd/util.h"
@@ -317,6 +318,23 @@ static void test_long_knob_text(void **state)
 
 /* ---- both versions: the same test on a v1 and a v2 tree ---- */
 
+/* the cgroup's directories in every hierarchy, removed and made again as they were */
+static void remake_c1(const struct fx *f)
+{
+	static const char *const hier[] = { "cpu", "cpuset", "memory", "pids", "blkio" };
+	char p[PATH_MAX];
+
+	for (size_t i = 0; i < (f->v2 ? 1 : ELEMENTSOF(hier)); i++) {
+		snprintf(p, sizeof(p), "%s/%s%spod/c1", f->dir, f->v2 ? "" : hier[i],
+			 f->v2 ? "" : "/");
+		assert_int_equal(nftw(p, rm_one, 8, FTW_DEPTH | FTW_PHYS), 0);
+	}
+	if (f->v2)
+		mk_v2_cg(f->dir, "/pod/c1");
+	else
+		mk_v1_cg(f->dir, "/pod/c1");
+}
+
 /* the file (relative to the tree) and text of each version; a NULL path: none on this version */
 static void want(const struct fx *f, const char *p1, const char *w1, const char *p2, const char *w2)
 {
@@ -339,6 +357,88 @@ static void test_detect(void **state)
 	assert_true(cg_exists(f->root, "/pod/c1"));
 	assert_false(cg_exists(f->root, "/pod/c2"));
 	assert_false(cg_exists(f->root, "/pod/../pod"));
+}
+
+/* A fake tree is told from a cgroup mount once, when its root is opened: there a knob write
+ * truncates what a longer old value leaves behind (kernfs takes a write whole). The knob is
+ * read, written and read back on the one fd it was opened with, read-write only if allowed. */
+static void test_plain_tree_knob(void **state)
+{
+	struct fx *f = *state;
+	const char *file = V("cpu.shares", "cpu.weight");
+	_cleanup_free_ char *before = NULL, *after = NULL, *ro = NULL, *procs = NULL;
+	struct cgfs_knob k = CGFS_KNOB_NONE;
+	_cleanup_close_ int dfd = -1;
+
+	assert_true(cg_hier_plain(f->root, CG_CPU));
+	assert_true(cg_hier_plain(f->root, CG_MEMORY));
+	assert_int_equal(cg_open(f->root, CG_CPU, "/pod/c1", &dfd), 0);
+	assert_int_equal(cgfs_knob_open(dfd, file, true, true, &k, &before), 0);
+	assert_string_equal(before, V("1024", "100"));
+	assert_true(k.rw);
+	assert_int_equal(cgfs_knob_write(&k, "2"), 0);
+	assert_int_equal(cgfs_knob_reread(&k, &after), 0);
+	assert_string_equal(after, "2");
+	cgfs_knob_close(&k);
+	assert_int_equal(k.fd, -1);
+	want(f, "cpu/pod/c1/cpu.shares", "2", "pod/c1/cpu.weight", "2");
+	/* not on the allow-list: never opened for writing */
+	assert_int_equal(cgfs_knob_open(dfd, "cgroup.procs", true, true, &k, &procs), -EPERM);
+	assert_int_equal(k.fd, -1);
+	/* opened for reading: not written */
+	assert_int_equal(cgfs_knob_open(dfd, file, false, true, &k, &ro), 0);
+	assert_int_equal(cgfs_knob_write(&k, "3"), -EBADF);
+	cgfs_knob_close(&k);
+	want(f, "cpu/pod/c1/cpu.shares", "2", "pod/c1/cpu.weight", "2");
+}
+
+/* One request opens each directory once: the same fd on every ask, one directory for every
+ * controller on v2; asking for another cgroup closes them first; a missing one says so each
+ * time. */
+static void test_dirs_once(void **state)
+{
+	struct fx *f = *state;
+	struct cg_dirs d;
+	int a = -1, b = -1, mem = -1;
+
+	cg_dirs_init(&d);
+	assert_int_equal(cg_dirs_exists(f->root, &d, "/pod/c1"), 1);
+	assert_int_equal(cg_dirs_get(f->root, &d, CG_CPU, "/pod/c1", NULL, &a), 0);
+	assert_int_equal(cg_dirs_get(f->root, &d, CG_CPU, "/pod/c1", NULL, &b), 0);
+	assert_int_equal(a, b);
+	assert_int_equal(cg_dirs_get(f->root, &d, CG_MEMORY, "/pod/c1", NULL, &mem), 0);
+	if (f->v2)
+		assert_int_equal(mem, a);
+	else
+		assert_int_not_equal(mem, a);
+	assert_int_equal(cg_dirs_exists(f->root, &d, "/pod/c2"), 0);
+	assert_int_equal(fcntl(a, F_GETFD), -1); /* c1's were closed */
+	assert_int_equal(fcntl(mem, F_GETFD), -1);
+	assert_int_equal(cg_dirs_get(f->root, &d, CG_MEMORY, "/pod/c2", NULL, &mem), -ENOENT);
+	assert_int_equal(cg_dirs_get(f->root, &d, CG_MEMORY, "/pod/c2", NULL, &mem), -ENOENT);
+	assert_int_equal(cg_dirs_get(f->root, &d, CG_CPU, "/pod/../c2", NULL, &mem), -EINVAL);
+	cg_dirs_done(&d);
+	for (int c = 0; c < _CG_CTRL_MAX; c++)
+		assert_int_equal(d.fd[c], -1);
+}
+
+/* A cgroup removed and made again under the same path between two applies: the second writes
+ * the new one (no directory fd outlives its request). */
+static void test_recreated_cgroup(void **state)
+{
+	struct fx *f = *state;
+
+	set_all(&f->l);
+	assert_int_equal(cg_apply(f->root, "/pod/c1", &f->l, false, &f->r), 0);
+	want(f, "pids/pod/c1/pids.max", "100", "pod/c1/pids.max", "100");
+	remake_c1(f);
+	want(f, "pids/pod/c1/pids.max", "max\n", "pod/c1/pids.max", "max\n");
+	report_done(&f->r);
+	assert_int_equal(cg_apply(f->root, "/pod/c1", &f->l, false, &f->r), 0);
+	assert_no_errors(&f->r);
+	want(f, "pids/pod/c1/pids.max", "100", "pod/c1/pids.max", "100");
+	want(f, "cpu/pod/c1/cpu.shares", "512", "pod/c1/cpu.weight", "50");
+	assert_string_equal(tl_knob(&f->r, "pids.limit")->applied, "100");
 }
 
 static void test_set(void **state)
@@ -869,6 +969,31 @@ static void test_real_v1(void **state)
 }
 
 /* A limit below what the cgroup uses (anonymous memory, no swap device) is EBUSY on v1. */
+/* This host's cgroup mounts are not plain trees (a knob write is not followed by a truncate),
+ * and a cgroup removed and made again between two applies gets the second one's writes. */
+static void test_real_recreated(void **state)
+{
+	struct real *x = *state;
+
+	if (!x->root)
+		skip();
+	for (int c = 0; c < _CG_CTRL_MAX; c++)
+		assert_false(cg_hier_plain(x->root, c));
+	assert_int_equal(cg_make(x->root, x->cg), 0);
+	set_u64(&x->l.pids.max, 100);
+	set_u64(&x->l.mem.limit, 64ULL << 20);
+	real_apply(x);
+	real_assert(x, CG_PIDS, "pids.max", "100");
+	assert_int_equal(cg_remove(x->root, x->cg), 0);
+	assert_int_equal(cg_make(x->root, x->cg), 0);
+	real_assert(x, CG_PIDS, "pids.max", "max");
+	real_apply(x);
+	real_assert(x, CG_PIDS, "pids.max", "100");
+	real_assert(x, CG_MEMORY,
+		    cg_root_mode(x->root) == CG_UNIFIED ? "memory.max" : "memory.limit_in_bytes",
+		    "67108864");
+}
+
 static void test_real_v1_ebusy(void **state)
 {
 	struct real *x = *state;
@@ -948,6 +1073,9 @@ int main(void)
 		FAKE(test_set),
 		FAKE(test_clear),
 		FAKE(test_dry_run),
+		FAKE(test_plain_tree_knob),
+		FAKE(test_dirs_once),
+		FAKE(test_recreated_cgroup),
 	};
 	const struct CMUnitTest v1[] = {
 		FAKE(test_allow_list),
@@ -970,6 +1098,7 @@ int main(void)
 	const struct CMUnitTest real[] = {
 		cmocka_unit_test_setup_teardown(test_real_v1, real_setup, real_teardown),
 		cmocka_unit_test_setup_teardown(test_real_v1_ebusy, real_setup, real_teardown),
+		cmocka_unit_test_setup_teardown(test_real_recreated, real_setup, real_teardown),
 	};
 	int r = 0;
 
