@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 
 #include "qosd/control.h"
+#include "qosd/manager-internal.h"
 #include "qosd/manager.h"
 #include "qosd/proto.h"
 #include "qosd/registry.h"
@@ -362,6 +363,28 @@ static void test_watch_nested_globs(void **state)
 	watch_free(w);
 }
 
+/* The heap trim is decided on two counters, O(1) whatever the heap holds: due once 1000 units of
+ * work (containers reconciled, KiB of replies and metrics pages) were done since it last was,
+ * then counted from zero again. */
+static void test_trim_due(void **state)
+{
+	struct manager m = { 0 };
+
+	assert_false(manager_trim_due(&m));
+	m.counters.reconciles = 999;
+	assert_false(manager_trim_due(&m));
+	m.trim_kib = 1;
+	assert_true(manager_trim_due(&m));
+	assert_int_equal(m.trim_kib, 0);
+	assert_false(manager_trim_due(&m));
+	m.counters.reconciles += 500;
+	m.trim_kib = 499;
+	assert_false(manager_trim_due(&m));
+	m.trim_kib = 6500; /* one scrape of 10,000 containers: 6.5 MB */
+	assert_true(manager_trim_due(&m));
+	assert_false(manager_trim_due(&m));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -373,6 +396,7 @@ int main(void)
 		cmocka_unit_test(test_container_id_from_cgroup),
 		cmocka_unit_test(test_peer_admin),
 		cmocka_unit_test(test_peer_present),
+		cmocka_unit_test(test_trim_due),
 		cmocka_unit_test_setup_teardown(test_watch_nested_globs, setup_tmp, teardown_tmp),
 	};
 
