@@ -76,6 +76,7 @@ struct apply_ctx {
 	int fd[_CG_CTRL_MAX];
 	int dir_err[_CG_CTRL_MAX];
 	bool off[_CG_CTRL_MAX]; /* v2: the parent does not enable this controller for the cgroup */
+	bool off_read; /* off[] was filled (find_disabled, on the first knob that cannot be read) */
 	bool off_said[_CG_CTRL_MAX];
 	struct step steps[16];
 	size_t n;
@@ -499,13 +500,18 @@ static const char *v2_ctrl_name(enum cg_ctrl ctl)
 }
 
 /* v2: a cgroup has a controller's files only when its parent enables the controller in its
- * cgroup.subtree_control; qosd does not write the parent (it is not the container's). */
-static void find_disabled(struct apply_ctx *c)
+ * cgroup.subtree_control; qosd does not write the parent (it is not the container's). Read only
+ * when a knob cannot be read, to say why: not on every apply (3 system calls). fd: the
+ * cgroup's directory (on v2 one for every controller; the cpu one is not open when no cpu key
+ * is set). */
+static void find_disabled(struct apply_ctx *c, int fd)
 {
 	_cleanup_free_ char *avail = NULL;
-	int fd = c->fd[CG_CPU];
 
-	if (!c->v || c->dir_err[CG_CPU] || cgfs_read(fd, "cgroup.controllers", &avail) < 0)
+	if (c->off_read)
+		return;
+	c->off_read = true;
+	if (!c->v || fd < 0 || cgfs_read(fd, "cgroup.controllers", &avail) < 0)
 		return;
 	for (int i = 0; i < _CG_CTRL_MAX; i++) {
 		const char *name = v2_ctrl_name(i);
@@ -618,6 +624,7 @@ static void plan_knob(struct apply_ctx *c, const struct cg_knob_desc *d)
 		return fail_dir(c, s);
 	/* v2: systemd enables a controller for a unit once a property needs it */
 	if (r < 0 && !(r == -ENOENT && s->sd && c->v && op != QOS_LEAVE)) {
+		find_disabled(c, s->fd);
 		if (c->off[d->ctrl])
 			return fail_off(c, s);
 		return fail_read(c, s, r);
@@ -927,7 +934,6 @@ int cg_apply_unit(struct cg_root *root, struct sdunit *sdu, const char *unit, bo
 	if (!dirs)
 		cg_dirs_init(&own);
 	open_dirs(&c);
-	find_disabled(&c);
 	for (size_t i = 0; i < ELEMENTSOF(knob_table); i++)
 		plan_row(&c, &knob_table[i]);
 	if (!c.v)

@@ -802,6 +802,31 @@ static void test_first_pid_children(void **state)
 
 /* ---- v2 ---- */
 
+/* A controller the parent does not enable: its knobs are missing, said once per controller with
+ * the parent's name (cgroup.controllers is read only then, not on every apply), and the knobs of
+ * the others are applied. */
+static void test_v2_controller_off(void **state)
+{
+	struct fx *f = *state;
+	const struct qos_knob *k;
+
+	tl_put(f->dir, "pod/c2/cgroup.controllers", "cpu pids\n");
+	tl_put(f->dir, "pod/c2/cpu.weight", "100\n");
+	tl_put(f->dir, "pod/c2/pids.max", "max\n");
+	set_u64(&f->l.mem.limit, 64ULL << 20);
+	set_u64(&f->l.mem.reservation, 32ULL << 20);
+	set_u64(&f->l.pids.max, 100);
+	assert_int_equal(cg_apply(f->root, "/pod/c2", &f->l, false, &f->r), -EOPNOTSUPP);
+	k = tl_knob(&f->r, "memory.limit");
+	assert_int_equal(k->error, -EOPNOTSUPP);
+	assert_non_null(strstr(k->error_msg, "the memory controller is not enabled for this "
+					     "cgroup: its parent /pod does not enable it"));
+	k = tl_knob(&f->r, "memory.reservation");
+	assert_string_equal(k->error_msg, "memory controller not enabled (see above)");
+	assert_null(tl_knob(&f->r, "pids.limit")->error_msg);
+	assert_file(f, "pod/c2/pids.max", "100");
+}
+
 static void test_v2_cpu_max_halves(void **state)
 {
 	struct fx *f = *state;
@@ -1093,6 +1118,7 @@ int main(void)
 	};
 	const struct CMUnitTest v2[] = {
 		FAKE(test_v2_cpu_max_halves),
+		FAKE(test_v2_controller_off),
 		FAKE(test_v2_enable_controllers),
 	};
 	const struct CMUnitTest real[] = {
