@@ -260,16 +260,6 @@ static int parse_bytes(const char *s, uint64_t *ret)
 	return 0;
 }
 
-/* Canonical cpu / node list "0-3,6" (the kernel prints it so); "" stays "". */
-static char *norm_list(const char *s)
-{
-	char *out = NULL;
-
-	if (!*s)
-		return strdup("");
-	return parse_cpulist(s, &out) < 0 ? NULL : out;
-}
-
 static char *norm_cpumax(const char *s)
 {
 	char q[32], p[32], extra;
@@ -319,45 +309,55 @@ static int canon_u64(enum cg_kind kind, const char *s, uint64_t *ret, bool *ret_
 	return 0;
 }
 
-static char *norm_u64(enum cg_kind kind, const char *s)
-{
-	uint64_t v;
-	bool max;
+#define LIST_IDS 4096 /* cpulist_element's bound */
 
-	if (canon_u64(kind, s, &v, &max) < 0)
-		return NULL;
-	return max ? strdup("max") : strprintf("%" PRIu64, v);
-}
-
-/* NULL if s does not parse (then the knob is written, and the kernel judges). */
-static char *normalize(enum cg_kind kind, const char *s)
+/* A cpu or node list as a set of ids, by the rule of parse_cpulist (ascending, disjoint): two
+ * lists are the same when their sets are, without building either's normalized text. */
+static int list_bits(const char *s, uint64_t bits[LIST_IDS / 64])
 {
-	switch (kind) {
-	case K_LIST:
-		return norm_list(s);
-	case K_CPUMAX:
-		return norm_cpumax(s);
-	default:
-		return norm_u64(kind, s);
+	int prev = -1;
+
+	memset(bits, 0, LIST_IDS / 8);
+	if (!*s)
+		return 0;
+	for (const char *p = s;;) {
+		unsigned lo, hi;
+
+		if (cpulist_element(&p, &lo, &hi) < 0 || (int) lo <= prev)
+			return -EINVAL;
+		prev = (int) hi;
+		for (unsigned i = lo; i <= hi; i++)
+			bits[i / 64] |= 1ULL << (i % 64);
+		if (!*p)
+			return 0;
+		if (*p++ != ',')
+			return -EINVAL;
 	}
 }
 
-/* Numbers are compared parsed, without building their text: a pass compares every knob. */
+/* Numbers and lists are compared parsed, without building their text: a pass compares every
+ * knob. */
 static bool same_value(enum cg_kind kind, const char *a, const char *b)
 {
 	_cleanup_free_ char *na = NULL, *nb = NULL;
 
 	if (!a || !b)
 		return false;
-	if (kind != K_LIST && kind != K_CPUMAX) {
+	if (kind == K_LIST) {
+		uint64_t ba[LIST_IDS / 64], bb[LIST_IDS / 64];
+
+		return list_bits(a, ba) >= 0 && list_bits(b, bb) >= 0 &&
+		       !memcmp(ba, bb, sizeof(ba));
+	}
+	if (kind != K_CPUMAX) {
 		uint64_t va = 0, vb = 0;
 		bool ma, mb;
 
 		return canon_u64(kind, a, &va, &ma) >= 0 && canon_u64(kind, b, &vb, &mb) >= 0 &&
 		       ma == mb && (ma || va == vb);
 	}
-	na = normalize(kind, a);
-	nb = normalize(kind, b);
+	na = norm_cpumax(a);
+	nb = norm_cpumax(b);
 	return na && nb && streq(na, nb);
 }
 
