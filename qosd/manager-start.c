@@ -68,10 +68,12 @@ static int open_enforcers(struct manager *m)
  * more than TRIM_FREE bytes free in the heap are given back (malloc_trim). Both mallinfo2 and
  * malloc_trim walk the whole heap: counting work keeps that walk to once per TRIM_WORK units
  * (at 10,000 containers, once per thousand registers), and the look between requests costs no
- * system call. A post source runs only after other events (no wake-up of its own), after their
- * replies were sent. */
+ * system call. A post source runs only after other events (no wake-up of its own); the trim itself
+ * waits TRIM_DELAY_USEC, one wake-up, for what the work leaves to be freed (a metrics page is
+ * sent, and its buffers freed, over later turns of the loop). */
 #define TRIM_WORK 1000
 #define TRIM_FREE (2u << 20)
+#define TRIM_DELAY_USEC (500 * 1000ULL)
 
 bool manager_trim_due(struct manager *m)
 {
@@ -84,12 +86,25 @@ bool manager_trim_due(struct manager *m)
 	return true;
 }
 
+static int on_trim(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	if (mallinfo2().fordblks > TRIM_FREE)
+		(void) malloc_trim(0);
+	return 0;
+}
+
 static int on_post(sd_event_source *s, void *userdata)
 {
 	struct manager *m = userdata;
+	int on = SD_EVENT_OFF;
 
-	if (manager_trim_due(m) && mallinfo2().fordblks > TRIM_FREE)
-		(void) malloc_trim(0);
+	if (!manager_trim_due(m))
+		return 0;
+	/* armed once: more work meanwhile does not put it off */
+	if (sd_event_source_get_enabled(m->trim_src, &on) >= 0 && on != SD_EVENT_OFF)
+		return 0;
+	if (sd_event_source_set_time_relative(m->trim_src, TRIM_DELAY_USEC) >= 0)
+		(void) sd_event_source_set_enabled(m->trim_src, SD_EVENT_ONESHOT);
 	return 0;
 }
 
@@ -118,6 +133,11 @@ static int add_sources(struct manager *m)
 		r = sd_event_add_io(e, &m->watch_src, watch_fd(m->watch), EPOLLIN, on_watch, m);
 	if (r >= 0)
 		r = sd_event_add_post(e, &m->post_src, on_post, m);
+	if (r >= 0)
+		r = sd_event_add_time(e, &m->trim_src, CLOCK_MONOTONIC, UINT64_MAX, 100 * 1000,
+				      on_trim, m);
+	if (r >= 0)
+		r = sd_event_source_set_enabled(m->trim_src, SD_EVENT_OFF);
 	if (r < 0)
 		return r;
 	if (m->env.blkio && blkio_monitor_open(m->env.blkio, &fd) >= 0)
@@ -270,6 +290,7 @@ void manager_free(struct manager *m)
 	sd_event_source_disable_unref(m->blkio_src);
 	sd_event_source_disable_unref(m->tc_src);
 	sd_event_source_disable_unref(m->post_src);
+	sd_event_source_disable_unref(m->trim_src);
 	watch_free(m->watch);
 	if (m->env.blkio)
 		blkio_ctx_free(m->env.blkio);

@@ -41,6 +41,7 @@ struct manager {
 	bool state_dirty, tenants_dirty;
 	size_t n_dirty; /* containers with dirty set: a pass stops scanning once it met them all */
 	struct sd_event_source *post_src; /* gives freed heap back after large work (on_post) */
+	struct sd_event_source *trim_src; /* ... a moment later, once that work's memory is freed */
 	uint64_t trim_reconciles; /* counters.reconciles when on_post last looked at the heap */
 	size_t trim_kib; /* KiB of replies and metrics pages made since then */
 	uint64_t retry_at; /* earliest pending retry (CLOCK_MONOTONIC usec), 0 = none */
