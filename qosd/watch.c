@@ -22,10 +22,6 @@ struct watch {
 	size_t n_globs;
 	struct wdir *dirs;
 	size_t n_dirs, cap_dirs;
-	/* the directory watch_add_exit() watched last (registrations come in runs under one
-	 * parent): not asked of inotify again until its watch goes (IN_IGNORED) */
-	char *exit_parent;
-	int exit_wd;
 };
 
 int watch_new(const char *root, watch_cb cb, void *userdata, struct watch **ret)
@@ -55,8 +51,6 @@ static void drop_all(struct watch *w)
 		free(w->dirs[i].path);
 	}
 	w->n_dirs = 0;
-	free(w->exit_parent);
-	w->exit_parent = NULL;
 	for (size_t i = 0; i < w->n_globs; i++)
 		free(w->globs[i]);
 	free(w->globs);
@@ -73,7 +67,6 @@ void watch_free(struct watch *w)
 		close(w->fd);
 	}
 	free(w->dirs);
-	free(w->exit_parent);
 	free(w->root);
 	free(w);
 }
@@ -183,22 +176,13 @@ int watch_add_exit(struct watch *w, const char *cgpath)
 {
 	_cleanup_free_ char *parent = strdup(cgpath);
 	char *slash = parent ? strrchr(parent, '/') : NULL;
-	int r;
 
 	if (!parent)
 		return -ENOMEM;
 	if (!slash || slash == parent)
 		return 0; /* a top-level cgroup: the root is not watched for exits */
 	*slash = 0;
-	if (w->exit_parent && streq(w->exit_parent, parent))
-		return 0;
-	r = add_watch(w, parent);
-	if (r < 0)
-		return r;
-	free(w->exit_parent);
-	w->exit_parent = TAKE_PTR(parent);
-	w->exit_wd = r;
-	return 0;
+	return add_watch(w, parent);
 }
 
 static int add_watch(struct watch *w, const char *path)
@@ -228,7 +212,7 @@ static int add_watch(struct watch *w, const char *path)
 			return -ENOMEM;
 		w->n_dirs++;
 	}
-	return wd;
+	return 0;
 }
 
 int watch_set_globs(struct watch *w, const char *const *globs, size_t n)
@@ -248,10 +232,6 @@ int watch_set_globs(struct watch *w, const char *const *globs, size_t n)
 
 static void forget_wd(struct watch *w, int wd)
 {
-	if (w->exit_parent && w->exit_wd == wd) {
-		free(w->exit_parent);
-		w->exit_parent = NULL;
-	}
 	for (size_t i = 0; i < w->n_dirs; i++)
 		if (w->dirs[i].wd == wd) {
 			free(w->dirs[i].path);
