@@ -14,7 +14,7 @@
 #include "sdunit.h"
 
 #define RETRY_MAX 40
-#define RETRY_FIRST_USEC 500ULL
+#define RETRY_FIRST_USEC 100ULL
 #define RETRY_CAP_USEC (5 * 1000000ULL)
 
 static const char *const runtime_prefixes[] = { "docker-", "cri-containerd-", "crio-", "libpod-" };
