@@ -144,13 +144,20 @@ cpu_of() {
 	fi
 }
 
-# CPU time of the kernel's threads so far (children of kthreadd: workqueues, the journal, the
-# flushers, kswapd, softirq threads), in microseconds. They run outside every container, at the
-# top of the cgroup tree, where the bench's parent competes with them at its own weight.
+# CPU time of the kernel's threads (children of kthreadd: workqueues, the journal, the flushers,
+# kswapd, softirq threads) between two calls, in microseconds: "kthread_mark FILE" keeps each
+# thread's time, "kthread_since FILE" sums what each thread still there used since (a thread made
+# meanwhile counts whole; one that exited meanwhile is lost: workqueue threads come and go). They
+# run outside every container, at the top of the cgroup tree, where the bench's parent competes
+# with them at its own weight.
 TICK_US=$((1000000 / $(getconf CLK_TCK 2>/dev/null || echo 100)))
-kthread_cpu() {
-	cat /proc/[0-9]*/stat 2>/dev/null | awk -v t="$TICK_US" '{
-		sub(/^.*\) /, ""); if ($2 == 2) s += $12 + $13 } END { printf "%d\n", s * t }'
+kthread_ticks() {
+	cat /proc/[0-9]*/stat 2>/dev/null | awk '{ pid = $1; sub(/^.*\) /, ""); if ($2 == 2) print pid, $12 + $13 }'
+}
+kthread_mark() { kthread_ticks >"$1"; }
+kthread_since() {
+	kthread_ticks | awk -v t="$TICK_US" 'NR == FNR { was[$1] = $2; next }
+		{ d = $2 - was[$1]; if (d > 0) s += d } END { printf "%d\n", s * t }' "$1" -
 }
 
 start_hogs() {
@@ -164,23 +171,23 @@ start_hogs() {
 
 # measure NAME: one scenario with whatever is running; appends a result line
 measure() {
-	local name=$1 srv0 cli0 bat0 srv1 cli1 bat1 out kt0 kt1
+	local name=$1 srv0 cli0 bat0 srv1 cli1 bat1 out kt1
 	run lat-srv "$TMP/latbench" server "$PORT" "$WORK_US"
 	local srv=$LAST
 	sleep 1
 	srv0=$(cpu_of lat-srv) cli0=$(cpu_of lat-cli)
 	bat0=$(($(cpu_of batch-cpu) + $(cpu_of batch-mem) + $(cpu_of batch-io)))
-	kt0=$(kthread_cpu)
+	kthread_mark "$TMP/kthreads"
 	local t0
 	t0=$(date +%s%N)
 	out=$(run_in lat-cli "$TMP/latbench" client "$PORT" "$RATE" "$DUR")
 	local wall_us=$((($(date +%s%N) - t0) / 1000))
 	srv1=$(cpu_of lat-srv) cli1=$(cpu_of lat-cli)
 	bat1=$(($(cpu_of batch-cpu) + $(cpu_of batch-mem) + $(cpu_of batch-io)))
-	kt1=$(kthread_cpu)
+	kt1=$(kthread_since "$TMP/kthreads")
 	kill -9 "$srv" 2>/dev/null
 	wait "$srv" 2>/dev/null
-	echo "$name $out wall_us=$wall_us srv_cpu_us=$((srv1 - srv0 + cli1 - cli0)) batch_cpu_us=$((bat1 - bat0)) kthread_cpu_us=$((kt1 - kt0))" |
+	echo "$name $out wall_us=$wall_us srv_cpu_us=$((srv1 - srv0 + cli1 - cli0)) batch_cpu_us=$((bat1 - bat0)) kthread_cpu_us=$kt1" |
 		tee -a "$TMP/results" >&2
 }
 
