@@ -259,7 +259,8 @@ static inline void runtime_create(const int *pfd, size_t nh, int blkio_pfd, cons
 	}
 }
 
-/* The task moved back to each parent and the groups runtime_create made removed. */
+/* The task (pid; 0: none) moved back to each parent and the groups runtime_create made removed
+ * (blkio_pfd -1: none there). */
 static inline void runtime_remove(const int *pfd, size_t nh, int blkio_pfd, const char *name,
 				  pid_t pid)
 {
@@ -267,12 +268,14 @@ static inline void runtime_remove(const int *pfd, size_t nh, int blkio_pfd, cons
 
 	snprintf(s, sizeof(s), "%d", (int) pid);
 	for (size_t h = 0; h < nh; h++) {
-		(void) write_at(pfd[h], "cgroup.procs", s);
+		if (pid)
+			(void) write_at(pfd[h], "cgroup.procs", s);
 		if (unlinkat(pfd[h], name, AT_REMOVEDIR) < 0)
 			die("rmdir %s", name);
 	}
 	if (blkio_pfd >= 0) {
-		(void) write_at(blkio_pfd, "cgroup.procs", s);
+		if (pid)
+			(void) write_at(blkio_pfd, "cgroup.procs", s);
 		if (unlinkat(blkio_pfd, name, AT_REMOVEDIR) < 0)
 			die("rmdir blkio %s", name);
 	}

@@ -53,19 +53,6 @@ static int limits(const int *fd)
 	return bad;
 }
 
-static void remove_group(const char *name, pid_t pid)
-{
-	char s[32];
-
-	snprintf(s, sizeof(s), "%d", (int) pid);
-	for (size_t h = 0; h < NH; h++) {
-		if (pid)
-			(void) write_at(pfd[h], "cgroup.procs", s);
-		if (unlinkat(pfd[h], name, AT_REMOVEDIR) < 0)
-			die("rmdir %s", name);
-	}
-}
-
 enum create_mode { ONLY_LIMITS, RUNTIME_CREATE, DIRECT_CREATE };
 
 static void do_create(int n, enum create_mode mode)
@@ -104,10 +91,9 @@ static void do_create(int n, enum create_mode mode)
 		v[i] = (double) (now_ns() - t0) / 1000.0;
 		for (size_t h = 0; h < NH; h++)
 			close(fd[h]);
-		if (mode == RUNTIME_CREATE)
-			runtime_remove(pfd, NH, blkio_pfd, name, child);
-		else
-			remove_group(name, mode == DIRECT_CREATE ? child : 0);
+		/* the direct and limits groups have no blkio group */
+		runtime_remove(pfd, NH, mode == RUNTIME_CREATE ? blkio_pfd : -1, name,
+			       mode == ONLY_LIMITS ? 0 : child);
 	}
 	kill(child, SIGKILL);
 	waitpid(child, NULL, 0);
@@ -196,7 +182,7 @@ static void do_inotify(int n)
 		}
 		a[i] = (double) (t_event - t0) / 1000.0;
 		b[i] = (double) (t_done - t0) / 1000.0;
-		remove_group(name, 0);
+		runtime_remove(pfd, NH, -1, name, 0);
 		usleep(200);
 	}
 	report("floor.inotify", a, n);
