@@ -438,8 +438,10 @@ int manager_reconcile_dirs(struct manager *m, struct container *c, struct cg_dir
 		return 0;
 	if (compute(m, c, cls, &d) < 0)
 		return 0;
+	/* a key verified before the reload and unchanged by it holds, unless something since
+	 * (qosctl set/unset, the controller) cleared its verified bit and wants it now */
 	if (same && cls == same_cls)
-		desired_leave(&d, same);
+		desired_leave(&d, same & (c->verified | ~d.keys));
 	controller_adjust(m, c, cls, &d, &adj);
 	target_of(m, c, c->tenant, cls, base, sizeof(base), &tg);
 	tg.dirs = dirs;
