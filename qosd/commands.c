@@ -526,6 +526,8 @@ static int take_annotations(struct manager *m, struct container *c, const struct
 static int register_cgroup(struct manager *m, const struct qos_request *req, char **ret,
 			   struct cg_paths *hier, struct cg_dirs *dirs, char **msg)
 {
+	int k;
+
 	if (req->cgroup)
 		*ret = strdup(req->cgroup);
 	else if (cg_pid_path(m->env.cg, NULL, req->pid, ret) < 0 ||
@@ -538,7 +540,12 @@ static int register_cgroup(struct manager *m, const struct qos_request *req, cha
 		return -ENOMEM;
 	if (!manager_cgroups_allowed(m, *ret, hier, msg))
 		return -EPERM;
-	if (cg_dirs_exists(m->env.cg, dirs, *ret) <= 0) {
+	k = cg_dirs_exists(m->env.cg, dirs, *ret);
+	if (k < 0) { /* EMFILE, ENOMEM, EACCES: not an answer about the cgroup */
+		*msg = strprintf("cannot open cgroup %s: %s", *ret, strerror(-k));
+		return k;
+	}
+	if (k == 0) {
 		*msg = strprintf("cgroup %s does not exist", *ret);
 		return -ENOENT;
 	}
