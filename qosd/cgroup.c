@@ -47,11 +47,6 @@ const char *cg_primary_path(const struct cg_root *root)
 	return cg_is_v2(root) ? root->path : root->hpath[CG_CPU];
 }
 
-const char *cg_secondary_path(const struct cg_root *root, enum cg_ctrl c)
-{
-	return cg_is_v2(root) || c == CG_CPU || root->fd[c] < 0 ? NULL : root->hpath[c];
-}
-
 void cg_root_free(struct cg_root *root)
 {
 	if (!root)

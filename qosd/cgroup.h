@@ -36,9 +36,6 @@ const char *cg_ctrl_name(enum cg_ctrl c);
 /* Absolute path of the hierarchy whose directories stand for containers (v1: the cpu hierarchy;
  * v2: the root). Watches and adoption scans run there. */
 const char *cg_primary_path(const struct cg_root *root);
-/* v1: absolute path of controller c's hierarchy other than the primary one, NULL when c is the
- * primary's, not mounted, or the root is v2 (one hierarchy). */
-const char *cg_secondary_path(const struct cg_root *root, enum cg_ctrl c);
 
 /* O_PATH dirfd of cgpath in controller c's hierarchy (v2: the unified one). -ENOENT if absent,
  * -ENOMEDIUM if controller c is not mounted (v1). */

@@ -151,32 +151,6 @@ int on_watch(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 	return 0;
 }
 
-/* A [match]ed directory made in another v1 hierarchy: a container detected in the primary one and
- * waiting for the rest of its hierarchies (a runtime makes them one by one) is tried again now
- * rather than at its retry timer. Nothing else: the primary hierarchy alone says which cgroups
- * exist and which are gone. */
-void on_cgroup_more(void *userdata, const char *cgpath, bool created)
-{
-	struct manager *m = userdata;
-	struct container *c = created ? registry_by_cgroup(m->reg, cgpath) : NULL;
-
-	if (c && c->retry_at) {
-		log_debug("container %s: its cgroup appeared in another hierarchy, tried again now",
-			  c->id);
-		c->retry_at = 0;
-		manager_mark_dirty(m, c);
-	}
-}
-
-int on_watch_more(sd_event_source *s, int fd, uint32_t revents, void *userdata)
-{
-	int r = watch_process(userdata);
-
-	if (r < 0)
-		log_debug("reading cgroup events of another hierarchy failed: %s", strerror(-r));
-	return 0;
-}
-
 static void mark_where(struct manager *m, bool net)
 {
 	for (size_t i = 0; i < registry_size(m->reg); i++) {

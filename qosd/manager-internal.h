@@ -30,8 +30,6 @@ int on_drift(struct sd_event_source *s, uint64_t usec, void *userdata);
 int on_signal(struct sd_event_source *s, const struct signalfd_siginfo *si, void *userdata);
 void on_cgroup(void *userdata, const char *cgpath, bool created);
 int on_watch(struct sd_event_source *s, int fd, uint32_t revents, void *userdata);
-int on_watch_more(struct sd_event_source *s, int fd, uint32_t revents, void *userdata);
-void on_cgroup_more(void *userdata, const char *cgpath, bool created);
 int on_blkio(struct sd_event_source *s, int fd, uint32_t revents, void *userdata);
 int on_link(struct sd_event_source *s, int fd, uint32_t revents, void *userdata);
 

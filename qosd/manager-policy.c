@@ -23,10 +23,6 @@ int set_globs(struct manager *m)
 		for (size_t j = 0; j < m->policy->tenants[i].n_matches; j++)
 			globs[n++] = m->policy->tenants[i].matches[j].glob;
 	r = watch_set_globs(m->watch, globs, n);
-	for (int c = 0; r >= 0 && c < _CG_CTRL_MAX; c++)
-		if (m->watch_more[c] && watch_set_globs(m->watch_more[c], globs, n) < 0)
-			log_debug("cannot watch the [match] roots in the %s hierarchy, ignoring",
-				  cg_ctrl_name(c));
 	for (size_t i = 0; i < registry_size(m->reg); i++)
 		manager_watch_exit(m, registry_at(m->reg, i));
 	return r;

@@ -131,10 +131,6 @@ static int add_sources(struct manager *m)
 					       on_drift, m);
 	if (r >= 0)
 		r = sd_event_add_io(e, &m->watch_src, watch_fd(m->watch), EPOLLIN, on_watch, m);
-	for (int c = 0; r >= 0 && c < _CG_CTRL_MAX; c++)
-		if (m->watch_more[c])
-			r = sd_event_add_io(e, &m->watch_more_src[c], watch_fd(m->watch_more[c]),
-					    EPOLLIN, on_watch_more, m->watch_more[c]);
 	if (r >= 0)
 		r = sd_event_add_post(e, &m->post_src, on_post, m);
 	if (r >= 0)
@@ -209,14 +205,6 @@ int manager_new(struct qosd_config *cfg, struct manager **ret)
 	if (r >= 0)
 		r = start_step(watch_new(cg_primary_path(m->env.cg), on_cgroup, m, &m->watch),
 			       "cgroup watch (inotify)");
-	/* not needed for correctness (the retry timer is there): without them, only slower */
-	for (int c = 0; r >= 0 && c < _CG_CTRL_MAX; c++)
-		if (cg_secondary_path(m->env.cg, c) &&
-		    watch_new(cg_secondary_path(m->env.cg, c), on_cgroup_more, m,
-			      &m->watch_more[c]) < 0)
-			log_debug("no watch of the %s hierarchy: a detected container waits for "
-				  "its retry there",
-				  cg_ctrl_name(c));
 	if (r >= 0)
 		r = start_step(open_enforcers(m), "enforcers");
 	if (r >= 0)
@@ -299,10 +287,6 @@ void manager_free(struct manager *m)
 	sd_event_source_disable_unref(m->retry_src);
 	sd_event_source_disable_unref(m->save_src);
 	sd_event_source_disable_unref(m->watch_src);
-	for (int c = 0; c < _CG_CTRL_MAX; c++) {
-		sd_event_source_disable_unref(m->watch_more_src[c]);
-		watch_free(m->watch_more[c]);
-	}
 	sd_event_source_disable_unref(m->blkio_src);
 	sd_event_source_disable_unref(m->tc_src);
 	sd_event_source_disable_unref(m->post_src);

@@ -32,10 +32,6 @@ struct manager {
 	struct registry *reg;
 	struct reconcile_env env;
 	struct watch *watch;
-	/* v1: the [match] roots in the other hierarchies, for one event only: the directory a
-	 * runtime makes last, which ends a detected container's wait (on_cgroup_more) */
-	struct watch *watch_more[_CG_CTRL_MAX];
-	struct sd_event_source *watch_more_src[_CG_CTRL_MAX];
 	struct control *control;
 	struct sd_event_source *defer_src, *drift_src, *retry_src, *watch_src, *blkio_src, *tc_src;
 	struct tenant_state *tenants;
