@@ -49,12 +49,19 @@ struct controller {
 	uint64_t level_changes[_PR_MAX], reliefs;
 };
 
-/* Keys whose knobs the controller changes (their "verified" bit is dropped on a change, so the
- * write is logged as applied, not as drift corrected). */
-#define CTL_KEYS                                                                           \
-	((1u << QK_CPU_QUOTA) | (1u << QK_CPU_SHARES) | (1u << QK_CPU_WEIGHT) |            \
-	 (1u << QK_MEMORY_HIGH) | (1u << QK_BLKIO_READ_BPS) | (1u << QK_BLKIO_WRITE_BPS) | \
-	 (1u << QK_BLKIO_READ_IOPS) | (1u << QK_BLKIO_WRITE_IOPS))
+/* Per resource: the keys whose knobs its level moves (their "verified" bit is dropped on a
+ * change, so the write is logged as applied, not as drift corrected), and the class floor keys
+ * that let it move them. */
+static const struct {
+	uint32_t keys, floors;
+} ctl_res[_PR_MAX] = {
+	[PR_CPU] = { (1u << QK_CPU_QUOTA) | (1u << QK_CPU_SHARES) | (1u << QK_CPU_WEIGHT),
+		     (1u << QK_FLOOR_CPU_QUOTA) | (1u << QK_FLOOR_CPU_WEIGHT) },
+	[PR_MEMORY] = { 1u << QK_MEMORY_HIGH, 1u << QK_FLOOR_MEMORY_HIGH },
+	[PR_IO] = { (1u << QK_BLKIO_READ_BPS) | (1u << QK_BLKIO_WRITE_BPS) |
+			    (1u << QK_BLKIO_READ_IOPS) | (1u << QK_BLKIO_WRITE_IOPS),
+		    1u << QK_FLOOR_BLKIO },
+};
 
 uint64_t controller_level_changes(const struct controller *ctl, enum pressure_res r)
 {
@@ -193,7 +200,7 @@ static void relieve(struct controller *ctl, struct manager *m, struct container 
 
 	e->relieved = true;
 	ctl->reliefs++;
-	c->verified &= ~CTL_KEYS;
+	c->verified &= ~ctl_res[PR_MEMORY].keys;
 	if (lim->set)
 		log_full(
 			LOG_WARNING, 0, &lc,
@@ -263,17 +270,36 @@ static void set_why(struct controller *ctl, enum pressure_res res, int d,
 			k->low_pm % 10);
 }
 
-/* A level change: every batch container is recomputed (and only those). */
-static void mark_batch(struct manager *m)
+/* c's class or its overrides set one of keys */
+static bool sets_any(const struct container *c, const struct qos_class *cls, uint32_t keys)
+{
+	for (int k = 0; k < _QK_MAX; k++)
+		if ((keys & (1u << k)) && (cls->s.v[k].set || container_ovr(c)->v[k].set))
+			return true;
+	return false;
+}
+
+/* Levels of the resources in moved changed: the batch containers whose class bounds one of
+ * them (a floor key) are recomputed, and only their knobs of those resources lose
+ * their verified bit (a write there is the controller's, not drift). */
+static void mark_batch(struct manager *m, const bool moved[_PR_MAX])
 {
 	struct container *c;
 	const struct qos_class *cls;
 
-	for (size_t i = 0; (c = registry_at(m->reg, i)); i++)
-		if (priority_of(m, c, &cls) == QOS_PRIO_BATCH) {
-			c->verified &= ~CTL_KEYS;
-			manager_mark_dirty(m, c);
-		}
+	for (size_t i = 0; (c = registry_at(m->reg, i)); i++) {
+		uint32_t keys = 0;
+
+		if (priority_of(m, c, &cls) != QOS_PRIO_BATCH || !cls)
+			continue;
+		for (int r = 0; r < _PR_MAX; r++)
+			if (moved[r] && sets_any(c, cls, ctl_res[r].floors))
+				keys |= ctl_res[r].keys;
+		if (!keys)
+			continue;
+		c->verified &= ~keys;
+		manager_mark_dirty(m, c);
+	}
 }
 
 static int on_tick(sd_event_source *src, uint64_t usec, void *userdata)
@@ -282,7 +308,7 @@ static int on_tick(sd_event_source *src, uint64_t usec, void *userdata)
 	struct controller *ctl = m->ctl;
 	struct pressure_reading worst[_PR_MAX] = { 0 };
 	const char *worst_id[_PR_MAX] = { 0 };
-	bool changed = false;
+	bool changed = false, moved[_PR_MAX] = { false };
 	struct container *c;
 
 	for (size_t i = 0; (c = registry_at(m->reg, i)); i++) {
@@ -305,10 +331,10 @@ static int on_tick(sd_event_source *src, uint64_t usec, void *userdata)
 		ctl->level_changes[r]++;
 		log_notice("controller: batch %s level %u -> %u of %u: %s", pressure_res_name(r),
 			   ctl->st[r].level - d, ctl->st[r].level, ctl->cfg.steps, ctl->why[r]);
-		changed = true;
+		changed = moved[r] = true;
 	}
 	if (changed)
-		mark_batch(m);
+		mark_batch(m, moved);
 	sd_event_source_set_time_relative(src, ctl->interval);
 	sd_event_source_set_enabled(src, SD_EVENT_ON);
 	return 0;
