@@ -309,30 +309,15 @@ static int canon_u64(enum cg_kind kind, const char *s, uint64_t *ret, bool *ret_
 	return 0;
 }
 
-#define LIST_IDS 4096 /* cpulist_element's bound */
-
-/* A cpu or node list as a set of ids, by the rule of parse_cpulist (ascending, disjoint): two
- * lists are the same when their sets are, without building either's normalized text. */
-static int list_bits(const char *s, uint64_t bits[LIST_IDS / 64])
+/* A cpu or node list as a set of ids (an empty cpuset file is the empty set): two lists are the
+ * same when their sets are, without building either's normalized text. */
+static int list_bits(const char *s, uint64_t bits[CPULIST_MAX / 64])
 {
-	int prev = -1;
-
-	memset(bits, 0, LIST_IDS / 8);
-	if (!*s)
+	if (!*s) {
+		memset(bits, 0, CPULIST_MAX / 8);
 		return 0;
-	for (const char *p = s;;) {
-		unsigned lo, hi;
-
-		if (cpulist_element(&p, &lo, &hi) < 0 || (int) lo <= prev)
-			return -EINVAL;
-		prev = (int) hi;
-		for (unsigned i = lo; i <= hi; i++)
-			bits[i / 64] |= 1ULL << (i % 64);
-		if (!*p)
-			return 0;
-		if (*p++ != ',')
-			return -EINVAL;
 	}
+	return cpulist_bits(s, bits);
 }
 
 /* Numbers and lists are compared parsed, without building their text: a pass compares every
@@ -344,7 +329,7 @@ static bool same_value(enum cg_kind kind, const char *a, const char *b)
 	if (!a || !b)
 		return false;
 	if (kind == K_LIST) {
-		uint64_t ba[LIST_IDS / 64], bb[LIST_IDS / 64];
+		uint64_t ba[CPULIST_MAX / 64], bb[CPULIST_MAX / 64];
 
 		return list_bits(a, ba) >= 0 && list_bits(b, bb) >= 0 &&
 		       !memcmp(ba, bb, sizeof(ba));

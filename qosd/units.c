@@ -128,8 +128,6 @@ int parse_percent_milli(const char *s, uint64_t *ret)
 	return 0;
 }
 
-#define CPULIST_MAX 4096
-
 int cpulist_element(const char **p, unsigned *ret_lo, unsigned *ret_hi)
 {
 	uint64_t lo, hi;
@@ -163,12 +161,12 @@ static int cpulist_append(char **buf, unsigned lo, unsigned hi)
 	return strextend(buf, "%s%u-%u", sep, lo, hi);
 }
 
-int parse_cpulist(const char *s, char **ret)
+int cpulist_bits(const char *s, uint64_t bits[CPULIST_MAX / 64])
 {
-	_cleanup_free_ char *out = NULL;
-	int prev_hi = -1, run_lo = -1, run_hi = -1, r;
+	int prev_hi = -1, r;
 	unsigned lo, hi;
 
+	memset(bits, 0, CPULIST_MAX / 8);
 	for (const char *p = s;;) {
 		r = cpulist_element(&p, &lo, &hi);
 		if (r < 0)
@@ -177,20 +175,30 @@ int parse_cpulist(const char *s, char **ret)
 		if ((int) lo <= prev_hi)
 			return -EINVAL;
 		prev_hi = (int) hi;
-		if (run_lo >= 0 && (int) lo == run_hi + 1) {
-			run_hi = (int) hi;
-		} else {
-			if (run_lo >= 0 && (r = cpulist_append(&out, run_lo, run_hi)) < 0)
-				return r;
-			run_lo = (int) lo;
-			run_hi = (int) hi;
-		}
+		for (unsigned i = lo; i <= hi; i++)
+			bits[i / 64] |= 1ULL << (i % 64);
 		if (*p == 0)
-			break;
+			return 0;
 		if (*p++ != ',')
 			return -EINVAL;
 	}
-	r = cpulist_append(&out, run_lo, run_hi);
+}
+
+int parse_cpulist(const char *s, char **ret)
+{
+	_cleanup_free_ char *out = NULL;
+	uint64_t bits[CPULIST_MAX / 64];
+	int r = cpulist_bits(s, bits);
+
+	for (unsigned i = 0; r >= 0 && i < CPULIST_MAX; i++) {
+		unsigned lo = i;
+
+		if (!(bits[i / 64] & (1ULL << (i % 64))))
+			continue;
+		while (i + 1 < CPULIST_MAX && (bits[(i + 1) / 64] & (1ULL << ((i + 1) % 64))))
+			i++;
+		r = cpulist_append(&out, lo, i);
+	}
 	if (r < 0)
 		return r;
 	*ret = TAKE_PTR(out);

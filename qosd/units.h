@@ -18,8 +18,11 @@ int parse_rate_bits(const char *s, uint64_t *ret);
 /* Percent of one CPU: "150%" -> 150. 1..100000 percent (fractions "12.5%" -> parse into per-mille
  * ret = percent x 1000, so "12.5%" -> 12500). */
 int parse_percent_milli(const char *s, uint64_t *ret);
-/* CPU / memory-node list "0-3,6": ascending ids < 4096, normalized into ret ("0-3,6"). */
+#define CPULIST_MAX 4096
+/* CPU / memory-node list "0-3,6": ascending ids < CPULIST_MAX, normalized into ret ("0-3,6"). */
 int parse_cpulist(const char *s, char **ret);
+/* The same list as a set of ids (bits[i / 64] bit i % 64), by the same rule. */
+int cpulist_bits(const char *s, uint64_t bits[CPULIST_MAX / 64]);
 /* One element "N" or "N-M" (< 4096) of a list at *p; advances *p past it. -EINVAL otherwise. */
 int cpulist_element(const char **p, unsigned *ret_lo, unsigned *ret_hi);
 
