@@ -302,43 +302,30 @@ void desired_done(struct qos_desired *d)
 
 void desired_leave(struct qos_desired *d, uint32_t keys)
 {
-	static const uint32_t groups[] = {
-		1u << QK_CPU_SHARES | 1u << QK_CPU_WEIGHT,
-		1u << QK_CPU_QUOTA | 1u << QK_CPU_PERIOD | 1u << QK_CPU_BURST,
-		1u << QK_MEMORY_LIMIT | 1u << QK_MEMORY_SWAP,
-		1u << QK_MEMORY_RESERVATION,
-		1u << QK_MEMORY_HIGH,
-		1u << QK_MEMORY_MIN,
-		1u << QK_CPU_IDLE,
-		1u << QK_PIDS_LIMIT,
-		1u << QK_CPUSET_CPUS,
-		1u << QK_CPUSET_MEMS,
-	};
 	struct qos_cpu *cpu = &d->l.cg.cpu;
 	struct qos_mem *mem = &d->l.cg.mem;
-	struct qos_u64 *knobs[][3] = {
-		{ &cpu->shares, &cpu->weight },
-		{ &cpu->quota_us, &cpu->period_us, &cpu->burst_us },
-		{ &mem->limit, &mem->swap },
-		{ &mem->reservation },
-		{ &mem->high },
-		{ &mem->min },
-		{ &cpu->idle },
-		{ &d->l.cg.pids.max },
-		{ NULL },
-		{ NULL },
+	/* each group's keys, and the ops of the knobs they write together */
+	const struct {
+		uint32_t keys;
+		enum qos_op *op[3];
+	} groups[] = {
+		{ 1u << QK_CPU_SHARES | 1u << QK_CPU_WEIGHT, { &cpu->shares.op, &cpu->weight.op } },
+		{ 1u << QK_CPU_QUOTA | 1u << QK_CPU_PERIOD | 1u << QK_CPU_BURST,
+		  { &cpu->quota_us.op, &cpu->period_us.op, &cpu->burst_us.op } },
+		{ 1u << QK_MEMORY_LIMIT | 1u << QK_MEMORY_SWAP, { &mem->limit.op, &mem->swap.op } },
+		{ 1u << QK_MEMORY_RESERVATION, { &mem->reservation.op } },
+		{ 1u << QK_MEMORY_HIGH, { &mem->high.op } },
+		{ 1u << QK_MEMORY_MIN, { &mem->min.op } },
+		{ 1u << QK_CPU_IDLE, { &cpu->idle.op } },
+		{ 1u << QK_PIDS_LIMIT, { &d->l.cg.pids.max.op } },
+		{ 1u << QK_CPUSET_CPUS, { &cpu->cpus.op } },
+		{ 1u << QK_CPUSET_MEMS, { &cpu->mems.op } },
 	};
 
-	for (size_t g = 0; g < ELEMENTSOF(groups); g++) {
-		if ((keys & groups[g]) != groups[g])
-			continue;
-		for (size_t i = 0; i < 3 && knobs[g][i]; i++)
-			knobs[g][i]->op = QOS_LEAVE;
-		if (groups[g] == (1u << QK_CPUSET_CPUS))
-			cpu->cpus.op = QOS_LEAVE;
-		if (groups[g] == (1u << QK_CPUSET_MEMS))
-			cpu->mems.op = QOS_LEAVE;
-	}
+	for (size_t g = 0; g < ELEMENTSOF(groups); g++)
+		if ((keys & groups[g].keys) == groups[g].keys)
+			for (size_t i = 0; i < 3 && groups[g].op[i]; i++)
+				*groups[g].op[i] = QOS_LEAVE;
 }
 
 const char *qos_source_name(enum qos_source s)
