@@ -2,6 +2,7 @@
 /* The manager's life: start-up (enforcers, event sources, signals), the event loop, the end. */
 #include <malloc.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
 
@@ -175,6 +176,20 @@ static int start_step(int r, const char *what)
 	return r;
 }
 
+/* The soft fd limit raised to the hard one, once at start: the statistics files kept open
+ * between scrapes (stats.c's budget is a share of it), sockets, watches. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		log_debug("cannot raise the soft fd limit to %llu: %s",
+			  (unsigned long long) rl.rlim_max, strerror(errno));
+}
+
 int manager_new(struct qosd_config *cfg, struct manager **ret)
 {
 	struct manager *m = calloc(1, sizeof(*m));
@@ -183,6 +198,7 @@ int manager_new(struct qosd_config *cfg, struct manager **ret)
 	if (!m)
 		return start_step(-ENOMEM, "out of memory");
 	m->cfg = cfg;
+	raise_fd_limit();
 	r = load_policy(m);
 	if (r >= 0)
 		r = start_step(cg_root_open(cfg->cgroupfs, &m->env.cg), "the cgroup root");

@@ -8,6 +8,7 @@
 
 #include "cgroup.h"
 #include "controller.h"
+#include "log.h"
 #include "manager.h"
 #include "metrics-internal.h"
 #include "quota/quota.h"
@@ -215,6 +216,11 @@ int metrics_collect(struct manager *m, struct sample **ret, size_t *ret_n, size_
 			v[n++].tenant = m->tenants[i].name;
 	}
 	stats_forget_unread(mt->stats); /* the fds of cgroups gone since the last collection */
+	if (stats_fd_limit_hit(mt->stats))
+		log_warning("metrics: out of file descriptors with %zu statistics files kept open; "
+			    "other cgroups' files are opened at each scrape from now on (raise "
+			    "LimitNOFILE= to keep them all)",
+			    stats_ctx_kept(mt->stats));
 	tc_stats_pass_end(mt->tcs);
 	*ret = v;
 	*ret_n = n;

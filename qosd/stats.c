@@ -55,6 +55,7 @@ struct stats_ctx {
 	size_t n_buckets, n_cgs;
 	unsigned gen;
 	size_t kept, kept_max; /* fds kept open now, and the most that may be */
+	bool fd_limit_hit; /* an open failed with EMFILE/ENFILE: kept_max was cut to kept */
 };
 
 /* ---- parsers: one pass over the text the kernel printed, no allocation ---- */
@@ -390,11 +391,6 @@ static size_t kept_budget(void)
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
 		return 0;
-	if (rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		(void) setrlimit(RLIMIT_NOFILE, &rl);
-		(void) getrlimit(RLIMIT_NOFILE, &rl);
-	}
 	cur = rl.rlim_cur == RLIM_INFINITY ? KEPT_FDS_MAX * 2 : (size_t) rl.rlim_cur;
 	reserve = MAX((size_t) 256, cur / 4); /* sockets, watches, the enforcers' own opens */
 	return cur > reserve ? MIN(cur - reserve, (size_t) KEPT_FDS_MAX) : 0;
@@ -434,6 +430,14 @@ int stats_ctx_new(const char *cgroupfs, struct stats_ctx **ret)
 	ctx->kept_max = kept_budget();
 	*ret = ctx;
 	return 0;
+}
+
+bool stats_fd_limit_hit(struct stats_ctx *ctx)
+{
+	bool hit = ctx->fd_limit_hit;
+
+	ctx->fd_limit_hit = false;
+	return hit;
 }
 
 void stats_ctx_set_kept_max(struct stats_ctx *ctx, size_t n)
@@ -525,6 +529,7 @@ static int cg_open_h(struct stats_ctx *ctx, struct stats_cg *e, unsigned h, cons
 	r = cgfs_open_dir(ctx->root[h], rel, &dirfd);
 	if (r == -EMFILE || r == -ENFILE) {
 		ctx->kept_max = ctx->kept;
+		ctx->fd_limit_hit = true;
 		return 0;
 	}
 	if (r < 0)
@@ -542,6 +547,7 @@ static int cg_open_h(struct stats_ctx *ctx, struct stats_cg *e, unsigned h, cons
 			e->path[h] = TAKE_PTR(copy);
 			cg_close_h(ctx, e, h);
 			ctx->kept_max = ctx->kept; /* no more from now on */
+			ctx->fd_limit_hit = true;
 			return 0;
 		}
 	}

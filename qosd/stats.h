@@ -67,13 +67,16 @@ int stats_read(struct stats_ctx *ctx, const struct stats_paths *p, struct qos_cg
 /* The same, through fds kept open for the cgroup (keyed by p->cgpath) across calls and read
  * again from offset 0: opened on first use, opened again when the cgroup was removed and made
  * again under the same name (the old fds then fail with ENODEV) or its paths changed. Over the
- * budget of kept fds (the soft fd limit, raised to the hard one by stats_ctx_new, less a
+ * budget of kept fds (the soft fd limit, which qosd raises to the hard one at start, less a
  * reserve, at most 16,384: each read kernfs file holds a page of kernel memory), or when fds run
  * out, a cgroup is read as stats_read does. */
 int stats_read_kept(struct stats_ctx *ctx, const struct stats_paths *p, struct qos_cg_stats *ret);
 /* End of a collection pass: close the kept fds of every cgroup not read since the previous
  * call (it went, or is no longer collected). */
 void stats_forget_unread(struct stats_ctx *ctx);
+/* True once after an open ran out of fds (EMFILE/ENFILE): the budget was cut to the fds kept
+ * then, and later cgroups are read without keeping theirs. */
+bool stats_fd_limit_hit(struct stats_ctx *ctx);
 /* The budget of kept fds (tests), and how many are kept now. */
 void stats_ctx_set_kept_max(struct stats_ctx *ctx, size_t n);
 size_t stats_ctx_kept(const struct stats_ctx *ctx);

@@ -2,6 +2,7 @@
 /* The kernel statistics parsers (qosd/stats.c) on the texts the kernel prints, the kept fds of
  * stats_read_kept (a fake v1 tree; the removal and re-creation of a real cgroup as root), and
  * the metrics_listen syntax. */
+#include <sys/resource.h>
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <setjmp.h>
@@ -233,6 +234,39 @@ static void kept_fds_follow_the_files(void **state)
 	tl_rm_tree(dir);
 }
 
+/* Out of fds while keeping: the cgroup is still read (open per read), the budget is cut to what
+ * is kept, and stats_fd_limit_hit says so once (metrics logs it). */
+static void kept_fds_out_of_fds(void **state)
+{
+	_cleanup_free_ char *dir = fake_v1_tree();
+	struct stats_ctx *ctx = NULL;
+	struct qos_cg_stats s;
+	struct stats_paths p = { .cgpath = "/c1" };
+	struct rlimit was, low;
+	int spare;
+
+	assert_int_equal(stats_ctx_new(dir, &ctx), 0);
+	assert_false(stats_fd_limit_hit(ctx));
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &was), 0);
+	/* fds are handed out lowest first: a limit 3 above the lowest free one leaves at most 3,
+	 * and keeping c1 takes 5 files and their directories */
+	spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	assert_true(spare >= 0);
+	close(spare);
+	low = was;
+	low.rlim_cur = (rlim_t) spare + 3;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	assert_int_equal(stats_read_kept(ctx, &p, &s), 0);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &was), 0);
+	assert_true(stats_fd_limit_hit(ctx));
+	assert_false(stats_fd_limit_hit(ctx)); /* said once */
+	assert_int_equal(s.v[ST_CPU_THROTTLED_NS], 4000); /* read all the same */
+	assert_int_equal(s.v[ST_MEM_EV_OOM_KILL], 1);
+	assert_true(stats_ctx_kept(ctx) < 5);
+	stats_ctx_free(ctx);
+	tl_rm_tree(dir);
+}
+
 /* A real cgroup removed and made again under the same name between two reads: the kept fds
  * fail with ENODEV and are opened again on the new cgroup (root and cgroupfs needed). */
 static char cg_dir[256];
@@ -341,6 +375,7 @@ int main(void)
 		cmocka_unit_test(scan_keyed_one_pass),
 		cmocka_unit_test(psi_text_bounded),
 		cmocka_unit_test(kept_fds_follow_the_files),
+		cmocka_unit_test(kept_fds_out_of_fds),
 		cmocka_unit_test_teardown(kept_fds_reopen_after_enodev, cg_teardown),
 		cmocka_unit_test(listen_syntax),
 	};
