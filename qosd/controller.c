@@ -110,13 +110,15 @@ static void read_sample(struct controller *ctl, struct cg_root *cg, const char *
 	if (cg_open(cg, CG_CPU, cgpath, &cfd) >= 0 && cgfs_read(cfd, "cpu.stat", &text) >= 0)
 		s->have_cpu_stat = stats_keyed(text, "nr_periods", &s->nr_periods) >= 0 &&
 				   stats_keyed(text, "nr_throttled", &s->nr_throttled) >= 0;
-	if (v2 ? cg_open(cg, CG_MEMORY, cgpath, &ufd) < 0
-	       : ctl->unified_fd < 0 || cgfs_open_dir(ctl->unified_fd, cgpath, &ufd) < 0)
+	/* PSI: on v2 in the same directory; on a hybrid v1 host in the cgroup's unified twin */
+	if (!v2 && (ctl->unified_fd < 0 || cgfs_open_dir(ctl->unified_fd, cgpath, &ufd) < 0))
 		return;
-	read_psi(ufd, s);
+	if ((v2 ? cfd : ufd) < 0)
+		return;
+	read_psi(v2 ? cfd : ufd, s);
 	free(text);
 	text = NULL;
-	if (v2 && cgfs_read(ufd, "memory.events", &text) >= 0)
+	if (v2 && cgfs_read(cfd, "memory.events", &text) >= 0)
 		s->have_high_events = stats_keyed(text, "high", &s->high_events) >= 0;
 }
 
