@@ -4,7 +4,7 @@
  * {"removed":"ID"} line removes one). A sync appends its lines with one write() to the journal,
  * kept open O_APPEND, and when durable one fdatasync: no file is created, renamed or deleted on a
  * request's path. A compaction writes the snapshot (tmp + fsync + rename + directory fsync), then
- * empties the journal. A bad line costs that container alone. The per-file layout before the
+ * renames an empty journal over the old one (never truncates it: a reader holding it sees it whole). A bad line costs that container alone. The per-file layout before the
  * journal (ID.json) and the single state file before that are read once and folded in. */
 #include <dirent.h>
 #include <jansson.h>
@@ -423,9 +423,22 @@ int registry_compact(struct registry *reg)
 	}
 	reg->slen = len;
 	reg->legacy = false;
-	/* not fsync'd: a journal that comes back replays to the same state */
-	if (ftruncate(reg->jfd, 0) < 0)
-		return negative_errno();
+	/* a fresh journal renamed over the old one, not the old one truncated in place: a reader
+	 * (qos-hook-apply) holding the old journal and either snapshot replays to the same state */
+	{
+		_cleanup_close_ int nfd = -1;
+
+		(void) unlinkat(reg->dfd, ".journal.jsonl.tmp", 0);
+		nfd = openat(reg->dfd, ".journal.jsonl.tmp",
+			     O_RDWR | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+		if (nfd < 0)
+			return negative_errno();
+		if (renameat(reg->dfd, ".journal.jsonl.tmp", reg->dfd, JOURNAL) < 0 ||
+		    fsync(reg->dfd) < 0)
+			return negative_errno();
+		closep(&reg->jfd);
+		reg->jfd = TAKE_FD(nfd);
+	}
 	reg->jlen = 0;
 	reg->jtrunc = false;
 	return 0;

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* The state records on disk (registry-store.c): the journal's round trip, a torn last line, a bad
- * line costs its container alone, the compaction's crash window (snapshot renamed, journal not yet
- * emptied), the migrations from the per-file records and the single state file, the read-only load
- * of qos-hook-apply, one rule per field in and out. */
+ * line costs its container alone, the compaction's crash window (snapshot renamed, the empty
+ * journal not yet renamed over the old one), a compaction under a reader, the migrations from the
+ * per-file records and the single state file, the read-only load of qos-hook-apply, one rule per
+ * field in and out. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -31,17 +32,49 @@ static int teardown_tmp(void **state)
 	return 0;
 }
 
-/* The compaction's crash window, made on purpose: while set, the store's ftruncate of the journal
- * fails (this binary's definition wins over libc's for the library it links). */
-static bool fail_truncate;
+/* The compaction's crash window, made on purpose: while set, the store's rename of the empty
+ * journal over the old one fails (this binary's definition wins over libc's for the library it
+ * links). */
+static bool fail_journal_rename;
 
-int ftruncate(int fd, off_t len)
+int renameat(int olddfd, const char *oldname, int newdfd, const char *newname)
 {
-	if (fail_truncate) {
+	if (fail_journal_rename && streq(newname, "journal.jsonl")) {
 		errno = EIO;
 		return -1;
 	}
-	return (int) syscall(SYS_ftruncate, fd, len);
+	return (int) syscall(SYS_renameat, olddfd, oldname, newdfd, newname);
+}
+
+/* A compaction between a reader's opens: when armed, the first open of snapshot.jsonl (after the
+ * reader opened the journal) compacts the writer's store before it returns. */
+static struct registry *compact_on_snapshot_open;
+static int compact_on_snapshot_open_r = 1;
+
+int openat(int dfd, const char *name, int flags, ...)
+{
+	mode_t mode = 0;
+	int fd;
+
+	if (flags & (O_CREAT | O_TMPFILE)) {
+		va_list ap;
+
+		va_start(ap, flags);
+		mode = va_arg(ap, mode_t);
+		va_end(ap);
+	}
+	fd = (int) syscall(SYS_openat, dfd, name, flags, mode);
+	if (compact_on_snapshot_open && streq(name, "snapshot.jsonl")) {
+		struct registry *w = TAKE_PTR(compact_on_snapshot_open);
+
+		compact_on_snapshot_open_r = registry_compact(w);
+	}
+	return fd;
+}
+
+int __openat_2(int dfd, const char *name, int flags)
+{
+	return openat(dfd, name, flags);
 }
 
 static char *slurp(const char *path)
@@ -457,7 +490,8 @@ static void test_registry_bad_line(void **state)
 	registry_free(reg);
 }
 
-/* The compaction's crash window: the snapshot renamed, the journal not yet emptied. Replaying that
+/* The compaction's crash window: the snapshot renamed, the empty journal not yet renamed over the
+ * old one. Replaying that
  * journal over the new snapshot gives the same state, with records queued but not yet appended,
  * a change made without a touch, and removals not yet appended. */
 static void test_registry_compact_crash(void **state)
@@ -486,9 +520,9 @@ static void test_registry_compact_crash(void **state)
 	registry_get(reg, "k2")->projid = 2; /* not even touched */
 	registry_remove(reg, registry_get(reg, "k3")); /* removal not appended */
 	assert_int_equal(registry_add(reg, "n1", "/n/1", NULL), 0);
-	fail_truncate = true;
+	fail_journal_rename = true;
 	assert_int_equal(registry_compact(reg), -EIO);
-	fail_truncate = false;
+	fail_journal_rename = false;
 	j = slurp(path);
 	assert_true(nlines(j) >= 50);
 	back = load_dir(dir, true, 0, &msg);
@@ -505,6 +539,47 @@ static void test_registry_compact_crash(void **state)
 	assert_same(reg, back);
 	registry_free(back);
 	registry_free(reg);
+}
+
+/* qos-hook-apply's read-only load opens the journal, then the snapshot, then reads the journal:
+ * qosd compacting between those opens must not hide a container from it (the old journal it holds
+ * is still whole, whichever snapshot it opened). */
+static void test_registry_compact_under_reader(void **state)
+{
+	char dir[128], *msg = NULL;
+	struct registry *w, *rd;
+	struct container *c;
+
+	snprintf(dir, sizeof(dir), "%s/containers", tmpdir);
+	w = load_dir(dir, false, 0, &msg);
+	assert_int_equal(registry_add(w, "a", "/a", &c), 0);
+	c->projid = 1;
+	assert_int_equal(registry_sync(w, true, 0), 0);
+	assert_int_equal(registry_compact(w), 0); /* the snapshot: a */
+	for (int i = 0; i < 5; i++) {
+		char id[32], cg[64];
+
+		snprintf(id, sizeof(id), "n%d", i);
+		snprintf(cg, sizeof(cg), "/n/%d", i);
+		assert_int_equal(registry_add(w, id, cg, &c), 0);
+		c->projid = 100 + i;
+	}
+	assert_int_equal(registry_sync(w, true, 0), 0); /* the journal: n0..n4 */
+	assert_int_equal(registry_new(&rd), 0);
+	assert_int_equal(registry_open_store_ro(rd, dir), 0);
+	compact_on_snapshot_open = w;
+	compact_on_snapshot_open_r = 1;
+	assert_int_equal(registry_load(rd, NULL, &msg), 0);
+	assert_null(compact_on_snapshot_open);
+	assert_int_equal(compact_on_snapshot_open_r, 0); /* it did compact in the window */
+	assert_null(msg);
+	assert_same(w, rd);
+	registry_free(rd);
+	/* and a reader after it: the new snapshot and the new, empty journal */
+	rd = load_dir(dir, true, 0, &msg);
+	assert_same(w, rd);
+	registry_free(rd);
+	registry_free(w);
 }
 
 /* The per-file layout (containers/ID.json): read once, the journal's lines win over it, then
@@ -615,6 +690,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_registry_torn, setup_tmp, teardown_tmp),
 		cmocka_unit_test_setup_teardown(test_registry_bad_line, setup_tmp, teardown_tmp),
 		cmocka_unit_test_setup_teardown(test_registry_compact_crash, setup_tmp,
+						teardown_tmp),
+		cmocka_unit_test_setup_teardown(test_registry_compact_under_reader, setup_tmp,
 						teardown_tmp),
 		cmocka_unit_test_setup_teardown(test_registry_legacy_files, setup_tmp,
 						teardown_tmp),
