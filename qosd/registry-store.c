@@ -639,7 +639,7 @@ static int replay_file(struct registry *reg, const char *name, int fd, char **ms
 static int load_snapshot(struct registry *reg, char **msgs, size_t *skipped)
 {
 	_cleanup_close_ int fd = -1;
-	struct lines_end e;
+	struct lines_end e = { 0 };
 	struct stat st;
 	int r;
 
