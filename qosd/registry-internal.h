@@ -25,6 +25,7 @@ struct registry {
 	uint64_t jlen; /* the journal's length: what a failed append is truncated back to */
 	uint64_t slen; /* the snapshot's length when last written or read */
 	bool ro; /* registry_open_store_ro: never writes, truncates or renames anything */
+	bool nodir; /* read-only and the directory does not exist: an empty store (dfd -1) */
 	bool loading; /* registry_load replays: removals are not journalled */
 	bool jtrunc; /* a failed append could not be undone: truncate to jlen before the next */
 	bool legacy; /* records of the per-file layout remain: the next compaction deletes them */

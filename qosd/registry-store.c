@@ -75,7 +75,8 @@ static int open_store(struct registry *reg, const char *dir, bool ro)
 	if (!ro && mkdir(dir, 0700) < 0 && errno != EEXIST)
 		return negative_errno();
 	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
+	/* read-only, no directory: a state of a version before it (its state.json is still read) */
+	if (fd < 0 && !(ro && errno == ENOENT))
 		return negative_errno();
 	r = free_and_strdup(&reg->dir, dir);
 	if (r < 0)
@@ -84,9 +85,10 @@ static int open_store(struct registry *reg, const char *dir, bool ro)
 	closep(&reg->jfd);
 	reg->dfd = TAKE_FD(fd);
 	reg->ro = ro;
+	reg->nodir = reg->dfd < 0;
 	reg->jlen = reg->slen = 0;
 	reg->jtrunc = reg->legacy = reg->unsynced = false;
-	return open_journal(reg);
+	return reg->nodir ? 0 : open_journal(reg);
 }
 
 int registry_open_store(struct registry *reg, const char *dir)
@@ -825,13 +827,13 @@ int registry_load(struct registry *reg, const char *legacy_path, char **ret_msg)
 	size_t skipped = 0;
 	int r;
 
-	if (reg->dfd < 0)
+	if (reg->dfd < 0 && !reg->nodir)
 		return -EBADF;
 	reg->loading = true;
-	r = load_records(reg, &msgs, &skipped);
-	if (r >= 0)
+	r = reg->nodir ? 0 : load_records(reg, &msgs, &skipped);
+	if (r >= 0 && !reg->nodir)
 		r = load_snapshot(reg, &msgs, &skipped);
-	if (r >= 0)
+	if (r >= 0 && !reg->nodir)
 		r = load_journal(reg, &msgs, &skipped);
 	reg->loading = false;
 	if (r >= 0 && legacy_path)

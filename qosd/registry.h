@@ -83,7 +83,9 @@ struct container *registry_at(const struct registry *reg, size_t i);
  * (appended since; created 0600, kept open). */
 int registry_open_store(struct registry *reg, const char *dir);
 /* The same, read-only (qos-hook-apply reading qosd's records): nothing is ever created, written,
- * truncated, renamed or set aside; registry_sync and registry_compact give -EROFS. */
+ * truncated, renamed or set aside; registry_sync and registry_compact give -EROFS. A dir that does
+ * not exist is an empty store (a state directory of a version before it: registry_load still reads
+ * its legacy_path). */
 int registry_open_store_ro(struct registry *reg, const char *dir);
 /* Load the records of the per-file layout (DIR/ID.json) of older versions, then the snapshot, then
  * the journal replayed in order, then, once, a single-file state of the oldest format (legacy_path,

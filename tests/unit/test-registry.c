@@ -659,6 +659,21 @@ static void test_registry_ro_and_modes(void **state)
 	registry_free(reg);
 	free(msg);
 
+	/* read-only, no containers/ at all (a state directory of the single-file version): an empty
+	 * store, the old state file still read, nothing created */
+	tl_rm_tree(dir);
+	assert_int_equal(registry_new(&reg), 0);
+	assert_int_equal(registry_open_store_ro(reg, dir), 0);
+	assert_int_equal(registry_load(reg, old, &msg), 0);
+	assert_null(msg);
+	assert_int_equal(registry_size(reg), 1);
+	assert_non_null(registry_get(reg, "d"));
+	assert_int_equal(registry_sync(reg, false, 0), -EROFS);
+	assert_int_equal(registry_compact(reg), -EROFS);
+	assert_int_equal(access(dir, F_OK), -1);
+	assert_int_equal(access(old, F_OK), 0);
+	registry_free(reg);
+
 	/* read-write: the files qosd makes are 0600 whatever the umask, a symlink is refused */
 	tl_rm_tree(dir);
 	umask(0);
