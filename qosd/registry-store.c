@@ -87,7 +87,7 @@ static int open_store(struct registry *reg, const char *dir, bool ro)
 	reg->ro = ro;
 	reg->nodir = reg->dfd < 0;
 	reg->jlen = reg->slen = 0;
-	reg->jtrunc = reg->legacy = reg->unsynced = false;
+	reg->jtrunc = reg->legacy = reg->unsynced = reg->unkept = false;
 	return reg->nodir ? 0 : open_journal(reg);
 }
 
@@ -455,6 +455,7 @@ struct replay {
 	size_t *skipped;
 	int aside; /* NAME.corrupt-TIME: the bad lines, for the operator */
 	char *aside_name;
+	int aside_err; /* why it could not be made or written (an errno), 0 if it could */
 };
 
 static void set_aside_at(int dfd, const char *name, char **msgs, const char *what)
@@ -491,17 +492,28 @@ static void keep_line(struct replay *rp, const char *line, size_t len)
 
 	if (reg->ro || !line)
 		return;
-	if (!rp->aside_name) {
+	if (!rp->aside_name && !rp->aside_err) {
 		rp->aside_name = strprintf("%s.corrupt-%lld", rp->name, (long long) time(NULL));
-		if (!rp->aside_name)
+		if (!rp->aside_name) {
+			rp->aside_err = ENOMEM;
 			return;
+		}
 		rp->aside = openat(
 			reg->dfd, rp->aside_name,
 			O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+		if (rp->aside < 0)
+			rp->aside_err = errno;
 	}
-	if (rp->aside >= 0 &&
-	    (write_all(rp->aside, line, len) < 0 || write_all(rp->aside, "\n", 1) < 0))
-		closep(&rp->aside);
+	if (rp->aside >= 0) {
+		int r = write_all(rp->aside, line, len);
+
+		if (r >= 0)
+			r = write_all(rp->aside, "\n", 1);
+		if (r < 0) {
+			rp->aside_err = -r;
+			closep(&rp->aside);
+		}
+	}
 }
 
 /* Line lineno is bad: the container it names (if it names one) is skipped, whatever earlier lines
@@ -509,20 +521,25 @@ static void keep_line(struct replay *rp, const char *line, size_t len)
 static int replay_bad(struct replay *rp, unsigned lineno, const char *line, size_t len,
 		      const char *id, const char *field)
 {
-	bool named = id_valid(id), kept;
+	bool named = id_valid(id), kept, lost;
 
 	if (named)
 		drop_loaded(rp->reg, id);
 	keep_line(rp, line, len);
 	kept = line && rp->aside >= 0;
+	/* the journal and the snapshot stay its only copy: no compaction at this start */
+	lost = line && !kept && !rp->reg->ro;
+	rp->reg->unkept |= lost;
 	(*rp->skipped)++;
-	return strextend(rp->msgs,
-			 "state %s/%s line %u%s%s%s: field \"%s\" is invalid: that container "
-			 "alone is skipped%s%s%s%s\n",
-			 rp->reg->dir, rp->name, lineno, named ? " (container " : "",
-			 named ? id : "", named ? ")" : "", field,
-			 kept ? " (the line kept in " : "", kept ? rp->reg->dir : "",
-			 kept ? "/" : "", kept ? rp->aside_name : "");
+	return strextend(
+		rp->msgs,
+		"state %s/%s line %u%s%s%s: field \"%s\" is invalid: that container "
+		"alone is skipped%s%s%s%s%s%s%s\n",
+		rp->reg->dir, rp->name, lineno, named ? " (container " : "", named ? id : "",
+		named ? ")" : "", field, kept ? " (the line kept in " : "",
+		kept ? rp->reg->dir : "", kept ? "/" : "", kept ? rp->aside_name : "",
+		lost ? " (the line could not be kept: " : "",
+		lost ? strerror(rp->aside_err ? rp->aside_err : EIO) : "", lost ? ")" : "");
 }
 
 /* One line (NUL-terminated in place): a record puts its container, {"removed":ID} removes one. */
@@ -838,8 +855,14 @@ int registry_load(struct registry *reg, const char *legacy_path, char **ret_msg)
 	reg->loading = false;
 	if (r >= 0 && legacy_path)
 		r = migrate_legacy(reg, legacy_path, &msgs, &skipped);
-	/* once at start: the journal folded into the snapshot, bad lines and old files gone */
-	if (r >= 0 && !reg->ro && (reg->jlen > 0 || reg->legacy)) {
+	/* once at start: the journal folded into the snapshot, bad lines and old files gone; not
+	 * when a bad line could not be kept aside (the journal or the snapshot is its only copy) */
+	if (r >= 0 && !reg->ro && reg->unkept)
+		(void) strextend(&msgs,
+				 "state %s: not compacted at this start: a bad line could not be "
+				 "kept aside, the files keep it until the next start\n",
+				 reg->dir);
+	else if (r >= 0 && !reg->ro && (reg->jlen > 0 || reg->legacy)) {
 		int k = registry_compact(reg);
 
 		if (k < 0)

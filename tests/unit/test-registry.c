@@ -50,6 +50,8 @@ int renameat(int olddfd, const char *oldname, int newdfd, const char *newname)
  * reader opened the journal) compacts the writer's store before it returns. */
 static struct registry *compact_on_snapshot_open;
 static int compact_on_snapshot_open_r = 1;
+/* while set, no NAME.corrupt-TIME file can be made (a full disk) */
+static bool fail_aside;
 
 int openat(int dfd, const char *name, int flags, ...)
 {
@@ -62,6 +64,10 @@ int openat(int dfd, const char *name, int flags, ...)
 		va_start(ap, flags);
 		mode = va_arg(ap, mode_t);
 		va_end(ap);
+	}
+	if (fail_aside && strstr(name, ".corrupt-")) {
+		errno = ENOSPC;
+		return -1;
 	}
 	fd = (int) syscall(SYS_openat, dfd, name, flags, mode);
 	if (compact_on_snapshot_open && streq(name, "snapshot.jsonl")) {
@@ -490,6 +496,45 @@ static void test_registry_bad_line(void **state)
 	registry_free(reg);
 }
 
+/* A bad line that cannot be kept aside (a full disk): the message says why, and the start-up
+ * compaction is skipped so that the files keep the only copy of it; kept at the next start. */
+static void test_registry_bad_line_unkept(void **state)
+{
+	char dir[128], path[192], *msg = NULL;
+	_cleanup_free_ char *j = NULL, *j2 = NULL;
+	struct registry *reg;
+
+	snprintf(dir, sizeof(dir), "%s/containers", tmpdir);
+	snprintf(path, sizeof(path), "%s/journal.jsonl", dir);
+	tl_put(dir, "snapshot.jsonl", "{\"id\":\"a\",\"cgroup\":\"/a\",\"projid\":1}\n");
+	tl_put(dir, "journal.jsonl", "{\"id\":\"b\",\"cgroup\":\"/b\",\"projid\":2}\n{not json\n");
+	j = slurp(path);
+	fail_aside = true;
+	reg = load_dir(dir, false, 1, &msg);
+	fail_aside = false;
+	if (!strstr(msg,
+		    "journal.jsonl line 2: field \"(the record)\" is invalid: that container "
+		    "alone is skipped (the line could not be kept: No space left on device)") ||
+	    !strstr(msg, "not compacted at this start"))
+		fail_msg("said:\n%s", msg);
+	assert_int_equal(registry_size(reg), 2);
+	assert_int_equal(count_named(dir, ".corrupt-"), 0);
+	j2 = slurp(path);
+	assert_string_equal(j, j2); /* not compacted: the bad line is still there */
+	registry_free(reg);
+	free(msg);
+	/* the next start keeps it aside, then compacts */
+	reg = load_dir(dir, false, 1, &msg);
+	if (!strstr(msg, "(the line kept in /") || strstr(msg, "not compacted"))
+		fail_msg("said:\n%s", msg);
+	assert_int_equal(count_named(dir, ".corrupt-"), 1);
+	free(j2);
+	j2 = slurp(path);
+	assert_string_equal(j2, "");
+	registry_free(reg);
+	free(msg);
+}
+
 /* The compaction's crash window: the snapshot renamed, the empty journal not yet renamed over the
  * old one. Replaying that
  * journal over the new snapshot gives the same state, with records queued but not yet appended,
@@ -704,6 +749,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_registry_roundtrip, setup_tmp, teardown_tmp),
 		cmocka_unit_test_setup_teardown(test_registry_torn, setup_tmp, teardown_tmp),
 		cmocka_unit_test_setup_teardown(test_registry_bad_line, setup_tmp, teardown_tmp),
+		cmocka_unit_test_setup_teardown(test_registry_bad_line_unkept, setup_tmp,
+						teardown_tmp),
 		cmocka_unit_test_setup_teardown(test_registry_compact_crash, setup_tmp,
 						teardown_tmp),
 		cmocka_unit_test_setup_teardown(test_registry_compact_under_reader, setup_tmp,
