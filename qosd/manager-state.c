@@ -33,6 +33,16 @@ static void compact(struct manager *m)
 			 registry_size(m->reg), (unsigned long long) (now_usec() - start) / 1000);
 }
 
+/* The save timer will fire (it is made enabled at UINT64_MAX: that is never) */
+static bool save_armed(struct manager *m)
+{
+	int enabled = SD_EVENT_OFF;
+	uint64_t at = UINT64_MAX;
+
+	return sd_event_source_get_enabled(m->save_src, &enabled) >= 0 && enabled != SD_EVENT_OFF &&
+	       sd_event_source_get_time(m->save_src, &at) >= 0 && at != UINT64_MAX;
+}
+
 /* durable: one fdatasync of the journal (what a request calls saved). Records left over (max
  * reached) or failed are written at the next turn of the event loop / in a second. */
 static int save_records(struct manager *m, bool durable, size_t max)
@@ -54,7 +64,9 @@ static int save_records(struct manager *m, bool durable, size_t max)
 	m->state_dirty = r > 0;
 	m->saved_at = now_usec();
 	m->save_cost = m->saved_at - start;
-	if ((r > 0 || registry_compact_due(m->reg)) && m->save_src) {
+	/* records left: at once. A compaction due: once, COMPACT_DELAY after the save that made it
+	 * due, not pushed back by each save after it (steady churn would never let it run) */
+	if (m->save_src && (r > 0 || (registry_compact_due(m->reg) && !save_armed(m)))) {
 		sd_event_source_set_time(m->save_src,
 					 m->saved_at + (r > 0 ? 0 : COMPACT_DELAY_USEC));
 		sd_event_source_set_enabled(m->save_src, SD_EVENT_ONESHOT);

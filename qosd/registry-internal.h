@@ -30,6 +30,8 @@ struct registry {
 	bool jtrunc; /* a failed append could not be undone: truncate to jlen before the next */
 	bool legacy; /* records of the per-file layout remain: the next compaction deletes them */
 	bool unsynced; /* appended since the last fdatasync of the journal */
+	bool cfailed; /* the last registry_compact failed, at a journal of cfail_jlen bytes */
+	uint64_t cfail_jlen;
 	bool unkept; /* registry_load: a bad line could not be kept aside: no start-up compaction */
 	struct container **wq;
 	size_t nwq, capwq;

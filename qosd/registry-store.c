@@ -87,7 +87,7 @@ static int open_store(struct registry *reg, const char *dir, bool ro)
 	reg->ro = ro;
 	reg->nodir = reg->dfd < 0;
 	reg->jlen = reg->slen = 0;
-	reg->jtrunc = reg->legacy = reg->unsynced = reg->unkept = false;
+	reg->jtrunc = reg->legacy = reg->unsynced = reg->unkept = reg->cfailed = false;
 	return reg->nodir ? 0 : open_journal(reg);
 }
 
@@ -326,7 +326,9 @@ size_t registry_touch_changed(struct registry *reg)
 
 bool registry_compact_due(const struct registry *reg)
 {
+	/* after a failed compaction (a full disk), not again before another COMPACT_MIN of journal */
 	return !reg->ro && reg->jfd >= 0 &&
+	       (!reg->cfailed || reg->jlen > reg->cfail_jlen + COMPACT_MIN) &&
 	       (reg->legacy || (reg->jlen > COMPACT_MIN && reg->jlen > 2 * reg->slen));
 }
 
@@ -392,7 +394,7 @@ static int snapshot_write(struct registry *reg, int fd, uint64_t *ret_len)
 	return r;
 }
 
-int registry_compact(struct registry *reg)
+static int compact(struct registry *reg)
 {
 	_cleanup_close_ int fd = -1;
 	uint64_t len = 0;
@@ -444,6 +446,15 @@ int registry_compact(struct registry *reg)
 	reg->jlen = 0;
 	reg->jtrunc = false;
 	return 0;
+}
+
+int registry_compact(struct registry *reg)
+{
+	int r = compact(reg);
+
+	reg->cfailed = r < 0;
+	reg->cfail_jlen = r < 0 ? reg->jlen : 0;
+	return r;
 }
 
 /* ---- loading ---- */

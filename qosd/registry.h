@@ -110,7 +110,8 @@ int registry_sync(struct registry *reg, bool durable, size_t max);
 size_t registry_touch_changed(struct registry *reg);
 /* The journal has grown past its bound (over 1 MiB and over twice the snapshot), or records of the
  * per-file layout remain: registry_compact() is due (not on a request's path: it writes every
- * record). */
+ * record). After a failed compaction, not before the journal has grown 1 MiB more (a full disk is
+ * not retried on every save). */
 bool registry_compact_due(const struct registry *reg);
 /* Write every record to the snapshot (tmp + fsync + rename + directory fsync; the queue appended
  * and fdatasync'd to the journal first), then empty the journal. A crash between the two replays

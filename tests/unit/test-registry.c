@@ -627,6 +627,47 @@ static void test_registry_compact_under_reader(void **state)
 	registry_free(w);
 }
 
+/* A compaction is due past 1 MiB of journal (and twice the snapshot); after one failed (a full
+ * disk) it is not due again before another 1 MiB of journal, and then it is. */
+static void test_registry_compact_due_after_failure(void **state)
+{
+	char dir[128], cg[300] = "/k/", *msg = NULL;
+	struct registry *reg;
+	struct container *c;
+	uint64_t failed_at, before = 0;
+	int n = 0;
+
+	snprintf(dir, sizeof(dir), "%s/containers", tmpdir);
+	memset(cg + 3, 'x', 250);
+	cg[253] = 0;
+	reg = load_dir(dir, false, 0, &msg);
+	assert_int_equal(registry_add(reg, "big", cg, &c), 0);
+	assert_false(registry_compact_due(reg));
+	while (!registry_compact_due(reg) && n++ < 100000) {
+		c->projid++;
+		registry_touch(reg, c);
+		assert_int_equal(registry_sync(reg, false, 0), 0);
+	}
+	assert_true(registry_compact_due(reg));
+	fail_journal_rename = true;
+	assert_int_equal(registry_compact(reg), -EIO);
+	fail_journal_rename = false;
+	failed_at = reg->jlen;
+	assert_false(registry_compact_due(reg));
+	while (!registry_compact_due(reg) && n++ < 200000) {
+		before = reg->jlen;
+		c->projid++;
+		registry_touch(reg, c);
+		assert_int_equal(registry_sync(reg, false, 0), 0);
+	}
+	assert_true(registry_compact_due(reg));
+	assert_true(before <= failed_at + (1u << 20));
+	assert_true(reg->jlen > failed_at + (1u << 20));
+	assert_int_equal(registry_compact(reg), 0);
+	assert_false(registry_compact_due(reg));
+	registry_free(reg);
+}
+
 /* The per-file layout (containers/ID.json): read once, the journal's lines win over it, then
  * written as the snapshot and the files deleted. */
 static void test_registry_legacy_files(void **state)
@@ -754,6 +795,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_registry_compact_crash, setup_tmp,
 						teardown_tmp),
 		cmocka_unit_test_setup_teardown(test_registry_compact_under_reader, setup_tmp,
+						teardown_tmp),
+		cmocka_unit_test_setup_teardown(test_registry_compact_due_after_failure, setup_tmp,
 						teardown_tmp),
 		cmocka_unit_test_setup_teardown(test_registry_legacy_files, setup_tmp,
 						teardown_tmp),
