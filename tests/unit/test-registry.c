@@ -148,6 +148,21 @@ static void assert_same(struct registry *a, struct registry *b)
 	}
 }
 
+/* n containers PREFIX0.. in cgroups /PREFIX/0.., project ids projid0.. */
+static void add_numbered(struct registry *reg, const char *prefix, int n, uint32_t projid0)
+{
+	struct container *c;
+
+	for (int i = 0; i < n; i++) {
+		char id[32], cg[64];
+
+		snprintf(id, sizeof(id), "%s%d", prefix, i);
+		snprintf(cg, sizeof(cg), "/%s/%d", prefix, i);
+		assert_int_equal(registry_add(reg, id, cg, &c), 0);
+		c->projid = projid0 + (uint32_t) i;
+	}
+}
+
 static struct registry *load_dir(const char *dir, bool ro, int want_skipped, char **msg)
 {
 	struct registry *reg;
@@ -544,21 +559,13 @@ static void test_registry_compact_crash(void **state)
 	char dir[128], path[192], *msg = NULL;
 	_cleanup_free_ char *j = NULL;
 	struct registry *reg, *back;
-	struct container *c;
 
 	snprintf(dir, sizeof(dir), "%s/containers", tmpdir);
 	snprintf(path, sizeof(path), "%s/journal.jsonl", dir);
 	assert_int_equal(registry_new(&reg), 0);
 	assert_int_equal(registry_open_store(reg, dir), 0);
 	assert_int_equal(registry_load(reg, NULL, &msg), 0);
-	for (int i = 0; i < 50; i++) {
-		char id[32], cg[64];
-
-		snprintf(id, sizeof(id), "k%d", i);
-		snprintf(cg, sizeof(cg), "/k/%d", i);
-		assert_int_equal(registry_add(reg, id, cg, &c), 0);
-		c->projid = 1000 + i;
-	}
+	add_numbered(reg, "k", 50, 1000);
 	assert_int_equal(registry_sync(reg, true, 0), 0);
 	registry_get(reg, "k1")->projid = 1; /* touched, not appended */
 	registry_touch(reg, registry_get(reg, "k1"));
@@ -601,14 +608,7 @@ static void test_registry_compact_under_reader(void **state)
 	c->projid = 1;
 	assert_int_equal(registry_sync(w, true, 0), 0);
 	assert_int_equal(registry_compact(w), 0); /* the snapshot: a */
-	for (int i = 0; i < 5; i++) {
-		char id[32], cg[64];
-
-		snprintf(id, sizeof(id), "n%d", i);
-		snprintf(cg, sizeof(cg), "/n/%d", i);
-		assert_int_equal(registry_add(w, id, cg, &c), 0);
-		c->projid = 100 + i;
-	}
+	add_numbered(w, "n", 5, 100);
 	assert_int_equal(registry_sync(w, true, 0), 0); /* the journal: n0..n4 */
 	assert_int_equal(registry_new(&rd), 0);
 	assert_int_equal(registry_open_store_ro(rd, dir), 0);
