@@ -9,18 +9,13 @@
 #include "quota/quota.h"
 #include "stats.h"
 #include "tc/tc.h"
+#include "util.h"
 
 struct sd_event_source;
 struct MHD_Daemon;
 struct ovr_note;
 
 /* A text being built: grows, kept across scrapes. failed: an allocation failed. */
-struct obuf {
-	char *p;
-	size_t len, cap;
-	bool failed;
-};
-
 /* One cgroup's numbers. id NULL: a tenant cgroup. */
 struct sample {
 	const char *id, *tenant, *cls, *status;
@@ -45,7 +40,7 @@ struct metrics {
 	 * fault in about 2 MiB of fresh pages each time */
 	struct sample *samples;
 	size_t samples_cap;
-	struct obuf out, labels;
+	struct textbuf out, labels;
 };
 
 /* m->metrics, made (with its stats reader) if missing. */

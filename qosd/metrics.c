@@ -146,11 +146,11 @@ static void metrics_trim(struct metrics *mt, bool failed)
 	}
 	if (mt->labels.cap > KEEP_MAX) {
 		free(mt->labels.p);
-		mt->labels = (struct obuf){ 0 };
+		mt->labels = (struct textbuf){ 0 };
 	}
 	if (failed && mt->out.cap > KEEP_MAX) {
 		free(mt->out.p);
-		mt->out = (struct obuf){ 0 };
+		mt->out = (struct textbuf){ 0 };
 	}
 }
 
@@ -229,58 +229,8 @@ int metrics_collect(struct manager *m, struct sample **ret, size_t *ret_n, size_
 
 /* ---- the text: appended to one buffer, kept across scrapes ---- */
 
-static bool ob_room(struct obuf *b, size_t n)
-{
-	size_t cap;
-	char *p;
-
-	if (b->failed)
-		return false;
-	if (b->len + n < b->cap)
-		return true;
-	cap = MAX(MAX(b->cap * 2, b->len + n + 1), (size_t) 65536);
-	p = realloc(b->p, cap);
-	if (!p) {
-		b->failed = true;
-		return false;
-	}
-	b->p = p;
-	b->cap = cap;
-	return true;
-}
-
-static void ob_put(struct obuf *b, const char *s, size_t n)
-{
-	if (ob_room(b, n)) {
-		memcpy(b->p + b->len, s, n);
-		b->len += n;
-	}
-}
-
-static void ob_puts(struct obuf *b, const char *s)
-{
-	ob_put(b, s, strlen(s));
-}
-
-static void ob_printf(struct obuf *b, const char *fmt, ...) _printf_(2, 3);
-static void ob_printf(struct obuf *b, const char *fmt, ...)
-{
-	va_list ap;
-	int k;
-
-	va_start(ap, fmt);
-	k = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (k < 0 || !ob_room(b, (size_t) k))
-		return;
-	va_start(ap, fmt);
-	(void) vsnprintf(b->p + b->len, (size_t) k + 1, fmt, ap);
-	va_end(ap);
-	b->len += (size_t) k;
-}
-
 /* v as a decimal with decimals digits after the point (v in units of 10^-decimals), and '\n' */
-static void put_value(struct obuf *b, uint64_t v, unsigned decimals)
+static void put_value(struct textbuf *b, uint64_t v, unsigned decimals)
 {
 	char t[48];
 	size_t i = sizeof(t);
@@ -294,34 +244,34 @@ static void put_value(struct obuf *b, uint64_t v, unsigned decimals)
 		t[--i] = (char) ('0' + v % 10);
 		v /= 10;
 	} while (v);
-	ob_put(b, t + i, sizeof(t) - i);
+	textbuf_put(b, t + i, sizeof(t) - i);
 }
 
 /* Label values are validated names, but escape anyway: the format breaks on \, " and newline. */
-static void put_label(struct obuf *b, const char *name, const char *v, bool first)
+static void put_label(struct textbuf *b, const char *name, const char *v, bool first)
 {
 	if (!first)
-		ob_put(b, ",", 1);
-	ob_puts(b, name);
-	ob_put(b, "=\"", 2);
+		textbuf_put(b, ",", 1);
+	textbuf_puts(b, name);
+	textbuf_put(b, "=\"", 2);
 	v = v ? v : "";
 	if (!v[strcspn(v, "\\\"\n")])
-		ob_puts(b, v);
+		textbuf_puts(b, v);
 	else
 		for (const char *p = v; *p; p++) {
 			if (*p == '\\' || *p == '"')
-				ob_put(b, "\\", 1);
+				textbuf_put(b, "\\", 1);
 			if (*p == '\n')
-				ob_put(b, "\\n", 2);
+				textbuf_put(b, "\\n", 2);
 			else
-				ob_put(b, p, 1);
+				textbuf_put(b, p, 1);
 		}
-	ob_put(b, "\"", 1);
+	textbuf_put(b, "\"", 1);
 }
 
 /* Each sample's labels (id, tenant, class; tenant cgroups: tenant), printed once per scrape
  * into lb and found by s->lab_off / lab_len. */
-static void make_labels(struct obuf *lb, struct sample *v, size_t n)
+static void make_labels(struct textbuf *lb, struct sample *v, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		v[i].lab_off = lb->len;
@@ -336,26 +286,26 @@ static void make_labels(struct obuf *lb, struct sample *v, size_t n)
 }
 
 /* name{id=..,tenant=..,class=..[,extra=..]} */
-static void put_head(struct obuf *b, const struct obuf *lb, const char *prefix, const char *name,
-		     const struct sample *s, const char *xname, const char *xval)
+static void put_head(struct textbuf *b, const struct textbuf *lb, const char *prefix,
+		     const char *name, const struct sample *s, const char *xname, const char *xval)
 {
-	ob_puts(b, prefix);
-	ob_puts(b, name);
-	ob_put(b, "{", 1);
-	ob_put(b, lb->p + s->lab_off, s->lab_len);
+	textbuf_puts(b, prefix);
+	textbuf_puts(b, name);
+	textbuf_put(b, "{", 1);
+	textbuf_put(b, lb->p + s->lab_off, s->lab_len);
 	if (xname)
 		put_label(b, xname, xval, false);
-	ob_put(b, "} ", 2);
+	textbuf_put(b, "} ", 2);
 }
 
-static void put_family(struct obuf *b, const char *prefix, const char *name, enum fam_type t,
+static void put_family(struct textbuf *b, const char *prefix, const char *name, enum fam_type t,
 		       const char *help)
 {
-	ob_printf(b, "# HELP %s%s %s.\n# TYPE %s%s %s\n", prefix, name, help, prefix, name,
-		  type_name[t]);
+	textbuf_printf(b, "# HELP %s%s %s.\n# TYPE %s%s %s\n", prefix, name, help, prefix, name,
+		       type_name[t]);
 }
 
-static void render_cg(struct obuf *b, const struct obuf *lb, const char *prefix,
+static void render_cg(struct textbuf *b, const struct textbuf *lb, const char *prefix,
 		      const struct sample *v, size_t n)
 {
 	for (size_t k = 0; k < ELEMENTSOF(cg_families); k++) {
@@ -375,9 +325,9 @@ static void render_cg(struct obuf *b, const struct obuf *lb, const char *prefix,
 		if ((st->have & (1u << ST_CPU_QUOTA_US)) && (st->have & (1u << ST_CPU_PERIOD_US)) &&
 		    st->v[ST_CPU_PERIOD_US]) {
 			put_head(b, lb, prefix, "cpu_limit_cores", &v[i], NULL, NULL);
-			ob_printf(b, "%.6f\n",
-				  (double) st->v[ST_CPU_QUOTA_US] /
-					  (double) st->v[ST_CPU_PERIOD_US]);
+			textbuf_printf(b, "%.6f\n",
+				       (double) st->v[ST_CPU_QUOTA_US] /
+					       (double) st->v[ST_CPU_PERIOD_US]);
 		}
 	}
 }
@@ -393,7 +343,7 @@ static const struct {
 	{ "io_writes_total", "Write operations on the device", IO_FIELD(wios) },
 };
 
-static void render_io(struct obuf *b, const struct obuf *lb, const char *prefix,
+static void render_io(struct textbuf *b, const struct textbuf *lb, const char *prefix,
 		      const struct sample *v, size_t n)
 {
 	for (size_t k = 0; k < ELEMENTSOF(io_families); k++) {
@@ -426,7 +376,8 @@ static const struct {
 	  NET_FIELD(overlimits) },
 };
 
-static void render_net(struct obuf *b, const struct obuf *lb, const struct sample *v, size_t n)
+static void render_net(struct textbuf *b, const struct textbuf *lb, const struct sample *v,
+		       size_t n)
 {
 	static const char *const dir[] = { [TC_DIR_IN] = "in", [TC_DIR_OUT] = "out" };
 
@@ -445,7 +396,8 @@ static void render_net(struct obuf *b, const struct obuf *lb, const struct sampl
 	}
 }
 
-static void render_disk(struct obuf *b, const struct obuf *lb, const struct sample *v, size_t n)
+static void render_disk(struct textbuf *b, const struct textbuf *lb, const struct sample *v,
+			size_t n)
 {
 	static const struct {
 		const char *name, *help;
@@ -474,56 +426,56 @@ static void render_disk(struct obuf *b, const struct obuf *lb, const struct samp
 	}
 }
 
-static void render_keyed(struct obuf *b, const char *name, const char *help, const uint64_t *v)
+static void render_keyed(struct textbuf *b, const char *name, const char *help, const uint64_t *v)
 {
 	put_family(b, "qosd_", name, F_COUNTER, help);
 	for (int k = 0; k < _QK_MAX; k++)
-		ob_printf(b, "qosd_%s{key=\"%s\"} %llu\n", name, qos_key_name(k),
-			  (unsigned long long) v[k]);
+		textbuf_printf(b, "qosd_%s{key=\"%s\"} %llu\n", name, qos_key_name(k),
+			       (unsigned long long) v[k]);
 }
 
 /* The batch-beside-latency controller (all zero while no class sets priority). */
-static void render_controller(struct obuf *b, const struct controller *ctl)
+static void render_controller(struct textbuf *b, const struct controller *ctl)
 {
 	put_family(b, "qosd_", "controller_level", F_GAUGE,
 		   "How far batch containers are tightened, per resource (0 = class values)");
 	for (int r = 0; r < _PR_MAX; r++)
-		ob_printf(b, "qosd_controller_level{resource=\"%s\"} %u\n", pressure_res_name(r),
-			  controller_level(ctl, r));
+		textbuf_printf(b, "qosd_controller_level{resource=\"%s\"} %u\n",
+			       pressure_res_name(r), controller_level(ctl, r));
 	put_family(b, "qosd_", "controller_level_changes_total", F_COUNTER,
 		   "Steps of the controller's level, per resource");
 	for (int r = 0; r < _PR_MAX; r++)
-		ob_printf(b, "qosd_controller_level_changes_total{resource=\"%s\"} %llu\n",
-			  pressure_res_name(r),
-			  (unsigned long long) controller_level_changes(ctl, r));
+		textbuf_printf(b, "qosd_controller_level_changes_total{resource=\"%s\"} %llu\n",
+			       pressure_res_name(r),
+			       (unsigned long long) controller_level_changes(ctl, r));
 	put_family(b, "qosd_", "controller_livelock_reliefs_total", F_COUNTER,
 		   "memory.high raised by the livelock guard");
-	ob_printf(b, "qosd_controller_livelock_reliefs_total %llu\n",
-		  (unsigned long long) controller_reliefs(ctl));
+	textbuf_printf(b, "qosd_controller_livelock_reliefs_total %llu\n",
+		       (unsigned long long) controller_reliefs(ctl));
 }
 
-static void render_self(struct obuf *b, struct manager *m)
+static void render_self(struct textbuf *b, struct manager *m)
 {
 	const struct qosd_counters *c = &m->counters;
 
 	put_family(b, "qosd_", "build_info", F_GAUGE, "qosd's version (value always 1)");
-	ob_printf(b, "qosd_build_info{version=\"%s\"} 1\n", QOSD_VERSION);
+	textbuf_printf(b, "qosd_build_info{version=\"%s\"} 1\n", QOSD_VERSION);
 	put_family(b, "qosd_", "containers_managed", F_GAUGE, "Containers qosd knows");
-	ob_printf(b, "qosd_containers_managed %zu\n", registry_size(m->reg));
+	textbuf_printf(b, "qosd_containers_managed %zu\n", registry_size(m->reg));
 	put_family(b, "qosd_", "tenants_managed", F_GAUGE, "Tenants in the policy");
-	ob_printf(b, "qosd_tenants_managed %zu\n", m->policy ? m->policy->n_tenants : 0);
+	textbuf_printf(b, "qosd_tenants_managed %zu\n", m->policy ? m->policy->n_tenants : 0);
 	render_keyed(b, "drift_corrections_total",
 		     "Knobs found changed behind qosd's back and set again, by policy key",
 		     c->drift);
 	render_keyed(b, "apply_errors_total", "Knob writes the kernel refused, by policy key",
 		     c->errors);
 	render_controller(b, m->ctl);
-	ob_puts(b, "# HELP qosd_reconcile_duration_seconds Time to reconcile one container.\n"
-		   "# TYPE qosd_reconcile_duration_seconds summary\n"
-		   "qosd_reconcile_duration_seconds_sum ");
+	textbuf_puts(b, "# HELP qosd_reconcile_duration_seconds Time to reconcile one container.\n"
+			"# TYPE qosd_reconcile_duration_seconds summary\n"
+			"qosd_reconcile_duration_seconds_sum ");
 	put_value(b, c->reconcile_usec, 6);
-	ob_printf(b, "qosd_reconcile_duration_seconds_count %llu\n",
-		  (unsigned long long) c->reconciles);
+	textbuf_printf(b, "qosd_reconcile_duration_seconds_count %llu\n",
+		       (unsigned long long) c->reconciles);
 }
 
 int metrics_render(struct manager *m, char **ret, size_t *ret_len)
@@ -531,7 +483,7 @@ int metrics_render(struct manager *m, char **ret, size_t *ret_len)
 	struct sample *v = NULL;
 	size_t n = 0, nc = 0;
 	struct metrics *mt;
-	struct obuf *b, *lb;
+	struct textbuf *b, *lb;
 	int r = metrics_collect(m, &v, &n, &nc);
 
 	if (r < 0)
@@ -550,7 +502,7 @@ int metrics_render(struct manager *m, char **ret, size_t *ret_len)
 	render_io(b, lb, "qosd_tenant_", v + nc, n - nc);
 	render_self(b, m);
 	m->trim_kib += b->len / 1024; /* freed again: on_post gives the heap back after big work */
-	r = b->failed || lb->failed || !ob_room(b, 1) ? -ENOMEM : 0;
+	r = b->failed || lb->failed || !textbuf_room(b, 1) ? -ENOMEM : 0;
 	metrics_trim(mt, r < 0);
 	if (r < 0)
 		return r;

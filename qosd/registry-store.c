@@ -176,41 +176,17 @@ void store_forget(struct registry *reg, struct container *c)
 
 /* ---- lines ---- */
 
-struct buf {
-	char *p;
-	size_t len, cap;
-};
-
-static int buf_reserve(struct buf *b, size_t more)
-{
-	size_t c;
-	char *p;
-
-	if (b->len + more + 1 <= b->cap)
-		return 0;
-	c = MAX(MAX(b->cap * 2, b->len + more + 1), (size_t) 4096);
-	p = realloc(b->p, c);
-	if (!p)
-		return -ENOMEM;
-	b->p = p;
-	b->cap = c;
-	return 0;
-}
-
+/* jansson's dump callback, and the store's own appends: -1 once the buffer failed */
 static int buf_add(const char *s, size_t n, void *data)
 {
-	struct buf *b = data;
+	struct textbuf *b = data;
 
-	if (buf_reserve(b, n) < 0)
-		return -1;
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = 0;
-	return 0;
+	textbuf_put(b, s, n);
+	return b->failed ? -1 : 0;
 }
 
 /* c's record as one line at the end of b; *ret_hash its fingerprint (the line without '\n') */
-static int buf_put_record(struct buf *b, const struct container *c, uint64_t *ret_hash)
+static int buf_put_record(struct textbuf *b, const struct container *c, uint64_t *ret_hash)
 {
 	json_auto_t *o = container_to_json(c);
 	size_t start = b->len;
@@ -226,7 +202,7 @@ static int buf_put_record(struct buf *b, const struct container *c, uint64_t *re
 }
 
 /* ids are validated names (no quote, no backslash): printed as they are */
-static int buf_put_removed(struct buf *b, const char *id)
+static int buf_put_removed(struct textbuf *b, const char *id)
 {
 	return buf_add("{\"removed\":\"", 12, b) < 0 || buf_add(id, strlen(id), b) < 0 ||
 			       buf_add("\"}\n", 3, b) < 0
@@ -267,7 +243,7 @@ int registry_sync(struct registry *reg, bool durable, size_t max)
 {
 	size_t want = max == 0 ? reg->nwq : MIN(max, reg->nwq), k = 0;
 	_cleanup_free_ uint64_t *h = NULL;
-	struct buf b = { 0 };
+	struct textbuf b = { 0 };
 	int r = 0;
 
 	if (reg->ro)
@@ -305,7 +281,7 @@ int registry_sync(struct registry *reg, bool durable, size_t max)
 
 size_t registry_touch_changed(struct registry *reg)
 {
-	struct buf b = { 0 };
+	struct textbuf b = { 0 };
 	size_t n = 0;
 
 	for (size_t i = 0; i < reg->n; i++) {
@@ -313,6 +289,7 @@ size_t registry_touch_changed(struct registry *reg)
 		uint64_t h;
 
 		b.len = 0;
+		b.failed = false;
 		if (c->rec_queued || buf_put_record(&b, c, &h) < 0 || h == c->rec_hash)
 			continue;
 		registry_touch(reg, c);
@@ -370,7 +347,7 @@ static int unlink_legacy(struct registry *reg)
  * for it is queued, so that the journal ends on what the snapshot says. */
 static int snapshot_write(struct registry *reg, int fd, uint64_t *ret_len)
 {
-	struct buf b = { 0 };
+	struct textbuf b = { 0 };
 	uint64_t len = 0;
 	int r = 0;
 

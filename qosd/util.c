@@ -71,6 +71,56 @@ int strextend(char **buf, const char *fmt, ...)
 	return 0;
 }
 
+bool textbuf_room(struct textbuf *b, size_t n)
+{
+	size_t cap;
+	char *p;
+
+	if (b->failed)
+		return false;
+	if (b->len + n < b->cap)
+		return true;
+	cap = MAX(MAX(b->cap * 2, b->len + n + 1), (size_t) 4096);
+	p = realloc(b->p, cap);
+	if (!p) {
+		b->failed = true;
+		return false;
+	}
+	b->p = p;
+	b->cap = cap;
+	return true;
+}
+
+void textbuf_put(struct textbuf *b, const char *s, size_t n)
+{
+	if (!textbuf_room(b, n))
+		return;
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = 0;
+}
+
+void textbuf_puts(struct textbuf *b, const char *s)
+{
+	textbuf_put(b, s, strlen(s));
+}
+
+void textbuf_printf(struct textbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int k;
+
+	va_start(ap, fmt);
+	k = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (k < 0 || !textbuf_room(b, (size_t) k))
+		return;
+	va_start(ap, fmt);
+	(void) vsnprintf(b->p + b->len, (size_t) k + 1, fmt, ap);
+	va_end(ap);
+	b->len += (size_t) k;
+}
+
 int fd_wait(int fd, short events, uint64_t deadline)
 {
 	struct pollfd p = { .fd = fd, .events = events };

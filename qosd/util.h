@@ -88,6 +88,20 @@ char *strprintf(const char *fmt, ...) _printf_(1, 2);
 /* Append a printf'd string to a malloc'd buffer (*buf may be NULL). Returns 0 or -ENOMEM. */
 int strextend(char **buf, const char *fmt, ...) _printf_(2, 3);
 
+/* A text built by appends, for many appends (a metrics page, journal lines): capacity doubles,
+ * p stays NUL-terminated. An allocation failure makes it failed, and every later append does
+ * nothing until failed is cleared: the caller checks once at the end. */
+struct textbuf {
+	char *p;
+	size_t len, cap;
+	bool failed;
+};
+/* Room for n more bytes and the NUL; false if the buffer is (or now becomes) failed. */
+bool textbuf_room(struct textbuf *b, size_t n);
+void textbuf_put(struct textbuf *b, const char *s, size_t n);
+void textbuf_puts(struct textbuf *b, const char *s);
+void textbuf_printf(struct textbuf *b, const char *fmt, ...) _printf_(2, 3);
+
 /* Read a whole file (at most max bytes, -EFBIG beyond) relative to dirfd (AT_FDCWD for a path).
  * Returns its length. */
 int read_file_at(int dirfd, const char *name, size_t max, char **ret);
