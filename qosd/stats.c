@@ -452,23 +452,30 @@ size_t stats_ctx_kept(const struct stats_ctx *ctx)
 
 /* ---- reading ---- */
 
+/* File f read from its start on fd and parsed into s: 0, or the read's -errno. */
+static int read_parse(const struct stat_file *f, int fd, struct qos_cg_stats *s)
+{
+	char buf[READ_MAX];
+	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+
+	if (n < 0)
+		return negative_errno();
+	buf[n] = 0;
+	f->parse(buf, (size_t) n, f, s);
+	return 0;
+}
+
 /* Each file of hierarchy h below the cgroup's dirfd: open, read, close (no fds kept). */
 static void read_h_dirfd(struct stats_ctx *ctx, int dirfd, unsigned h, struct qos_cg_stats *s)
 {
-	char buf[READ_MAX];
-
 	for (size_t i = 0; i < ctx->n_files; i++) {
-		const struct stat_file *f = &ctx->files[i];
 		_cleanup_close_ int fd = -1;
-		ssize_t n;
 
-		if (f->h != h)
+		if (ctx->files[i].h != h)
 			continue;
-		fd = openat(dirfd, f->name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-		if (fd < 0 || (n = read(fd, buf, sizeof(buf) - 1)) < 0)
-			continue;
-		buf[n] = 0;
-		f->parse(buf, (size_t) n, f, s);
+		fd = openat(dirfd, ctx->files[i].name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (fd >= 0)
+			(void) read_parse(&ctx->files[i], fd, s);
 	}
 }
 
@@ -560,22 +567,10 @@ static int cg_open_h(struct stats_ctx *ctx, struct stats_cg *e, unsigned h, cons
 static int read_h_kept(struct stats_ctx *ctx, struct stats_cg *e, unsigned h,
 		       struct qos_cg_stats *s)
 {
-	char buf[READ_MAX];
-
-	for (size_t i = 0; i < ctx->n_files; i++) {
-		const struct stat_file *f = &ctx->files[i];
-		ssize_t n;
-
-		if (f->h != h || e->fd[i] < 0)
-			continue;
-		n = pread(e->fd[i], buf, sizeof(buf) - 1, 0);
-		if (n < 0 && errno == ENODEV)
-			return -ENODEV;
-		if (n < 0)
-			continue;
-		buf[n] = 0;
-		f->parse(buf, (size_t) n, f, s);
-	}
+	for (size_t i = 0; i < ctx->n_files; i++)
+		if (ctx->files[i].h == h && e->fd[i] >= 0 &&
+		    read_parse(&ctx->files[i], e->fd[i], s) == -ENODEV)
+			return -ENODEV; /* the cgroup was removed (and maybe made again) */
 	return 0;
 }
 
