@@ -12,7 +12,7 @@
 #   QT_VM_MEM=2048 QT_VM_SMP=2 QT_VM_TCG_CPU=Nehalem
 #   QT_VM_ONLY=t-vm-smoke,t-quota   run only these func tests in the guest (for debugging)
 #   QT_VM_BENCH=qos            run bench/qos.sh in the guest instead of the tests (make bench-qos
-#                              VM=1), with DUR, RATE, WORK_US, HOGS (defaults for TCG: 20, 50, 2000)
+#                              VM=1), with DUR, RATE, WORK_US, HOGS, REPS (defaults for TCG: 20, 50, 2000)
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 # The guest runs the release build: the host's func layer already runs every test under
@@ -168,7 +168,7 @@ relay() {
 
 BENCH_ARGS=
 [[ -n ${QT_VM_BENCH:-} ]] &&
-	BENCH_ARGS=" QT_VM_BENCH=$QT_VM_BENCH DUR=${DUR:-20} RATE=${RATE:-50} WORK_US=${WORK_US:-2000} HOGS=${HOGS:-cpu,mem,io}"
+	BENCH_ARGS=" QT_VM_BENCH=$QT_VM_BENCH DUR=${DUR:-20} RATE=${RATE:-50} WORK_US=${WORK_US:-2000} HOGS=${HOGS:-cpu,mem,io} REPS=${REPS:-1}"
 OUTCOME="" BOOT_MS="" RUN_MS=0
 mode=
 case $ACCEL in
