@@ -138,13 +138,27 @@ run() {
 	PIDS+=("$LAST")
 }
 
-# CPU time of GROUP so far, in microseconds
+# CPU time of GROUP so far, in microseconds, into CPU_US. Builtins only (no fork): with a high
+# PARENT_WEIGHT the hogs starve this shell, and a forked reader could then wait seconds between a
+# CPU sample and its clock reading (batch at 107 % "of unused" came from that).
 cpu_of() {
+	local k v
+	CPU_US=0
 	if [[ $V == 2 ]]; then
-		sed -n 's/^usage_usec //p' "$CGROOT$CGP/$1/cpu.stat"
+		while read -r k v; do [[ $k == usage_usec ]] && CPU_US=$v; done <"$CGROOT$CGP/$1/cpu.stat"
 	else
-		echo $(($(cat "$CGROOT/cpuacct$CGP/$1/cpuacct.usage") / 1000))
+		read -r v <"$CGROOT/cpuacct$CGP/$1/cpuacct.usage"
+		CPU_US=$((v / 1000))
 	fi
+}
+# sample: the server side's CPU (server and client, S_SRV), the batch side's (S_BAT), and the clock
+# in the middle of those reads (S_T), all in microseconds
+sample() {
+	local t=${EPOCHREALTIME/./} g
+	S_SRV=0 S_BAT=0
+	for g in lat-srv lat-cli; do cpu_of "$g"; S_SRV=$((S_SRV + CPU_US)); done
+	for g in batch-cpu batch-mem batch-io; do cpu_of "$g"; S_BAT=$((S_BAT + CPU_US)); done
+	S_T=$(((t + ${EPOCHREALTIME/./}) / 2))
 }
 
 # CPU time of the kernel's threads (children of kthreadd: workqueues, the journal, the flushers,
@@ -174,23 +188,19 @@ start_hogs() {
 
 # measure NAME: one scenario with whatever is running; appends a result line
 measure() {
-	local name=$1 srv0 cli0 bat0 srv1 cli1 bat1 out kt1
+	local name=$1 out kt1 srv t0 srv0 bat0
 	run lat-srv "$TMP/latbench" server "$PORT" "$WORK_US"
-	local srv=$LAST
+	srv=$LAST
 	sleep 1
-	srv0=$(cpu_of lat-srv) cli0=$(cpu_of lat-cli)
-	bat0=$(($(cpu_of batch-cpu) + $(cpu_of batch-mem) + $(cpu_of batch-io)))
 	kthread_mark "$TMP/kthreads"
-	local t0
-	t0=$(date +%s%N)
+	sample
+	t0=$S_T srv0=$S_SRV bat0=$S_BAT
 	out=$(run_in lat-cli "$TMP/latbench" client "$PORT" "$RATE" "$DUR")
-	local wall_us=$((($(date +%s%N) - t0) / 1000))
-	srv1=$(cpu_of lat-srv) cli1=$(cpu_of lat-cli)
-	bat1=$(($(cpu_of batch-cpu) + $(cpu_of batch-mem) + $(cpu_of batch-io)))
+	sample
 	kt1=$(kthread_since "$TMP/kthreads")
 	kill -9 "$srv" 2>/dev/null
 	wait "$srv" 2>/dev/null
-	echo "$name round=$ROUND $out wall_us=$wall_us srv_cpu_us=$((srv1 - srv0 + cli1 - cli0)) batch_cpu_us=$((bat1 - bat0)) kthread_cpu_us=$kt1" |
+	echo "$name round=$ROUND $out wall_us=$((S_T - t0)) srv_cpu_us=$((S_SRV - srv0)) batch_cpu_us=$((S_BAT - bat0)) kthread_cpu_us=$kt1" |
 		tee -a "$TMP/results" >&2
 }
 
