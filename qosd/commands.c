@@ -6,6 +6,7 @@
 
 #include "assign.h"
 #include "cgroup.h"
+#include "jsonw.h"
 #include "log.h"
 #include "manager.h"
 #include "ocistate.h"
@@ -28,21 +29,18 @@ static json_t *jstr(const char *s)
 	return s ? json_string(s) : json_null();
 }
 
-/* Save the state now; if that fails, say so in the reply: the change is in force in the kernel,
- * but a restart before a later save succeeds would not know it. */
-static void save_or_warn(struct manager *m, json_t *o, bool durable)
+/* Save the state now. NULL when saved; else the warnings for the reply (prev's, then this one):
+ * the change is in force in the kernel, but a restart before a later save succeeds would not
+ * know it. */
+static char *save_warning(struct manager *m, const char *prev, bool durable)
 {
-	_cleanup_free_ char *w = NULL;
-	json_t *prev = o ? json_object_get(o, "warnings") : NULL;
 	int r = manager_save_state(m, durable);
 
-	if (r >= 0 || !o)
-		return;
-	w = strprintf("%s%sthe state file could not be written (%s): in force now, but not yet "
-		      "saved for a restart (qosd retries)",
-		      prev ? json_string_value(prev) : "", prev ? "; " : "", strerror(-r));
-	if (w)
-		json_object_set_new(o, "warnings", json_string(w));
+	if (r >= 0)
+		return NULL;
+	return strprintf("%s%sthe state file could not be written (%s): in force now, but not yet "
+			 "saved for a restart (qosd retries)",
+			 prev ? prev : "", prev ? "; " : "", strerror(-r));
 }
 
 static json_t *container_summary(const struct container *c)
@@ -50,6 +48,32 @@ static json_t *container_summary(const struct container *c)
 	return json_pack("{s:s,s:s,s:o,s:o,s:o,s:o}", "id", c->id, "cgroup", c->cgpath, "tenant",
 			 jstr(c->tenant), "class", jstr(c->cls), "origin", jstr(c->origin),
 			 "status", jstr(c->status));
+}
+
+/* The reply of a change on every container start (register) or set: reply_ok() of
+ * container_summary() and its warnings, written without a json_t tree (jsonw.h, issue 16); the
+ * same text. NULL on failure. */
+static char *reply_summary(const struct container *c, const char *warnings)
+{
+	struct textbuf b = { 0 };
+	bool first = true;
+
+	textbuf_put(&b, "{", 1);
+	jsonw_member_str(&b, &first, "id", c->id);
+	jsonw_member_str(&b, &first, "cgroup", c->cgpath);
+	jsonw_member_str(&b, &first, "tenant", c->tenant);
+	jsonw_member_str(&b, &first, "class", c->cls);
+	jsonw_member_str(&b, &first, "origin", c->origin);
+	jsonw_member_str(&b, &first, "status", c->status);
+	if (warnings)
+		jsonw_member_str(&b, &first, "warnings", warnings);
+	jsonw_member_bool(&b, &first, "ok", true);
+	textbuf_put(&b, "}", 1);
+	if (b.failed || !c->id || !c->cgpath) {
+		free(b.p);
+		return NULL;
+	}
+	return b.p;
 }
 
 static char *cmd_list(struct manager *m)
@@ -386,8 +410,8 @@ static uint32_t keys_named(const struct qos_request *req)
 static char *commit(struct manager *m, struct container *c, struct snapshot *snap, uint32_t named)
 {
 	_cleanup_(report_done) struct qos_report r = { 0 };
-	_cleanup_free_ char *id = strdup(c->id), *errs = NULL, *msg = NULL, *warn = NULL;
-	json_t *o;
+	_cleanup_free_ char *id = strdup(c->id), *errs = NULL, *msg = NULL, *warn = NULL,
+			    *saved = NULL;
 	int k;
 
 	c->verified &= ~named; /* the operator's change, not drift (logs, qosd_drift_corrections) */
@@ -411,11 +435,8 @@ static char *commit(struct manager *m, struct container *c, struct snapshot *sna
 	}
 	registry_touch(m->reg, c);
 	m->state_dirty = true;
-	o = container_summary(c);
-	if (o && warn)
-		json_object_set_new(o, "warnings", json_string(warn));
-	save_or_warn(m, o, true);
-	return reply_ok(o);
+	saved = save_warning(m, warn, true);
+	return reply_summary(c, saved ? saved : warn);
 }
 
 static struct container *find_or_register(struct manager *m, const struct qos_request *req,
@@ -596,12 +617,11 @@ static int register_dir(struct manager *m, const struct qos_request *req,
 static char *cmd_register(struct manager *m, const struct qos_request *req,
 			  const struct control_peer *peer)
 {
-	_cleanup_free_ char *msg = NULL, *cgpath = NULL, *dir = NULL;
+	_cleanup_free_ char *msg = NULL, *cgpath = NULL, *dir = NULL, *warn = NULL;
 	_cleanup_(cg_paths_done) struct cg_paths hier = { 0 };
 	_cleanup_(cg_dirs_done) struct cg_dirs dirs;
 	struct qos_report r = { 0 };
 	struct container *c;
-	json_t *o;
 	int k;
 
 	/* its directories are opened once: the check here, the reconcile's check and the apply */
@@ -675,25 +695,36 @@ static char *cmd_register(struct manager *m, const struct qos_request *req,
 		(void) manager_save_state(m, false);
 		return control_error_reply(full);
 	}
-	o = container_summary(c);
 	/* a registration is not derivable from the kernel: written before the hook hears "ok", so
 	 * that qosd's own crash cannot lose it; not fsync'd (manager_save_state) */
-	save_or_warn(m, o, false);
-	return reply_ok(o);
+	warn = save_warning(m, NULL, false);
+	return reply_summary(c, warn);
 }
 
 static char *cmd_unregister(struct manager *m, const char *id)
 {
 	struct container *c = registry_get(m->reg, id);
-
-	json_t *o = json_pack("{s:b}", "known", c != NULL);
+	_cleanup_free_ char *warn = NULL;
+	struct textbuf b = { 0 };
+	bool first = true;
 
 	if (c) {
 		log_info("unregistered %s", id);
 		manager_forget(m, c);
-		save_or_warn(m, o, false);
+		warn = save_warning(m, NULL, false);
 	}
-	return reply_ok(o);
+	/* {"known":B[,"warnings":S],"ok":true}, as reply_summary() */
+	textbuf_put(&b, "{", 1);
+	jsonw_member_bool(&b, &first, "known", c != NULL);
+	if (warn)
+		jsonw_member_str(&b, &first, "warnings", warn);
+	jsonw_member_bool(&b, &first, "ok", true);
+	textbuf_put(&b, "}", 1);
+	if (b.failed) {
+		free(b.p);
+		return NULL;
+	}
+	return b.p;
 }
 
 static char *cmd_reload(struct manager *m)

@@ -46,9 +46,12 @@ static inline void container_freep(struct container **c)
 
 /* Put c into the tables (no record written). -EEXIST if the id is known. */
 int registry_insert(struct registry *reg, struct container *c);
-/* The record of c as JSON, and back: every string field through one validator each
- * (registry_field_check's). ret_field names the first bad field on -EBADMSG. */
-struct json_t *container_to_json(const struct container *c);
+/* The record of c as one JSON object appended to b (no newline; jsonw.h: what jansson's
+ * json_dumps(JSON_COMPACT) wrote for it), and back: every string field through one validator
+ * each (registry_field_check's). -ENOMEM if memory or a string is not UTF-8: b is then as it
+ * was, not failed.
+ * ret_field names the first bad field on -EBADMSG. */
+int container_put_json(struct textbuf *b, const struct container *c);
 int container_from_json(struct json_t *o, struct container **ret, const char **ret_field);
 
 /* registry-store.c: c leaves the registry (its record is deleted at the next sync). */

@@ -188,10 +188,9 @@ static int buf_add(const char *s, size_t n, void *data)
 /* c's record as one line at the end of b; *ret_hash its fingerprint (the line without '\n') */
 static int buf_put_record(struct textbuf *b, const struct container *c, uint64_t *ret_hash)
 {
-	json_auto_t *o = container_to_json(c);
 	size_t start = b->len;
 
-	if (!o || json_dump_callback(o, buf_add, b, JSON_COMPACT) < 0 || buf_add("\n", 1, b) < 0) {
+	if (container_put_json(b, c) < 0 || buf_add("\n", 1, b) < 0) {
 		b->len = start;
 		return -ENOMEM;
 	}

@@ -4,6 +4,7 @@
 #include <limits.h>
 #include <stddef.h>
 
+#include "jsonw.h"
 #include "registry-internal.h"
 #include "util.h"
 
@@ -287,27 +288,31 @@ void registry_remove(struct registry *reg, struct container *c)
 
 /* ---- fields of the [claim] binding (assign.h), kept apart from the core record ---- */
 
-static int annotations_to_json(const struct container *c, json_t *o)
+static void annotations_put(struct textbuf *b, bool *first, const struct container *c)
 {
-	json_t *a;
+	bool afirst = true;
 
 	if (!c->n_annotations)
-		return 0;
-	a = json_object();
-	if (!a || json_object_set_new(o, "annotations", a) < 0)
-		return -ENOMEM;
+		return;
+	jsonw_key(b, first, "annotations");
+	textbuf_put(b, "{", 1);
 	for (size_t i = 0; i < c->n_annotations; i++) {
-		const char *eq = strchr(c->annotations[i], '=');
-		_cleanup_free_ char *k =
-			eq ? strndup(c->annotations[i], eq - c->annotations[i]) : NULL;
+		const char *kv = c->annotations[i], *eq = strchr(kv, '=');
+		char key[ANNOTATION_KEY_MAX + 1];
 
-		if (!k || json_object_set_new(a, k, json_string(eq + 1)) < 0)
-			return -ENOMEM;
+		/* annotation_add() made each "KEY=VALUE" from a checked key */
+		if (!eq || (size_t) (eq - kv) > ANNOTATION_KEY_MAX) {
+			b->failed = true;
+			return;
+		}
+		memcpy(key, kv, eq - kv);
+		key[eq - kv] = 0;
+		jsonw_member_str(b, &afirst, key, eq + 1);
 	}
-	return 0;
+	textbuf_put(b, "}", 1);
 }
 
-/* As every other field: whatever is not exactly what container_to_json writes is -EBADMSG. */
+/* As every other field: whatever is not exactly what container_put_json writes is -EBADMSG. */
 static int annotations_from_json(json_t *o, struct container *c)
 {
 	json_t *a = json_object_get(o, "annotations"), *v;
@@ -332,19 +337,21 @@ static int annotations_from_json(json_t *o, struct container *c)
 
 /* ---- v1 per-hierarchy paths (struct cg_paths), kept apart from the core record ---- */
 
-static int hier_to_json(const struct container *c, json_t *o)
+static void hier_put(struct textbuf *b, bool *first, const struct container *c)
 {
-	json_t *h = NULL;
+	bool hfirst = true;
 
 	for (int i = 0; i < _CG_CTRL_MAX; i++) {
 		if (!c->hier.v[i])
 			continue;
-		if (!h && (!(h = json_object()) || json_object_set_new(o, "hierarchies", h) < 0))
-			return -ENOMEM;
-		if (json_object_set_new(h, cg_ctrl_name(i), json_string(c->hier.v[i])) < 0)
-			return -ENOMEM;
+		if (hfirst) {
+			jsonw_key(b, first, "hierarchies");
+			textbuf_put(b, "{", 1);
+		}
+		jsonw_member_str(b, &hfirst, cg_ctrl_name(i), c->hier.v[i]);
 	}
-	return 0;
+	if (!hfirst)
+		textbuf_put(b, "}", 1);
 }
 
 static int hier_from_json(json_t *o, struct container *c)
@@ -441,35 +448,40 @@ int registry_field_check(const char *field, const char *value, char **ret_msg)
 	return -ENOENT;
 }
 
-json_t *container_to_json(const struct container *c)
+int container_put_json(struct textbuf *b, const struct container *c)
 {
-	json_t *o = json_object(), *ovr = json_object();
+	size_t start = b->len;
+	bool first = true, ofirst = true;
 
-	if (!o || !ovr)
-		goto fail;
-	for (int k = 0; k < _QK_MAX; k++)
-		if (container_ovr(c)->v[k].set &&
-		    json_object_set_new(ovr, qos_key_name(k), json_string(c->ovr->v[k].str)) < 0)
-			goto fail;
+	textbuf_put(b, "{", 1);
 	for (size_t i = 0; i < ELEMENTSOF(fields); i++) {
 		const char *v = FIELD(c, &fields[i]);
 
-		if (v && json_object_set_new(o, fields[i].key, json_string(v)) < 0)
-			goto fail;
+		if (v)
+			jsonw_member_str(b, &first, fields[i].key, v);
 	}
-	if (json_object_set_new(o, "projid", json_integer(c->projid)) < 0 ||
-	    json_object_set_new(o, "owned", json_integer(c->owned)) < 0 ||
-	    json_object_set_new(o, "pid", json_integer(c->pid)) < 0 ||
-	    json_object_set_new(o, "matched", json_boolean(c->matched)) < 0 ||
-	    json_object_set(o, "overrides", ovr) < 0 || annotations_to_json(c, o) < 0 ||
-	    hier_to_json(c, o) < 0)
-		goto fail;
-	json_decref(ovr);
-	return o;
-fail:
-	json_decref(o);
-	json_decref(ovr);
-	return NULL;
+	jsonw_member_int(b, &first, "projid", c->projid);
+	jsonw_member_int(b, &first, "owned", c->owned);
+	jsonw_member_int(b, &first, "pid", c->pid);
+	jsonw_member_bool(b, &first, "matched", c->matched);
+	jsonw_key(b, &first, "overrides");
+	textbuf_put(b, "{", 1);
+	for (int k = 0; k < _QK_MAX; k++)
+		if (container_ovr(c)->v[k].set)
+			jsonw_member_str(b, &ofirst, qos_key_name(k), c->ovr->v[k].str);
+	textbuf_put(b, "}", 1);
+	annotations_put(b, &first, c);
+	hier_put(b, &first, c);
+	textbuf_put(b, "}", 1);
+	if (b->failed) {
+		/* this record alone: b stays usable for the next (a realloc that failed kept p) */
+		b->len = start;
+		b->failed = false;
+		if (b->p)
+			b->p[start] = 0;
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 static int get_string(json_t *o, const struct field *f, struct container *c)
@@ -592,10 +604,11 @@ int registry_load_pending(const char *path, struct container **ret)
 
 int registry_write_pending(const char *path, const struct container *c)
 {
-	json_auto_t *o = container_to_json(c);
-	_cleanup_free_ char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	struct textbuf b = { 0 };
+	int r = container_put_json(&b, c);
 
-	if (!s)
-		return -ENOMEM;
-	return write_file_replace(path, s, strlen(s), 0600, true);
+	if (r >= 0)
+		r = write_file_replace(path, b.p, b.len, 0600, true);
+	free(b.p);
+	return r;
 }

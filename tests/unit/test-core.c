@@ -14,7 +14,10 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 
+#include <jansson.h>
+
 #include "qosd/control.h"
+#include "qosd/jsonw.h"
 #include "qosd/manager-internal.h"
 #include "qosd/manager.h"
 #include "qosd/proto.h"
@@ -385,6 +388,73 @@ static void test_trim_due(void **state)
 	assert_false(manager_trim_due(&m));
 }
 
+/* jsonw_string against jansson's own dump of the same string (jsonw.h: byte for byte), and a
+ * string jansson refuses (not UTF-8) fails the buffer */
+static void check_jsonw(const char *s)
+{
+	json_auto_t *j = json_string(s);
+	_cleanup_free_ char *want = j ? json_dumps(j, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
+	struct textbuf b = { 0 };
+
+	jsonw_string(&b, s);
+	if (!j && !b.failed)
+		fail_msg("jansson refuses %s, jsonw wrote %s", s, b.p);
+	if (j && (b.failed || !streq(want, b.p)))
+		fail_msg("jansson wrote %s, jsonw %s", want, b.failed ? "(failed)" : b.p);
+	free(b.p);
+}
+
+static void test_jsonw_like_jansson(void **state)
+{
+	static const char *const cases[] = {
+		"",	"plain",    "a\"b\\c/d",	"\b\f\n\r\t\x01\x1f\x7f",
+		"é€𝄞",	"\xc0\x80", "\xed\xa0\x80",	"\xf4\x90\x80\x80",
+		"\x80", "\xe2\x82", "\xf5\x80\x80\x80",
+	};
+	static const unsigned char last[] = { 0x01, 0x20, 0x41, 0x7f, 0x80, 0xbf, 0xc0, 0xff };
+	unsigned char s[5] = { 0 };
+	struct textbuf b = { 0 };
+	bool first = true;
+
+	for (size_t i = 0; i < ELEMENTSOF(cases); i++)
+		check_jsonw(cases[i]);
+	/* every string of one and two bytes */
+	for (int x = 1; x < 256; x++)
+		for (int y = 0; y < 256; y++) {
+			s[0] = x;
+			s[1] = y;
+			s[2] = 0;
+			check_jsonw((const char *) s);
+		}
+	/* the lead bytes of 3 and 4, every second byte, the edges of the others */
+	for (int x = 0xe0; x < 0x100; x++)
+		for (int y = 1; y < 256; y++)
+			for (size_t z = 0; z < ELEMENTSOF(last); z++)
+				for (size_t w = 0; w < ELEMENTSOF(last); w++) {
+					s[0] = x;
+					s[1] = y;
+					s[2] = last[z];
+					s[3] = x >= 0xf0 ? last[w] : 0;
+					check_jsonw((const char *) s);
+				}
+	/* members, as json_dumps(JSON_COMPACT) of an object built in this order */
+	textbuf_put(&b, "{", 1);
+	jsonw_member_str(&b, &first, "id", "a");
+	jsonw_member_str(&b, &first, "n", NULL);
+	jsonw_member_int(&b, &first, "pid", -42);
+	jsonw_member_int(&b, &first, "z", 0);
+	jsonw_member_int(&b, &first, "min", INT64_MIN);
+	jsonw_member_int(&b, &first, "max", INT64_MAX);
+	jsonw_member_bool(&b, &first, "ok", true);
+	jsonw_member_bool(&b, &first, "no", false);
+	textbuf_put(&b, "}", 1);
+	assert_false(b.failed);
+	assert_string_equal(b.p, "{\"id\":\"a\",\"n\":null,\"pid\":-42,\"z\":0,"
+				 "\"min\":-9223372036854775808,\"max\":9223372036854775807,"
+				 "\"ok\":true,\"no\":false}");
+	free(b.p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -397,6 +467,7 @@ int main(void)
 		cmocka_unit_test(test_peer_admin),
 		cmocka_unit_test(test_peer_present),
 		cmocka_unit_test(test_trim_due),
+		cmocka_unit_test(test_jsonw_like_jansson),
 		cmocka_unit_test_setup_teardown(test_watch_nested_globs, setup_tmp, teardown_tmp),
 	};
 
