@@ -48,10 +48,50 @@ void log_open(void)
 	to_journal = st.st_dev == (dev_t) dev && st.st_ino == (ino_t) ino;
 }
 
-int log_full(int level, int err, const struct log_ctx *ctx, const char *fmt, ...)
+/* s appended at buf[*len], cut to what fits before the NUL at buf[cap - 1] (as snprintf cuts) */
+static void put(char *buf, size_t cap, size_t *len, const char *s)
+{
+	size_t n = strnlen(s, cap - 1 - *len);
+
+	memcpy(buf + *len, s, n);
+	*len += n;
+	buf[*len] = 0;
+}
+
+/* "IDENT: TAG: [CONTAINER TENANT/CLASS] MSG\n" (the bracket when there is a container) as one
+ * fwrite to the unbuffered stderr: one write(2), without a second printf pass over msg (issue
+ * 16: a log line on every register) */
+static void log_stderr(int level, const struct log_ctx *ctx, const char *msg)
 {
 	static const char *const tags[] = { "emerg",   "alert",	 "crit", "error",
 					    "warning", "notice", "info", "debug" };
+	char line[64 + 256 + 2048 + 2];
+	char pre[256];
+	size_t len = 0, plen = 0;
+
+	if (ctx && ctx->container) {
+		put(pre, sizeof(pre), &plen, "[");
+		put(pre, sizeof(pre), &plen, ctx->container);
+		put(pre, sizeof(pre), &plen, ctx->tenant ? " " : "");
+		put(pre, sizeof(pre), &plen, ctx->tenant ? ctx->tenant : "");
+		put(pre, sizeof(pre), &plen, ctx->cls ? "/" : "");
+		put(pre, sizeof(pre), &plen, ctx->cls ? ctx->cls : "");
+		put(pre, sizeof(pre), &plen, "] ");
+	}
+	put(line, 64, &len, ident);
+	put(line, 64, &len, ": ");
+	put(line, 64, &len, tags[level & 7]);
+	put(line, 64, &len, ": ");
+	memcpy(line + len, pre, plen);
+	len += plen;
+	line[len] = 0;
+	put(line, sizeof(line) - 1, &len, msg);
+	line[len++] = '\n';
+	(void) fwrite(line, 1, len, stderr);
+}
+
+int log_full(int level, int err, const struct log_ctx *ctx, const char *fmt, ...)
+{
 	char msg[2048];
 	va_list ap;
 	int saved = errno;
@@ -69,21 +109,14 @@ int log_full(int level, int err, const struct log_ctx *ctx, const char *fmt, ...
 	if (err)
 		snprintf(msg + strlen(msg), sizeof(msg) - strlen(msg), ": %s", strerror(err));
 
-	if (to_journal) {
+	if (to_journal)
 		sd_journal_send(
 			"MESSAGE=%s", msg, "PRIORITY=%d", level, "SYSLOG_IDENTIFIER=%s", ident,
 			"QOS_CONTAINER=%s", ctx && ctx->container ? ctx->container : "",
 			"QOS_TENANT=%s", ctx && ctx->tenant ? ctx->tenant : "", "QOS_CLASS=%s",
 			ctx && ctx->cls ? ctx->cls : "", err ? "ERRNO=%d" : NULL, err, NULL);
-	} else {
-		char pre[256] = "";
-
-		if (ctx && ctx->container)
-			snprintf(pre, sizeof(pre), "[%s%s%s%s%s] ", ctx->container,
-				 ctx->tenant ? " " : "", ctx->tenant ? ctx->tenant : "",
-				 ctx->cls ? "/" : "", ctx->cls ? ctx->cls : "");
-		fprintf(stderr, "%s: %s: %s%s\n", ident, tags[level & 7], pre, msg);
-	}
+	else
+		log_stderr(level, ctx, msg);
 	errno = saved;
 	return -err;
 }

@@ -238,7 +238,8 @@ static bool knob_pending(const struct qos_report *r, const struct qos_knob *k)
 static void log_results(struct manager *m, struct container *c, const struct qos_report *r)
 {
 	struct log_ctx lc = ctx_of(c);
-	_cleanup_free_ char *errors = NULL, *done = NULL;
+	_cleanup_free_ char *errors = NULL;
+	struct textbuf done = { 0 };
 	bool any_drift = false;
 
 	for (size_t i = 0; i < r->n; i++) {
@@ -250,18 +251,25 @@ static void log_results(struct manager *m, struct container *c, const struct qos
 			metrics_count_knob(&m->counters, key, drift, k->error != 0);
 
 		if (k->written && !k->error) {
-			(void) strextend(&done, "%s%s %s: %s -> %s", done ? "; " : "",
-					 drift ? "corrected" : "applied", k->object,
-					 k->before ? k->before : "?",
-					 k->applied ? k->applied : "?");
+			/* "applied OBJECT: BEFORE -> AFTER; corrected ...": appended piece by piece,
+			 * not printf'd (issue 16: it was a tenth of a register's instructions) */
+			if (done.len)
+				textbuf_put(&done, "; ", 2);
+			textbuf_puts(&done, drift ? "corrected " : "applied ");
+			textbuf_puts(&done, k->object);
+			textbuf_put(&done, ": ", 2);
+			textbuf_puts(&done, k->before ? k->before : "?");
+			textbuf_put(&done, " -> ", 4);
+			textbuf_puts(&done, k->applied ? k->applied : "?");
 			any_drift |= drift;
 		}
 		if (k->error && !knob_pending(r, k))
 			(void) strextend(&errors, "%s\t%s\t%s\n", k->key, k->object,
 					 k->error_msg ? k->error_msg : strerror(-k->error));
 	}
-	if (done)
-		log_full(any_drift ? LOG_NOTICE : LOG_INFO, 0, &lc, "%s", done);
+	if (done.len && !done.failed)
+		log_full(any_drift ? LOG_NOTICE : LOG_INFO, 0, &lc, "%s", done.p);
+	free(done.p);
 	if (errors && (!c->errors || !streq(errors, c->errors)))
 		for (size_t i = 0; i < r->n; i++)
 			if (r->v[i].error && !knob_pending(r, &r->v[i]))

@@ -51,7 +51,13 @@ static int vprintf_field(char **field, const char *fmt, va_list ap)
 {
 	char *s = NULL;
 
-	if (fmt && vasprintf(&s, fmt, ap) < 0)
+	/* "%s" (a value copied into the report: several per knob and pass) without printf */
+	if (fmt && streq(fmt, "%s")) {
+		const char *v = va_arg(ap, const char *);
+
+		if (!(s = strdup(v ? v : "(null)")))
+			return -ENOMEM;
+	} else if (fmt && vasprintf(&s, fmt, ap) < 0)
 		return -ENOMEM;
 	free(*field);
 	*field = s;

@@ -80,7 +80,9 @@ bool textbuf_room(struct textbuf *b, size_t n)
 		return false;
 	if (b->len + n < b->cap)
 		return true;
-	cap = MAX(MAX(b->cap * 2, b->len + n + 1), (size_t) 4096);
+	/* from 512: a short text (a reply, a journal line) stays in glibc's per-thread cache and its
+	 * small bins; 4096 took the large-chunk path and a consolidation of the free lists */
+	cap = MAX(MAX(b->cap * 2, b->len + n + 1), (size_t) 512);
 	p = realloc(b->p, cap);
 	if (!p) {
 		b->failed = true;
