@@ -114,21 +114,20 @@ static int peer_of(int fd, bool have_admin, gid_t admin_gid, struct control_peer
 	return 0;
 }
 
-static char *dispatch(struct conn *c)
+static char *dispatch(struct conn *c, const char *buf, size_t n)
 {
 	struct control_peer peer;
 	struct qos_request req = { 0 };
 	_cleanup_free_ char *err = NULL;
 	char *reply = NULL;
-	size_t n = c->len;
 	int r;
 
-	if (n > 0 && c->buf[n - 1] == '\n')
+	if (n > 0 && buf[n - 1] == '\n')
 		n--;
 	r = peer_of(c->fd, c->ctl->have_admin, c->ctl->admin_gid, &peer);
 	if (r < 0)
 		return control_error_reply("cannot read the peer's credentials");
-	r = proto_decode_request(c->buf, n, &req, &err);
+	r = proto_decode_request(buf, n, &req, &err);
 	if (r < 0)
 		return control_error_reply(err ? err : "malformed request");
 	if (proto_cmd_privileged(req.cmd) && !peer.admin) {
@@ -194,13 +193,17 @@ static void conn_write(struct conn *c)
 
 static void conn_reply(struct conn *c, char *reply)
 {
-	if (!reply || strextend(&reply, "\n") < 0) {
+	size_t len = reply ? strlen(reply) : 0;
+	char *out = reply ? realloc(reply, len + 2) : NULL;
+
+	if (!out) {
 		free(reply);
 		conn_free(c);
 		return;
 	}
-	c->out = reply;
-	c->out_len = strlen(reply);
+	memcpy(out + len, "\n", 2);
+	c->out = out;
+	c->out_len = len + 1;
 	conn_write(c);
 }
 
@@ -224,10 +227,40 @@ static void conn_read(struct conn *c)
 		}
 		c->len += n;
 		if (n == 0 || memchr(c->buf + c->len - n, '\n', n)) {
-			conn_reply(c, dispatch(c));
+			conn_reply(c, dispatch(c, c->buf, c->len));
 			return;
 		}
 	}
+}
+
+/* The first read of a connection, into a buffer on the stack: a request that came whole (a
+ * register: a few hundred bytes) is answered from it; the connection's own buffer of
+ * PROTO_REQUEST_MAX (a malloc large enough to make glibc consolidate its free lists, issue 16)
+ * only for one that comes in pieces. */
+static void conn_first_read(struct conn *c)
+{
+	char first[4096];
+	ssize_t n = recv(c->fd, first, sizeof(first), MSG_DONTWAIT);
+
+	if (n == 0 || (n > 0 && memchr(first, '\n', n))) {
+		conn_reply(c, dispatch(c, first, n));
+		return;
+	}
+	if (n < 0 && errno != EAGAIN) {
+		conn_free(c);
+		return;
+	}
+	if (!(c->buf = malloc(PROTO_REQUEST_MAX + 2))) {
+		conn_free(c);
+		return;
+	}
+	if (n < 0) { /* nothing yet: wait for it, without a second recv now */
+		conn_wait(c, EPOLLIN);
+		return;
+	}
+	memcpy(c->buf, first, n);
+	c->len = n;
+	conn_read(c);
 }
 
 static int on_conn_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
@@ -254,15 +287,14 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
 		return 0;
 	}
 	c = calloc(1, sizeof(*c));
-	if (!c || !(c->buf = malloc(PROTO_REQUEST_MAX + 2))) {
-		free(c);
+	if (!c) {
 		close(cfd);
 		return 0;
 	}
 	c->ctl = ctl;
 	c->fd = cfd;
 	ctl->n_conns++;
-	conn_read(c);
+	conn_first_read(c);
 	return 0;
 }
 
