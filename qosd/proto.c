@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <ctype.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <poll.h>
@@ -188,18 +189,13 @@ static int validate(struct qos_request *r, char **ret_error)
 	return 0;
 }
 
-int proto_decode_request(const char *buf, size_t len, struct qos_request *ret, char **ret_error)
+int proto_decode_json(const char *buf, size_t len, struct qos_request *ret, char **ret_error)
 {
 	_cleanup_(json_decrefp) json_t *o = NULL;
 	struct qos_request r = { 0 };
 	json_error_t e;
 	int k;
 
-	if (len > PROTO_REQUEST_MAX) {
-		*ret_error = strprintf("request too large (%zu bytes, at most %d)", len,
-				       PROTO_REQUEST_MAX);
-		return -EINVAL;
-	}
 	o = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &e);
 	if (!o || !json_is_object(o)) {
 		*ret_error =
@@ -217,6 +213,195 @@ int proto_decode_request(const char *buf, size_t len, struct qos_request *ret, c
 	}
 	*ret = r;
 	return 0;
+}
+
+/* ---- the flat path: what qos-hook and qosctl send for a register, an unregister, a show ---- */
+
+struct scan {
+	const char *p, *end;
+};
+
+static void skip_ws(struct scan *s)
+{
+	while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r'))
+		s->p++;
+}
+
+static bool scan_char(struct scan *s, char c)
+{
+	skip_ws(s);
+	if (s->p >= s->end || *s->p != c)
+		return false;
+	s->p++;
+	return true;
+}
+
+/* A string of printable ASCII without escapes; anything else is jansson's to decide. */
+static bool scan_str(struct scan *s, const char **ret, size_t *ret_len)
+{
+	const char *start;
+
+	if (!scan_char(s, '"'))
+		return false;
+	for (start = s->p; s->p < s->end && *s->p != '"'; s->p++)
+		if (*s->p < 0x20 || *s->p > 0x7e || *s->p == '\\')
+			return false;
+	if (s->p >= s->end)
+		return false;
+	*ret = start;
+	*ret_len = s->p++ - start;
+	return true;
+}
+
+static bool scan_word(struct scan *s, const char *w)
+{
+	size_t n = strlen(w);
+
+	skip_ws(s);
+	if ((size_t) (s->end - s->p) < n || memcmp(s->p, w, n))
+		return false;
+	s->p += n;
+	return true;
+}
+
+/* A positive integer of at most 9 digits (a pid), no sign, no leading zero, no fraction. */
+static bool scan_pid(struct scan *s, int64_t *ret)
+{
+	int64_t v = 0;
+	int n = 0;
+
+	skip_ws(s);
+	if (s->p < s->end && *s->p == '0')
+		return false;
+	for (; s->p < s->end && *s->p >= '0' && *s->p <= '9' && n < 10; s->p++, n++)
+		v = v * 10 + (*s->p - '0');
+	if (n == 0 || n > 9 ||
+	    (s->p < s->end && (*s->p == '.' || *s->p == 'e' || *s->p == 'E' || isdigit(*s->p))))
+		return false;
+	*ret = v;
+	return true;
+}
+
+static const struct flat_field {
+	const char *key;
+	size_t max;
+	size_t off; /* of a char * in struct qos_request */
+} flat_fields[] = {
+	{ "id", 4096, offsetof(struct qos_request, id) },
+	{ "cgroup", CGPATH_MAX, offsetof(struct qos_request, cgroup) },
+	{ "tenant", TENANT_MAX, offsetof(struct qos_request, tenant) },
+	{ "class", CLASS_MAX, offsetof(struct qos_request, cls) },
+	{ "dir", 4096, offsetof(struct qos_request, dir) },
+	{ "bundle", 4096, offsetof(struct qos_request, bundle) },
+};
+enum { FLAT_CMD = ELEMENTSOF(flat_fields), FLAT_PID, FLAT_ALL };
+
+static int flat_key(const char *k, size_t n)
+{
+	for (size_t i = 0; i < ELEMENTSOF(flat_fields); i++)
+		if (strlen(flat_fields[i].key) == n && !memcmp(flat_fields[i].key, k, n))
+			return (int) i;
+	if (n == 3 && !memcmp(k, "cmd", 3))
+		return FLAT_CMD;
+	if (n == 3 && !memcmp(k, "pid", 3))
+		return FLAT_PID;
+	if (n == 3 && !memcmp(k, "all", 3))
+		return FLAT_ALL;
+	return -1;
+}
+
+/* One member's value into r. 1: taken; 0: not for the flat path; -ENOMEM. */
+static int flat_value(struct scan *s, int f, struct qos_request *r, bool *has_cmd)
+{
+	const char *v;
+	size_t n;
+
+	if (f == FLAT_PID)
+		return scan_pid(s, &r->pid) && r->pid <= 4194304;
+	if (f == FLAT_ALL) {
+		r->all = scan_word(s, "true");
+		return r->all || scan_word(s, "false");
+	}
+	if (f < FLAT_CMD && scan_word(s, "null"))
+		return 1;
+	if (!scan_str(s, &v, &n))
+		return 0;
+	if (f == FLAT_CMD) {
+		for (int i = 0; i < _CMD_MAX; i++)
+			if (strlen(cmd_names[i]) == n && !memcmp(cmd_names[i], v, n)) {
+				r->cmd = i;
+				*has_cmd = true;
+				return 1;
+			}
+		return 0;
+	}
+	if (n > flat_fields[f].max)
+		return 0;
+	*(char **) ((char *) r + flat_fields[f].off) = strndup(v, n);
+	return *(char **) ((char *) r + flat_fields[f].off) ? 1 : -ENOMEM;
+}
+
+/* {"KEY":VALUE,...}: each key once, one of the flat fields, cmd, pid or all, each value of the
+ * type decode_fields() takes; anything else (escapes, non-ASCII, args, annotations, another
+ * key, a wrong type, a duplicate, trailing text) is left to jansson. */
+static int flat_members(struct scan *s, struct qos_request *r)
+{
+	uint32_t seen = 0;
+	bool has_cmd = false;
+
+	if (!scan_char(s, '{'))
+		return 0;
+	if (!scan_char(s, '}'))
+		for (;;) {
+			const char *k;
+			size_t n;
+			int f, x;
+
+			if (!scan_str(s, &k, &n) || (f = flat_key(k, n)) < 0 ||
+			    (seen & (1u << f)) || !scan_char(s, ':'))
+				return 0;
+			seen |= 1u << f;
+			x = flat_value(s, f, r, &has_cmd);
+			if (x <= 0)
+				return x;
+			if (scan_char(s, '}'))
+				break;
+			if (!scan_char(s, ','))
+				return 0;
+		}
+	skip_ws(s);
+	return s->p == s->end && has_cmd;
+}
+
+int proto_decode_flat(const char *buf, size_t len, struct qos_request *ret, char **ret_error)
+{
+	struct scan s = { buf, buf + len };
+	struct qos_request r = { 0 };
+	int k = flat_members(&s, &r);
+
+	if (k > 0 && validate(&r, ret_error) < 0)
+		k = -EINVAL;
+	if (k <= 0) {
+		proto_request_done(&r);
+		return k;
+	}
+	*ret = r;
+	return 1;
+}
+
+int proto_decode_request(const char *buf, size_t len, struct qos_request *ret, char **ret_error)
+{
+	int k;
+
+	if (len > PROTO_REQUEST_MAX) {
+		*ret_error = strprintf("request too large (%zu bytes, at most %d)", len,
+				       PROTO_REQUEST_MAX);
+		return -EINVAL;
+	}
+	k = proto_decode_flat(buf, len, ret, ret_error);
+	if (k != 0)
+		return k < 0 ? k : 0;
+	return proto_decode_json(buf, len, ret, ret_error);
 }
 
 /* fd is non-blocking: send first, wait only when the socket is full */

@@ -45,6 +45,13 @@ struct qos_request {
 /* Decode and validate one request (len bytes, need not be NUL-terminated). On failure returns
  * -EINVAL with a message for the client. */
 int proto_decode_request(const char *buf, size_t len, struct qos_request *ret, char **ret_error);
+/* The two ways proto_decode_request takes, for the fuzzer's comparison: _flat decodes a flat
+ * object of the known string fields, cmd, pid and all, ASCII without escapes, each key once (what
+ * qos-hook and qosctl send for register, unregister, show): 1 decoded, or -EINVAL refused by
+ * the same checks and message as _json; 0 when the text is not of that form (then _json, with
+ * jansson, decides: every JSON text). */
+int proto_decode_flat(const char *buf, size_t len, struct qos_request *ret, char **ret_error);
+int proto_decode_json(const char *buf, size_t len, struct qos_request *ret, char **ret_error);
 void proto_request_done(struct qos_request *r);
 const char *proto_cmd_name(enum qos_cmd c);
 /* True for commands that change something (need root or the admin group). */

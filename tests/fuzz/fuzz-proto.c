@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The control protocol's request decoder: every byte a local client can send to qosd's socket.
- * Besides "no crash, no leak", a decoded request must keep the promises proto.h makes. */
+ * Besides "no crash, no leak", a decoded request must keep the promises proto.h makes, and the
+ * flat decoder must agree with jansson's wherever it answers. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,6 +31,42 @@ static void check(const struct qos_request *r)
 	(void) proto_cmd_privileged(r->cmd);
 }
 
+static bool same_str(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && streq(a, b));
+}
+
+/* Where the flat decoder answers (proto.h), jansson's must answer the same: the same fields, or
+ * the same refusal. */
+static void compare_decoders(const uint8_t *data, size_t size)
+{
+	struct qos_request f = { 0 }, j = { 0 };
+	char *ferr = NULL, *jerr = NULL;
+	int kf = proto_decode_flat((const char *) data, size, &f, &ferr);
+	int kj;
+
+	if (kf == 0) {
+		if (ferr)
+			abort(); /* declined: no message, nothing kept */
+		return;
+	}
+	kj = proto_decode_json((const char *) data, size, &j, &jerr);
+	if (kf > 0 &&
+	    (kj < 0 || f.cmd != j.cmd || !same_str(f.id, j.id) || !same_str(f.cgroup, j.cgroup) ||
+	     !same_str(f.tenant, j.tenant) || !same_str(f.cls, j.cls) || !same_str(f.dir, j.dir) ||
+	     !same_str(f.bundle, j.bundle) || f.pid != j.pid || f.all != j.all || j.n_args ||
+	     j.n_annotations))
+		abort();
+	if (kf < 0 && (kj >= 0 || !same_str(ferr, jerr)))
+		abort();
+	if (kf > 0)
+		proto_request_done(&f);
+	if (kj >= 0)
+		proto_request_done(&j);
+	free(ferr);
+	free(jerr);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct qos_request req = { 0 };
@@ -43,5 +80,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	}
 	free(err);
+	if (size <= PROTO_REQUEST_MAX)
+		compare_decoders(data, size);
 	return 0;
 }

@@ -150,6 +150,73 @@ static void expect_refused(const char *req, const char *words)
 	free(err);
 }
 
+/* The flat decoder (proto.h) answers for what qos-hook and qosctl send, the same as jansson's;
+ * every other text it leaves to jansson (0), which then decides. */
+static void expect_flat(const char *req, int want)
+{
+	struct qos_request f = { 0 }, j = { 0 };
+	char *ferr = NULL, *jerr = NULL;
+	int kf = proto_decode_flat(req, strlen(req), &f, &ferr);
+	int kj = proto_decode_json(req, strlen(req), &j, &jerr);
+
+	if (kf != want)
+		fail_msg("%s: flat decoder %d, want %d", req, kf, want);
+	if (kf > 0 && (kj < 0 || f.cmd != j.cmd || f.pid != j.pid || f.all != j.all ||
+		       !streq(f.id ? f.id : "-", j.id ? j.id : "-") ||
+		       !streq(f.cgroup ? f.cgroup : "-", j.cgroup ? j.cgroup : "-") ||
+		       !streq(f.tenant ? f.tenant : "-", j.tenant ? j.tenant : "-") ||
+		       !streq(f.cls ? f.cls : "-", j.cls ? j.cls : "-")))
+		fail_msg("%s: the two decoders differ", req);
+	if (kf < 0 && (kj >= 0 || !streq(ferr, jerr)))
+		fail_msg("%s: refused as \"%s\", jansson's \"%s\"", req, ferr, jerr ? jerr : "");
+	if (kf == 0 && ferr)
+		fail_msg("%s: declined with a message", req);
+	if (kf > 0)
+		proto_request_done(&f);
+	if (kj >= 0)
+		proto_request_done(&j);
+	free(ferr);
+	free(jerr);
+}
+
+static void test_proto_flat(void **state)
+{
+	expect_flat("{\"cmd\":\"register\",\"id\":\"qa-1\",\"cgroup\":\"/b/qa-1\",\"pid\":4242,"
+		    "\"tenant\":\"bench\",\"class\":\"std\"}",
+		    1);
+	expect_flat(" {\t\"cmd\" : \"unregister\" ,\"id\":\"qa-1\"}\r\n", 1);
+	expect_flat("{\"cmd\":\"unset\",\"id\":\"x\",\"all\":true,\"dir\":null}", 1);
+	expect_flat("{\"cmd\":\"list\"}", 1);
+	expect_flat("{\"cmd\":\"register\",\"id\":\"x\",\"pid\":4194304}", 1);
+	/* refused by the same checks, with the same words */
+	expect_flat("{\"cmd\":\"show\",\"id\":\"../x\"}", -EINVAL);
+	expect_flat("{\"cmd\":\"show\"}", -EINVAL);
+	expect_flat("{\"cmd\":\"register\",\"id\":\"c\"}", -EINVAL);
+	expect_flat("{\"cmd\":\"register\",\"id\":\"c\",\"tenant\":\"-x\",\"pid\":1}", -EINVAL);
+	/* jansson's to decide */
+	expect_flat("{\"cmd\":\"show\",\"id\":\"a\\u0062\"}", 0);
+	expect_flat("{\"cmd\":\"show\",\"id\":\"x\",\"id\":\"y\"}", 0);
+	expect_flat("{\"cmd\":\"register\",\"id\":\"x\",\"pid\":0}", 0);
+	expect_flat("{\"cmd\":\"register\",\"id\":\"x\",\"pid\":012}", 0);
+	expect_flat("{\"cmd\":\"register\",\"id\":\"x\",\"pid\":4194305}", 0);
+	expect_flat("{\"cmd\":\"register\",\"id\":\"x\",\"pid\":1.5}", 0);
+	expect_flat("{\"cmd\":\"register\",\"id\":\"x\",\"pid\":1e3}", 0);
+	expect_flat("{\"cmd\":\"register\",\"id\":\"x\",\"pid\":-1}", 0);
+	expect_flat("{\"cmd\":\"register\",\"id\":\"x\",\"tenant\":"
+		    "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\",\"pid\":1}",
+		    0);
+	expect_flat("{\"cmd\":\"set\",\"id\":\"x\",\"args\":[\"pids.limit=1\"]}", 0);
+	expect_flat("{\"cmd\":\"show\",\"id\":\"x\",\"other\":1}", 0);
+	expect_flat("{\"cmd\":\"show\",\"id\":\"x\"}x", 0);
+	expect_flat("{\"cmd\":\"show\",\"id\":\"x\",}", 0);
+	expect_flat("{\"cmd\":\"show\",\"id\":\"\xc3\xa9\"}", 0);
+	expect_flat("{\"cmd\":\"unset\",\"id\":\"x\",\"all\":truex}", 0);
+	expect_flat("{\"cmd\":null,\"id\":\"x\"}", 0);
+	expect_flat("{\"cmd\":\"format-disk\"}", 0);
+	expect_flat("{}", 0);
+	expect_flat("", 0);
+}
+
 static void test_proto_hostile(void **state)
 {
 	char big[PROTO_REQUEST_MAX + 10];
@@ -463,6 +530,7 @@ int main(void)
 		cmocka_unit_test(test_cgpath_validate),
 		cmocka_unit_test(test_proto_good),
 		cmocka_unit_test(test_proto_hostile),
+		cmocka_unit_test(test_proto_flat),
 		cmocka_unit_test(test_container_id_from_cgroup),
 		cmocka_unit_test(test_peer_admin),
 		cmocka_unit_test(test_peer_present),
