@@ -72,7 +72,7 @@ QOSCTL_SRCS := $(wildcard qosd/qosctl-*.c)
 PROG_SRCS := qosd/main.c qosd/qosctl.c qosd/qos-hook.c qosd/qos-hook-apply.c $(QOSCTL_SRCS)
 # qos-hook's fast path (issue 16): these objects and jansson, nothing else; qos-hook-apply, its
 # fallback, has the rest
-HOOK_FAST_OBJS := $(patsubst %,$(B)/obj/qosd/%.o,hook-args ocistate proto units util)
+HOOK_FAST_OBJS := $(patsubst %,$(B)/obj/qosd/%.o,hook-args jsonw ocistate proto units util)
 LIB_SRCS := $(filter-out $(PROG_SRCS),$(wildcard qosd/*.c blkio/*.c tc/*.c quota/*.c))
 LIB_OBJS := $(LIB_SRCS:%.c=$(B)/obj/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test-*.c tests/fake/test-*.c)

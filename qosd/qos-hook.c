@@ -17,6 +17,7 @@
 
 #include "config.h"
 #include "hook-args.h"
+#include "jsonw.h"
 #include "proto.h"
 
 /* time kept back from the qosd call so that applying the limits ourselves still fits */
@@ -67,41 +68,55 @@ static int reply_result(struct hook_args *a, json_t *reply, const char *what)
 }
 
 /* The runtime's other annotations, for the tenants' [claim] rules (qosd keeps those they name). */
-static int add_annotations(json_t *o, const struct oci_state *st)
+static void put_annotations(struct textbuf *b, bool *first, const struct oci_state *st)
 {
-	json_t *an;
+	bool afirst = true;
 
 	if (!st->n_annotations)
-		return 0;
-	an = json_object();
-	if (!an || json_object_set_new(o, "annotations", an) < 0)
-		return -ENOMEM;
+		return;
+	jsonw_key(b, first, "annotations");
+	textbuf_put(b, "{", 1);
 	for (size_t i = 0; i < st->n_annotations; i++) {
 		const char *kv = st->annotations[i], *eq = strchr(kv, '=');
 		_cleanup_free_ char *k = strndup(kv, eq - kv);
 
-		if (!k || json_object_set_new(an, k, json_string(eq + 1)) < 0)
-			return -ENOMEM;
+		if (!k) {
+			b->failed = true;
+			return;
+		}
+		jsonw_member_str(b, &afirst, k, eq + 1);
 	}
-	return 0;
+	textbuf_put(b, "}", 1);
 }
 
+/* The request as jansson's json_dumps(JSON_COMPACT) wrote it, without a json_t tree (jsonw.h) */
 static char *request(struct hook_args *a, const char *cmd)
 {
 	const struct oci_state *st = &a->st;
-	json_auto_t *o = json_pack("{s:s,s:s}", "cmd", cmd, "id", st->id);
+	struct textbuf b = { 0 };
+	bool first = true;
 
-	if (!o)
+	textbuf_put(&b, "{", 1);
+	jsonw_member_str(&b, &first, "cmd", cmd);
+	jsonw_member_str(&b, &first, "id", st->id);
+	if (a->act == ACT_REGISTER) {
+		jsonw_member_int(&b, &first, "pid", st->pid);
+		if (st->tenant)
+			jsonw_member_str(&b, &first, "tenant", st->tenant);
+		if (st->cls)
+			jsonw_member_str(&b, &first, "class", st->cls);
+		if (st->disk_dir)
+			jsonw_member_str(&b, &first, "dir", st->disk_dir);
+		if (st->bundle)
+			jsonw_member_str(&b, &first, "bundle", st->bundle);
+		put_annotations(&b, &first, st);
+	}
+	textbuf_put(&b, "}", 1);
+	if (b.failed || !st->id) {
+		free(b.p);
 		return NULL;
-	if (a->act == ACT_REGISTER &&
-	    (json_object_set_new(o, "pid", json_integer(st->pid)) < 0 ||
-	     (st->tenant && json_object_set_new(o, "tenant", json_string(st->tenant)) < 0) ||
-	     (st->cls && json_object_set_new(o, "class", json_string(st->cls)) < 0) ||
-	     (st->disk_dir && json_object_set_new(o, "dir", json_string(st->disk_dir)) < 0) ||
-	     (st->bundle && json_object_set_new(o, "bundle", json_string(st->bundle)) < 0) ||
-	     add_annotations(o, st) < 0))
-		return NULL;
-	return json_dumps(o, JSON_COMPACT);
+	}
+	return b.p;
 }
 
 /* ---- qosd not answering: qos-hook-apply ---- */
