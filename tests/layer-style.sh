@@ -38,13 +38,15 @@ declare -A allow=(
 	[report]="keys util"
 	# allow checks a container's path in each v1 hierarchy (struct cg_paths, cg_ctrl_name)
 	[allow]="cgroup util"
+	# JSON text written without a json_t tree, as jansson writes it (issue 16: per-request texts)
+	[jsonw]="util"
 	[proto]="util" [ocistate]="util" [pressure]="util" [config]="units util" [cgfs]="log util"
 	# systemd's D-Bus API (sd-bus): the writer for unit cgroups, beside cgfs for cgroupfs
 	[sdunit]="units log util"
 	[policy]="keys limits units log util"
 	[desired]="policy limits util"
 	# registry keeps a container's v1 per-hierarchy paths (struct cg_paths)
-	[registry]="policy cgroup log util"
+	[registry]="policy cgroup jsonw log util"
 	# the assignment rules qosd and qos-hook share: precedence and the [claim] binding
 	[assign]="policy util"
 	[watch]="log util"
@@ -60,7 +62,7 @@ declare -A allow=(
 	# enforcers' monitors, so it includes their headers for those (never their knob writers);
 	# the pressure controller parses PSI and cpu.stat with stats' pure parsers
 	[manager]="keys policy desired registry reconcile watch control config allow assign units limits report
-		cgroup blkio tc quota diskdir ocistate metrics plan log util pressure cgfs sdunit stats"
+		cgroup blkio tc quota diskdir ocistate metrics plan log util pressure cgfs sdunit stats jsonw"
 	[main]="manager config policy log util"
 	[qosctl]="config policy proto units log util"
 	# metrics: qosd's statistics (stats reads the kernel; metrics collects per container through
@@ -71,7 +73,7 @@ declare -A allow=(
 	# qos-hook's command line and state, shared by its two programs
 	[hook-args]="ocistate config units util"
 	# qos-hook: the fast path (one request to qosd) links these alone (issue 16)
-	[qos-hook]="hook-args ocistate proto config util"
+	[qos-hook]="hook-args ocistate proto jsonw config util"
 	# qos-hook-apply: the fallback qos-hook execs when qosd does not answer
 	[qos-hook-apply]="hook-args manager policy desired registry reconcile cgroup blkio tc quota
 		config allow assign units limits report sdunit log util"
