@@ -389,6 +389,36 @@ int proto_decode_flat(const char *buf, size_t len, struct qos_request *ret, char
 	return 1;
 }
 
+static bool same_str(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && streq(a, b));
+}
+
+int proto_decode_compare(const char *buf, size_t len)
+{
+	struct qos_request f = { 0 }, j = { 0 };
+	_cleanup_free_ char *ferr = NULL, *jerr = NULL;
+	int kf = proto_decode_flat(buf, len, &f, &ferr), kj;
+	bool same;
+
+	if (kf == 0)
+		return ferr ? -EPROTO : 0; /* declined: without a message */
+	kj = proto_decode_json(buf, len, &j, &jerr);
+	if (kf > 0)
+		same = kj >= 0 && f.cmd == j.cmd && same_str(f.id, j.id) &&
+		       same_str(f.cgroup, j.cgroup) && same_str(f.tenant, j.tenant) &&
+		       same_str(f.cls, j.cls) && same_str(f.dir, j.dir) &&
+		       same_str(f.bundle, j.bundle) && f.pid == j.pid && f.all == j.all &&
+		       !j.n_args && !j.n_annotations;
+	else
+		same = kj < 0 && same_str(ferr, jerr);
+	if (kf > 0)
+		proto_request_done(&f);
+	if (kj >= 0)
+		proto_request_done(&j);
+	return same ? kf : -EPROTO;
+}
+
 int proto_decode_request(const char *buf, size_t len, struct qos_request *ret, char **ret_error)
 {
 	int k;

@@ -52,6 +52,9 @@ int proto_decode_request(const char *buf, size_t len, struct qos_request *ret, c
  * jansson, decides: every JSON text). */
 int proto_decode_flat(const char *buf, size_t len, struct qos_request *ret, char **ret_error);
 int proto_decode_json(const char *buf, size_t len, struct qos_request *ret, char **ret_error);
+/* For the tests and the fuzzer: buf through both; _flat's answer (1, -EINVAL, 0), or -EPROTO
+ * where it answered otherwise than _json (other fields, or another refusal message). */
+int proto_decode_compare(const char *buf, size_t len);
 void proto_request_done(struct qos_request *r);
 const char *proto_cmd_name(enum qos_cmd c);
 /* True for commands that change something (need root or the admin group). */
