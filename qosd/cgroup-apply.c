@@ -3,6 +3,7 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <limits.h>
+#include <sched.h>
 #include <stddef.h>
 
 #include "cgfs.h"
@@ -472,6 +473,17 @@ static void open_dirs(struct apply_ctx *c)
 			continue;
 		c->dir_err[ctl] =
 			cg_dirs_get(c->root, c->dirs, ctl, c->cgpath, c->hier, &c->fd[ctl]);
+		/* v1: a runtime makes the hierarchies one by one (runc: cpuset, memory, cpu, pids)
+		 * and the watch sees cpu's. Woken by that mkdir, qosd has most likely taken the CPU
+		 * from the runtime itself (the scheduler's wake-up preemption), which cannot make
+		 * the rest until qosd sleeps or yields: yield once and look again, rather than
+		 * sleep until a retry (in the bench 60-90 % of the creations found pids missing) */
+		if (c->dir_err[ctl] == -ENOENT && used[ctl] && !c->v && !c->dry_run) {
+			sched_yield();
+			cg_dirs_again(c->dirs, ctl);
+			c->dir_err[ctl] =
+				cg_dirs_get(c->root, c->dirs, ctl, c->cgpath, c->hier, &c->fd[ctl]);
+		}
 		if (c->dir_err[ctl] == -ENOENT && used[ctl])
 			report_retry(c->r, "cgroup %s not present in the %s hierarchy yet",
 				     cg_paths_get(c->hier, ctl, c->cgpath),

@@ -246,6 +246,12 @@ int cg_dirs_get(const struct cg_root *root, struct cg_dirs *d, enum cg_ctrl c, c
 	return 0;
 }
 
+void cg_dirs_again(struct cg_dirs *d, enum cg_ctrl c)
+{
+	if (c >= 0 && c < _CG_CTRL_MAX && d->err[c] < 0)
+		d->err[c] = 1;
+}
+
 int cg_dirs_exists(const struct cg_root *root, struct cg_dirs *d, const char *cgpath)
 {
 	int fd, r = cg_dirs_get(root, d, CG_CPU, cgpath, NULL, &fd);

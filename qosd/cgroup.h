@@ -58,6 +58,9 @@ void cg_dirs_done(struct cg_dirs *d);
  * for another cgpath closes what d held first. */
 int cg_dirs_get(const struct cg_root *root, struct cg_dirs *d, enum cg_ctrl c, const char *cgpath,
 		const struct cg_paths *hier, int *ret_fd);
+/* Forget the -errno d keeps for controller c (v1): its directory is looked for again by the next
+ * cg_dirs_get (a hierarchy a runtime had not made yet). */
+void cg_dirs_again(struct cg_dirs *d, enum cg_ctrl c);
 /* cg_check_exists through d: the primary directory it opens stays open in d for the apply. */
 int cg_dirs_exists(const struct cg_root *root, struct cg_dirs *d, const char *cgpath);
 
