@@ -23,6 +23,10 @@ void run_pass(struct manager *m, uint64_t budget_usec)
 {
 	uint64_t end = budget_usec == UINT64_MAX ? UINT64_MAX : now_usec() + budget_usec;
 
+	/* this pass does what the defer source would: it is armed again only for what is left
+	 * (budget spent) or what the pass itself marks dirty */
+	if (m->defer_src)
+		sd_event_source_set_enabled(m->defer_src, SD_EVENT_OFF);
 	if (m->tenants_dirty)
 		apply_tenants(m);
 	/* a request's pass (nothing dirty but its record to save) scans nothing: O(dirty), not O(N) */
@@ -141,6 +145,8 @@ void on_cgroup(void *userdata, const char *cgpath, bool created)
 	manager_mark_dirty(m, c);
 }
 
+/* The events read are whole: a container they made is reconciled in this turn of the loop, not
+ * after the post source's turn and the defer source's (two more epoll_wait and the pass later). */
 int on_watch(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 {
 	struct manager *m = userdata;
@@ -148,6 +154,8 @@ int on_watch(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 
 	if (r < 0)
 		log_warning_errno(r, "reading cgroup events failed, ignoring");
+	if (m->n_dirty > 0)
+		run_pass(m, PASS_SLICE_USEC);
 	return 0;
 }
 

@@ -296,5 +296,9 @@ int watch_process(struct watch *w)
 		}
 		if (overflow)
 			return rescan(w);
+		/* room left for another event: the queue was empty (the fd is level-triggered in
+		 * the event loop: what comes after this read wakes it again) */
+		if ((size_t) n + sizeof(struct inotify_event) + NAME_MAX + 1 <= sizeof(buf))
+			return 0;
 	}
 }
