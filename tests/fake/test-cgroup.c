@@ -602,6 +602,51 @@ static void test_v1_missing_dir(void **state)
 	assert_int_equal(report_errors(&f->r), 3);
 }
 
+/* cg_apply's sched_yield (linked with --wrap=sched_yield: the library's calls come here, libc's
+ * and the sanitizers' own do not), which can play the runtime that makes the rest of its
+ * hierarchies while qosd yields. */
+int __real_sched_yield(void);
+int __wrap_sched_yield(void);
+static char yield_dir[PATH_MAX]; /* the tree, and */
+static const char *yield_makes; /* the v1 cgroup made at the next yield (NULL: none) */
+static int yields;
+
+int __wrap_sched_yield(void)
+{
+	yields++;
+	if (yield_makes && *yield_dir)
+		mk_v1_cg(yield_dir, yield_makes);
+	yield_makes = NULL;
+	return __real_sched_yield();
+}
+
+/* v1: the watched hierarchy's mkdir woke qosd before the runtime made pids; the runtime makes it
+ * while qosd yields once: every knob in one pass, no retry. Missing still after the yield: the
+ * retry as before (test_v1_missing_dir). */
+static void test_v1_made_while_yielding(void **state)
+{
+	struct fx *f = *state;
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/pids/pod/c1", f->dir);
+	assert_int_equal(nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS), 0);
+	set_all(&f->l);
+	snprintf(yield_dir, sizeof(yield_dir), "%s", f->dir);
+	yield_makes = "/pod/c1";
+	yields = 0;
+	assert_int_equal(cg_apply(f->root, "/pod/c1", &f->l, false, &f->r), 0);
+	yield_makes = NULL;
+	assert_int_equal(yields, 1);
+	assert_false(f->r.retry);
+	assert_no_errors(&f->r);
+	assert_file(f, "pids/pod/c1/pids.max", "100");
+	assert_file(f, "cpu/pod/c1/cpu.shares", "512");
+	report_done(&f->r);
+	/* there (or not used): no yield */
+	assert_int_equal(cg_apply(f->root, "/pod/c1", &f->l, false, &f->r), 0);
+	assert_int_equal(yields, 1);
+}
+
 /* A hierarchy the limits do not use does not count: no cpuset cgroup, no cpuset key, no retry. */
 static void test_v1_unused_hierarchy(void **state)
 {
@@ -1128,7 +1173,7 @@ int main(void)
 		FAKE(test_v1_unused_hierarchy), FAKE(test_v1_swap_needs_limit),
 		FAKE(test_v1_combined_mount),	FAKE(test_v1_make),
 		FAKE(test_mount_table),		FAKE(test_pid_path),
-		FAKE(test_first_pid_children),
+		FAKE(test_first_pid_children),	FAKE(test_v1_made_while_yielding),
 	};
 	const struct CMUnitTest v2[] = {
 		FAKE(test_v2_cpu_max_halves),
