@@ -17,44 +17,11 @@ B=${B:-build/rel}
 [[ $B == /* ]] || B=$SRC/$B # a build elsewhere (a before/after pair): B=/tmp/base/build/rel
 MODE=${1:-strace}
 N=${2:-1000}
-TAG=qosd-bench-$$
-T=$(mktemp -d "/tmp/$TAG.XXXXXX")
-CGR=/sys/fs/cgroup
-CGP=/$TAG
-if [[ $(stat -f -c %T $CGR) == cgroup2fs ]]; then HI=(.); else HI=(cpu cpuset memory pids); fi
-QP= SP=
-cleanup() {
-	[[ -n $SP ]] && kill -INT "$SP" 2>/dev/null
-	[[ -n $QP ]] && kill -TERM "$QP" 2>/dev/null
-	wait 2>/dev/null
-	for h in "${HI[@]}"; do
-		[[ -d $CGR/$h$CGP ]] && find "$CGR/$h$CGP" -depth -type d -exec rmdir {} + 2>/dev/null
-	done
-	rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
 case $MODE in strace | perf | callgrind | time) ;; *) echo "usage: $0 strace|perf|callgrind|time [N]" >&2; exit 2 ;; esac
-CF=(-std=gnu11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror)
+. "$SRC/bench/profile-lib.sh"
 cc "${CF[@]}" -o "$T/detect" "$SRC/bench/detect.c" || exit 1
 cc "${CF[@]}" -o "$T/floor" "$SRC/bench/floor.c" -lpthread || exit 1
-mkdir -p "$T/conf.d" "$T/state"
-chmod 700 "$T/state"
-. "$SRC/bench/policy.sh"
-bench_policy "$T/conf.d/bench.conf" "$CGP" 256 256
-echo "drift_interval = 3600s" >"$T/qosd.conf"
-for d in "" /detect /floor; do
-	if [[ ${HI[0]} == . ]]; then
-		for c in cpu cpuset memory pids; do
-			echo "+$c" >"$CGR$(dirname "$CGP$d" | sed 's,^/$,,')/cgroup.subtree_control" 2>/dev/null
-		done
-	fi
-	for h in "${HI[@]}"; do mkdir -p "$CGR/$h$CGP$d" || exit 1; done
-	if [[ -d $CGR/cpuset$CGP ]]; then
-		for f in cpus mems; do cat "$CGR/cpuset/cpuset.$f" >"$CGR/cpuset$CGP$d/cpuset.$f"; done
-	fi
-done
+profile_cgroups /detect /floor || exit 1
 WRAP=()
 [[ $MODE == callgrind ]] && WRAP=(valgrind --tool=callgrind --callgrind-out-file="$T/cg.out")
 "${WRAP[@]}" "$B/qosd" --config-dir "$T/conf.d" --config "$T/qosd.conf" --state-dir "$T/state" \

@@ -12,39 +12,12 @@ B=${B:-build/rel}
 MODE=${1:-strace}
 N=${2:-200}
 KNOWN=${QB_N_KNOWN:-0}
-TAG=qosd-bench-$$
-T=$(mktemp -d "/tmp/$TAG.XXXXXX")
-CGR=/sys/fs/cgroup
-CGP=/$TAG
-if [[ $(stat -f -c %T $CGR) == cgroup2fs ]]; then HI=(.); else HI=(); for h in cpu cpuset memory pids blkio; do [[ -d $CGR/$h ]] && HI+=("$h"); done; fi
-QP=
-cleanup() {
-	[[ -n $QP ]] && kill "$QP" 2>/dev/null
-	wait 2>/dev/null
-	for h in "${HI[@]}"; do
-		[[ -d $CGR/$h$CGP ]] && find "$CGR/$h$CGP" -depth -type d -exec rmdir {} + 2>/dev/null
-	done
-	rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-CF=(-std=gnu11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror)
+. "$SRC/bench/profile-lib.sh"
 cc "${CF[@]}" -o "$T/qapply" "$SRC/bench/qapply.c" || exit 1
 cc "${CF[@]}" -o "$T/scale" "$SRC/bench/scale.c" -lpthread || exit 1
 cc "${CF[@]}" -o "$T/floor" "$SRC/bench/floor.c" -lpthread || exit 1
-mkdir -p "$T/conf.d" "$T/state"
-chmod 700 "$T/state"
-. "$SRC/bench/policy.sh"
-bench_policy "$T/conf.d/bench.conf" "$CGP" 256 256
-echo "drift_interval = 3600s" >"$T/qosd.conf"
 [[ -n ${QB_METRICS_PORT:-} ]] && echo "metrics_listen = 127.0.0.1:$QB_METRICS_PORT" >>"$T/qosd.conf"
-for d in "" /apply /scale; do
-	for h in "${HI[@]}"; do mkdir -p "$CGR/$h$CGP$d" || exit 1; done
-	if [[ -d $CGR/cpuset$CGP ]]; then
-		for f in cpus mems; do cat "$CGR/cpuset/cpuset.$f" >"$CGR/cpuset$CGP$d/cpuset.$f"; done
-	fi
-done
+profile_cgroups /apply /scale || exit 1
 ((KNOWN > 0)) && { "$T/scale" mk "$CGP/scale" "$KNOWN" || exit 1; }
 
 case $MODE in
