@@ -176,6 +176,9 @@ static pid_t netns_task(const char *ns)
 		die("open %s", p);
 	pid = fork();
 	if (pid == 0) {
+		/* gone with the bench, also when it dies on an error */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() == 1)
+			_exit(1);
 		if (setns(fd, CLONE_NEWNET) < 0)
 			_exit(1);
 		for (;;)

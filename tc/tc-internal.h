@@ -8,6 +8,7 @@
 #include "tc/tc.h"
 
 struct nl_sock;
+struct nl_object;
 struct nl_msg;
 struct nl_cache;
 struct nl_cb;
@@ -44,6 +45,7 @@ struct tc_seen {
 
 struct tc_ctx {
 	struct nl_sock *sk; /* qosd's own netns, requests */
+	struct nl_sock *rd; /* qosd's own netns, reads of one object: no ACK asked */
 	struct nl_sock *mon; /* RTNLGRP_LINK, NULL until tc_monitor_open */
 	int nle; /* last libnl error (positive NLE_*), 0 if the last error was not libnl's */
 	int own_nsfd; /* qosd's own netns (this thread's), to step back into */
@@ -91,10 +93,19 @@ const char *tc_errstr(struct tc_ctx *ctx, int r);
 /* Route socket in the netns nsfd (-1: qosd's own), bound there for its whole life. Replies are
  * awaited at most TC_NL_REPLY_TIMEOUT_SEC: a request lost on the way must not block qosd. */
 #define TC_NL_REPLY_TIMEOUT_SEC 2
+#define TC_NL_MSG_BUF 32768 /* receive buffer: the kernel's dump datagrams are at most 32 KiB */
 int tc_nl_socket(struct tc_ctx *ctx, int nsfd, struct nl_sock **ret);
-/* A fresh ctx->sk after a timed-out or out-of-sequence reply (a late reply would otherwise answer
+/* The socket for ctx->rd: no ACK asked. */
+int tc_nl_read_socket(struct tc_ctx *ctx, struct nl_sock **ret);
+/* A fresh ctx->sk and ctx->rd after a timed-out or out-of-sequence reply (a late reply would otherwise answer
  * the next request). */
 void tc_nl_resync(struct tc_ctx *ctx);
+/* Send msg (built, not sent) on ctx->sk and keep the first answer of nlmsg type `type`, parsed
+ * (an echo of a replace may carry the deleted object before the new one). ack: msg asks for an
+ * ACK and it is awaited after the answer (a write with NLM_F_ECHO); false: a read, the answer
+ * ends it. -ENOENT when no such answer came (the kernel only ACKed: no echo for that request). */
+int tc_nl_request(struct tc_ctx *ctx, struct nl_msg *msg, int type, bool ack,
+		  struct nl_object **ret);
 /* The nsid qosd's netns gives the netns nsfd, -1 if none assigned. */
 int tc_nl_nsid(struct tc_ctx *ctx, int nsfd, int *ret);
 /* veths of the netns nsfd whose peer is a veth in qosd's netns pointing back at it. */
@@ -103,9 +114,11 @@ int tc_nl_container_veths(struct tc_ctx *ctx, int nsfd, struct tc_veth **ret, si
 int tc_nl_link_get(struct tc_ctx *ctx, int ifindex, const char *name, struct tc_link_state *ret);
 /* ifb name exists, is up, has mtu and alias (created unless dry_run; -ENODEV then). -EEXIST if
  * the name belongs to a link of another kind, -EADDRINUSE if it is an ifb whose qosd alias names
- * a container other than id (never taken over). */
+ * a container other than id (never taken over). create_first: try to create it before looking
+ * (a first setup: one request instead of three). *ret_created: made by this call. */
 int tc_nl_ifb_ensure(struct tc_ctx *ctx, const char *name, unsigned mtu, const char *alias,
-		     const char *id, bool dry_run, int *ret_ifindex);
+		     const char *id, bool dry_run, bool create_first, int *ret_ifindex,
+		     bool *ret_created);
 int tc_nl_link_delete(struct tc_ctx *ctx, const char *name);
 /* Names of every ifb link whose name starts with TC_IFB_PREFIX (malloc'd array of char[16]). */
 int tc_nl_ifb_list(struct tc_ctx *ctx, char (**ret)[16], size_t *ret_n);
@@ -118,13 +131,18 @@ int tc_container_veths(struct tc_ctx *ctx, pid_t pid, struct tc_veth **ret, size
 
 /* parent: 0 = root, else TC_H_INGRESS. kind "" when there is none. */
 int tc_nl_qdisc_get(struct tc_ctx *ctx, int ifindex, bool ingress, struct tc_qdisc_state *ret);
-int tc_nl_tbf_replace(struct tc_ctx *ctx, int ifindex, const struct tc_shape *s);
+/* Replace the root qdisc with a tbf as s says; ret_now: the root qdisc as the kernel reports it
+ * after the change (its echo, or a read when the kernel does not echo). */
+int tc_nl_tbf_replace(struct tc_ctx *ctx, int ifindex, const struct tc_shape *s,
+		      struct tc_qdisc_state *ret_now);
 int tc_nl_ingress_replace(struct tc_ctx *ctx, int ifindex);
 /* Delete the root (kind "tbf") or the ingress qdisc; 0 if there was none. */
 int tc_nl_qdisc_delete(struct tc_ctx *ctx, int ifindex, bool ingress);
 /* qosd's u32 filter on ifindex's ingress: its mirred target ifindex, 0 if none. */
 int tc_nl_redirect_get(struct tc_ctx *ctx, int ifindex, int *ret_target);
-int tc_nl_redirect_replace(struct tc_ctx *ctx, int ifindex, int target);
+/* Replace it, redirecting to target; ret_target: the filter's target as the kernel reports it
+ * after the change (as tc_nl_tbf_replace). */
+int tc_nl_redirect_replace(struct tc_ctx *ctx, int ifindex, int target, int *ret_target);
 
 /* Monitor socket: open (subscribed, non-blocking) and drain; calls tc_seen_update per link. */
 int tc_nl_monitor_open(struct tc_ctx *ctx, int *ret_fd);

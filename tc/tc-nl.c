@@ -144,6 +144,11 @@ int tc_nl_socket(struct tc_ctx *ctx, int nsfd, struct nl_sock **ret)
 	}
 	if (r < 0)
 		return r;
+	/* a set buffer size also turns off libnl's MSG_PEEK before each recvmsg (to size the
+	 * buffer): one recvmsg per datagram; a larger message fails as NLE_MSG_TRUNC, never cut */
+	r = nl_socket_set_msg_buf_size(sk, TC_NL_MSG_BUF);
+	if (r < 0)
+		return tc_nlerr(ctx, r);
 	if (setsockopt(nl_socket_get_fd(sk), SOL_SOCKET, SO_RCVTIMEO,
 		       &(struct timeval){ .tv_sec = TC_NL_REPLY_TIMEOUT_SEC },
 		       sizeof(struct timeval)) < 0)
@@ -152,16 +157,30 @@ int tc_nl_socket(struct tc_ctx *ctx, int nsfd, struct nl_sock **ret)
 	return 0;
 }
 
-void tc_nl_resync(struct tc_ctx *ctx)
+int tc_nl_read_socket(struct tc_ctx *ctx, struct nl_sock **ret)
 {
 	struct nl_sock *sk = NULL;
+	int r = tc_nl_socket(ctx, -1, &sk);
 
-	if (!ctx->sk_stale || tc_nl_socket(ctx, -1, &sk) < 0)
+	if (r < 0)
+		return r;
+	nl_socket_disable_auto_ack(sk);
+	*ret = sk;
+	return 0;
+}
+
+void tc_nl_resync(struct tc_ctx *ctx)
+{
+	_cleanup_sock_ struct nl_sock *sk = NULL, *rd = NULL;
+
+	if (!ctx->sk_stale || tc_nl_socket(ctx, -1, &sk) < 0 || tc_nl_read_socket(ctx, &rd) < 0)
 		return;
 	tc_nl_sock_freep(&ctx->sk);
-	ctx->sk = sk;
+	tc_nl_sock_freep(&ctx->rd);
+	ctx->sk = TAKE_PTR(sk);
+	ctx->rd = TAKE_PTR(rd);
 	ctx->sk_stale = false;
-	log_debug("tc: a netlink reply timed out or came out of sequence: new request socket");
+	log_debug("tc: a netlink reply timed out or came out of sequence: new request sockets");
 }
 
 static void link_state(struct rtnl_link *l, struct tc_link_state *ret)
@@ -182,19 +201,121 @@ static void link_state(struct rtnl_link *l, struct tc_link_state *ret)
 	snprintf(ret->alias, sizeof(ret->alias), "%s", s ?: "");
 }
 
+struct pick {
+	int type;
+	struct nl_object *obj;
+};
+
+static void pick_obj(struct nl_object *obj, void *arg)
+{
+	struct pick *p = arg;
+
+	if (!p->obj) {
+		nl_object_get(obj);
+		p->obj = obj;
+	}
+}
+
+static int pick_valid(struct nl_msg *msg, void *arg)
+{
+	struct pick *p = arg;
+
+	/* an echo of a replace may carry the deleted object first (RTM_DEL*): not the state */
+	if (nlmsg_hdr(msg)->nlmsg_type == p->type)
+		(void) nl_msg_parse(msg, pick_obj, p);
+	return NL_OK;
+}
+
+struct read_req {
+	unsigned seq;
+	bool bad_seq;
+};
+
+static int read_seq_check(struct nl_msg *msg, void *arg)
+{
+	struct read_req *q = arg;
+
+	if (nlmsg_hdr(msg)->nlmsg_seq == q->seq)
+		return NL_OK;
+	q->bad_seq = true; /* a late answer of an earlier request */
+	return NL_STOP;
+}
+
+/* A read on ctx->rd: no ACK asked (the answer, or an error, ends it). libnl checks sequence
+ * numbers only with ACKs: checked here. */
+static int read_request(struct tc_ctx *ctx, struct nl_msg *msg, nl_recvmsg_msg_cb_t valid,
+			void *arg)
+{
+	_cleanup_cb_ struct nl_cb *cb = tc_nl_cb_clone(ctx->rd);
+	struct read_req q = { 0 };
+	int r;
+
+	if (!cb)
+		return -ENOMEM;
+	nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, valid, arg);
+	nl_cb_set(cb, NL_CB_SEQ_CHECK, NL_CB_CUSTOM, read_seq_check, &q);
+	r = nl_send_auto(ctx->rd, msg);
+	if (r < 0)
+		return tc_nlerr(ctx, r);
+	q.seq = nlmsg_hdr(msg)->nlmsg_seq;
+	r = nl_recvmsgs(ctx->rd, cb);
+	if (r >= 0 && q.bad_seq)
+		r = -NLE_SEQ_MISMATCH;
+	return r < 0 ? tc_nlerr(ctx, r) : 0;
+}
+
+int tc_nl_request(struct tc_ctx *ctx, struct nl_msg *msg, int type, bool ack,
+		  struct nl_object **ret)
+{
+	_cleanup_cb_ struct nl_cb *cb = NULL;
+	struct pick p = { .type = type };
+	int r;
+
+	ctx->nle = 0;
+	if (!ack) {
+		r = read_request(ctx, msg, pick_valid, &p);
+	} else {
+		cb = tc_nl_cb_clone(ctx->sk);
+		if (!cb)
+			return -ENOMEM;
+		nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, pick_valid, &p);
+		r = nl_send_auto(ctx->sk, msg);
+		if (r >= 0)
+			r = nl_recvmsgs(ctx->sk, cb);
+		/* the echo came first, the ACK (or a late error) follows; without an echo the
+		 * ACK was what nl_recvmsgs read */
+		if (r >= 0 && p.obj)
+			r = nl_wait_for_ack(ctx->sk);
+		r = r < 0 ? tc_nlerr(ctx, r) : 0;
+	}
+	if (r < 0) {
+		if (p.obj)
+			nl_object_put(p.obj);
+		return r;
+	}
+	if (!p.obj)
+		return -ENOENT;
+	*ret = p.obj;
+	return 0;
+}
+
 int tc_nl_link_get(struct tc_ctx *ctx, int ifindex, const char *name, struct tc_link_state *ret)
 {
+	_cleanup_nlmsg_ struct nl_msg *msg = NULL;
 	_cleanup_link_ struct rtnl_link *l = NULL;
 	int r;
 
 	ctx->nle = 0;
-	r = rtnl_link_get_kernel(ctx->sk, ifindex, name, &l);
-	if (r == -NLE_OBJ_NOTFOUND || r == -NLE_NODEV) {
-		(void) tc_nlerr(ctx, r);
+	r = rtnl_link_build_get_request(ifindex, name, &msg);
+	if (r < 0)
+		return tc_nlerr(ctx, r);
+	r = tc_nl_request(ctx, msg, RTM_NEWLINK, false, (struct nl_object **) &l);
+	if (r == -ENODEV || r == -ENOENT) {
+		ctx->nle = 0;
 		return -ENODEV;
 	}
 	if (r < 0)
-		return tc_nlerr(ctx, r);
+		return r;
 	link_state(l, ret);
 	return 0;
 }
@@ -221,25 +342,19 @@ static int nsid_valid(struct nl_msg *msg, void *arg)
 int tc_nl_nsid(struct tc_ctx *ctx, int nsfd, int *ret)
 {
 	_cleanup_nlmsg_ struct nl_msg *msg = nlmsg_alloc_simple(RTM_GETNSID, 0);
-	_cleanup_cb_ struct nl_cb *cb = tc_nl_cb_clone(ctx->sk);
 	struct rtgenmsg g = { .rtgen_family = AF_UNSPEC };
 	struct nsid_req q = { .nsid = -1 };
 	int r;
 
 	ctx->nle = 0;
-	if (!msg || !cb)
+	if (!msg)
 		return -ENOMEM;
 	if (nlmsg_append(msg, &g, sizeof(g), NLMSG_ALIGNTO) < 0 ||
 	    nla_put_u32(msg, NETNSA_FD, (uint32_t) nsfd) < 0)
 		return -ENOMEM;
-	nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, nsid_valid, &q);
-	r = nl_send_auto(ctx->sk, msg);
-	if (r >= 0)
-		r = nl_recvmsgs(ctx->sk, cb);
+	r = read_request(ctx, msg, nsid_valid, &q);
 	if (r < 0)
-		return tc_nlerr(ctx, r);
-	if (q.got)
-		(void) nl_wait_for_ack(ctx->sk);
+		return r;
 	*ret = q.nsid;
 	return 0;
 }
@@ -378,9 +493,13 @@ int tc_nl_veth_list(struct tc_ctx *ctx, struct tc_seen **ret, size_t *ret_n)
 	return 0;
 }
 
-static int ifb_create(struct tc_ctx *ctx, const char *name, unsigned mtu)
+/* Create ifb name (up, mtu) and read what was made from the kernel's echo of it (a link of
+ * this name made meanwhile by someone else: -EEXIST). */
+static int ifb_create(struct tc_ctx *ctx, const char *name, unsigned mtu, struct tc_link_state *ret)
 {
 	_cleanup_link_ struct rtnl_link *l = rtnl_link_alloc();
+	_cleanup_link_ struct rtnl_link *made = NULL;
+	_cleanup_nlmsg_ struct nl_msg *msg = NULL;
 	int r;
 
 	if (!l)
@@ -391,8 +510,16 @@ static int ifb_create(struct tc_ctx *ctx, const char *name, unsigned mtu)
 	rtnl_link_set_name(l, name);
 	rtnl_link_set_mtu(l, mtu);
 	rtnl_link_set_flags(l, IFF_UP);
-	r = rtnl_link_add(ctx->sk, l, NLM_F_CREATE | NLM_F_EXCL);
-	return r < 0 && r != -NLE_EXIST ? tc_nlerr(ctx, r) : 0;
+	r = rtnl_link_build_add_request(l, NLM_F_CREATE | NLM_F_EXCL | NLM_F_ECHO, &msg);
+	if (r < 0)
+		return tc_nlerr(ctx, r);
+	r = tc_nl_request(ctx, msg, RTM_NEWLINK, true, (struct nl_object **) &made);
+	if (r == -ENOENT) /* made, but no echo (a kernel before 6.3): read it */
+		return tc_nl_link_get(ctx, 0, name, ret);
+	if (r < 0)
+		return r;
+	link_state(made, ret);
+	return 0;
 }
 
 static int link_fix(struct tc_ctx *ctx, const struct tc_link_state *s, unsigned mtu,
@@ -416,16 +543,20 @@ static int link_fix(struct tc_ctx *ctx, const struct tc_link_state *s, unsigned 
 }
 
 int tc_nl_ifb_ensure(struct tc_ctx *ctx, const char *name, unsigned mtu, const char *alias,
-		     const char *id, bool dry_run, int *ret_ifindex)
+		     const char *id, bool dry_run, bool create_first, int *ret_ifindex,
+		     bool *ret_created)
 {
 	struct tc_link_state s;
 	const char *owner;
-	int r, vix;
+	int r = -ENODEV, vix;
+	bool created = false;
 
-	r = tc_nl_link_get(ctx, 0, name, &s);
+	if (!create_first || dry_run)
+		r = tc_nl_link_get(ctx, 0, name, &s);
 	if (r == -ENODEV && !dry_run) {
-		r = ifb_create(ctx, name, mtu);
-		if (r >= 0)
+		r = ifb_create(ctx, name, mtu, &s);
+		created = r >= 0;
+		if (r == -EEXIST)
 			r = tc_nl_link_get(ctx, 0, name, &s);
 	}
 	if (r < 0)
@@ -444,6 +575,7 @@ int tc_nl_ifb_ensure(struct tc_ctx *ctx, const char *name, unsigned mtu, const c
 			return r;
 	}
 	*ret_ifindex = s.ifindex;
+	*ret_created = created;
 	return 0;
 }
 

@@ -43,48 +43,6 @@ void tc_rtnl_act_putp(struct rtnl_act **p)
 		rtnl_act_put(*p);
 }
 
-static void pick_obj(struct nl_object *obj, void *arg)
-{
-	struct nl_object **ret = arg;
-
-	if (!*ret) {
-		nl_object_get(obj);
-		*ret = obj;
-	}
-}
-
-static int pick_valid(struct nl_msg *msg, void *arg)
-{
-	(void) nl_msg_parse(msg, pick_obj, arg);
-	return NL_OK;
-}
-
-/* Send a RTM_GET* for one object and parse the answer; -ENOENT when the kernel has none. */
-static int request_one(struct tc_ctx *ctx, struct nl_msg *msg, struct nl_object **ret)
-{
-	_cleanup_cb_ struct nl_cb *cb = tc_nl_cb_clone(ctx->sk);
-	struct nl_object *obj = NULL;
-	int r;
-
-	ctx->nle = 0;
-	if (!cb)
-		return -ENOMEM;
-	nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, pick_valid, &obj);
-	r = nl_send_auto(ctx->sk, msg);
-	if (r >= 0)
-		r = nl_recvmsgs(ctx->sk, cb);
-	if (r < 0) {
-		if (obj)
-			nl_object_put(obj);
-		return tc_nlerr(ctx, r);
-	}
-	if (!obj)
-		return -ENOENT;
-	(void) nl_wait_for_ack(ctx->sk);
-	*ret = obj;
-	return 0;
-}
-
 static int tc_get_request(struct tc_ctx *ctx, int type, const struct tcmsg *t, const char *kind,
 			  struct nl_object **ret)
 {
@@ -97,7 +55,27 @@ static int tc_get_request(struct tc_ctx *ctx, int type, const struct tcmsg *t, c
 	if (nlmsg_append(msg, (void *) t, sizeof(*t), NLMSG_ALIGNTO) < 0 ||
 	    (kind && nla_put_string(msg, TCA_KIND, kind) < 0))
 		return -ENOMEM;
-	return request_one(ctx, msg, ret);
+	/* a qdisc the kernel hides (the builtin noop on a link without an ingress qdisc) is
+	 * answered with nothing but the ACK: only the ACK says the answer is complete */
+	if (type == RTM_GETQDISC)
+		return tc_nl_request(ctx, msg, RTM_NEWQDISC, true, ret);
+	return tc_nl_request(ctx, msg, RTM_NEWTFILTER, false, ret);
+}
+
+static void qdisc_state(struct rtnl_qdisc *q, struct tc_qdisc_state *ret)
+{
+	*ret = (struct tc_qdisc_state){ 0 };
+	snprintf(ret->kind, sizeof(ret->kind), "%s", rtnl_tc_get_kind(TC_CAST(q)) ?: "");
+	ret->handle = rtnl_tc_get_handle(TC_CAST(q));
+	ret->bytes = rtnl_tc_get_stat(TC_CAST(q), RTNL_TC_BYTES);
+	ret->packets = rtnl_tc_get_stat(TC_CAST(q), RTNL_TC_PACKETS);
+	ret->drops = rtnl_tc_get_stat(TC_CAST(q), RTNL_TC_DROPS);
+	ret->overlimits = rtnl_tc_get_stat(TC_CAST(q), RTNL_TC_OVERLIMITS);
+	if (streq(ret->kind, "tbf")) {
+		ret->rate_bytes = (uint32_t) rtnl_qdisc_tbf_get_rate(q);
+		ret->burst = (uint32_t) rtnl_qdisc_tbf_get_rate_bucket(q);
+		ret->limit = (uint32_t) rtnl_qdisc_tbf_get_limit(q);
+	}
 }
 
 int tc_nl_qdisc_get(struct tc_ctx *ctx, int ifindex, bool ingress, struct tc_qdisc_state *ret)
@@ -114,17 +92,7 @@ int tc_nl_qdisc_get(struct tc_ctx *ctx, int ifindex, bool ingress, struct tc_qdi
 		return 0;
 	if (r < 0)
 		return r;
-	snprintf(ret->kind, sizeof(ret->kind), "%s", rtnl_tc_get_kind(TC_CAST(q)) ?: "");
-	ret->handle = rtnl_tc_get_handle(TC_CAST(q));
-	ret->bytes = rtnl_tc_get_stat(TC_CAST(q), RTNL_TC_BYTES);
-	ret->packets = rtnl_tc_get_stat(TC_CAST(q), RTNL_TC_PACKETS);
-	ret->drops = rtnl_tc_get_stat(TC_CAST(q), RTNL_TC_DROPS);
-	ret->overlimits = rtnl_tc_get_stat(TC_CAST(q), RTNL_TC_OVERLIMITS);
-	if (streq(ret->kind, "tbf")) {
-		ret->rate_bytes = (uint32_t) rtnl_qdisc_tbf_get_rate(q);
-		ret->burst = (uint32_t) rtnl_qdisc_tbf_get_rate_bucket(q);
-		ret->limit = (uint32_t) rtnl_qdisc_tbf_get_limit(q);
-	}
+	qdisc_state(q, ret);
 	return 0;
 }
 
@@ -145,10 +113,13 @@ static struct rtnl_qdisc *qdisc_new(int ifindex, uint32_t parent, uint32_t handl
 	return q;
 }
 
-int tc_nl_tbf_replace(struct tc_ctx *ctx, int ifindex, const struct tc_shape *s)
+int tc_nl_tbf_replace(struct tc_ctx *ctx, int ifindex, const struct tc_shape *s,
+		      struct tc_qdisc_state *ret_now)
 {
 	_cleanup_qdisc_ struct rtnl_qdisc *q =
 		qdisc_new(ifindex, TC_H_ROOT, QOSD_ROOT_HANDLE, "tbf");
+	_cleanup_qdisc_ struct rtnl_qdisc *now = NULL;
+	_cleanup_nlmsg_ struct nl_msg *msg = NULL;
 	int r;
 
 	ctx->nle = 0;
@@ -157,8 +128,18 @@ int tc_nl_tbf_replace(struct tc_ctx *ctx, int ifindex, const struct tc_shape *s)
 	/* libnl takes int and stores (uint32_t)rate: bytes/s up to 2^32-1 pass through intact */
 	rtnl_qdisc_tbf_set_rate(q, (int) s->rate_bytes, (int) s->burst, 0);
 	rtnl_qdisc_tbf_set_limit(q, (int) s->limit);
-	r = rtnl_qdisc_add(ctx->sk, q, NLM_F_CREATE | NLM_F_REPLACE);
-	return r < 0 ? tc_nlerr(ctx, r) : 0;
+	/* NLM_F_ECHO: the kernel answers with the root qdisc as it now holds it (qdisc_notify),
+	 * the read-back without a second request */
+	r = rtnl_qdisc_build_add_request(q, NLM_F_CREATE | NLM_F_REPLACE | NLM_F_ECHO, &msg);
+	if (r < 0)
+		return tc_nlerr(ctx, r);
+	r = tc_nl_request(ctx, msg, RTM_NEWQDISC, true, (struct nl_object **) &now);
+	if (r == -ENOENT) /* replaced, but no echo (an older kernel): read it */
+		return tc_nl_qdisc_get(ctx, ifindex, false, ret_now);
+	if (r < 0)
+		return r;
+	qdisc_state(now, ret_now);
+	return 0;
 }
 
 int tc_nl_ingress_replace(struct tc_ctx *ctx, int ifindex)
@@ -208,6 +189,18 @@ static struct rtnl_cls *filter_new(int ifindex)
 	return f;
 }
 
+/* The mirred redirect target of a u32 filter of ours, 0 if it has none. */
+static int filter_target(struct rtnl_cls *f)
+{
+	for (struct rtnl_act *a = rtnl_u32_get_action(f); a; a = rtnl_act_next(a)) {
+		const char *k = rtnl_tc_get_kind(TC_CAST(a));
+
+		if (k && streq(k, "mirred") && rtnl_mirred_get_action(a) == TCA_EGRESS_REDIR)
+			return (int) rtnl_mirred_get_ifindex(a);
+	}
+	return 0;
+}
+
 int tc_nl_redirect_get(struct tc_ctx *ctx, int ifindex, int *ret_target)
 {
 	struct tcmsg t = { .tcm_family = AF_UNSPEC,
@@ -216,7 +209,6 @@ int tc_nl_redirect_get(struct tc_ctx *ctx, int ifindex, int *ret_target)
 			   .tcm_handle = QOSD_FILTER_HANDLE,
 			   .tcm_info = TC_H_MAKE(QOSD_FILTER_PRIO << 16, htons(ETH_P_ALL)) };
 	_cleanup_cls_ struct rtnl_cls *f = NULL;
-	struct rtnl_act *a;
 	int r;
 
 	*ret_target = 0;
@@ -225,14 +217,7 @@ int tc_nl_redirect_get(struct tc_ctx *ctx, int ifindex, int *ret_target)
 		return 0; /* no filter; EINVAL: a filter of another kind at our priority */
 	if (r < 0)
 		return r;
-	for (a = rtnl_u32_get_action(f); a; a = rtnl_act_next(a)) {
-		const char *k = rtnl_tc_get_kind(TC_CAST(a));
-
-		if (k && streq(k, "mirred") && rtnl_mirred_get_action(a) == TCA_EGRESS_REDIR) {
-			*ret_target = (int) rtnl_mirred_get_ifindex(a);
-			break;
-		}
-	}
+	*ret_target = filter_target(f);
 	return 0;
 }
 
@@ -258,16 +243,27 @@ static int redirect_build(struct rtnl_cls *f, int target)
 	return rtnl_u32_add_action(f, a); /* takes its own reference */
 }
 
-int tc_nl_redirect_replace(struct tc_ctx *ctx, int ifindex, int target)
+int tc_nl_redirect_replace(struct tc_ctx *ctx, int ifindex, int target, int *ret_target)
 {
 	_cleanup_cls_ struct rtnl_cls *f = filter_new(ifindex);
+	_cleanup_cls_ struct rtnl_cls *now = NULL;
+	_cleanup_nlmsg_ struct nl_msg *msg = NULL;
 	int r;
 
 	ctx->nle = 0;
 	if (!f)
 		return -ENOMEM;
 	r = redirect_build(f, target);
+	/* NLM_F_ECHO: the answer is the filter as the kernel now holds it (tfilter_notify) */
 	if (r >= 0)
-		r = rtnl_cls_add(ctx->sk, f, NLM_F_CREATE | NLM_F_REPLACE);
-	return r < 0 ? tc_nlerr(ctx, r) : 0;
+		r = rtnl_cls_build_add_request(f, NLM_F_CREATE | NLM_F_REPLACE | NLM_F_ECHO, &msg);
+	if (r < 0)
+		return tc_nlerr(ctx, r);
+	r = tc_nl_request(ctx, msg, RTM_NEWTFILTER, true, (struct nl_object **) &now);
+	if (r == -ENOENT) /* replaced, but no echo: read it */
+		return tc_nl_redirect_get(ctx, ifindex, ret_target);
+	if (r < 0)
+		return r;
+	*ret_target = filter_target(now);
+	return 0;
 }

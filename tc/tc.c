@@ -27,7 +27,10 @@ int tc_ctx_new(struct tc_ctx **ret)
 	ctx->ns_dev = st.st_dev;
 	ctx->ns_ino = st.st_ino;
 	r = tc_nl_socket(ctx, -1, &ctx->sk);
+	if (r >= 0)
+		r = tc_nl_read_socket(ctx, &ctx->rd);
 	if (r < 0) {
+		tc_nl_sock_freep(&ctx->sk);
 		close(ctx->own_nsfd);
 		return r;
 	}
@@ -40,6 +43,7 @@ void tc_ctx_free(struct tc_ctx *ctx)
 	if (!ctx)
 		return;
 	tc_nl_sock_freep(&ctx->sk);
+	tc_nl_sock_freep(&ctx->rd);
 	tc_nl_sock_freep(&ctx->mon);
 	closep(&ctx->own_nsfd);
 	free(ctx->seen);
@@ -119,21 +123,21 @@ static void applied_text(const struct tc_qdisc_state *q, const struct tc_shape *
 	(void) tc_shape_format((uint64_t) q->rate_bytes * 8, burst, buf, len);
 }
 
-/* Root tbf on ifindex as s says (written only if it differs), then read back. */
-static int tbf_ensure(struct tc_ctx *ctx, int ifindex, const struct tc_shape *s, bool dry_run,
-		      struct outcome *o)
+/* Root tbf on ifindex as s says (written only if it differs), read back. fresh: ifindex was made
+ * in this call (an ifb just created): nothing of ours on it yet, no read before. */
+static int tbf_ensure(struct tc_ctx *ctx, int ifindex, const struct tc_shape *s, bool fresh,
+		      bool dry_run, struct outcome *o)
 {
-	int r;
+	int r = 0;
 
-	r = tc_nl_qdisc_get(ctx, ifindex, false, &o->before);
+	if (!fresh)
+		r = tc_nl_qdisc_get(ctx, ifindex, false, &o->before);
 	o->now = o->before;
 	if (r < 0 || dry_run || tbf_matches(&o->before, s))
 		return r;
-	r = tc_nl_tbf_replace(ctx, ifindex, s);
-	if (r < 0)
-		return r;
-	o->wrote = true;
-	return tc_nl_qdisc_get(ctx, ifindex, false, &o->now);
+	r = tc_nl_tbf_replace(ctx, ifindex, s, &o->now);
+	o->wrote = r >= 0;
+	return r;
 }
 
 /* Desired text and notes of a SET direction; -ERANGE recorded on k. */
@@ -209,7 +213,7 @@ static int do_ingress(struct tc_ctx *ctx, const struct tc_veth *v, const struct 
 		if (e < 0)
 			return e;
 		want = &s;
-		e = tbf_ensure(ctx, v->h_ifindex, &s, dry_run, &o);
+		e = tbf_ensure(ctx, v->h_ifindex, &s, false, dry_run, &o);
 	} else {
 		(void) knob_printf(&k->desired, "unlimited");
 		e = ingress_clear(ctx, v, dry_run, &o);
@@ -222,54 +226,79 @@ static int do_ingress(struct tc_ctx *ctx, const struct tc_veth *v, const struct 
 	return 0;
 }
 
-/* The ingress qdisc and the u32 match-all filter redirecting into ifx. */
-static int redirect_ensure(struct tc_ctx *ctx, const struct tc_veth *v, int ifx, bool dry_run,
-			   struct outcome *o)
+/* What the veth's ingress side has before the egress is set: an ingress qdisc, and the target
+ * of qosd's redirect filter (0 none). */
+struct redirect_state {
+	bool ingress;
+	int target;
+};
+
+static int redirect_read(struct tc_ctx *ctx, const struct tc_veth *v, struct outcome *o,
+			 struct redirect_state *ret)
 {
 	struct tc_qdisc_state ing;
-	int e, target = 0;
+	int e;
+
+	*ret = (struct redirect_state){ 0 };
+	o->step = "reading ingress qdisc";
+	e = tc_nl_qdisc_get(ctx, v->h_ifindex, true, &ing);
+	if (e < 0 || !streq(ing.kind, "ingress"))
+		return e; /* no ingress qdisc: no filter on it either */
+	ret->ingress = true;
+	o->step = "reading filter";
+	return tc_nl_redirect_get(ctx, v->h_ifindex, &ret->target);
+}
+
+/* The ingress qdisc and the u32 match-all filter redirecting into ifx, from what rs read. */
+static int redirect_ensure(struct tc_ctx *ctx, const struct tc_veth *v, int ifx,
+			   const struct redirect_state *rs, bool dry_run, struct outcome *o)
+{
+	int e = 0, target = rs->target;
 
 	o->step = "adding ingress qdisc";
-	e = tc_nl_qdisc_get(ctx, v->h_ifindex, true, &ing);
-	if (e >= 0 && !dry_run && !streq(ing.kind, "ingress")) {
+	if (!dry_run && !rs->ingress) {
 		e = tc_nl_ingress_replace(ctx, v->h_ifindex);
 		o->wrote = true;
 	}
 	if (e < 0)
 		return e;
 	o->step = "adding u32 mirred filter";
-	e = tc_nl_redirect_get(ctx, v->h_ifindex, &target);
-	if (e >= 0 && !dry_run && target != ifx) {
-		e = tc_nl_redirect_replace(ctx, v->h_ifindex, ifx);
-		if (e >= 0)
-			e = tc_nl_redirect_get(ctx, v->h_ifindex, &target);
+	if (!dry_run && target != ifx) {
+		e = tc_nl_redirect_replace(ctx, v->h_ifindex, ifx, &target);
 		o->wrote = true;
 	}
 	o->shaped = e >= 0 && target == ifx;
 	return e;
 }
 
-/* ifb + tbf first, then the redirect: traffic never goes to an unshaped or down ifb. */
+/* ifb + tbf first, then the redirect: traffic never goes to an unshaped or down ifb. The veth's
+ * redirect is read first: when there is none (a first setup) the ifb is most likely not there
+ * either, and is created without looking first. */
 static int egress_set(struct tc_ctx *ctx, const char *id, const char *ifb, const struct tc_veth *v,
 		      const struct tc_shape *s, bool dry_run, struct outcome *o)
 {
+	struct redirect_state rs;
 	char alias[256];
 	int e, ifx = 0;
+	bool created = false;
 
 	e = tc_ifb_alias(v->h_ifindex, id, alias, sizeof(alias));
 	if (e < 0)
 		return e;
+	e = redirect_read(ctx, v, o, &rs);
+	if (e < 0)
+		return e;
 	o->step = "creating ifb";
-	e = tc_nl_ifb_ensure(ctx, ifb, v->mtu, alias, id, dry_run, &ifx);
+	e = tc_nl_ifb_ensure(ctx, ifb, v->mtu, alias, id, dry_run, rs.target == 0, &ifx, &created);
 	if (e == -ENODEV && dry_run)
 		return 0;
 	if (e < 0)
 		return e;
 	o->step = "replacing tbf on ifb";
-	e = tbf_ensure(ctx, ifx, s, dry_run, o);
+	e = tbf_ensure(ctx, ifx, s, created, dry_run, o);
 	if (e < 0)
 		return e;
-	return redirect_ensure(ctx, v, ifx, dry_run, o);
+	return redirect_ensure(ctx, v, ifx, &rs, dry_run, o);
 }
 
 static int egress_clear(struct tc_ctx *ctx, const char *ifb, const struct tc_veth *v, bool dry_run,
