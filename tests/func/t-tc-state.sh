@@ -123,6 +123,29 @@ net_drop c-b
 check collide-release-keeps "$CB's release or exit removed $CA's shaping: $(why_not c-a)" shaped c-a
 check collide-release-keeps-ifb "$CA's ifb $A_IFB is gone after $CB left" test "$(ifb_of "$CA")" = "$A_IFB"
 
+# --- a first setup whose ifb is already there, down and unnamed (a qosd killed between creating
+# and naming it): a first setup creates its ifb without looking first, so this is the path where
+# the create finds the name taken; the ifb is taken over (named, up, shaped) all the same
+container n-u
+out=$(hook --id n-u --pid "${NET_PID[n-u]}" --tenant qt --class net 2>&1) || note "hook n-u: $out"
+U_IFB=$(ifb_of n-u)
+out=$(hook --id n-u --release 2>&1) || note "release n-u: $out"
+ip -n "$NET_H" link add "${U_IFB:-qifb-none}" type ifb 2>/dev/null
+check half-made-ifb-there "no unnamed ifb '$U_IFB' left for the test: $(ip -n "$NET_H" -d link show "${U_IFB:-qifb-none}" 2>&1 | head -3)" \
+	bash -c "[[ -n '$U_IFB' ]] && ip -n '$NET_H' -d link show '$U_IFB' | grep -q 'state DOWN' && [[ -z \$(ip -n '$NET_H' -d link show '$U_IFB' | grep alias) ]]"
+out=$(hook --id n-u --pid "${NET_PID[n-u]}" --tenant qt --class net 2>&1) || note "hook n-u again: $out"
+check half-made-ifb-taken "n-u not shaped through its half-made ifb $U_IFB: $(why_not n-u); $(qosctl show n-u 2>&1 | grep net.egress)" \
+	qt_wait 5 shaped n-u
+check half-made-ifb-named "n-u's ifb $U_IFB is not named for n-u and up: $(ip -n "$NET_H" -d link show "$U_IFB" 2>&1 | head -4)" \
+	bash -c "[[ \$(ip -n '$NET_H' -d link show '$U_IFB' | grep -c 'alias qosd veth=.* id=n-u\$\|,UP') == 2 ]]"
+check half-made-ifb-applied "qosctl show n-u does not report the egress tbf read back: $(qosctl show n-u 2>&1 | grep net.egress)" \
+	grep -q "net.egress .*tbf on $U_IFB .* 10mbit burst 32K 10mbit burst 32K" <<<"$(qosctl show n-u 2>&1)"
+# what the register itself reports as applied is the kernel's answer to the replace (its echo,
+# which on a veth also carries the noqueue it replaced): the veth's tbf, not the old qdisc
+U_LOG=$(grep "\[n-u " "$QT_QOSD_LOG" | grep "applied tbf on ${VETH[n-u]}:" | tail -1)
+check register-reports-kernel-state "the register of n-u did not report the veth's tbf as applied: '$U_LOG'" \
+	grep -q "applied tbf on ${VETH[n-u]}: unlimited -> 20mbit burst 32K" <<<"$U_LOG"
+
 # --- the edges of net.*: what the policy accepts, the kernel takes (no TCA_TBF_RATE64 here)
 out=$(qosctl set n-b net.ingress=34gbit net.egress=8mbit net.burst=249999999 2>&1)
 check edge-top-applied "34gbit ingress / 8mbit egress with a 249999999-byte bucket refused: $out" \
