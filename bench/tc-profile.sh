@@ -1,5 +1,5 @@
 #!/bin/bash
-# bench/tc-profile.sh count|trace|perf|time [N]: where qosd spends the tc row's register (class
+# bench/tc-profile.sh count|trace|ptrace|perf|time [N]: where qosd spends the tc row's register (class
 # net: net.ingress and net.egress 10mbit on a container in a netns of its own), in figures that do
 # not move with the machine's load. The world is run.sh's: a netns with a veth pair to this host's
 # netns, a task in it, a fresh cgroup per round (bench/tcbench.c qosd; N rounds, default 100).
@@ -7,6 +7,7 @@
 #          rounds: syscalls per round of each (qosd's rounds include the unregister)
 #   trace  strace -f of qosd for one register and one unregister (sendmsg/recvmsg with their
 #          netlink message types): what qosd sends that the floor does not
+#   ptrace perf trace of qosd (timestamps, durations) over 3 rounds: where a register waits
 #   perf   perf stat -e task-clock,context-switches of qosd over the N rounds, and of the floor (this
 #          machine's VM has no hardware counters: instructions:u/k read 0), then a perf record
 #          -g of qosd over N more rounds (kernel vs user, top symbols)
@@ -15,21 +16,17 @@
 set -u
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 B=${B:-build/rel}
+[[ $B == /* ]] || B=$SRC/$B
 MODE=${1:-count}
 N=${2:-100}
-TAG=qosd-bench-$$
-T=$(mktemp -d "/tmp/$TAG.XXXXXX")
-CGR=/sys/fs/cgroup
-CGP=/$TAG
+. "$SRC/bench/profile-lib.sh"
 NS=$TAG
 VH=qb$$h
 VC=qb$$c
 export QB_IFB=qb$$ifb
-if [[ $(stat -f -c %T $CGR) == cgroup2fs ]]; then HI=(.); else HI=(); for h in cpu cpuset memory pids blkio; do [[ -d $CGR/$h ]] && HI+=("$h"); done; fi
-QP=
-cleanup() {
-	[[ -n $QP ]] && kill "$QP" 2>/dev/null
-	wait 2>/dev/null
+net_cleanup() { # the netns world, qosd's ifbs for our veth (alias "qosd veth=IFINDEX ..."), then the rest
+	[[ -n $QP ]] && kill "$QP" 2>/dev/null && wait "$QP" 2>/dev/null
+	QP=
 	if [[ -e /sys/class/net/$VH ]]; then
 		local ix p
 		ix=$(cat "/sys/class/net/$VH/ifindex")
@@ -40,34 +37,20 @@ cleanup() {
 	ip link del "$QB_IFB" 2>/dev/null
 	ip link del "$VH" 2>/dev/null
 	ip netns del "$NS" 2>/dev/null
-	for h in "${HI[@]}"; do
-		[[ -d $CGR/$h$CGP ]] && find "$CGR/$h$CGP" -depth -type d -exec rmdir {} + 2>/dev/null
-	done
-	rm -rf "$T"
+	cleanup
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+trap net_cleanup EXIT
 
-cc -std=gnu11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror $(pkg-config --cflags libnl-route-3.0) \
+cc "${CF[@]}" $(pkg-config --cflags libnl-route-3.0) \
 	-o "$T/tcbench" "$SRC/bench/tcbench.c" $(pkg-config --libs libnl-route-3.0) || exit 1
-mkdir -p "$T/conf.d" "$T/state"
-chmod 700 "$T/state"
-. "$SRC/bench/policy.sh"
-bench_policy "$T/conf.d/bench.conf" "$CGP" 256 256
-echo "drift_interval = 3600s" >"$T/qosd.conf"
-for d in "" /tc; do
-	for h in "${HI[@]}"; do mkdir -p "$CGR/$h$CGP$d" || exit 1; done
-	if [[ -d $CGR/cpuset$CGP ]]; then
-		for f in cpus mems; do cat "$CGR/cpuset/cpuset.$f" >"$CGR/cpuset$CGP$d/cpuset.$f"; done
-	fi
-done
+profile_cgroups /tc || exit 1
 ip netns add "$NS" && ip link add "$VH" type veth peer name "$VC" netns "$NS" &&
 	ip link set "$VH" up && ip -n "$NS" link set "$VC" up || exit 1
 
-"$SRC/$B/qosd" --config-dir "$T/conf.d" --config "$T/qosd.conf" --state-dir "$T/state" \
+"$B/qosd" --config-dir "$T/conf.d" --config "$T/qosd.conf" --state-dir "$T/state" \
 	--socket "$T/s" --cgroupfs "$CGR" >"$T/qosd.log" 2>&1 &
 QP=$!
-for _ in $(seq 100); do "$SRC/$B/qosctl" -s "$T/s" list >/dev/null 2>&1 && break; sleep 0.05; done
+for _ in $(seq 100); do "$B/qosctl" -s "$T/s" list >/dev/null 2>&1 && break; sleep 0.05; done
 
 qosd_rounds() { "$T/tcbench" qosd "$T/s" "$CGP/tc" "$NS" "$VH" "$1" || { tail "$T/qosd.log" >&2; exit 1; }; }
 attach() { # attach OUT CMD...: strace/perf attached to qosd around N rounds
@@ -87,10 +70,10 @@ count)
 	strace -f -c -o "$T/f.out" "$T/tcbench" nl "$VH" "$N" >/dev/null
 	echo "qosd, $N registers + unregisters (syscalls / $N):"
 	awk -v n="$N" 'NR > 2 && $NF != "total" && $4 ~ /^[0-9]+$/ { printf "%8.1f %s\n", $4 / n, $NF }
-		$NF == "total" { printf "%8.1f total\n", $3 / n }' "$T/q.out" | sort -rn | head -20
+		$NF == "total" { printf "%8.1f total\n", $4 / n }' "$T/q.out" | sort -rn | head -20
 	echo "floor (tcbench nl), $N rounds incl. its check dump and teardown (syscalls / $N):"
 	awk -v n="$N" 'NR > 2 && $NF != "total" && $4 ~ /^[0-9]+$/ { printf "%8.1f %s\n", $4 / n, $NF }
-		$NF == "total" { printf "%8.1f total\n", $3 / n }' "$T/f.out" | sort -rn | head -12
+		$NF == "total" { printf "%8.1f total\n", $4 / n }' "$T/f.out" | sort -rn | head -12
 	;;
 trace)
 	qosd_rounds 2 >/dev/null
@@ -101,6 +84,16 @@ trace)
 	kill -INT "$SP"
 	wait "$SP"
 	cat "$T/q.tr"
+	;;
+ptrace)
+	qosd_rounds 2 >/dev/null
+	perf trace -p "$QP" -o "$T/q.pt" 2>/dev/null &
+	SP=$!
+	sleep 1
+	qosd_rounds 3 >/dev/null
+	kill -INT "$SP"
+	wait "$SP"
+	cat "$T/q.pt"
 	;;
 perf)
 	qosd_rounds 5 >/dev/null
@@ -121,7 +114,7 @@ time)
 		qosd_rounds "$N"
 	done
 	;;
-*) echo "usage: $0 count|trace|perf|time [N]" >&2; exit 2 ;;
+*) echo "usage: $0 count|trace|ptrace|perf|time [N]" >&2; exit 2 ;;
 esac
 [[ -n ${QB_LOG:-} ]] && cp "$T/qosd.log" "$QB_LOG"
 kill -TERM "$QP"
