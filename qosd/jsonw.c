@@ -1,30 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "jsonw.h"
 
-/* Length of the UTF-8 sequence at s (1-4 bytes), or 0 if jansson would refuse it: a stray or
- * truncated continuation, an overlong form, a surrogate, past U+10FFFF. */
-static size_t utf8_seq(const unsigned char *s)
-{
-	uint32_t cp;
-	size_t n;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] < 0xc2 || s[0] > 0xf4)
-		return 0;
-	n = s[0] < 0xe0 ? 2 : s[0] < 0xf0 ? 3 : 4;
-	cp = s[0] & (0x7f >> n);
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80) /* the NUL ends the string here too */
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10ffff ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return n;
-}
-
 static const char *escape_of(unsigned char ch, char tmp[7])
 {
 	static const char hex[] = "0123456789ABCDEF";

@@ -376,6 +376,28 @@ int name_validate(const char *s, size_t max)
 	return 0;
 }
 
+size_t utf8_seq(const unsigned char *s)
+{
+	uint32_t cp;
+	size_t n;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] < 0xc2 || s[0] > 0xf4)
+		return 0;
+	n = s[0] < 0xe0 ? 2 : s[0] < 0xf0 ? 3 : 4;
+	cp = s[0] & (0x7f >> n);
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80) /* the NUL ends the string here too */
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10ffff ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
 int cgpath_validate(const char *p)
 {
 	size_t n = strlen(p);
@@ -387,9 +409,15 @@ int cgpath_validate(const char *p)
 		return 0;
 	if (p[n - 1] == '/')
 		return -EINVAL;
-	for (c = p; *c; c++)
-		if ((unsigned char) *c < 0x20 || *c == 0x7f)
+	/* no control characters, and UTF-8 only: a path is kept in the state as a JSON string, and
+	 * one record that cannot be written would hold back every later save */
+	for (c = p; *c;) {
+		size_t k = utf8_seq((const unsigned char *) c);
+
+		if (k == 0 || (unsigned char) *c < 0x20 || *c == 0x7f)
 			return -EINVAL;
+		c += k;
+	}
 	for (c = p + 1; *c;) {
 		size_t len = strcspn(c, "/");
 

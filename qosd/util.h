@@ -134,7 +134,11 @@ int dir_check_private(const char *dir, char **ret_msg);
 int name_validate(const char *s, size_t max);
 
 /* Validate a cgroup path relative to the cgroup root: begins with '/', no "." or ".." components,
- * no empty components, no control-character bytes, bounded length. "/" itself is valid. */
+ * no empty components, no control-character bytes, valid UTF-8 only (the state keeps it as a JSON
+ * string), bounded length. "/" itself is valid. */
+/* Length of the UTF-8 sequence at s (1-4 bytes), or 0 when it is not one jansson takes: a stray
+ * or truncated continuation (the NUL included), an overlong form, a surrogate, past U+10FFFF. */
+size_t utf8_seq(const unsigned char *s);
 int cgpath_validate(const char *p);
 
 /* Monotonic clock in microseconds. */

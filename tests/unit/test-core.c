@@ -105,6 +105,11 @@ static void test_cgpath_validate(void **state)
 	assert_int_equal(cgpath_validate("/a//b"), -EINVAL);
 	assert_int_equal(cgpath_validate("/a/"), -EINVAL);
 	assert_int_equal(cgpath_validate("/a/\nb"), -EINVAL);
+	/* UTF-8 only: one record the state cannot write as JSON held back every later save */
+	assert_int_equal(cgpath_validate("/k8s/caf\xc3\xa9.scope"), 0);
+	assert_int_equal(cgpath_validate("/k8s/caf\xe9.scope"), -EINVAL);
+	assert_int_equal(cgpath_validate("/a/\xc3"), -EINVAL);
+	assert_int_equal(cgpath_validate("/a/\xed\xa0\x80"), -EINVAL); /* a surrogate */
 }
 
 static int decode(const char *s, struct qos_request *r, char **err)
