@@ -126,21 +126,37 @@ static int decode_cmd(json_t *o, struct qos_request *r, char **ret_error)
 	return -EINVAL;
 }
 
+/* The string fields of a request and their longest values: both decoders take them from here. */
+static const struct str_field {
+	const char *key;
+	size_t max;
+	size_t off; /* of a char * in struct qos_request */
+} str_fields[] = {
+	{ "id", 4096, offsetof(struct qos_request, id) },
+	{ "cgroup", CGPATH_MAX, offsetof(struct qos_request, cgroup) },
+	{ "tenant", TENANT_MAX, offsetof(struct qos_request, tenant) },
+	{ "class", CLASS_MAX, offsetof(struct qos_request, cls) },
+	{ "dir", 4096, offsetof(struct qos_request, dir) },
+	{ "bundle", 4096, offsetof(struct qos_request, bundle) },
+};
+
 static int decode_fields(json_t *o, struct qos_request *r, char **ret_error)
 {
 	json_t *pid = json_object_get(o, "pid"), *all = json_object_get(o, "all");
 
-	if (get_str(o, "id", 4096, &r->id) < 0 ||
-	    get_str(o, "cgroup", CGPATH_MAX, &r->cgroup) < 0 ||
-	    get_str(o, "tenant", TENANT_MAX, &r->tenant) < 0 ||
-	    get_str(o, "class", CLASS_MAX, &r->cls) < 0 || get_str(o, "dir", 4096, &r->dir) < 0 ||
-	    get_str(o, "bundle", 4096, &r->bundle) < 0 || get_args(o, "args", r) < 0 ||
-	    get_annotations(o, "annotations", r) < 0) {
+	for (size_t i = 0; i < ELEMENTSOF(str_fields); i++)
+		if (get_str(o, str_fields[i].key, str_fields[i].max,
+			    (char **) ((char *) r + str_fields[i].off)) < 0) {
+			*ret_error = strdup(
+				"malformed field (wrong type, too long, or an embedded NUL)");
+			return -EINVAL;
+		}
+	if (get_args(o, "args", r) < 0 || get_annotations(o, "annotations", r) < 0) {
 		*ret_error = strdup("malformed field (wrong type, too long, or an embedded NUL)");
 		return -EINVAL;
 	}
 	if (pid && (!json_is_integer(pid) || json_integer_value(pid) <= 0 ||
-		    json_integer_value(pid) > 4194304)) {
+		    json_integer_value(pid) > PROTO_PID_MAX)) {
 		*ret_error = strdup("\"pid\" must be a process id");
 		return -EINVAL;
 	}
@@ -275,31 +291,18 @@ static bool scan_pid(struct scan *s, int64_t *ret)
 		return false;
 	for (; s->p < s->end && *s->p >= '0' && *s->p <= '9' && n < 10; s->p++, n++)
 		v = v * 10 + (*s->p - '0');
-	if (n == 0 || n > 9 ||
-	    (s->p < s->end && (*s->p == '.' || *s->p == 'e' || *s->p == 'E' || isdigit(*s->p))))
+	if (n == 0 || n > 9 || (s->p < s->end && (*s->p == '.' || *s->p == 'e' || *s->p == 'E')))
 		return false;
 	*ret = v;
 	return true;
 }
 
-static const struct flat_field {
-	const char *key;
-	size_t max;
-	size_t off; /* of a char * in struct qos_request */
-} flat_fields[] = {
-	{ "id", 4096, offsetof(struct qos_request, id) },
-	{ "cgroup", CGPATH_MAX, offsetof(struct qos_request, cgroup) },
-	{ "tenant", TENANT_MAX, offsetof(struct qos_request, tenant) },
-	{ "class", CLASS_MAX, offsetof(struct qos_request, cls) },
-	{ "dir", 4096, offsetof(struct qos_request, dir) },
-	{ "bundle", 4096, offsetof(struct qos_request, bundle) },
-};
-enum { FLAT_CMD = ELEMENTSOF(flat_fields), FLAT_PID, FLAT_ALL };
+enum { FLAT_CMD = ELEMENTSOF(str_fields), FLAT_PID, FLAT_ALL };
 
 static int flat_key(const char *k, size_t n)
 {
-	for (size_t i = 0; i < ELEMENTSOF(flat_fields); i++)
-		if (strlen(flat_fields[i].key) == n && !memcmp(flat_fields[i].key, k, n))
+	for (size_t i = 0; i < ELEMENTSOF(str_fields); i++)
+		if (strlen(str_fields[i].key) == n && !memcmp(str_fields[i].key, k, n))
 			return (int) i;
 	if (n == 3 && !memcmp(k, "cmd", 3))
 		return FLAT_CMD;
@@ -310,14 +313,24 @@ static int flat_key(const char *k, size_t n)
 	return -1;
 }
 
-/* One member's value into r. 1: taken; 0: not for the flat path; -ENOMEM. */
-static int flat_value(struct scan *s, int f, struct qos_request *r, bool *has_cmd)
+/* A string member's value as it stands in the request: copied only once the whole request is
+ * taken, so a request the flat path declines (one with annotations: most hooks' registers) costs
+ * the scan alone before jansson reads it. */
+struct span {
+	const char *p;
+	size_t n;
+};
+
+/* One member's value: a string field's into spans[f], the rest into r. 1: taken; 0: not for the
+ * flat path. */
+static int flat_value(struct scan *s, int f, struct qos_request *r, struct span *spans,
+		      bool *has_cmd)
 {
 	const char *v;
 	size_t n;
 
 	if (f == FLAT_PID)
-		return scan_pid(s, &r->pid) && r->pid <= 4194304;
+		return scan_pid(s, &r->pid) && r->pid <= PROTO_PID_MAX;
 	if (f == FLAT_ALL) {
 		r->all = scan_word(s, "true");
 		return r->all || scan_word(s, "false");
@@ -335,17 +348,19 @@ static int flat_value(struct scan *s, int f, struct qos_request *r, bool *has_cm
 			}
 		return 0;
 	}
-	if (n > flat_fields[f].max)
+	if (n > str_fields[f].max)
 		return 0;
-	*(char **) ((char *) r + flat_fields[f].off) = strndup(v, n);
-	return *(char **) ((char *) r + flat_fields[f].off) ? 1 : -ENOMEM;
+	spans[f] = (struct span){ v, n };
+	return 1;
 }
 
-/* {"KEY":VALUE,...}: each key once, one of the flat fields, cmd, pid or all, each value of the
+/* {"KEY":VALUE,...}: each key once, one of the string fields, cmd, pid or all, each value of the
  * type decode_fields() takes; anything else (escapes, non-ASCII, args, annotations, another
- * key, a wrong type, a duplicate, trailing text) is left to jansson. */
+ * key, a wrong type, a duplicate, trailing text) is left to jansson. 1: taken (the strings
+ * copied into r), 0: declined (nothing allocated), -ENOMEM. */
 static int flat_members(struct scan *s, struct qos_request *r)
 {
+	struct span spans[ELEMENTSOF(str_fields)] = { 0 };
 	uint32_t seen = 0;
 	bool has_cmd = false;
 
@@ -355,22 +370,29 @@ static int flat_members(struct scan *s, struct qos_request *r)
 		for (;;) {
 			const char *k;
 			size_t n;
-			int f, x;
+			int f;
 
 			if (!scan_str(s, &k, &n) || (f = flat_key(k, n)) < 0 ||
 			    (seen & (1u << f)) || !scan_char(s, ':'))
 				return 0;
 			seen |= 1u << f;
-			x = flat_value(s, f, r, &has_cmd);
-			if (x <= 0)
-				return x;
+			if (!flat_value(s, f, r, spans, &has_cmd))
+				return 0;
 			if (scan_char(s, '}'))
 				break;
 			if (!scan_char(s, ','))
 				return 0;
 		}
 	skip_ws(s);
-	return s->p == s->end && has_cmd;
+	if (s->p != s->end || !has_cmd)
+		return 0;
+	for (size_t i = 0; i < ELEMENTSOF(str_fields); i++) {
+		char **to = (char **) ((char *) r + str_fields[i].off);
+
+		if (spans[i].p && !(*to = strndup(spans[i].p, spans[i].n)))
+			return -ENOMEM;
+	}
+	return 1;
 }
 
 int proto_decode_flat(const char *buf, size_t len, struct qos_request *ret, char **ret_error)

@@ -11,6 +11,7 @@
 #define PROTO_REQUEST_MAX (64 * 1024)
 #define PROTO_RESPONSE_MAX (64 * 1024 * 1024)
 #define PROTO_ARGS_MAX 64
+#define PROTO_PID_MAX 4194304 /* the kernel's PID_MAX_LIMIT: a larger "pid" is refused */
 
 enum qos_cmd {
 	CMD_LIST,
