@@ -126,9 +126,11 @@ static int dump_run(struct tc_ctx *ctx, int type, void *hdr, size_t hdr_len,
 	if (!cb)
 		return -ENOMEM;
 	nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, valid, d);
+	nl_socket_enable_msg_peek(ctx->sk); /* TC_NL_MSG_BUF */
 	r = nl_send_simple(ctx->sk, type, NLM_F_DUMP, hdr, hdr_len);
 	if (r >= 0)
 		r = nl_recvmsgs(ctx->sk, cb);
+	nl_socket_disable_msg_peek(ctx->sk);
 	if (r >= 0 && d->oom)
 		r = -NLE_NOMEM;
 	if (r < 0) {

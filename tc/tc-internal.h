@@ -93,7 +93,11 @@ const char *tc_errstr(struct tc_ctx *ctx, int r);
 /* Route socket in the netns nsfd (-1: qosd's own), bound there for its whole life. Replies are
  * awaited at most TC_NL_REPLY_TIMEOUT_SEC: a request lost on the way must not block qosd. */
 #define TC_NL_REPLY_TIMEOUT_SEC 2
-#define TC_NL_MSG_BUF 32768 /* receive buffer: the kernel's dump datagrams are at most 32 KiB */
+/* The receive buffer of one recvmsg, enough for the answer about one of qosd's own objects (a
+ * host veth or ifb, a qdisc, a filter). A dump's datagrams are sized by its largest message, and
+ * one link can pass 64 KiB (a NIC with a hundred VFs, a container's veth with 64 KiB of
+ * altnames): every dump turns libnl's MSG_PEEK on around itself, which grows the buffer. */
+#define TC_NL_MSG_BUF 32768
 int tc_nl_socket(struct tc_ctx *ctx, int nsfd, struct nl_sock **ret);
 /* The socket for ctx->rd: no ACK asked. */
 int tc_nl_read_socket(struct tc_ctx *ctx, struct nl_sock **ret);
@@ -103,7 +107,9 @@ void tc_nl_resync(struct tc_ctx *ctx);
 /* Send msg (built, not sent) on ctx->sk and keep the first answer of nlmsg type `type`, parsed
  * (an echo of a replace may carry the deleted object before the new one). ack: msg asks for an
  * ACK and it is awaited after the answer (a write with NLM_F_ECHO); false: a read, the answer
- * ends it. -ENOENT when no such answer came (the kernel only ACKed: no echo for that request). */
+ * ends it. 0 and *ret with the answer; without one, 1 for a write (the kernel only ACKed: no
+ * echo on this kernel, the caller reads the object) and -ENOENT for a read. A write the kernel
+ * refused is its -errno, -ENOENT included (an unknown qdisc kind, classifier or action). */
 int tc_nl_request(struct tc_ctx *ctx, struct nl_msg *msg, int type, bool ack,
 		  struct nl_object **ret);
 /* The nsid qosd's netns gives the netns nsfd, -1 if none assigned. */

@@ -145,7 +145,8 @@ int tc_nl_socket(struct tc_ctx *ctx, int nsfd, struct nl_sock **ret)
 	if (r < 0)
 		return r;
 	/* a set buffer size also turns off libnl's MSG_PEEK before each recvmsg (to size the
-	 * buffer): one recvmsg per datagram; a larger message fails as NLE_MSG_TRUNC, never cut */
+	 * buffer): one recvmsg per datagram of a single object's answer; a larger message fails as
+	 * NLE_MSG_TRUNC, never cut. Dumps turn the peek on around themselves (TC_NL_MSG_BUF). */
 	r = nl_socket_set_msg_buf_size(sk, TC_NL_MSG_BUF);
 	if (r < 0)
 		return tc_nlerr(ctx, r);
@@ -293,8 +294,12 @@ int tc_nl_request(struct tc_ctx *ctx, struct nl_msg *msg, int type, bool ack,
 			nl_object_put(p.obj);
 		return r;
 	}
-	if (!p.obj)
-		return -ENOENT;
+	if (!p.obj) {
+		/* a write that was only ACKed (no echo on this kernel) is 1, apart from the
+		 * kernel's own -ENOENT (an unknown qdisc kind or classifier): that one failed */
+		*ret = NULL;
+		return ack ? 1 : -ENOENT;
+	}
 	*ret = p.obj;
 	return 0;
 }
@@ -411,6 +416,8 @@ int tc_nl_container_veths(struct tc_ctx *ctx, int nsfd, struct tc_veth **ret, si
 	r = tc_nl_socket(ctx, nsfd, &sk);
 	if (r < 0)
 		return r;
+	/* the container's own links: it may give one of them 64 KiB of altnames */
+	nl_socket_enable_msg_peek(sk);
 	r = rtnl_link_alloc_cache(sk, AF_UNSPEC, &cache);
 	if (r < 0)
 		return tc_nlerr(ctx, r);
@@ -439,7 +446,9 @@ static int link_dump(struct tc_ctx *ctx, struct nl_cache **ret)
 	int r;
 
 	ctx->nle = 0;
+	nl_socket_enable_msg_peek(ctx->sk);
 	r = rtnl_link_alloc_cache(ctx->sk, AF_UNSPEC, ret);
+	nl_socket_disable_msg_peek(ctx->sk);
 	return r < 0 ? tc_nlerr(ctx, r) : 0;
 }
 
@@ -514,7 +523,7 @@ static int ifb_create(struct tc_ctx *ctx, const char *name, unsigned mtu, struct
 	if (r < 0)
 		return tc_nlerr(ctx, r);
 	r = tc_nl_request(ctx, msg, RTM_NEWLINK, true, (struct nl_object **) &made);
-	if (r == -ENOENT) /* made, but no echo (a kernel before 6.3): read it */
+	if (r == 1) /* made, but no echo (a kernel before 6.3): read it */
 		return tc_nl_link_get(ctx, 0, name, ret);
 	if (r < 0)
 		return r;

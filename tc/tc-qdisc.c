@@ -57,8 +57,11 @@ static int tc_get_request(struct tc_ctx *ctx, int type, const struct tcmsg *t, c
 		return -ENOMEM;
 	/* a qdisc the kernel hides (the builtin noop on a link without an ingress qdisc) is
 	 * answered with nothing but the ACK: only the ACK says the answer is complete */
-	if (type == RTM_GETQDISC)
-		return tc_nl_request(ctx, msg, RTM_NEWQDISC, true, ret);
+	if (type == RTM_GETQDISC) {
+		int r = tc_nl_request(ctx, msg, RTM_NEWQDISC, true, ret);
+
+		return r == 1 ? -ENOENT : r;
+	}
 	return tc_nl_request(ctx, msg, RTM_NEWTFILTER, false, ret);
 }
 
@@ -134,7 +137,7 @@ int tc_nl_tbf_replace(struct tc_ctx *ctx, int ifindex, const struct tc_shape *s,
 	if (r < 0)
 		return tc_nlerr(ctx, r);
 	r = tc_nl_request(ctx, msg, RTM_NEWQDISC, true, (struct nl_object **) &now);
-	if (r == -ENOENT) /* replaced, but no echo (an older kernel): read it */
+	if (r == 1) /* replaced, but no echo (an older kernel): read it */
 		return tc_nl_qdisc_get(ctx, ifindex, false, ret_now);
 	if (r < 0)
 		return r;
@@ -260,7 +263,7 @@ int tc_nl_redirect_replace(struct tc_ctx *ctx, int ifindex, int target, int *ret
 	if (r < 0)
 		return tc_nlerr(ctx, r);
 	r = tc_nl_request(ctx, msg, RTM_NEWTFILTER, true, (struct nl_object **) &now);
-	if (r == -ENOENT) /* replaced, but no echo: read it */
+	if (r == 1) /* replaced, but no echo: read it */
 		return tc_nl_redirect_get(ctx, ifindex, ret_target);
 	if (r < 0)
 		return r;

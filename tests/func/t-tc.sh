@@ -188,6 +188,20 @@ ip -n "$H" link del "$VB"
 check gone-veth-ifb "tc-1 still has $(ifb_count tc-1) ifbs after its veth went, want 1" \
 	qt_wait 3 count_is tc-1 1
 
+# --- the container's own link with 64 KiB of altnames (an owner with CAP_NET_ADMIN in its netns
+# may add them): the dump of its links is larger than one 32 KiB read, and a veth that appears
+# next is still shaped (it was not: the dump failed as truncated, and so did the shaping)
+for i in $(seq 600); do printf 'link property add dev eth0 altname a%0120d\n' "$i"; done |
+	ip -n "$C1" -batch - >/dev/null 2>&1
+n_alt=$(ip -n "$C1" -d link show eth0 | grep -c altname)
+note "eth0 of the container has $n_alt altnames"
+ip -n "$H" link add "$VB" type veth peer name eth1 netns "$C1"
+ip -n "$H" link set "$VB" up
+check altnames-veth-shaped "$VB not shaped with $n_alt altnames on the container's eth0" \
+	qt_wait 3 has_rate "$VB" 40Mbit
+ip -n "$H" link del "$VB"
+qt_wait 3 count_is tc-1 1
+
 # --- kill -9 and restart: exactly one qdisc per direction, one filter, no orphan ifb
 qt_kill9_qosd
 ip -n "$H" link add qifbdeadbeef1 type ifb
