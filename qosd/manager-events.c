@@ -146,15 +146,18 @@ void on_cgroup(void *userdata, const char *cgpath, bool created)
 }
 
 /* The events read are whole: a container they made is reconciled in this turn of the loop, not
- * after the post source's turn and the defer source's (two more epoll_wait and the pass later). */
+ * after the post source's turn and the defer source's (two more epoll_wait and the pass later).
+ * Only when nothing else was waiting: a pass already under way (a reload, a drift pass over
+ * 10,000) goes on in the defer source's slices, with the socket and the events in between. */
 int on_watch(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 {
 	struct manager *m = userdata;
+	bool idle = m->n_dirty == 0;
 	int r = watch_process(m->watch);
 
 	if (r < 0)
 		log_warning_errno(r, "reading cgroup events failed, ignoring");
-	if (m->n_dirty > 0)
+	if (idle && m->n_dirty > 0)
 		run_pass(m, PASS_SLICE_USEC);
 	return 0;
 }
