@@ -28,16 +28,12 @@ static const char *escape_of(unsigned char ch, char tmp[7])
 	return tmp;
 }
 
-void jsonw_string(struct textbuf *b, const char *s)
+void jsonw_string_n(struct textbuf *b, const char *s, size_t len)
 {
-	const unsigned char *p = (const unsigned char *) s, *run;
+	const unsigned char *p = (const unsigned char *) s, *end = p + len, *run;
 
-	if (!s) {
-		textbuf_put(b, "null", 4);
-		return;
-	}
 	textbuf_put(b, "\"", 1);
-	for (run = p; *p;) {
+	for (run = p; p < end;) {
 		char tmp[7];
 		size_t n;
 
@@ -47,7 +43,7 @@ void jsonw_string(struct textbuf *b, const char *s)
 		}
 		if (*p >= 0x80) {
 			n = utf8_seq(p);
-			if (n == 0) {
+			if (n == 0 || n > (size_t) (end - p)) {
 				b->failed = true;
 				return;
 			}
@@ -60,6 +56,14 @@ void jsonw_string(struct textbuf *b, const char *s)
 	}
 	textbuf_put(b, (const char *) run, p - run);
 	textbuf_put(b, "\"", 1);
+}
+
+void jsonw_string(struct textbuf *b, const char *s)
+{
+	if (!s)
+		textbuf_put(b, "null", 4);
+	else
+		jsonw_string_n(b, s, strlen(s));
 }
 
 void jsonw_key(struct textbuf *b, bool *first, const char *key)
@@ -95,4 +99,26 @@ void jsonw_member_bool(struct textbuf *b, bool *first, const char *key, bool v)
 {
 	jsonw_key(b, first, key);
 	textbuf_put(b, v ? "true" : "false", v ? 4 : 5);
+}
+
+void jsonw_member_kv(struct textbuf *b, bool *first, const char *key, char *const *kv, size_t n)
+{
+	if (n == 0)
+		return;
+	jsonw_key(b, first, key);
+	textbuf_put(b, "{", 1);
+	for (size_t i = 0; i < n; i++) {
+		const char *eq = strchr(kv[i], '=');
+
+		if (!eq) {
+			b->failed = true;
+			return;
+		}
+		if (i > 0)
+			textbuf_put(b, ",", 1);
+		jsonw_string_n(b, kv[i], eq - kv[i]);
+		textbuf_put(b, ":", 1);
+		jsonw_string(b, eq + 1);
+	}
+	textbuf_put(b, "}", 1);
 }

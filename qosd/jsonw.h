@@ -15,8 +15,12 @@
 /* s quoted and escaped as jansson does ('"', '\\', control characters; "/" and non-ASCII as
  * they are); NULL as null. */
 void jsonw_string(struct textbuf *b, const char *s);
+/* The same for the len bytes at s (a key cut out of "KEY=VALUE"). */
+void jsonw_string_n(struct textbuf *b, const char *s, size_t len);
 /* ,"key": (no comma before the first member: *first is then cleared) */
 void jsonw_key(struct textbuf *b, bool *first, const char *key);
 void jsonw_member_str(struct textbuf *b, bool *first, const char *key, const char *s);
 void jsonw_member_int(struct textbuf *b, bool *first, const char *key, int64_t v);
 void jsonw_member_bool(struct textbuf *b, bool *first, const char *key, bool v);
+/* "key":{"K":"V",...} from n "K=V" strings (annotations), in their order; nothing when n is 0. */
+void jsonw_member_kv(struct textbuf *b, bool *first, const char *key, char *const *kv, size_t n);

@@ -68,27 +68,6 @@ static int reply_result(struct hook_args *a, json_t *reply, const char *what)
 }
 
 /* The runtime's other annotations, for the tenants' [claim] rules (qosd keeps those they name). */
-static void put_annotations(struct textbuf *b, bool *first, const struct oci_state *st)
-{
-	bool afirst = true;
-
-	if (!st->n_annotations)
-		return;
-	jsonw_key(b, first, "annotations");
-	textbuf_put(b, "{", 1);
-	for (size_t i = 0; i < st->n_annotations; i++) {
-		const char *kv = st->annotations[i], *eq = strchr(kv, '=');
-		_cleanup_free_ char *k = strndup(kv, eq - kv);
-
-		if (!k) {
-			b->failed = true;
-			return;
-		}
-		jsonw_member_str(b, &afirst, k, eq + 1);
-	}
-	textbuf_put(b, "}", 1);
-}
-
 /* The request as jansson's json_dumps(JSON_COMPACT) wrote it, without a json_t tree (jsonw.h) */
 static char *request(struct hook_args *a, const char *cmd)
 {
@@ -109,7 +88,7 @@ static char *request(struct hook_args *a, const char *cmd)
 			jsonw_member_str(&b, &first, "dir", st->disk_dir);
 		if (st->bundle)
 			jsonw_member_str(&b, &first, "bundle", st->bundle);
-		put_annotations(&b, &first, st);
+		jsonw_member_kv(&b, &first, "annotations", st->annotations, st->n_annotations);
 	}
 	textbuf_put(&b, "}", 1);
 	if (b.failed || !st->id) {

@@ -288,30 +288,6 @@ void registry_remove(struct registry *reg, struct container *c)
 
 /* ---- fields of the [claim] binding (assign.h), kept apart from the core record ---- */
 
-static void annotations_put(struct textbuf *b, bool *first, const struct container *c)
-{
-	bool afirst = true;
-
-	if (!c->n_annotations)
-		return;
-	jsonw_key(b, first, "annotations");
-	textbuf_put(b, "{", 1);
-	for (size_t i = 0; i < c->n_annotations; i++) {
-		const char *kv = c->annotations[i], *eq = strchr(kv, '=');
-		char key[ANNOTATION_KEY_MAX + 1];
-
-		/* annotation_add() made each "KEY=VALUE" from a checked key */
-		if (!eq || (size_t) (eq - kv) > ANNOTATION_KEY_MAX) {
-			b->failed = true;
-			return;
-		}
-		memcpy(key, kv, eq - kv);
-		key[eq - kv] = 0;
-		jsonw_member_str(b, &afirst, key, eq + 1);
-	}
-	textbuf_put(b, "}", 1);
-}
-
 /* As every other field: whatever is not exactly what container_put_json writes is -EBADMSG. */
 static int annotations_from_json(json_t *o, struct container *c)
 {
@@ -470,7 +446,7 @@ int container_put_json(struct textbuf *b, const struct container *c)
 		if (container_ovr(c)->v[k].set)
 			jsonw_member_str(b, &ofirst, qos_key_name(k), c->ovr->v[k].str);
 	textbuf_put(b, "}", 1);
-	annotations_put(b, &first, c);
+	jsonw_member_kv(b, &first, "annotations", c->annotations, c->n_annotations);
 	hier_put(b, &first, c);
 	textbuf_put(b, "}", 1);
 	if (b->failed) {

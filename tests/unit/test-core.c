@@ -509,12 +509,40 @@ static void test_jsonw_like_jansson(void **state)
 	free(b.p);
 }
 
+/* "K=V" lists as an object (annotations), and a key cut at its '=': a multibyte sequence may not
+ * run past the cut */
+static void test_jsonw_kv(void **state)
+{
+	char *kv[] = { (char *) "io.k/x=v\\w", (char *) "b=", (char *) "c=d=e" };
+	char *bad[] = { (char *) "noequals" };
+	struct textbuf b = { 0 };
+	bool first = true;
+
+	textbuf_put(&b, "{", 1);
+	jsonw_member_kv(&b, &first, "none", kv, 0);
+	jsonw_member_kv(&b, &first, "a", kv, ELEMENTSOF(kv));
+	textbuf_put(&b, "}", 1);
+	assert_false(b.failed);
+	assert_string_equal(b.p, "{\"a\":{\"io.k/x\":\"v\\\\w\",\"b\":\"\",\"c\":\"d=e\"}}");
+	free(b.p);
+	b = (struct textbuf){ 0 };
+	jsonw_string_n(&b, "x\xc3\xa9", 2);
+	assert_true(b.failed);
+	free(b.p);
+	b = (struct textbuf){ 0 };
+	first = true;
+	jsonw_member_kv(&b, &first, "a", bad, 1);
+	assert_true(b.failed);
+	free(b.p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_read_fd_full),
 		cmocka_unit_test(test_name_validate),
 		cmocka_unit_test(test_cgpath_validate),
+		cmocka_unit_test(test_jsonw_kv),
 		cmocka_unit_test(test_proto_good),
 		cmocka_unit_test(test_proto_hostile),
 		cmocka_unit_test(test_proto_flat),
