@@ -633,7 +633,7 @@ static void plan_knob(struct apply_ctx *c, const struct cg_knob_desc *d)
 		fail(c, s, r, "%s: cannot compute the value: %s", kv->file, strerror(-r));
 	if (r < 0)
 		return;
-	(void) knob_printf(&step_knob(c, s)->desired, "%s", s->want);
+	(void) free_and_strdup(&step_knob(c, s)->desired, s->want);
 	/* what the kernel has may not be what systemd keeps (a hook or an old qosd wrote it) */
 	s->write = !same_value(kv->kind, s->cur, s->want) || (s->sd && c->fresh);
 }
@@ -692,7 +692,7 @@ static void commit(struct apply_ctx *c, struct step *s)
 		struct qos_knob *k = step_knob(c, s);
 
 		k->written = true;
-		(void) knob_printf(&k->before, "%s", s->cur ? s->cur : "?");
+		(void) free_and_strdup(&k->before, s->cur ? s->cur : "?");
 	}
 	log_debug("cgroup: %s %s = \"%s\": %s", cg_paths_get(c->hier, s->d->ctrl, c->cgpath),
 		  s->kv->file, s->want, s->err ? strerror(-s->err) : "ok");
@@ -705,7 +705,7 @@ static void note_add(struct qos_knob *k, const char *text)
 	if (k->note)
 		(void) knob_printf(&k->note, "%s; %s", k->note, text);
 	else
-		(void) knob_printf(&k->note, "%s", text);
+		(void) free_and_strdup(&k->note, text);
 }
 
 /* The CFS period a v1 quota goes with: the one this pass writes, else the kernel's. */
@@ -759,7 +759,7 @@ static void commit_unit_one(struct apply_ctx *c, struct step *s)
 		struct qos_knob *k = step_knob(c, s);
 
 		k->written = true;
-		(void) knob_printf(&k->before, "%s", s->cur ? s->cur : "?");
+		(void) free_and_strdup(&k->before, s->cur ? s->cur : "?");
 		return note_props(c, s, p, n, "set on");
 	}
 	if (!sdunit_error_falls_back(r)) {
@@ -808,7 +808,7 @@ static void commit_unit(struct apply_ctx *c, size_t from, size_t to)
 		if (step_props(c, s, &p[j], &k) < 0)
 			continue;
 		step_knob(c, s)->written = true;
-		(void) knob_printf(&step_knob(c, s)->before, "%s", s->cur ? s->cur : "?");
+		(void) free_and_strdup(&step_knob(c, s)->before, s->cur ? s->cur : "?");
 		note_props(c, s, &p[j], k, "set on");
 		j += k;
 	}

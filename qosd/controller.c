@@ -568,7 +568,7 @@ void controller_annotate(struct ctl_adjust *adj, struct qos_report *r)
 			if (k->note)
 				(void) knob_printf(&k->note, "%s; %s", k->note, adj->note[i]);
 			else
-				(void) knob_printf(&k->note, "%s", adj->note[i]);
+				(void) free_and_strdup(&k->note, adj->note[i]);
 		}
 		free(adj->note[i]);
 	}

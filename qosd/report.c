@@ -51,13 +51,7 @@ static int vprintf_field(char **field, const char *fmt, va_list ap)
 {
 	char *s = NULL;
 
-	/* "%s" (a value copied into the report: several per knob and pass) without printf */
-	if (fmt && streq(fmt, "%s")) {
-		const char *v = va_arg(ap, const char *);
-
-		if (!(s = strdup(v ? v : "(null)")))
-			return -ENOMEM;
-	} else if (fmt && vasprintf(&s, fmt, ap) < 0)
+	if (fmt && vasprintf(&s, fmt, ap) < 0)
 		return -ENOMEM;
 	free(*field);
 	*field = s;
