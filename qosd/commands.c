@@ -50,6 +50,21 @@ static json_t *container_summary(const struct container *c)
 			 "status", jstr(c->status));
 }
 
+/* The end every written reply shares: [,"warnings":S],"ok":true} and the text, or NULL (and the
+ * buffer freed) when anything in it failed. */
+static char *reply_end(struct textbuf *b, bool *first, const char *warnings)
+{
+	if (warnings)
+		jsonw_member_str(b, first, "warnings", warnings);
+	jsonw_member_bool(b, first, "ok", true);
+	textbuf_put(b, "}", 1);
+	if (b->failed) {
+		free(b->p);
+		return NULL;
+	}
+	return b->p;
+}
+
 /* The reply of a change on every container start (register) or set: reply_ok() of
  * container_summary() and its warnings, written without a json_t tree (jsonw.h, issue 16); the
  * same text. NULL on failure. */
@@ -65,15 +80,9 @@ static char *reply_summary(const struct container *c, const char *warnings)
 	jsonw_member_str(&b, &first, "class", c->cls);
 	jsonw_member_str(&b, &first, "origin", c->origin);
 	jsonw_member_str(&b, &first, "status", c->status);
-	if (warnings)
-		jsonw_member_str(&b, &first, "warnings", warnings);
-	jsonw_member_bool(&b, &first, "ok", true);
-	textbuf_put(&b, "}", 1);
-	if (b.failed || !c->id || !c->cgpath) {
-		free(b.p);
-		return NULL;
-	}
-	return b.p;
+	if (!c->id || !c->cgpath)
+		b.failed = true;
+	return reply_end(&b, &first, warnings);
 }
 
 static char *cmd_list(struct manager *m)
@@ -713,18 +722,9 @@ static char *cmd_unregister(struct manager *m, const char *id)
 		manager_forget(m, c);
 		warn = save_warning(m, NULL, false);
 	}
-	/* {"known":B[,"warnings":S],"ok":true}, as reply_summary() */
 	textbuf_put(&b, "{", 1);
 	jsonw_member_bool(&b, &first, "known", c != NULL);
-	if (warn)
-		jsonw_member_str(&b, &first, "warnings", warn);
-	jsonw_member_bool(&b, &first, "ok", true);
-	textbuf_put(&b, "}", 1);
-	if (b.failed) {
-		free(b.p);
-		return NULL;
-	}
-	return b.p;
+	return reply_end(&b, &first, warn);
 }
 
 static char *cmd_reload(struct manager *m)
