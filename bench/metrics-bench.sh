@@ -93,7 +93,7 @@ fd1=$(fds "$QPID")
 t0=$(cpu_ticks "$QPID")
 "$TMP/mscrape" http "$PORT" "$ROUNDS" >"$TMP/scrape"
 t1=$(cpu_ticks "$QPID")
-rss=$(awk '/^VmRSS/ { printf "%.1f", $2 / 1024 }' "/proc/$QPID/status")
+rss=$(awk '/^Rss:/ { printf "%.1f", $2 / 1024 }' "/proc/$QPID/smaps_rollup")
 "$TMP/mscrape" kept "$CGP" "$N" "$ROUNDS" >"$TMP/kept2"
 "$TMP/mscrape" floor "$CGP" "$N" "$ROUNDS" >"$TMP/floor2"
 stop

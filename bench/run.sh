@@ -236,7 +236,9 @@ if ! skipping tc && ((HAVE_NL)); then
 fi
 
 # ---- 4. scale ----
-rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+# smaps_rollup's Rss walks the page tables; VmRSS is a per-CPU counter summed lazily (seen lagging
+# by 1.3 MiB in the VM)
+rss_kib() { awk '/^Rss:/ { print $2 }' "/proc/$1/smaps_rollup"; }
 ctxsw() { awk '/ctxt_switches:/ { s += $2 } END { print s }' "/proc/$1/status"; }
 if ! skipping scale; then
 	say "scale: $N_SCALE containers"
