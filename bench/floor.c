@@ -92,8 +92,16 @@ static void do_create(int n, enum create_mode mode)
 		for (size_t h = 0; h < NH; h++)
 			close(fd[h]);
 		/* the direct and limits groups have no blkio group */
+		if (!defer_rm())
+			runtime_remove(pfd, NH, mode == RUNTIME_CREATE ? blkio_pfd : -1, name,
+				       mode == ONLY_LIMITS ? 0 : child);
+	}
+	for (int i = 0; defer_rm() && i < n; i++) {
+		char name[64];
+
+		snprintf(name, sizeof(name), "f%d", i);
 		runtime_remove(pfd, NH, mode == RUNTIME_CREATE ? blkio_pfd : -1, name,
-			       mode == ONLY_LIMITS ? 0 : child);
+			       mode == ONLY_LIMITS || i < n - 1 ? 0 : child);
 	}
 	kill(child, SIGKILL);
 	waitpid(child, NULL, 0);

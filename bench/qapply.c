@@ -113,7 +113,14 @@ int main(int argc, char **argv)
 		all_us[i] = (double) (t2 - t0) / 1000.0;
 		snprintf(req, sizeof(req), "{\"cmd\":\"unregister\",\"id\":\"%s\"}", name);
 		(void) qosd_call(sock_path, req, buf, sizeof(buf));
-		runtime_remove(pfd, NH, blkio_pfd, name, child);
+		if (!defer_rm())
+			runtime_remove(pfd, NH, blkio_pfd, name, child);
+	}
+	for (int i = 0; defer_rm() && i < n; i++) {
+		char name[64];
+
+		snprintf(name, sizeof(name), "qa-%d", i);
+		runtime_remove(pfd, NH, blkio_pfd, name, i == n - 1 ? child : 0);
 	}
 	kill(child, SIGKILL);
 	waitpid(child, NULL, 0);

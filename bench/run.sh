@@ -275,13 +275,14 @@ if ! skipping scale; then
 	b=$(ctxsw "$QPID")
 	echo "RESULT scale.wakeups $(awk -v a="$a" -v b="$b" -v s="$IDLE_S" 'BEGIN { printf "%.1f", (b - a) / s }') - 1" >>"$RES"
 	# one container's apply while the 10,000 exist (and are in qosd's state), beside the floor
-	# measured beside the same 10,000 cgroups
-	QB_PREFIX=scale run "$BIN/qapply" socket "$SOCK" "$CGP/apply" $((N_APPLY / 5))
-	QB_PREFIX=scalefloor run "$BIN/floor" limits "$CGP/floor" $((N_APPLY / 5))
-	# again, the other way round (the kernel's walk of 10,000 task groups moves by a millisecond
-	# from one minute to the next, on both sides)
-	QB_PREFIX=scalefloor run "$BIN/floor" limits "$CGP/floor" $((N_APPLY / 5))
-	QB_PREFIX=scale run "$BIN/qapply" socket "$SOCK" "$CGP/apply" $((N_APPLY / 5))
+	# measured beside the same 10,000 cgroups. Each side's groups are removed after its last round
+	# (QB_DEFER_RM, bench.h): a removal's kernel work at 10,000 groups outlasts the next round's
+	# timed writes and lands in them on either side at random
+	QB_DEFER_RM=1 QB_PREFIX=scale run "$BIN/qapply" socket "$SOCK" "$CGP/apply" $((N_APPLY / 5))
+	QB_DEFER_RM=1 QB_PREFIX=scalefloor run "$BIN/floor" limits "$CGP/floor" $((N_APPLY / 5))
+	# again, the other way round
+	QB_DEFER_RM=1 QB_PREFIX=scalefloor run "$BIN/floor" limits "$CGP/floor" $((N_APPLY / 5))
+	QB_DEFER_RM=1 QB_PREFIX=scale run "$BIN/qapply" socket "$SOCK" "$CGP/apply" $((N_APPLY / 5))
 	kill -TERM "$QPID"
 	for _ in $(seq 100); do kill -0 "$QPID" 2>/dev/null || break; sleep 0.1; done
 	"$BIN/scale" rm "$CGP/scale" "$N_SCALE"
