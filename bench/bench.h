@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/wait.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -183,6 +184,40 @@ static inline const struct knob *knobs(size_t *n)
 
 /* A child that sleeps until killed: the task every bench container gets. It dies with its
  * parent: a bench program that fails (die) leaves nothing holding make bench's output pipe. */
+/* The floor's raw writes: every knob of knobs() written on dirfds fd[] (one per hierarchy), then
+ * each read back; 0 if every value reads back. */
+static inline int raw_limits(const int *fd)
+{
+	size_t nk;
+	const struct knob *k = knobs(&nk);
+	char buf[256];
+	int bad = 0;
+
+	for (size_t i = 0; i < nk; i++)
+		if (write_at(fd[k[i].h], k[i].file, k[i].val) < 0)
+			bad = -1;
+	for (size_t i = 0; i < nk; i++)
+		if (read_at(fd[k[i].h], k[i].file, buf, sizeof(buf)) < 0)
+			bad = -1;
+	return bad;
+}
+
+/* fork + exec of prog (no arguments) until it exits; its wall time in microseconds */
+static inline double exec_wait_us(const char *prog)
+{
+	uint64_t t0 = now_ns();
+	pid_t p = fork();
+
+	if (p < 0)
+		die("fork");
+	if (p == 0) {
+		execl(prog, prog, (char *) NULL);
+		_exit(127);
+	}
+	waitpid(p, NULL, 0);
+	return (double) (now_ns() - t0) / 1000.0;
+}
+
 static inline pid_t sleeper(void)
 {
 	pid_t p = fork();

@@ -28,29 +28,11 @@ static struct hier H[4];
 static size_t NH;
 static int pfd[4];
 static int blkio_pfd = -1;
-static const struct knob *K;
-static size_t NK;
 
 static void open_parents(const char *parent)
 {
 	NH = hierarchies(H);
-	K = knobs(&NK);
 	open_parents_at(H, NH, parent, pfd, &blkio_pfd);
-}
-
-/* The writes and read-backs of every knob on dirfds fd[]; 0 if every value reads back. */
-static int limits(const int *fd)
-{
-	char buf[256];
-	int bad = 0;
-
-	for (size_t i = 0; i < NK; i++)
-		if (write_at(fd[K[i].h], K[i].file, K[i].val) < 0)
-			bad = -1;
-	for (size_t i = 0; i < NK; i++)
-		if (read_at(fd[K[i].h], K[i].file, buf, sizeof(buf)) < 0)
-			bad = -1;
-	return bad;
 }
 
 enum create_mode { ONLY_LIMITS, RUNTIME_CREATE, DIRECT_CREATE };
@@ -83,7 +65,7 @@ static void do_create(int n, enum create_mode mode)
 			if (fd[h] < 0)
 				die("open %s", name);
 		}
-		if (limits(fd) < 0)
+		if (raw_limits(fd) < 0)
 			die("limits on %s", name);
 		for (size_t h = 0; mode == DIRECT_CREATE && h < NH; h++)
 			if (write_at(fd[h], "cgroup.procs", s) < 0)
@@ -139,7 +121,7 @@ static void *watcher(void *arg)
 					       0)
 						sched_yield();
 				}
-				(void) limits(fd);
+				(void) raw_limits(fd);
 				for (size_t h = 0; h < NH; h++)
 					close(fd[h]);
 				t_done = now_ns();
@@ -210,17 +192,8 @@ int main(int argc, char **argv)
 		n = atoi(argv[2]);
 		double *v = calloc(n, sizeof(double));
 
-		for (int i = 0; i < n; i++) {
-			uint64_t t0 = now_ns();
-			pid_t p = fork();
-
-			if (p == 0) {
-				execl(prog, prog, (char *) NULL);
-				_exit(127);
-			}
-			waitpid(p, NULL, 0);
-			v[i] = (double) (now_ns() - t0) / 1000.0;
-		}
+		for (int i = 0; i < n; i++)
+			v[i] = exec_wait_us(prog);
 		report(key, v, n);
 		return 0;
 	}

@@ -6,7 +6,12 @@
  *                                          --class, until it exits
  * Every container's knobs are read back afterwards (not timed) and must hold the class values;
  * it is then unregistered and removed. Prints qosd.MODE (the call alone) and qosd.MODE.create
- * (mkdir + attach + call); $QB_PREFIX replaces "qosd". */
+ * (mkdir + attach + call); $QB_PREFIX replaces "qosd".
+ * QB_PAIR_NOOP=PROG QB_PAIR_FLOOR=PARENT (hook mode): each round also takes the hook row's floor,
+ * in the same round: a fork + exec of PROG (the static no-op) and the raw writes and read-backs
+ * on a bare group made under PARENT (as `floor limits`), the three in an order that turns with
+ * the round. Printed as pair.exec_static and pair.limits: a floor taken in the same seconds as
+ * the hook it is compared with, instead of minutes apart. QB_PAIR_DUMP=FILE appends every round. */
 #include <signal.h>
 #include <sys/wait.h>
 
@@ -36,6 +41,30 @@ static int verify(const char *name)
 		close(fd);
 	}
 	return bad;
+}
+
+/* The floor's raw writes on a bare group NAME under the parents fpfd[], timed (mkdir and rmdir
+ * outside the time, as `floor limits`). */
+static double pair_limits(const int *fpfd, const char *name)
+{
+	int fd[4];
+	uint64_t t0;
+	double us;
+
+	for (size_t h = 0; h < NH; h++)
+		if (mkdirat(fpfd[h], name, 0755) < 0)
+			die("mkdir %s", name);
+	t0 = now_ns();
+	for (size_t h = 0; h < NH; h++)
+		if ((fd[h] = openat(fpfd[h], name, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+			die("open %s", name);
+	if (raw_limits(fd) < 0)
+		die("limits on %s", name);
+	us = (double) (now_ns() - t0) / 1000.0;
+	for (size_t h = 0; h < NH; h++)
+		close(fd[h]);
+	runtime_remove(fpfd, NH, -1, name, 0);
+	return us;
 }
 
 static int exec_hook(char **base, int nbase, const char *id, pid_t pid)
@@ -70,8 +99,10 @@ static int exec_hook(char **base, int nbase, const char *id, pid_t pid)
 int main(int argc, char **argv)
 {
 	const char *mode, *parent, *prefix = getenv("QB_PREFIX") ? getenv("QB_PREFIX") : "qosd";
-	double *call_us, *all_us;
+	double *call_us, *all_us, *noop_us = NULL, *lim_us = NULL;
+	const char *noop = getenv("QB_PAIR_NOOP"), *fparent = getenv("QB_PAIR_FLOOR");
 	char buf[65536] = "", req[8192], key[64];
+	int fpfd[4], fblkio = -1;
 	pid_t child;
 	int n;
 
@@ -85,13 +116,30 @@ int main(int argc, char **argv)
 	open_parents_at(H, NH, parent, pfd, &blkio_pfd);
 	call_us = calloc(n, sizeof(double));
 	all_us = calloc(n, sizeof(double));
+	if (!call_us || !all_us)
+		die("calloc");
+	bool pair = noop && fparent && !strcmp(mode, "hook");
+	if (pair) {
+		open_parents_at(H, NH, fparent, fpfd, &fblkio);
+		noop_us = calloc(n, sizeof(double));
+		lim_us = calloc(n, sizeof(double));
+		if (!noop_us || !lim_us)
+			die("calloc");
+	}
 	child = sleeper();
 	for (int i = 0; i < n; i++) {
-		char name[64];
+		char name[64], fname[64];
 		uint64_t t0, t1, t2;
 		int r;
 
 		snprintf(name, sizeof(name), "qa-%d", i);
+		snprintf(fname, sizeof(fname), "pf-%d", i);
+		/* the floor's two steps and the hook's round, in an order that turns with i: no-op,
+		 * writes, hook; writes, hook, no-op; hook, no-op, writes */
+		if (pair && i % 3 == 0)
+			noop_us[i] = exec_wait_us(noop);
+		if (pair && i % 3 != 2)
+			lim_us[i] = pair_limits(fpfd, fname);
 		t0 = now_ns();
 		runtime_create(pfd, NH, blkio_pfd, name, child);
 		t1 = now_ns();
@@ -115,6 +163,10 @@ int main(int argc, char **argv)
 		(void) qosd_call(sock_path, req, buf, sizeof(buf));
 		if (!defer_rm())
 			runtime_remove(pfd, NH, blkio_pfd, name, child);
+		if (pair && i % 3 != 0)
+			noop_us[i] = exec_wait_us(noop);
+		if (pair && i % 3 == 2)
+			lim_us[i] = pair_limits(fpfd, fname);
 	}
 	for (int i = 0; defer_rm() && i < n; i++) {
 		char name[64];
@@ -128,5 +180,15 @@ int main(int argc, char **argv)
 	report(key, call_us, n);
 	snprintf(key, sizeof(key), "%s.%s.create", prefix, mode);
 	report(key, all_us, n);
+	/* QB_PAIR_DUMP=FILE: each round's place in the turn, no-op, writes and hook (us), appended */
+	FILE *dump = pair && getenv("QB_PAIR_DUMP") ? fopen(getenv("QB_PAIR_DUMP"), "a") : NULL;
+	for (int i = 0; dump && i < n; i++)
+		fprintf(dump, "%d %.1f %.1f %.1f\n", i % 3, noop_us[i], lim_us[i], call_us[i]);
+	if (dump)
+		fclose(dump);
+	if (pair) {
+		report("pair.exec_static", noop_us, n);
+		report("pair.limits", lim_us, n);
+	}
 	return 0;
 }

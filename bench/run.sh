@@ -184,13 +184,16 @@ if ! skipping apply; then
 	run "$BIN/floor" exec $((N_APPLY / 5))
 	run "$BIN/floor" exec $((N_APPLY / 5)) "$BIN/noop" floor.exec_static
 	run "$BIN/qapply" socket "$SOCK" "$CGP/apply" "$N_APPLY"
-	run "$BIN/qapply" hook "$SOCK" "$CGP/apply" $((N_APPLY / 5)) "${HOOK[@]}"
+	# the hook's rounds take their floor in the same rounds too (pair.*, qapply.c)
+	QB_PAIR_NOOP=$BIN/noop QB_PAIR_FLOOR=$CGP/floor \
+		run "$BIN/qapply" hook "$SOCK" "$CGP/apply" $((N_APPLY / 5)) "${HOOK[@]}"
 	# again, so that both sides of a ratio saw the same minute of this machine
 	run "$BIN/floor" create "$CGP/floor" "$N_APPLY"
 	run "$BIN/qapply" socket "$SOCK" "$CGP/apply" "$N_APPLY"
 	run "$BIN/floor" limits "$CGP/floor" "$N_APPLY"
 	run "$BIN/floor" exec $((N_APPLY / 5)) "$BIN/noop" floor.exec_static
-	run "$BIN/qapply" hook "$SOCK" "$CGP/apply" $((N_APPLY / 5)) "${HOOK[@]}"
+	QB_PAIR_NOOP=$BIN/noop QB_PAIR_FLOOR=$CGP/floor \
+		run "$BIN/qapply" hook "$SOCK" "$CGP/apply" $((N_APPLY / 5)) "${HOOK[@]}"
 	stop_qosd
 	if ((HAVE_LIBCG)) && [[ $V == 1 ]]; then
 		run "$BIN/libcg" api-create "$CGP/lib" "$N_APPLY"

@@ -71,8 +71,14 @@ us_row "apply: mkdir+limits+attach, qosd socket call" qosd.socket.create floor.c
 us_row "apply: mkdir+limits+attach, qos-hook exec (floor: + static no-op exec)" qosd.hook.create \
 	floor.create+floor.exec_static "" "$ex"
 us_row "apply: limits alone, socket call" qosd.socket floor.limits "" "$o2"
+# the hook row's floor taken in the hook's own rounds (qapply's pair.*) when there is one
+hookfloor=floor.exec_static+floor.limits
+[[ $(pick1 pair.exec_static) != "- -" && $(pick1 pair.limits) != "- -" ]] && hookfloor=pair.exec_static+pair.limits
+exh=$ex
+[[ $hookfloor == pair.* ]] && exh=$(join "$ex" "$(other "in the hook's rounds: static no-op" pair.exec_static)" \
+	"$(other "raw writes" pair.limits)" "$(other "floor measured apart, as before" floor.exec_static+floor.limits)")
 us_row "apply: limits alone, qos-hook exec (floor: static no-op exec + raw writes)" qosd.hook \
-	floor.exec_static+floor.limits "1.5x" "$ex"
+	"$hookfloor" "1.5x" "$exh"
 us_row "apply: limits alone, socket call, $K containers known" scale.socket scalefloor.limits "1.5x" ""
 us_row "detect: mkdir -> limits in place (floor: inotify + raw writes)" qosd.detect \
 	floor.inotify_write "1.5x" "$(other "inotify alone" floor.inotify)"
