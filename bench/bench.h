@@ -50,19 +50,26 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* The median of v[0..n), n > 0; sorts v. */
+static inline double median_sorting(double *v, size_t n)
+{
+	qsort(v, n, sizeof(*v), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
 /* "RESULT key median p99 n", samples in microseconds; sorts v. */
 static inline void report(const char *key, double *v, size_t n)
 {
 	size_t i99;
+	double med;
 
 	if (n == 0) {
 		printf("RESULT %s - - 0\n", key);
 		return;
 	}
-	qsort(v, n, sizeof(*v), cmp_double);
+	med = median_sorting(v, n);
 	i99 = (size_t) ((double) (n - 1) * 0.99 + 0.5);
-	printf("RESULT %s %.1f %.1f %zu\n", key, n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2,
-	       v[i99], n);
+	printf("RESULT %s %.1f %.1f %zu\n", key, med, v[i99], n);
 	fflush(stdout);
 }
 
@@ -202,11 +209,14 @@ static inline int raw_limits(const int *fd)
 	return bad;
 }
 
-/* fork + exec of prog (no arguments) until it exits; its wall time in microseconds */
+/* fork + exec of prog (no arguments) until it exits; its wall time in microseconds. A program
+ * that does not exit 0 (not found, not executable) ends the bench: its time would not be an
+ * exec's. */
 static inline double exec_wait_us(const char *prog)
 {
-	uint64_t t0 = now_ns();
+	uint64_t t0 = now_ns(), t1;
 	pid_t p = fork();
+	int st;
 
 	if (p < 0)
 		die("fork");
@@ -214,8 +224,12 @@ static inline double exec_wait_us(const char *prog)
 		execl(prog, prog, (char *) NULL);
 		_exit(127);
 	}
-	waitpid(p, NULL, 0);
-	return (double) (now_ns() - t0) / 1000.0;
+	if (waitpid(p, &st, 0) < 0)
+		die("waitpid");
+	t1 = now_ns();
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		die("%s did not exit 0 (status %d)", prog, st);
+	return (double) (t1 - t0) / 1000.0;
 }
 
 static inline pid_t sleeper(void)
@@ -327,4 +341,39 @@ static inline bool defer_rm(void)
 	const char *v = getenv("QB_DEFER_RM");
 
 	return v && *v && strcmp(v, "0");
+}
+
+/* The cpuset controller's num_cgroups in /proc/cgroups (the groups not yet freed, those being
+ * taken offline included); -1 if it cannot be read. */
+static inline long cpuset_groups(void)
+{
+	char line[256], name[64];
+	long hier, num = -1;
+	FILE *f = fopen("/proc/cgroups", "re");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "%63s %ld %ld", name, &hier, &num) == 3 && !strcmp(name, "cpuset"))
+			break;
+		else
+			num = -1;
+	if (f)
+		fclose(f);
+	return num;
+}
+
+/* After deferred removals: wait (up to 30 s) until the kernel has freed them, back to `before`
+ * cpusets, so that their offline work does not land in the next program's timed rounds. Gives up
+ * quietly when the count stops falling for a second (other groups on the machine). */
+static inline void settle_cpusets(long before)
+{
+	long last = -1, n;
+	int still = 0;
+
+	for (int t = 0; t < 3000 && (n = cpuset_groups()) > before && before >= 0; t++) {
+		still = n == last ? still + 1 : 0;
+		if (still >= 100)
+			return;
+		last = n;
+		usleep(10000);
+	}
 }

@@ -41,6 +41,7 @@ static void do_create(int n, enum create_mode mode)
 {
 	static const char *const key_of[] = { "limits", "create", "direct" };
 	double *v = calloc(n, sizeof(double));
+	long cpusets_before = cpuset_groups();
 	pid_t child = sleeper();
 	char s[32], key[64];
 
@@ -85,6 +86,8 @@ static void do_create(int n, enum create_mode mode)
 		runtime_remove(pfd, NH, mode == RUNTIME_CREATE ? blkio_pfd : -1, name,
 			       mode == ONLY_LIMITS || i < n - 1 ? 0 : child);
 	}
+	if (defer_rm())
+		settle_cpusets(cpusets_before);
 	kill(child, SIGKILL);
 	waitpid(child, NULL, 0);
 	snprintf(key, sizeof(key), "%s.%s", getenv("QB_PREFIX") ? getenv("QB_PREFIX") : "floor",

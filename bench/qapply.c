@@ -7,11 +7,14 @@
  * Every container's knobs are read back afterwards (not timed) and must hold the class values;
  * it is then unregistered and removed. Prints qosd.MODE (the call alone) and qosd.MODE.create
  * (mkdir + attach + call); $QB_PREFIX replaces "qosd".
- * QB_PAIR_NOOP=PROG QB_PAIR_FLOOR=PARENT (hook mode): each round also takes the hook row's floor,
- * in the same round: a fork + exec of PROG (the static no-op) and the raw writes and read-backs
- * on a bare group made under PARENT (as `floor limits`), the three in an order that turns with
- * the round. Printed as pair.exec_static and pair.limits: a floor taken in the same seconds as
- * the hook it is compared with, instead of minutes apart. QB_PAIR_DUMP=FILE appends every round. */
+ * QB_PAIR_NOOP=PROG QB_PAIR_FLOOR=PARENT (hook mode): each round also takes the hook row's floor
+ * in a half-round of its own made like the hook's: a group under PARENT made as the runtime makes
+ * it (the task attached, not timed), then timed a fork + exec of PROG (the static no-op) and the
+ * raw writes and read-backs on that group, then the group removed. The two halves alternate
+ * which goes first (floor, hook; hook, floor; ...), so each follows the other kind as often as
+ * its own. Printed as pair.exec_static and pair.limits, and per run as "pair.hook MEDIAN P99 N"
+ * with "pair.floor SUM - N" (the no-op's median plus the writes'), which the table divides
+ * within one run. QB_PAIR_DUMP=FILE appends every round. */
 #include <signal.h>
 #include <sys/wait.h>
 
@@ -43,28 +46,31 @@ static int verify(const char *name)
 	return bad;
 }
 
-/* The floor's raw writes on a bare group NAME under the parents fpfd[], timed (mkdir and rmdir
- * outside the time, as `floor limits`). */
-static double pair_limits(const int *fpfd, const char *name)
+static int fpfd[4] = { -1, -1, -1, -1 };
+static double *noop_us, *lim_us;
+
+/* The floor's half of round i: group pf-i made under the floor's parents as the runtime makes
+ * the container's (task attached; not timed), the no-op's exec and the raw writes and read-backs
+ * timed, the group removed. */
+static void floor_half(int i, const char *noop, pid_t child)
 {
+	char name[64];
 	int fd[4];
 	uint64_t t0;
-	double us;
 
-	for (size_t h = 0; h < NH; h++)
-		if (mkdirat(fpfd[h], name, 0755) < 0)
-			die("mkdir %s", name);
+	snprintf(name, sizeof(name), "pf-%d", i);
+	runtime_create(fpfd, NH, -1, name, child);
+	noop_us[i] = exec_wait_us(noop);
 	t0 = now_ns();
 	for (size_t h = 0; h < NH; h++)
 		if ((fd[h] = openat(fpfd[h], name, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
 			die("open %s", name);
 	if (raw_limits(fd) < 0)
 		die("limits on %s", name);
-	us = (double) (now_ns() - t0) / 1000.0;
+	lim_us[i] = (double) (now_ns() - t0) / 1000.0;
 	for (size_t h = 0; h < NH; h++)
 		close(fd[h]);
-	runtime_remove(fpfd, NH, -1, name, 0);
-	return us;
+	runtime_remove(fpfd, NH, -1, name, child);
 }
 
 static int exec_hook(char **base, int nbase, const char *id, pid_t pid)
@@ -99,10 +105,10 @@ static int exec_hook(char **base, int nbase, const char *id, pid_t pid)
 int main(int argc, char **argv)
 {
 	const char *mode, *parent, *prefix = getenv("QB_PREFIX") ? getenv("QB_PREFIX") : "qosd";
-	double *call_us, *all_us, *noop_us = NULL, *lim_us = NULL;
+	double *call_us, *all_us;
 	const char *noop = getenv("QB_PAIR_NOOP"), *fparent = getenv("QB_PAIR_FLOOR");
 	char buf[65536] = "", req[8192], key[64];
-	int fpfd[4], fblkio = -1;
+	int fblkio = -1;
 	pid_t child;
 	int n;
 
@@ -112,6 +118,8 @@ int main(int argc, char **argv)
 	sock_path = argv[2];
 	parent = argv[3];
 	n = atoi(argv[4]);
+	if (n < 1)
+		die("N must be at least 1");
 	NH = hierarchies(H);
 	open_parents_at(H, NH, parent, pfd, &blkio_pfd);
 	call_us = calloc(n, sizeof(double));
@@ -121,25 +129,24 @@ int main(int argc, char **argv)
 	bool pair = noop && fparent && !strcmp(mode, "hook");
 	if (pair) {
 		open_parents_at(H, NH, fparent, fpfd, &fblkio);
+		if (fblkio >= 0)
+			close(fblkio);
 		noop_us = calloc(n, sizeof(double));
 		lim_us = calloc(n, sizeof(double));
 		if (!noop_us || !lim_us)
 			die("calloc");
 	}
+	long cpusets_before = cpuset_groups();
 	child = sleeper();
 	for (int i = 0; i < n; i++) {
-		char name[64], fname[64];
+		char name[64];
 		uint64_t t0, t1, t2;
 		int r;
 
 		snprintf(name, sizeof(name), "qa-%d", i);
-		snprintf(fname, sizeof(fname), "pf-%d", i);
-		/* the floor's two steps and the hook's round, in an order that turns with i: no-op,
-		 * writes, hook; writes, hook, no-op; hook, no-op, writes */
-		if (pair && i % 3 == 0)
-			noop_us[i] = exec_wait_us(noop);
-		if (pair && i % 3 != 2)
-			lim_us[i] = pair_limits(fpfd, fname);
+		/* floor, hook in even rounds; hook, floor in odd ones */
+		if (pair && i % 2 == 0)
+			floor_half(i, noop, child);
 		t0 = now_ns();
 		runtime_create(pfd, NH, blkio_pfd, name, child);
 		t1 = now_ns();
@@ -163,10 +170,8 @@ int main(int argc, char **argv)
 		(void) qosd_call(sock_path, req, buf, sizeof(buf));
 		if (!defer_rm())
 			runtime_remove(pfd, NH, blkio_pfd, name, child);
-		if (pair && i % 3 != 0)
-			noop_us[i] = exec_wait_us(noop);
-		if (pair && i % 3 == 2)
-			lim_us[i] = pair_limits(fpfd, fname);
+		if (pair && i % 2 == 1)
+			floor_half(i, noop, child);
 	}
 	for (int i = 0; defer_rm() && i < n; i++) {
 		char name[64];
@@ -174,18 +179,27 @@ int main(int argc, char **argv)
 		snprintf(name, sizeof(name), "qa-%d", i);
 		runtime_remove(pfd, NH, blkio_pfd, name, i == n - 1 ? child : 0);
 	}
+	if (defer_rm())
+		settle_cpusets(cpusets_before);
 	kill(child, SIGKILL);
 	waitpid(child, NULL, 0);
-	snprintf(key, sizeof(key), "%s.%s", prefix, mode);
-	report(key, call_us, n);
-	snprintf(key, sizeof(key), "%s.%s.create", prefix, mode);
-	report(key, all_us, n);
-	/* QB_PAIR_DUMP=FILE: each round's place in the turn, no-op, writes and hook (us), appended */
+	for (size_t h = 0; pair && h < NH; h++)
+		close(fpfd[h]);
+	/* QB_PAIR_DUMP=FILE: each round's half first (0: the floor's), no-op, writes and hook
+	 * (us), appended; before report() sorts them */
 	FILE *dump = pair && getenv("QB_PAIR_DUMP") ? fopen(getenv("QB_PAIR_DUMP"), "a") : NULL;
 	for (int i = 0; dump && i < n; i++)
-		fprintf(dump, "%d %.1f %.1f %.1f\n", i % 3, noop_us[i], lim_us[i], call_us[i]);
+		fprintf(dump, "%d %.1f %.1f %.1f\n", i % 2, noop_us[i], lim_us[i], call_us[i]);
 	if (dump)
 		fclose(dump);
+	snprintf(key, sizeof(key), "%s.%s", prefix, mode);
+	report(key, call_us, n);
+	if (pair) /* call_us is sorted now: the same run's hook, and its floor, for the table */
+		printf("RESULT pair.hook %.1f %.1f %d\nRESULT pair.floor %.1f - %d\n",
+		       median_sorting(call_us, n), call_us[(size_t) ((double) (n - 1) * 0.99 + 0.5)],
+		       n, median_sorting(noop_us, n) + median_sorting(lim_us, n), n);
+	snprintf(key, sizeof(key), "%s.%s.create", prefix, mode);
+	report(key, all_us, n);
 	if (pair) {
 		report("pair.exec_static", noop_us, n);
 		report("pair.limits", lim_us, n);
