@@ -196,8 +196,9 @@ int main(int argc, char **argv)
 	report(key, call_us, n);
 	if (pair) /* call_us is sorted now: the same run's hook, and its floor, for the table */
 		printf("RESULT pair.hook %.1f %.1f %d\nRESULT pair.floor %.1f - %d\n",
-		       median_sorting(call_us, n), call_us[(size_t) ((double) (n - 1) * 0.99 + 0.5)],
-		       n, median_sorting(noop_us, n) + median_sorting(lim_us, n), n);
+		       median_sorting(call_us, n),
+		       call_us[(size_t) ((double) (n - 1) * 0.99 + 0.5)], n,
+		       median_sorting(noop_us, n) + median_sorting(lim_us, n), n);
 	snprintf(key, sizeof(key), "%s.%s.create", prefix, mode);
 	report(key, all_us, n);
 	if (pair) {
