@@ -189,8 +189,6 @@ static inline const struct knob *knobs(size_t *n)
 	return knobs_v1;
 }
 
-/* A child that sleeps until killed: the task every bench container gets. It dies with its
- * parent: a bench program that fails (die) leaves nothing holding make bench's output pipe. */
 /* The floor's raw writes: every knob of knobs() written on dirfds fd[] (one per hierarchy), then
  * each read back; 0 if every value reads back. */
 static inline int raw_limits(const int *fd)
@@ -232,6 +230,8 @@ static inline double exec_wait_us(const char *prog)
 	return (double) (t1 - t0) / 1000.0;
 }
 
+/* A child that sleeps until killed: the task every bench container gets. It dies with its
+ * parent: a bench program that fails (die) leaves nothing holding make bench's output pipe. */
 static inline pid_t sleeper(void)
 {
 	pid_t p = fork();
