@@ -7,14 +7,16 @@
  * Every container's knobs are read back afterwards (not timed) and must hold the class values;
  * it is then unregistered and removed. Prints qosd.MODE (the call alone) and qosd.MODE.create
  * (mkdir + attach + call); $QB_PREFIX replaces "qosd".
- * QB_PAIR_NOOP=PROG QB_PAIR_FLOOR=PARENT (hook mode): each round also takes the hook row's floor
- * in a half-round of its own made like the hook's: a group under PARENT made as the runtime makes
- * it (the task attached, not timed), then timed a fork + exec of PROG (the static no-op) and the
- * raw writes and read-backs on that group, then the group removed. The two halves alternate
- * which goes first (floor, hook; hook, floor; ...), so each follows the other kind as often as
- * its own. Printed as pair.exec_static and pair.limits, and per run as "pair.hook MEDIAN P99 N"
- * with "pair.floor SUM - N" (the no-op's median plus the writes'), which the table divides
- * within one run. QB_PAIR_DUMP=FILE appends every round. */
+ * QB_PAIR_FLOOR=PARENT: each round also takes its floor in a half-round of its own made like
+ * qosd's: a group under PARENT made as the runtime makes it (the task attached), then
+ * timed the raw writes and read-backs on that group (hook mode, with QB_PAIR_NOOP=PROG: first a
+ * fork + exec of PROG, the static no-op), then the group removed (with QB_DEFER_RM, after the
+ * last round, as qosd's). The two halves alternate which goes first (floor, qosd; qosd, floor;
+ * ...), so each follows the other kind as often as its own. Printed as PREFIX.pair.MODE.limits
+ * (and .exec_static), and per run as "PREFIX.pair.MODE MEDIAN P99 N" with
+ * "PREFIX.pair.MODE.floor SUM - N" (the no-op's median plus the writes'), which the table divides
+ * within one run; PREFIX.pair.MODE.create and PREFIX.pair.MODE.floor_create the same with the
+ * group's making (mkdirs + attach) timed on both sides. QB_PAIR_DUMP=FILE appends every round. */
 #include <signal.h>
 #include <sys/wait.h>
 
@@ -47,11 +49,13 @@ static int verify(const char *name)
 }
 
 static int fpfd[4] = { -1, -1, -1, -1 };
-static double *noop_us, *lim_us;
+static int fblkio_pfd = -1; /* the floor's groups get their blkio group too, as qosd's do */
+static double *noop_us, *lim_us, *mk_lim_us;
 
 /* The floor's half of round i: group pf-i made under the floor's parents as the runtime makes
- * the container's (task attached; not timed), the no-op's exec and the raw writes and read-backs
- * timed, the group removed. */
+ * the container's (task attached), the no-op's exec (noop: NULL, none) and the raw writes and
+ * read-backs timed, the group removed (deferred: after the last round). lim_us: the writes;
+ * mk_lim_us: the group's making and the writes (what qosd's call.create is compared with). */
 static void floor_half(int i, const char *noop, pid_t child)
 {
 	char name[64];
@@ -59,8 +63,10 @@ static void floor_half(int i, const char *noop, pid_t child)
 	uint64_t t0;
 
 	snprintf(name, sizeof(name), "pf-%d", i);
-	runtime_create(fpfd, NH, -1, name, child);
-	noop_us[i] = exec_wait_us(noop);
+	t0 = now_ns();
+	runtime_create(fpfd, NH, fblkio_pfd, name, child);
+	mk_lim_us[i] = (double) (now_ns() - t0) / 1000.0;
+	noop_us[i] = noop ? exec_wait_us(noop) : 0;
 	t0 = now_ns();
 	for (size_t h = 0; h < NH; h++)
 		if ((fd[h] = openat(fpfd[h], name, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
@@ -68,9 +74,11 @@ static void floor_half(int i, const char *noop, pid_t child)
 	if (raw_limits(fd) < 0)
 		die("limits on %s", name);
 	lim_us[i] = (double) (now_ns() - t0) / 1000.0;
+	mk_lim_us[i] += lim_us[i];
 	for (size_t h = 0; h < NH; h++)
 		close(fd[h]);
-	runtime_remove(fpfd, NH, -1, name, child);
+	if (!defer_rm())
+		runtime_remove(fpfd, NH, fblkio_pfd, name, child);
 }
 
 static int exec_hook(char **base, int nbase, const char *id, pid_t pid)
@@ -108,7 +116,6 @@ int main(int argc, char **argv)
 	double *call_us, *all_us;
 	const char *noop = getenv("QB_PAIR_NOOP"), *fparent = getenv("QB_PAIR_FLOOR");
 	char buf[65536] = "", req[8192], key[64];
-	int fblkio = -1;
 	pid_t child;
 	int n;
 
@@ -126,14 +133,13 @@ int main(int argc, char **argv)
 	all_us = calloc(n, sizeof(double));
 	if (!call_us || !all_us)
 		die("calloc");
-	bool pair = noop && fparent && !strcmp(mode, "hook");
+	bool pair = fparent && (noop || !strcmp(mode, "socket"));
 	if (pair) {
-		open_parents_at(H, NH, fparent, fpfd, &fblkio);
-		if (fblkio >= 0)
-			close(fblkio);
+		open_parents_at(H, NH, fparent, fpfd, &fblkio_pfd);
 		noop_us = calloc(n, sizeof(double));
 		lim_us = calloc(n, sizeof(double));
-		if (!noop_us || !lim_us)
+		mk_lim_us = calloc(n, sizeof(double));
+		if (!noop_us || !lim_us || !mk_lim_us)
 			die("calloc");
 	}
 	long cpusets_before = defer_rm() ? cpuset_groups() : -1;
@@ -176,8 +182,12 @@ int main(int argc, char **argv)
 	for (int i = 0; defer_rm() && i < n; i++) {
 		char name[64];
 
+		/* the task is in the last round's groups: moved back to each parent first */
 		snprintf(name, sizeof(name), "qa-%d", i);
 		runtime_remove(pfd, NH, blkio_pfd, name, i == n - 1 ? child : 0);
+		snprintf(name, sizeof(name), "pf-%d", i);
+		if (pair)
+			runtime_remove(fpfd, NH, fblkio_pfd, name, i == n - 1 ? child : 0);
 	}
 	if (defer_rm())
 		settle_cpusets(cpusets_before);
@@ -185,25 +195,42 @@ int main(int argc, char **argv)
 	waitpid(child, NULL, 0);
 	for (size_t h = 0; pair && h < NH; h++)
 		close(fpfd[h]);
-	/* QB_PAIR_DUMP=FILE: each round's half first (0: the floor's), no-op, writes and hook
-	 * (us), appended; before report() sorts them */
+	if (fblkio_pfd >= 0)
+		close(fblkio_pfd);
+	/* QB_PAIR_DUMP=FILE: each round's half first (0: the floor's), no-op (0: none), writes,
+	 * qosd's call or hook, the floor's group making, qosd's group making (us), appended; before
+	 * report() sorts them */
 	FILE *dump = pair && getenv("QB_PAIR_DUMP") ? fopen(getenv("QB_PAIR_DUMP"), "a") : NULL;
 	for (int i = 0; dump && i < n; i++)
-		fprintf(dump, "%d %.1f %.1f %.1f\n", i % 2, noop_us[i], lim_us[i], call_us[i]);
+		fprintf(dump, "%d %.1f %.1f %.1f %.1f %.1f\n", i % 2, noop_us[i], lim_us[i],
+			call_us[i], mk_lim_us[i] - lim_us[i], all_us[i] - call_us[i]);
 	if (dump)
 		fclose(dump);
 	snprintf(key, sizeof(key), "%s.%s", prefix, mode);
 	report(key, call_us, n);
-	if (pair) { /* the same run's hook and its floor, side by side for the table */
-		report("pair.hook", call_us, n);
-		printf("RESULT pair.floor %.1f - %d\n",
-		       median_sorting(noop_us, n) + median_sorting(lim_us, n), n);
+	if (pair) { /* the same run's call and its floor, side by side for the table */
+		snprintf(key, sizeof(key), "%s.pair.%s", prefix, mode);
+		report(key, call_us, n);
+		printf("RESULT %s.pair.%s.floor %.1f - %d\n", prefix, mode,
+		       (noop ? median_sorting(noop_us, n) : 0) + median_sorting(lim_us, n), n);
 	}
 	snprintf(key, sizeof(key), "%s.%s.create", prefix, mode);
 	report(key, all_us, n);
+	if (pair) { /* the same with the groups' making: the runtime's steps plus the call or writes */
+		double noop_med = noop ? median_sorting(noop_us, n) : 0;
+
+		snprintf(key, sizeof(key), "%s.pair.%s.create", prefix, mode);
+		report(key, all_us, n);
+		printf("RESULT %s.pair.%s.floor_create %.1f - %d\n", prefix, mode,
+		       noop_med + median_sorting(mk_lim_us, n), n);
+	}
+	if (pair && noop) {
+		snprintf(key, sizeof(key), "%s.pair.%s.exec_static", prefix, mode);
+		report(key, noop_us, n);
+	}
 	if (pair) {
-		report("pair.exec_static", noop_us, n);
-		report("pair.limits", lim_us, n);
+		snprintf(key, sizeof(key), "%s.pair.%s.limits", prefix, mode);
+		report(key, lim_us, n);
 	}
 	return 0;
 }

@@ -183,13 +183,14 @@ if ! skipping apply; then
 	run "$BIN/floor" limits "$CGP/floor" "$N_APPLY"
 	run "$BIN/floor" exec $((N_APPLY / 5))
 	run "$BIN/floor" exec $((N_APPLY / 5)) "$BIN/noop" floor.exec_static
-	run "$BIN/qapply" socket "$SOCK" "$CGP/apply" "$N_APPLY"
-	# the hook's rounds take their floor in the same rounds too (pair.*, qapply.c)
+	# qosd's rounds take their floor in the same rounds too (qosd.pair.*, qapply.c); the floor
+	# programs above, measured apart, are shown beside
+	QB_PAIR_FLOOR=$CGP/floor run "$BIN/qapply" socket "$SOCK" "$CGP/apply" "$N_APPLY"
 	QB_PAIR_NOOP=$BIN/noop QB_PAIR_FLOOR=$CGP/floor \
 		run "$BIN/qapply" hook "$SOCK" "$CGP/apply" $((N_APPLY / 5)) "${HOOK[@]}"
 	# again, so that both sides of a ratio saw the same minute of this machine
 	run "$BIN/floor" create "$CGP/floor" "$N_APPLY"
-	run "$BIN/qapply" socket "$SOCK" "$CGP/apply" "$N_APPLY"
+	QB_PAIR_FLOOR=$CGP/floor run "$BIN/qapply" socket "$SOCK" "$CGP/apply" "$N_APPLY"
 	run "$BIN/floor" limits "$CGP/floor" "$N_APPLY"
 	run "$BIN/floor" exec $((N_APPLY / 5)) "$BIN/noop" floor.exec_static
 	QB_PAIR_NOOP=$BIN/noop QB_PAIR_FLOOR=$CGP/floor \
@@ -278,14 +279,17 @@ if ! skipping scale; then
 	b=$(ctxsw "$QPID")
 	echo "RESULT scale.wakeups $(awk -v a="$a" -v b="$b" -v s="$IDLE_S" 'BEGIN { printf "%.1f", (b - a) / s }') - 1" >>"$RES"
 	# one container's apply while the 10,000 exist (and are in qosd's state), beside the floor
-	# measured beside the same 10,000 cgroups. Each side's groups are removed after its last round
+	# timed in the same rounds (QB_PAIR_FLOOR, qapply.c): the writes' kernel work walks every
+	# cgroup, and what each walk costs moves with what ran just before it (bench/README.md, "The
+	# 10,000-known row, third part"). Each side's groups are removed after its last round
 	# (QB_DEFER_RM, bench.h): a removal's kernel work at 10,000 groups outlasts the next round's
 	# timed writes and lands in them on either side at random
-	QB_DEFER_RM=1 QB_PREFIX=scale run "$BIN/qapply" socket "$SOCK" "$CGP/apply" $((N_APPLY / 5))
+	QB_DEFER_RM=1 QB_PREFIX=scale QB_PAIR_FLOOR=$CGP/floor \
+		run "$BIN/qapply" socket "$SOCK" "$CGP/apply" $((N_APPLY / 5))
+	# the floor measured apart, as before (shown beside the row)
 	QB_DEFER_RM=1 QB_PREFIX=scalefloor run "$BIN/floor" limits "$CGP/floor" $((N_APPLY / 5))
-	# again, the other way round
-	QB_DEFER_RM=1 QB_PREFIX=scalefloor run "$BIN/floor" limits "$CGP/floor" $((N_APPLY / 5))
-	QB_DEFER_RM=1 QB_PREFIX=scale run "$BIN/qapply" socket "$SOCK" "$CGP/apply" $((N_APPLY / 5))
+	QB_DEFER_RM=1 QB_PREFIX=scale QB_PAIR_FLOOR=$CGP/floor \
+		run "$BIN/qapply" socket "$SOCK" "$CGP/apply" $((N_APPLY / 5))
 	kill -TERM "$QPID"
 	for _ in $(seq 100); do kill -0 "$QPID" 2>/dev/null || break; sleep 0.1; done
 	"$BIN/scale" rm "$CGP/scale" "$N_SCALE"
