@@ -9,12 +9,12 @@
  * (mkdir + attach + call); $QB_PREFIX replaces "qosd".
  * QB_PAIR_FLOOR=PARENT: each round also takes its floor in a half-round of its own made like
  * qosd's: a group under PARENT made as the runtime makes it (the task attached), then
- * timed the raw writes and read-backs on that group (hook mode, with QB_PAIR_NOOP=PROG: first a
- * fork + exec of PROG, the static no-op), then the group removed (with QB_DEFER_RM, after the
- * last round, as qosd's). The two halves alternate which goes first (floor, qosd; qosd, floor;
+ * timed the raw writes and read-backs on that group (hook mode: first a fork + exec of
+ * QB_PAIR_NOOP=PROG, the static no-op; hook mode pairs only with it), then the group removed
+ * (with QB_DEFER_RM, after the last round, as qosd's). The two halves alternate which goes first (floor, qosd; qosd, floor;
  * ...), so each follows the other kind as often as its own. Printed as PREFIX.pair.MODE.limits
  * (and .exec_static), and per run as "PREFIX.pair.MODE MEDIAN P99 N" with
- * "PREFIX.pair.MODE.floor SUM - N" (the no-op's median plus the writes'), which the table divides
+ * "PREFIX.pair.MODE.floor SUM - N" (the writes' median; hook: plus the no-op's), which the table divides
  * within one run; PREFIX.pair.MODE.create and PREFIX.pair.MODE.floor_create the same with the
  * group's making (mkdirs + attach) timed on both sides. QB_PAIR_DUMP=FILE appends every round. */
 #include <signal.h>
@@ -55,7 +55,7 @@ static double *noop_us, *lim_us, *mk_lim_us;
 /* The floor's half of round i: group pf-i made under the floor's parents as the runtime makes
  * the container's (task attached), the no-op's exec (noop: NULL, none) and the raw writes and
  * read-backs timed, the group removed (deferred: after the last round). lim_us: the writes;
- * mk_lim_us: the group's making and the writes (what qosd's call.create is compared with). */
+ * mk_lim_us: the group's making and the writes (what PREFIX.pair.MODE.create is compared with). */
 static void floor_half(int i, const char *noop, pid_t child)
 {
 	char name[64];
@@ -114,7 +114,7 @@ int main(int argc, char **argv)
 {
 	const char *mode, *parent, *prefix = getenv("QB_PREFIX") ? getenv("QB_PREFIX") : "qosd";
 	double *call_us, *all_us;
-	const char *noop = getenv("QB_PAIR_NOOP"), *fparent = getenv("QB_PAIR_FLOOR");
+	const char *noop = NULL, *fparent = getenv("QB_PAIR_FLOOR");
 	char buf[65536] = "", req[8192], key[64];
 	pid_t child;
 	int n;
@@ -122,6 +122,8 @@ int main(int argc, char **argv)
 	if (argc < 5)
 		die("usage: qapply socket|hook SOCK PARENT N [HOOK ARGS...]");
 	mode = argv[1];
+	if (!strcmp(mode, "hook"))
+		noop = getenv("QB_PAIR_NOOP"); /* the socket call has no exec to pair it with */
 	sock_path = argv[2];
 	parent = argv[3];
 	n = atoi(argv[4]);
@@ -150,7 +152,7 @@ int main(int argc, char **argv)
 		int r;
 
 		snprintf(name, sizeof(name), "qa-%d", i);
-		/* floor, hook in even rounds; hook, floor in odd ones */
+		/* the floor's half, then qosd's in even rounds; qosd's, then the floor's in odd ones */
 		if (pair && i % 2 == 0)
 			floor_half(i, noop, child);
 		t0 = now_ns();
@@ -197,13 +199,14 @@ int main(int argc, char **argv)
 		close(fpfd[h]);
 	if (fblkio_pfd >= 0)
 		close(fblkio_pfd);
-	/* QB_PAIR_DUMP=FILE: each round's half first (0: the floor's), no-op (0: none), writes,
-	 * qosd's call or hook, the floor's group making, qosd's group making (us), appended; before
-	 * report() sorts them */
+	/* QB_PAIR_DUMP=FILE: per round, PREFIX.MODE, the half first (0: the floor's), no-op (0:
+	 * none), writes, qosd's call or hook, the floor's group making, qosd's group making (us),
+	 * appended; before report() sorts them */
 	FILE *dump = pair && getenv("QB_PAIR_DUMP") ? fopen(getenv("QB_PAIR_DUMP"), "a") : NULL;
 	for (int i = 0; dump && i < n; i++)
-		fprintf(dump, "%d %.1f %.1f %.1f %.1f %.1f\n", i % 2, noop_us[i], lim_us[i],
-			call_us[i], mk_lim_us[i] - lim_us[i], all_us[i] - call_us[i]);
+		fprintf(dump, "%s.%s %d %.1f %.1f %.1f %.1f %.1f\n", prefix, mode, i % 2,
+			noop_us[i], lim_us[i], call_us[i], mk_lim_us[i] - lim_us[i],
+			all_us[i] - call_us[i]);
 	if (dump)
 		fclose(dump);
 	snprintf(key, sizeof(key), "%s.%s", prefix, mode);

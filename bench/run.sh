@@ -188,7 +188,7 @@ if ! skipping apply; then
 	QB_PAIR_FLOOR=$CGP/floor run "$BIN/qapply" socket "$SOCK" "$CGP/apply" "$N_APPLY"
 	QB_PAIR_NOOP=$BIN/noop QB_PAIR_FLOOR=$CGP/floor \
 		run "$BIN/qapply" hook "$SOCK" "$CGP/apply" $((N_APPLY / 5)) "${HOOK[@]}"
-	# again, so that both sides of a ratio saw the same minute of this machine
+	# again, so that both sides of a ratio measured apart saw the same minute of this machine
 	run "$BIN/floor" create "$CGP/floor" "$N_APPLY"
 	QB_PAIR_FLOOR=$CGP/floor run "$BIN/qapply" socket "$SOCK" "$CGP/apply" "$N_APPLY"
 	run "$BIN/floor" limits "$CGP/floor" "$N_APPLY"

@@ -125,7 +125,7 @@ int main(int argc, char **argv)
 		k = sub;
 		nk = ns;
 		if (argc == 6) {
-			one[0] = (struct knob){ 0, argv[4], argv[5] };
+			one[0] = (struct knob){ 0, argv[4], argv[5], false };
 			for (size_t j = 0; j < ns; j++)
 				if (!strcmp(sub[j].file, argv[4]))
 					one[0].h = sub[j].h;

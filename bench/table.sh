@@ -67,17 +67,23 @@ o2=$(join "$(other "libcgroup cgroup_modify_cgroup" libcg.api-limits)" "$(other 
 # the floor of round one, which made its groups without the runtime's steps (bench/floor.c)
 o1=$(join "$(other "floor without the runtime's steps" floor.direct)" "$o1")
 ex=$(join "$(other "fork+exec /bin/true" floor.exec)" "$(other "fork+exec static no-op" floor.exec_static)")
-# pairpick CALL FLOOR: "median p99 floor" of the run (qapply's PREFIX.pair.MODE and
-# PREFIX.pair.MODE.floor, one run's two together) with the lower call median, or "- - -"
+# pairpick CALL FLOOR: "median p99 floor run" of the run (qapply's PREFIX.pair.MODE and
+# PREFIX.pair.MODE.floor, one run's two together; run: which of the runs, 1...) with the lower
+# call median, or "- - - -"
 pairpick() {
 	awk -v c="$1" -v fk="$2" '$2 == c { h[++nh] = $3; hp[nh] = $4 } $2 == fk { f[++nf] = $3 }
 	END { b = 0; for (i = 1; i <= nh; i++) if (i in f && (b == 0 || h[i] + 0 < h[b] + 0)) b = i
-	      if (b) print h[b], hp[b], f[b]; else print "- - -" }' "$RES"
+	      if (b) print h[b], hp[b], f[b], b; else print "- - - -" }' "$RES"
+}
+# nth LABEL KEY RUN: "LABEL median / p99 us" of KEY's RUN-th line (a breakdown from the same run
+# as the row), or nothing
+nth() {
+	awk -v l="$1" -v k="$2" -v r="$3" '$2 == k && ++n == r && $3 != "-" { printf "%s %s / %s us\n", l, $3, $4 }' "$RES"
 }
 # pair_row FIGURE CALL-KEY FLOOR-KEY GOAL OTHER: a row whose floor was timed in qosd's own rounds
 pair_row() {
 	local ph php pf r
-	read -r ph php pf <<<"$(pairpick "$2" "$3")"
+	read -r ph php pf _ <<<"$(pairpick "$2" "$3")"
 	r=$(ratio "$ph -" "$pf -")
 	row "$1" "$(fmt "$ph $php" us)" "$pf us" "$r" "${4:--}" "$(met "$r" "$4")" "$5"
 }
@@ -90,20 +96,28 @@ else
 	us_row "apply: mkdir+limits+attach, qosd socket call" qosd.socket.create floor.create "1.5x" \
 		"$o1"
 fi
-us_row "apply: mkdir+limits+attach, qos-hook exec (floor: + static no-op exec)" qosd.hook.create \
-	floor.create+floor.exec_static "" "$ex"
+if [[ $(pairpick qosd.pair.hook.create qosd.pair.hook.floor_create) != -* ]]; then
+	pair_row "apply: mkdir+limits+attach, qos-hook exec (floor: + static no-op exec, same rounds)" \
+		qosd.pair.hook.create qosd.pair.hook.floor_create "" \
+		"$(join "$ex" "$(other "floor measured apart, as before" floor.create+floor.exec_static)")"
+else
+	us_row "apply: mkdir+limits+attach, qos-hook exec (floor: + static no-op exec)" \
+		qosd.hook.create floor.create+floor.exec_static "" "$ex"
+fi
 if [[ $(pairpick qosd.pair.socket qosd.pair.socket.floor) != -* ]]; then
 	pair_row "apply: limits alone, socket call (floor in the same rounds)" qosd.pair.socket \
 		qosd.pair.socket.floor "" "$(join "$(other "floor measured apart, as before" floor.limits)" "$o2")"
 else
 	us_row "apply: limits alone, socket call" qosd.socket floor.limits "" "$o2"
 fi
-# The hook row: its floor taken in the hook's own rounds, else the floor measured apart
-if [[ $(pairpick qosd.pair.hook qosd.pair.hook.floor) != -* ]]; then
+# The hook row: its floor taken in the hook's own rounds (the floor's two steps shown from the
+# same run), else the floor measured apart
+read -r _ _ _ hrun <<<"$(pairpick qosd.pair.hook qosd.pair.hook.floor)"
+if [[ $hrun != - ]]; then
 	pair_row "apply: limits alone, qos-hook exec (floor: static no-op exec + raw writes)" \
 		qosd.pair.hook qosd.pair.hook.floor "1.5x" \
-		"$(join "$ex" "floor in the hook's rounds: $(other "static no-op" qosd.pair.hook.exec_static)" \
-			"$(other "raw writes" qosd.pair.hook.limits)" \
+		"$(join "$ex" "floor in the hook's rounds: $(nth "static no-op" qosd.pair.hook.exec_static "$hrun")" \
+			"$(nth "raw writes" qosd.pair.hook.limits "$hrun")" \
 			"$(other "floor measured apart, as before" floor.exec_static+floor.limits)")"
 else
 	us_row "apply: limits alone, qos-hook exec (floor: static no-op exec + raw writes)" qosd.hook \
