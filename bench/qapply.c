@@ -8,15 +8,16 @@
  * it is then unregistered and removed. Prints qosd.MODE (the call alone) and qosd.MODE.create
  * (mkdir + attach + call); $QB_PREFIX replaces "qosd".
  * QB_PAIR_FLOOR=PARENT: each round also takes its floor in a half-round of its own made like
- * qosd's: a group under PARENT made as the runtime makes it (the task attached), then
- * timed the raw writes and read-backs on that group (hook mode: first a fork + exec of
- * QB_PAIR_NOOP=PROG, the static no-op; hook mode pairs only with it), then the group removed
- * (with QB_DEFER_RM, after the last round, as qosd's). The two halves alternate which goes first (floor, qosd; qosd, floor;
- * ...), so each follows the other kind as often as its own. Printed as PREFIX.pair.MODE.limits
- * (and .exec_static), and per run as "PREFIX.pair.MODE MEDIAN P99 N" with
- * "PREFIX.pair.MODE.floor SUM - N" (the writes' median; hook: plus the no-op's), which the table divides
- * within one run; PREFIX.pair.MODE.create and PREFIX.pair.MODE.floor_create the same with the
- * group's making (mkdirs + attach) timed on both sides. QB_PAIR_DUMP=FILE appends every round. */
+ * qosd's: a group under PARENT made as the runtime makes it (the task attached), then timed the
+ * raw writes and read-backs on that group (hook mode: first a fork + exec of QB_PAIR_NOOP=PROG,
+ * the static no-op; hook mode pairs only with it), then the group removed (with QB_DEFER_RM,
+ * after the last round, as qosd's). The two halves alternate which goes first (floor, qosd;
+ * qosd, floor; ...), so each follows the other kind as often as its own. Printed as
+ * PREFIX.pair.MODE.limits (and .exec_static), and per run as "PREFIX.pair.MODE MEDIAN P99 N" with
+ * "PREFIX.pair.MODE.floor SUM - N" (the writes' median; hook: plus the no-op's), which the table
+ * divides within one run; PREFIX.pair.MODE.create and PREFIX.pair.MODE.floor_create the same with
+ * the group's making (mkdirs + attach) timed on both sides. QB_PAIR_DUMP=FILE appends every
+ * round. */
 #include <signal.h>
 #include <sys/wait.h>
 

@@ -78,7 +78,8 @@ pairpick() {
 # nth LABEL KEY RUN: "LABEL median / p99 us" of KEY's RUN-th line (a breakdown from the same run
 # as the row), or nothing
 nth() {
-	awk -v l="$1" -v k="$2" -v r="$3" '$2 == k && ++n == r && $3 != "-" { printf "%s %s / %s us\n", l, $3, $4 }' "$RES"
+	awk -v l="$1" -v k="$2" -v r="$3" \
+		'$2 == k && ++n == r && $3 != "-" { printf "%s %s / %s us\n", l, $3, $4 }' "$RES"
 }
 # pair_row FIGURE CALL-KEY FLOOR-KEY GOAL OTHER: a row whose floor was timed in qosd's own rounds
 pair_row() {
@@ -106,7 +107,8 @@ else
 fi
 if [[ $(pairpick qosd.pair.socket qosd.pair.socket.floor) != -* ]]; then
 	pair_row "apply: limits alone, socket call (floor in the same rounds)" qosd.pair.socket \
-		qosd.pair.socket.floor "" "$(join "$(other "floor measured apart, as before" floor.limits)" "$o2")"
+		qosd.pair.socket.floor "" \
+		"$(join "$(other "floor measured apart, as before" floor.limits)" "$o2")"
 else
 	us_row "apply: limits alone, socket call" qosd.socket floor.limits "" "$o2"
 fi
@@ -116,7 +118,8 @@ read -r _ _ _ hrun <<<"$(pairpick qosd.pair.hook qosd.pair.hook.floor)"
 if [[ $hrun != - ]]; then
 	pair_row "apply: limits alone, qos-hook exec (floor: static no-op exec + raw writes)" \
 		qosd.pair.hook qosd.pair.hook.floor "1.5x" \
-		"$(join "$ex" "floor in the hook's rounds: $(nth "static no-op" qosd.pair.hook.exec_static "$hrun")" \
+		"$(join "$ex" \
+			"floor in the hook's rounds: $(nth "static no-op" qosd.pair.hook.exec_static "$hrun")" \
 			"$(nth "raw writes" qosd.pair.hook.limits "$hrun")" \
 			"$(other "floor measured apart, as before" floor.exec_static+floor.limits)")"
 else
