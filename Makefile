@@ -79,6 +79,9 @@ UNIT_SRCS := $(wildcard tests/unit/test-*.c tests/fake/test-*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/%.c=$(B)/tests/%)
 HELPER_SRCS := $(wildcard tests/helpers/*.c)
 HELPER_BINS := $(HELPER_SRCS:tests/helpers/%.c=$(B)/helpers/%)
+# make bench's own programs, built for t-bench-progs (the VM has no compiler for bench/run.sh)
+BENCH_PROGS := floor qapply
+HELPER_BINS += $(BENCH_PROGS:%=$(B)/helpers/qb-%)
 
 .PHONY: all deps check check-unit check-func check-vm check-node check-style demo bench bench-qos \
 	install uninstall format clean fuzz soak tests
@@ -148,6 +151,9 @@ $(B)/tests/%: $(B)/obj/tests/%.o $(B)/obj/tests/unit/testlib.o $(B)/libqos.a
 # the runtime making a hierarchy while cg_apply yields (test_v1_made_while_yielding)
 $(B)/tests/fake/test-cgroup: ALL_LDFLAGS += -Wl,--wrap=sched_yield
 $(B)/helpers/%: tests/helpers/%.c
+	@mkdir -p $(@D)
+	$(CC) -std=gnu11 -D_GNU_SOURCE -O1 -Wall -Wextra -Werror -o $@ $< -lpthread
+$(B)/helpers/qb-%: bench/%.c bench/bench.h
 	@mkdir -p $(@D)
 	$(CC) -std=gnu11 -D_GNU_SOURCE -O1 -Wall -Wextra -Werror -o $@ $< -lpthread
 

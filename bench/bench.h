@@ -315,7 +315,8 @@ static inline void runtime_create(const int *pfd, size_t nh, int blkio_pfd, cons
 }
 
 /* The task (pid; 0: none) moved back to each parent and the groups runtime_create made removed
- * (blkio_pfd -1: none there). */
+ * (blkio_pfd -1: none there). On cgroup v2 the bench's parents have controllers on for their
+ * children and so cannot hold a task (EBUSY): the task goes to the root, which can. */
 static inline void runtime_remove(const int *pfd, size_t nh, int blkio_pfd, const char *name,
 				  pid_t pid)
 {
@@ -323,8 +324,8 @@ static inline void runtime_remove(const int *pfd, size_t nh, int blkio_pfd, cons
 
 	snprintf(s, sizeof(s), "%d", (int) pid);
 	for (size_t h = 0; h < nh; h++) {
-		if (pid)
-			(void) write_at(pfd[h], "cgroup.procs", s);
+		if (pid && write_at(pfd[h], "cgroup.procs", s) < 0 && nh == 1)
+			(void) write_at(AT_FDCWD, CGROOT "/cgroup.procs", s);
 		if (unlinkat(pfd[h], name, AT_REMOVEDIR) < 0)
 			die("rmdir %s", name);
 	}
