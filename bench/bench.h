@@ -314,9 +314,29 @@ static inline void runtime_create(const int *pfd, size_t nh, int blkio_pfd, cons
 	}
 }
 
+/* cgroup v2: "CGROOT/PATH/cgroup.procs" of the calling process's own cgroup (the "0::" line of
+ * /proc/self/cgroup), which can hold tasks since it holds the caller; "" if it cannot be read. */
+static inline void own_cgroup_procs(char *buf, size_t len)
+{
+	char line[4096];
+	FILE *f = fopen("/proc/self/cgroup", "re");
+
+	buf[0] = 0;
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, "0::", 3)) {
+			line[strcspn(line, "\n")] = 0;
+			snprintf(buf, len, "%s%s/cgroup.procs", CGROOT,
+				 strcmp(line + 3, "/") ? line + 3 : "");
+			break;
+		}
+	if (f)
+		fclose(f);
+}
+
 /* The task (pid; 0: none) moved back to each parent and the groups runtime_create made removed
- * (blkio_pfd -1: none there). On cgroup v2 the bench's parents have controllers on for their
- * children and so cannot hold a task (EBUSY): the task goes to the root, which can. */
+ * (blkio_pfd -1: none there). On cgroup v2 (nh 1) the bench's parents have controllers on for
+ * their children and so cannot hold a task (EBUSY): the task goes back to the bench's own
+ * cgroup, where it came from. */
 static inline void runtime_remove(const int *pfd, size_t nh, int blkio_pfd, const char *name,
 				  pid_t pid)
 {
@@ -324,8 +344,14 @@ static inline void runtime_remove(const int *pfd, size_t nh, int blkio_pfd, cons
 
 	snprintf(s, sizeof(s), "%d", (int) pid);
 	for (size_t h = 0; h < nh; h++) {
-		if (pid && write_at(pfd[h], "cgroup.procs", s) < 0 && nh == 1)
-			(void) write_at(AT_FDCWD, CGROOT "/cgroup.procs", s);
+		if (pid && write_at(pfd[h], "cgroup.procs", s) < 0 && nh == 1) {
+			char own[4200];
+
+			own_cgroup_procs(own, sizeof(own));
+			if (!own[0] || write_at(AT_FDCWD, own, s) < 0)
+				die("%s: its task refused by the parent and by %s", name,
+				    own[0] ? own : "the bench's own cgroup (not found)");
+		}
 		if (unlinkat(pfd[h], name, AT_REMOVEDIR) < 0)
 			die("rmdir %s", name);
 	}

@@ -16,59 +16,69 @@ if [[ ! -x $FLOOR || ! -x $QAPPLY ]]; then
 	exit 0
 fi
 
-# the bench's parents, made as bench/run.sh makes them (v2: controllers on for their children)
-for d in floor apply; do
-	qt_cg_mkdir "$QT_CGP/$d"
-	[[ $QT_V == 2 ]] && qt_cg_mkdir "$QT_CGP/$d/x" && rmdir "$QT_CGROOT$QT_CGP/$d/x"
-done
+# mkparents RUN: the bench's two parents for one run, $QT_CGP/RUN/floor and .../apply, made as
+# bench/run.sh makes its parents (v2: controllers on for their children). Each run has its own,
+# so that what one failed run leaves behind does not fail the next.
+mkparents() {
+	local d
+	for d in floor apply; do
+		qt_cg_mkdir "$QT_CGP/$1/$d"
+		[[ $QT_V == 2 ]] && qt_cg_mkdir "$QT_CGP/$1/$d/x" && rmdir "$QT_CGROOT$QT_CGP/$1/$d/x"
+	done
+}
 
-# left: the groups the programs left under the two parents, in every hierarchy
+# left RUN: the groups the run left under its two parents, in every hierarchy
 left() {
 	local c d n=0
 	for c in "${QT_CTRLS[@]}"; do
 		for d in floor apply; do
-			n=$((n + $(find "$(qt_cgdir "$c" "$QT_CGP/$d")" -mindepth 1 -type d 2>/dev/null | wc -l)))
+			n=$((n + $(find "$(qt_cgdir "$c" "$QT_CGP/$1/$d")" -mindepth 1 -type d 2>/dev/null | wc -l)))
 		done
 	done
 	echo "$n"
 }
 
-# run_prog NAME ENV... -- PROG ARGS...: exits 0, prints RESULT lines, leaves no group behind
+# run_prog RUN ENV... -- PROG ARGS...: exits 0, prints RESULT lines, leaves no group behind. PROG's
+# arguments name the run's parents as $P (replaced here by $QT_CGP/RUN).
 run_prog() {
-	local name=$1 envs=()
+	local name=$1 envs=() args=() a
 	shift
-	while [[ $1 != -- ]]; do envs+=("$1"); shift; done
+	while [[ $1 != -- ]]; do envs+=("${1//\$P/$QT_CGP/$name}"); shift; done
 	shift
-	env "${envs[@]}" "$@" >"$QT_TMP/$name.out" 2>"$QT_TMP/$name.err"
+	for a; do args+=("${a//\$P/$QT_CGP/$name}"); done
+	mkparents "$name"
+	env "${envs[@]}" "${args[@]}" >"$QT_TMP/$name.out" 2>"$QT_TMP/$name.err"
 	local rc=$? n
-	n=$(left)
+	n=$(left "$name")
 	if [[ $rc != 0 ]]; then
 		fail "$name" "exit $rc: $(tail -c 300 "$QT_TMP/$name.err")"
 	elif ! grep -q '^RESULT ' "$QT_TMP/$name.out"; then
 		fail "$name" "no RESULT line: $(head -c 300 "$QT_TMP/$name.out")"
 	elif [[ $n != 0 ]]; then
-		fail "$name" "$n group(s) left under $QT_CGP/floor and $QT_CGP/apply"
+		fail "$name" "$n group(s) left under $QT_CGP/$name"
 	else
 		pass "$name"
 	fi
 }
 
-run_prog floor-create -- "$FLOOR" create "$QT_CGP/floor" 3
-run_prog floor-direct -- "$FLOOR" direct "$QT_CGP/floor" 3
-run_prog floor-limits -- "$FLOOR" limits "$QT_CGP/floor" 3
+run_prog floor-create -- "$FLOOR" create '$P/floor' 3
+run_prog floor-direct -- "$FLOOR" direct '$P/floor' 3
+run_prog floor-limits -- "$FLOOR" limits '$P/floor' 3
 
-# qapply against a qosd with the bench's policy (class std), paired with the floor, and with the
-# removals deferred (the 10,000-known row's way)
+# qapply against a qosd with the bench's policy (class std) and its config (the drift timer out of
+# the way), paired with the floor, and with the removals deferred (the 10,000-known row's way)
 . "$QOSD_SRC/bench/policy.sh"
 bench_policy "$QT_TMP/conf.d/bench.conf" "$QT_CGP" 256 256
-if ! qt_start_qosd; then
+echo "drift_interval = 3600s" >"$QT_TMP/qosd.conf"
+if ! qt_start_qosd --config "$QT_TMP/qosd.conf"; then
 	fail qosd-start "qosd did not start"
-	exit 1
+	qt_finish
+	exit 0
 fi
-run_prog qapply-socket QB_PAIR_FLOOR="$QT_CGP/floor" -- "$QAPPLY" socket "$QT_SOCK" \
-	"$QT_CGP/apply" 3
+run_prog qapply-socket 'QB_PAIR_FLOOR=$P/floor' -- "$QAPPLY" socket "$QT_SOCK" '$P/apply' 3
 check qapply-socket-paired "no qosd.pair.socket.floor line: $(head -c 300 "$QT_TMP/qapply-socket.out")" \
 	grep -q '^RESULT qosd.pair.socket.floor ' "$QT_TMP/qapply-socket.out"
-run_prog qapply-deferred QB_DEFER_RM=1 QB_PAIR_FLOOR="$QT_CGP/floor" -- "$QAPPLY" socket \
-	"$QT_SOCK" "$QT_CGP/apply" 3
-qt_stop_qosd
+run_prog qapply-deferred QB_DEFER_RM=1 'QB_PAIR_FLOOR=$P/floor' -- "$QAPPLY" socket "$QT_SOCK" \
+	'$P/apply' 3
+check qosd-stop "qosd did not exit 0 on SIGTERM" qt_stop_qosd
+qt_finish
