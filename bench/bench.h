@@ -195,22 +195,62 @@ static inline const struct knob *knobs(size_t *n)
 	return knobs_v1;
 }
 
-/* The floor's raw writes: every knob of knobs() that a fresh group does not hold already written
- * on dirfds fd[] (one per hierarchy), then each knob read back; 0 if every value reads back. */
-static inline int raw_limits(const int *fd)
+/* Every knob of knobs() read back on dirfds fd[] (one per hierarchy) of group `name` and
+ * compared; 0 if all hold. Else -1, each knob that does not said on stderr (the group, the file,
+ * what it read or why it could not, what it should be), and errno cleared: the caller's die()
+ * names the group, and the reason is the lines above, not a stale errno. */
+static inline int check_limits(const int *fd, const char *name)
 {
 	size_t nk;
 	const struct knob *k = knobs(&nk);
 	char buf[256];
-	int bad = 0;
+	int bad = 0, r;
+
+	for (size_t i = 0; i < nk; i++) {
+		if ((r = read_at(fd[k[i].h], k[i].file, buf, sizeof(buf))) < 0)
+			fprintf(stderr, "bench: %s %s: cannot read: %s\n", name, k[i].file,
+				strerror(-r));
+		else if (strcmp(buf, k[i].val))
+			fprintf(stderr, "bench: %s %s = \"%s\", want \"%s\"\n", name, k[i].file,
+				buf, k[i].val);
+		else
+			continue;
+		bad = -1;
+	}
+	if (bad)
+		errno = 0;
+	return bad;
+}
+
+/* The floor's raw writes: every knob of knobs() that a fresh group does not hold already written
+ * on dirfds fd[] of group `name`, then check_limits(); 0 if every value reads back. A write the
+ * kernel refuses is said on stderr, as check_limits says a wrong value. */
+static inline int raw_limits(const int *fd, const char *name)
+{
+	size_t nk;
+	const struct knob *k = knobs(&nk);
+	int bad = 0, r;
 
 	for (size_t i = 0; i < nk; i++)
-		if (!k[i].fresh && write_at(fd[k[i].h], k[i].file, k[i].val) < 0)
+		if (!k[i].fresh && (r = write_at(fd[k[i].h], k[i].file, k[i].val)) < 0) {
+			fprintf(stderr, "bench: %s %s: cannot write \"%s\": %s\n", name, k[i].file,
+				k[i].val, strerror(-r));
 			bad = -1;
-	for (size_t i = 0; i < nk; i++)
-		if (read_at(fd[k[i].h], k[i].file, buf, sizeof(buf)) < 0 || strcmp(buf, k[i].val))
-			bad = -1;
+		}
+	if (check_limits(fd, name) < 0)
+		bad = -1;
+	if (bad)
+		errno = 0;
 	return bad;
+}
+
+/* Group `name`'s directory under each of the nh parents pfd[] opened O_PATH into fd[]; dies
+ * naming it if one is missing. */
+static inline void open_group(const int *pfd, size_t nh, const char *name, int *fd)
+{
+	for (size_t h = 0; h < nh; h++)
+		if ((fd[h] = openat(pfd[h], name, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+			die("open %s", name);
 }
 
 /* fork + exec of prog (no arguments) until it exits; its wall time in microseconds. A program
@@ -315,22 +355,29 @@ static inline void runtime_create(const int *pfd, size_t nh, int blkio_pfd, cons
 }
 
 /* cgroup v2: "CGROOT/PATH/cgroup.procs" of the calling process's own cgroup (the "0::" line of
- * /proc/self/cgroup), which can hold tasks since it holds the caller; "" if it cannot be read. */
-static inline void own_cgroup_procs(char *buf, size_t len)
+ * /proc/self/cgroup), which can hold tasks since it holds the caller; "" if it cannot be read.
+ * Read once: the bench does not move itself. */
+static inline const char *own_cgroup_procs(void)
 {
+	static char procs[4200];
+	static bool done;
 	char line[4096];
-	FILE *f = fopen("/proc/self/cgroup", "re");
+	FILE *f;
 
-	buf[0] = 0;
+	if (done)
+		return procs;
+	done = true;
+	f = fopen("/proc/self/cgroup", "re");
 	while (f && fgets(line, sizeof(line), f))
 		if (!strncmp(line, "0::", 3)) {
 			line[strcspn(line, "\n")] = 0;
-			snprintf(buf, len, "%s%s/cgroup.procs", CGROOT,
+			snprintf(procs, sizeof(procs), "%s%s/cgroup.procs", CGROOT,
 				 strcmp(line + 3, "/") ? line + 3 : "");
 			break;
 		}
 	if (f)
 		fclose(f);
+	return procs;
 }
 
 /* The task (pid; 0: none) moved back to each parent and the groups runtime_create made removed
@@ -345,9 +392,8 @@ static inline void runtime_remove(const int *pfd, size_t nh, int blkio_pfd, cons
 	snprintf(s, sizeof(s), "%d", (int) pid);
 	for (size_t h = 0; h < nh; h++) {
 		if (pid && write_at(pfd[h], "cgroup.procs", s) < 0 && nh == 1) {
-			char own[4200];
+			const char *own = own_cgroup_procs();
 
-			own_cgroup_procs(own, sizeof(own));
 			if (!own[0] || write_at(AT_FDCWD, own, s) < 0)
 				die("%s: its task refused by the parent and by %s", name,
 				    own[0] ? own : "the bench's own cgroup (not found)");

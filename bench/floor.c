@@ -66,7 +66,7 @@ static void do_create(int n, enum create_mode mode)
 			if (fd[h] < 0)
 				die("open %s", name);
 		}
-		if (raw_limits(fd) < 0)
+		if (raw_limits(fd, name) < 0)
 			die("limits on %s", name);
 		for (size_t h = 0; mode == DIRECT_CREATE && h < NH; h++)
 			if (write_at(fd[h], "cgroup.procs", s) < 0)
@@ -124,7 +124,7 @@ static void *watcher(void *arg)
 					       0)
 						sched_yield();
 				}
-				(void) raw_limits(fd);
+				(void) raw_limits(fd, ev->name);
 				for (size_t h = 0; h < NH; h++)
 					close(fd[h]);
 				t_done = now_ns();

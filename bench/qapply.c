@@ -29,24 +29,16 @@ static int pfd[4];
 static int blkio_pfd = -1; /* v1: the blkio group runc makes too (bench.h) */
 static const char *sock_path;
 
+/* The container's knobs read back (check_limits says which does not hold); 0 if all hold. */
 static int verify(const char *name)
 {
-	size_t nk;
-	const struct knob *k = knobs(&nk);
-	char buf[256];
-	int bad = 0;
+	int fd[4], r;
 
-	for (size_t i = 0; i < nk; i++) {
-		int fd = openat(pfd[k[i].h], name, O_PATH | O_DIRECTORY | O_CLOEXEC);
-
-		if (read_at(fd, k[i].file, buf, sizeof(buf)) < 0 || strcmp(buf, k[i].val)) {
-			fprintf(stderr, "bench: %s %s = \"%s\", want \"%s\"\n", name, k[i].file,
-				buf, k[i].val);
-			bad = -1;
-		}
-		close(fd);
-	}
-	return bad;
+	open_group(pfd, NH, name, fd);
+	r = check_limits(fd, name);
+	for (size_t h = 0; h < NH; h++)
+		close(fd[h]);
+	return r;
 }
 
 static int fpfd[4] = { -1, -1, -1, -1 };
@@ -69,10 +61,8 @@ static void floor_half(int i, const char *noop, pid_t child)
 	mk_lim_us[i] = (double) (now_ns() - t0) / 1000.0;
 	noop_us[i] = noop ? exec_wait_us(noop) : 0;
 	t0 = now_ns();
-	for (size_t h = 0; h < NH; h++)
-		if ((fd[h] = openat(fpfd[h], name, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
-			die("open %s", name);
-	if (raw_limits(fd) < 0)
+	open_group(fpfd, NH, name, fd);
+	if (raw_limits(fd, name) < 0)
 		die("limits on %s", name);
 	lim_us[i] = (double) (now_ns() - t0) / 1000.0;
 	mk_lim_us[i] += lim_us[i];
