@@ -88,53 +88,39 @@ pair_row() {
 	r=$(ratio "$ph -" "$pf -")
 	row "$1" "$(fmt "$ph $php" us)" "$pf us" "$r" "${4:--}" "$(met "$r" "$4")" "$5"
 }
-# The socket call's rows: the floor taken in qosd's own rounds, else measured apart
-if [[ $(pairpick qosd.pair.socket.create qosd.pair.socket.floor_create) != -* ]]; then
-	pair_row "apply: mkdir+limits+attach, qosd socket call (floor in the same rounds)" \
-		qosd.pair.socket.create qosd.pair.socket.floor_create "1.5x" \
-		"$(join "$(other "floor measured apart, as before" floor.create)" "$o1")"
-else
-	us_row "apply: mkdir+limits+attach, qosd socket call" qosd.socket.create floor.create "1.5x" \
-		"$o1"
-fi
-if [[ $(pairpick qosd.pair.hook.create qosd.pair.hook.floor_create) != -* ]]; then
-	pair_row "apply: mkdir+limits+attach, qos-hook exec (floor: + static no-op exec, same rounds)" \
-		qosd.pair.hook.create qosd.pair.hook.floor_create "" \
-		"$(join "$ex" "$(other "floor measured apart, as before" floor.create+floor.exec_static)")"
-else
-	us_row "apply: mkdir+limits+attach, qos-hook exec (floor: + static no-op exec)" \
-		qosd.hook.create floor.create+floor.exec_static "" "$ex"
-fi
-if [[ $(pairpick qosd.pair.socket qosd.pair.socket.floor) != -* ]]; then
-	pair_row "apply: limits alone, socket call (floor in the same rounds)" qosd.pair.socket \
-		qosd.pair.socket.floor "" \
-		"$(join "$(other "floor measured apart, as before" floor.limits)" "$o2")"
-else
-	us_row "apply: limits alone, socket call" qosd.socket floor.limits "" "$o2"
-fi
-# The hook row: its floor taken in the hook's own rounds (the floor's two steps shown from the
-# same run), else the floor measured apart
+# pair_or_apart FIGURE GOAL CALL FLOOR OTHER APART-CALL APART-FLOOR APART-OTHER: the row with its
+# floor timed in qosd's own rounds when the run has them, else with the floor measured apart
+pair_or_apart() {
+	if [[ $(pairpick "$3" "$4") != -* ]]; then
+		pair_row "$1 (floor in the same rounds)" "$3" "$4" "$2" "$5"
+	else
+		us_row "$1" "$6" "$7" "$2" "$8"
+	fi
+}
+pair_or_apart "apply: mkdir+limits+attach, qosd socket call" "1.5x" \
+	qosd.pair.socket.create qosd.pair.socket.floor_create \
+	"$(join "$(other "floor measured apart, as before" floor.create)" "$o1")" \
+	qosd.socket.create floor.create "$o1"
+pair_or_apart "apply: mkdir+limits+attach, qos-hook exec (floor: + static no-op exec)" "" \
+	qosd.pair.hook.create qosd.pair.hook.floor_create \
+	"$(join "$ex" "$(other "floor measured apart, as before" floor.create+floor.exec_static)")" \
+	qosd.hook.create floor.create+floor.exec_static "$ex"
+pair_or_apart "apply: limits alone, socket call" "" qosd.pair.socket qosd.pair.socket.floor \
+	"$(join "$(other "floor measured apart, as before" floor.limits)" "$o2")" \
+	qosd.socket floor.limits "$o2"
+# the hook row's floor in two steps, shown from the run the row shows
 read -r _ _ _ hrun <<<"$(pairpick qosd.pair.hook qosd.pair.hook.floor)"
-if [[ $hrun != - ]]; then
-	pair_row "apply: limits alone, qos-hook exec (floor: static no-op exec + raw writes)" \
-		qosd.pair.hook qosd.pair.hook.floor "1.5x" \
-		"$(join "$ex" \
-			"floor in the hook's rounds: $(nth "static no-op" qosd.pair.hook.exec_static "$hrun")" \
-			"$(nth "raw writes" qosd.pair.hook.limits "$hrun")" \
-			"$(other "floor measured apart, as before" floor.exec_static+floor.limits)")"
-else
-	us_row "apply: limits alone, qos-hook exec (floor: static no-op exec + raw writes)" qosd.hook \
-		floor.exec_static+floor.limits "1.5x" "$ex"
-fi
-# The 10,000 row the same way: the raw writes timed in the socket call's own rounds
-if [[ $(pairpick scale.pair.socket scale.pair.socket.floor) != -* ]]; then
-	pair_row "apply: limits alone, socket call, $K containers known (floor in the same rounds)" \
-		scale.pair.socket scale.pair.socket.floor "1.5x" \
-		"$(other "floor measured apart, as before" scalefloor.limits)"
-else
-	us_row "apply: limits alone, socket call, $K containers known" scale.socket scalefloor.limits \
-		"1.5x" ""
-fi
+pair_or_apart "apply: limits alone, qos-hook exec (floor: static no-op exec + raw writes)" "1.5x" \
+	qosd.pair.hook qosd.pair.hook.floor \
+	"$(join "$ex" \
+		"floor in the hook's rounds: $(nth "static no-op" qosd.pair.hook.exec_static "$hrun")" \
+		"$(nth "raw writes" qosd.pair.hook.limits "$hrun")" \
+		"$(other "floor measured apart, as before" floor.exec_static+floor.limits)")" \
+	qosd.hook floor.exec_static+floor.limits "$ex"
+pair_or_apart "apply: limits alone, socket call, $K containers known" "1.5x" \
+	scale.pair.socket scale.pair.socket.floor \
+	"$(other "floor measured apart, as before" scalefloor.limits)" \
+	scale.socket scalefloor.limits ""
 us_row "detect: mkdir -> limits in place (floor: inotify + raw writes)" qosd.detect \
 	floor.inotify_write "1.5x" "$(other "inotify alone" floor.inotify)"
 us_row "tc: ingress+egress shaping set up" tc.qosd tc.nl "2x" "$(other "tc+ip CLI" tc.cli)"
