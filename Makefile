@@ -258,7 +258,7 @@ clean:
 FUZZ_SECONDS ?= 200
 FUZZ_CC ?= clang
 FUZZ_B := build/fuzz
-FUZZ_ALL := fuzz-policy fuzz-proto fuzz-state fuzz-ocistate fuzz-pressure
+FUZZ_ALL := fuzz-policy fuzz-proto fuzz-state fuzz-ocistate fuzz-pressure fuzz-tasklist
 # a target is built once its source and the library code it tests exist
 fuzz_ok = $(and $(wildcard tests/fuzz/$(1).c),$(if $(filter fuzz-ocistate,$(1)),$(and \
 	$(wildcard qosd/ocistate.c),$(wildcard qosd/ocistate.h)),ok))

@@ -18,7 +18,7 @@ if ! make --no-print-directory -s SAN=1 B="$B" fuzz-replay >"$log" 2>&1; then
 	sed 's/^/  /' "$log" | tail -30
 	exit 1
 fi
-for t in fuzz-policy fuzz-proto fuzz-ocistate fuzz-state fuzz-pressure; do
+for t in fuzz-policy fuzz-proto fuzz-ocistate fuzz-state fuzz-pressure fuzz-tasklist; do
 	if [[ " $targets " != *" $t "* ]]; then
 		echo "SKIP: fuzz/$t: its source or the code it tests is not there yet"
 		continue

@@ -41,6 +41,8 @@ declare -A allow=(
 	# JSON text written without a json_t tree, as jansson writes it (issue 16: per-request texts)
 	[jsonw]="util"
 	[proto]="util" [ocistate]="util" [pressure]="util" [config]="units util" [cgfs]="log util"
+	# a batch container's threads made SCHED_IDLE: their ids read from its cgroup through cgfs
+	[taskidle]="cgfs util"
 	# systemd's D-Bus API (sd-bus): the writer for unit cgroups, beside cgfs for cgroupfs
 	[sdunit]="units log util"
 	[policy]="keys limits units log util"
@@ -62,7 +64,7 @@ declare -A allow=(
 	# enforcers' monitors, so it includes their headers for those (never their knob writers);
 	# the pressure controller parses PSI and cpu.stat with stats' pure parsers
 	[manager]="keys policy desired registry reconcile watch control config allow assign units limits report
-		cgroup blkio tc quota diskdir ocistate metrics plan log util pressure cgfs sdunit stats jsonw"
+		cgroup blkio tc quota diskdir ocistate metrics plan log util pressure cgfs sdunit stats jsonw taskidle"
 	[main]="manager config policy log util"
 	[qosctl]="config policy proto units log util"
 	# metrics: qosd's statistics (stats reads the kernel; metrics collects per container through
