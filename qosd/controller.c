@@ -19,6 +19,7 @@
 #include "manager.h"
 #include "pressure.h"
 #include "stats.h"
+#include "taskidle.h"
 #include "units.h"
 #include "util.h"
 
@@ -33,6 +34,9 @@ struct ctl_entry {
 	bool have_prev;
 	struct livelock_state ll;
 	bool relieved; /* the livelock guard raised memory.high (until a reload or the exit) */
+	bool have_tasks; /* tasks holds the last SCHED_IDLE sweep's read-back */
+	struct taskidle_count tasks;
+	int tasks_err; /* the last sweep's error, logged once per change */
 };
 
 struct controller {
@@ -223,6 +227,77 @@ static void relieve(struct controller *ctl, struct manager *m, struct container 
 	manager_mark_dirty(m, c);
 }
 
+/* Sweep c's threads: SCHED_IDLE while its class asks for it, back to SCHED_OTHER after it
+ * stops (a reload that changes the class, or moves the container to another). c->tasks_idle
+ * (persisted) says qosd made them SCHED_IDLE: set before the first change, cleared only once an
+ * undo has gone through, so a restart or a partial failure never strands SCHED_IDLE threads. */
+static void sweep_tasks(struct manager *m, struct container *c, struct ctl_entry *e, bool idle)
+{
+	struct log_ctx lc = { c->id, c->tenant, c->cls };
+	_cleanup_close_ int fd = -1;
+	struct taskidle_count n = { 0 };
+	bool news = idle != c->tasks_idle;
+	int r;
+
+	if (idle && !c->tasks_idle) {
+		c->tasks_idle = true;
+		registry_touch(m->reg, c);
+		m->state_dirty = true;
+	}
+	r = cg_open(m->env.cg, CG_CPU, cg_paths_get(&c->hier, CG_CPU, c->cgpath), &fd);
+	if (r >= 0)
+		r = taskidle_sweep(fd, cg_root_mode(m->env.cg) == CG_UNIFIED, idle, "/proc", &n);
+	if (r < 0) {
+		/* a cpu directory not there (yet) is for the next tick */
+		if (r != e->tasks_err)
+			log_full(r == -ENOENT ? LOG_DEBUG : LOG_WARNING, r, &lc,
+				 "controller: cannot read its threads to make them %s",
+				 idle ? "SCHED_IDLE" : "SCHED_OTHER again");
+		e->tasks_err = r;
+		return;
+	}
+	if (n.failed && n.err != e->tasks_err)
+		log_full(LOG_WARNING, n.err, &lc,
+			 "controller: cannot make %u of its %u thread(s) %s", n.failed, n.threads,
+			 idle ? "SCHED_IDLE" : "SCHED_OTHER again");
+	e->tasks_err = n.failed ? n.err : 0;
+	e->tasks = n;
+	e->have_tasks = idle;
+	if (!idle && !n.failed) {
+		c->tasks_idle = false;
+		registry_touch(m->reg, c);
+		m->state_dirty = true;
+	}
+	if (n.changed)
+		log_full(
+			news ? LOG_INFO : LOG_DEBUG, 0, &lc,
+			idle ? "controller: %u thread(s) made SCHED_IDLE (priority = batch); %u of "
+			       "%u now"
+			     : "controller: %u thread(s) back to SCHED_OTHER (the class no longer "
+			       "sets priority = batch with cpu.idle 1); %u of %u still SCHED_IDLE",
+			n.changed, n.idle, n.threads);
+	if (n.unsure)
+		log_full(LOG_WARNING, 0, &lc,
+			 "controller: %u thread(s) exited right after their policy was changed; "
+			 "their ids may name new threads now",
+			 n.unsure);
+}
+
+/* Unassigned or orphaned containers (cls NULL) keep their threads as they are, as their
+ * limits. */
+static void tasks_tick(struct controller *ctl, struct manager *m, struct container *c,
+		       const struct qos_class *cls)
+{
+	bool want = cls && desired_idle_tasks(&cls->s, container_ovr(c));
+	struct ctl_entry *e;
+
+	if (!cls || (!want && !c->tasks_idle))
+		return;
+	e = entry(ctl, c->id, true);
+	if (e)
+		sweep_tasks(m, c, e, want);
+}
+
 /* One container's sample: its latency readings (one per resource, into rd), and the livelock
  * guard for memory.high. */
 static void sample_one(struct controller *ctl, struct manager *m, struct container *c,
@@ -235,6 +310,7 @@ static void sample_one(struct controller *ctl, struct manager *m, struct contain
 
 	for (int i = 0; i < _PR_MAX; i++)
 		rd[i] = (struct pressure_reading){ 0 };
+	tasks_tick(ctl, m, c, cls);
 	if (p != QOS_PRIO_LATENCY && !has_memory_high(c, cls))
 		return;
 	e = entry(ctl, c->id, true);
@@ -390,13 +466,29 @@ static int controller_new(struct manager *m, struct controller **ret)
 	return 0;
 }
 
+/* The controller stops (no class sets priority any more): the threads it made SCHED_IDLE go
+ * back to SCHED_OTHER. Not on qosd's exit: what qosd set stays while it is down. */
+static void undo_tasks(struct manager *m)
+{
+	struct container *c;
+
+	for (size_t i = 0; (c = registry_at(m->reg, i)); i++) {
+		struct ctl_entry *e = c->tasks_idle ? entry(m->ctl, c->id, true) : NULL;
+
+		if (e)
+			sweep_tasks(m, c, e, false);
+	}
+}
+
 int controller_configure(struct manager *m)
 {
 	int r;
 
 	if (!policy_uses_priority(m->policy)) {
-		if (m->ctl)
+		if (m->ctl) {
+			undo_tasks(m);
 			log_info("controller: stopped (no class sets priority)");
+		}
 		controller_free(TAKE_PTR(m->ctl));
 		return 0;
 	}
@@ -534,6 +626,17 @@ static void adjust_memory(struct controller *ctl, const struct ctl_entry *e, str
 		    b1, b2, lv, ctl->cfg.steps, b3, ctl->why[PR_MEMORY]);
 }
 
+/* What the last sweep read back of the container's threads, on its cpu.idle knob. */
+static void adjust_tasks(const struct ctl_entry *e, struct ctl_adjust *a)
+{
+	if (!e || !e->have_tasks)
+		return;
+	adjust_note(a, QK_CPU_IDLE,
+		    "%u of its %u thread(s) SCHED_IDLE at the controller's last sweep (priority = "
+		    "batch: a waking latency task preempts each of them)",
+		    e->tasks.idle, e->tasks.threads);
+}
+
 void controller_adjust(struct manager *m, const struct container *c, const struct qos_class *cls,
 		       struct qos_desired *d, struct ctl_adjust *ret)
 {
@@ -553,6 +656,7 @@ void controller_adjust(struct manager *m, const struct container *c, const struc
 	if (p->set && p->num == QOS_PRIO_BATCH && ctl->st[PR_IO].level > 0)
 		adjust_io(ctl, d, ret);
 	adjust_memory(ctl, entry(ctl, c->id, false), d, ret);
+	adjust_tasks(entry(ctl, c->id, false), ret);
 }
 
 void controller_annotate(struct ctl_adjust *adj, struct qos_report *r)

@@ -265,6 +265,24 @@ static int batch_idle_imply(struct qos_desired *d)
 	return 0;
 }
 
+static const struct qos_value *either(const struct qos_settings *base,
+				      const struct qos_settings *ovr, enum qos_key k)
+{
+	return ovr && ovr->v[k].set ? &ovr->v[k] : &base->v[k];
+}
+
+bool desired_idle_tasks(const struct qos_settings *base, const struct qos_settings *ovr)
+{
+	const struct qos_value *p = either(base, ovr, QK_PRIORITY), *idle;
+
+	if (!p->set || p->num != QOS_PRIO_BATCH)
+		return false;
+	idle = either(base, ovr, QK_CPU_IDLE);
+	if (idle->set)
+		return idle->num == 1;
+	return !either(base, ovr, QK_CPU_SHARES)->set && !either(base, ovr, QK_CPU_WEIGHT)->set;
+}
+
 int desired_compute(const struct qos_settings *base, enum qos_source src_base,
 		    const struct qos_settings *ovr, uint32_t owned, struct qos_desired *ret,
 		    char **ret_msg)

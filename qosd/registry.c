@@ -440,6 +440,8 @@ int container_put_json(struct textbuf *b, const struct container *c)
 	jsonw_member_int(b, &first, "owned", c->owned);
 	jsonw_member_int(b, &first, "pid", c->pid);
 	jsonw_member_bool(b, &first, "matched", c->matched);
+	if (c->tasks_idle)
+		jsonw_member_bool(b, &first, "tasks_idle", true);
 	jsonw_key(b, &first, "overrides");
 	textbuf_put(b, "{", 1);
 	for (int k = 0; k < _QK_MAX; k++)
@@ -515,6 +517,7 @@ int container_from_json(json_t *o, struct container **ret, const char **ret_fiel
 {
 	_cleanup_(container_freep) struct container *c = calloc(1, sizeof(*c));
 	json_t *matched = json_object_get(o, "matched");
+	json_t *tasks_idle = json_object_get(o, "tasks_idle");
 	json_int_t projid, owned, pid;
 	int r;
 
@@ -553,10 +556,14 @@ int container_from_json(json_t *o, struct container **ret, const char **ret_fiel
 	*ret_field = "matched";
 	if (matched && !json_is_boolean(matched))
 		return -EBADMSG;
+	*ret_field = "tasks_idle";
+	if (tasks_idle && !json_is_boolean(tasks_idle))
+		return -EBADMSG;
 	c->projid = (uint32_t) projid;
 	c->owned = (uint32_t) owned;
 	c->pid = (pid_t) pid;
 	c->matched = json_is_true(matched);
+	c->tasks_idle = json_is_true(tasks_idle);
 	*ret_field = NULL;
 	*ret = TAKE_PTR(c);
 	return 0;

@@ -26,6 +26,7 @@ struct container {
 	char *dir, *bundle; /* disk.dir and the OCI bundle */
 	uint32_t projid;
 	uint32_t owned; /* keys qosd applied (bit 1u << enum qos_key) */
+	bool tasks_idle; /* qosd made its threads SCHED_IDLE (controller.c), until it undoes that */
 	pid_t pid; /* a process of the container, from the hook (hint only) */
 	/* the annotations the hook passed that tenants' [claim] rules name ("KEY=VALUE"): the
 	 * evidence a hook claim is checked against on every pass (assign.h) */

@@ -1,7 +1,8 @@
 #!/bin/bash
 # qosd as its systemd unit: reload through systemctl (a broken file keeps the old policy and
 # "systemctl status" says why), journal fields, the watchdog restarting a SIGSTOPped qosd without
-# losing a limit, and the unit's hardening leaving qosd what it needs.
+# losing a limit, and the unit's hardening leaving qosd what it needs (priority = batch making a
+# container's threads SCHED_IDLE and back: the way back needs CAP_SYS_NICE).
 . "$(dirname "$0")/lib.sh"
 qt_init service
 SCOPE=$QT_ID-svc
@@ -99,4 +100,25 @@ fi
 eq watchdog-no-limit-lost "samples where $CGP pids.max was not 62 during the stop and restart" "$lost" 0
 check watchdog-readopted "qosctl list after the restart: $(qosctl list 2>&1 | grep "$ID")" \
 	wait_for 20 sh -c "qosctl list | grep -q '$ID'"
+
+# priority = batch: the scope's process becomes SCHED_IDLE; a reload that leaves no class with
+# priority puts it back to SCHED_OTHER, which under the unit's bounding set needs CAP_SYS_NICE
+policy_of() {
+	local s
+	s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	set -- ${s##*) }
+	echo "${39}"
+}
+policy_is() { [[ $(policy_of "$1") == "$2" ]]; }
+spid=$(head -1 "$CG$CGP/cgroup.procs")
+write_policy 62 "priority = batch"
+systemctl reload qosd
+wait_for 20 policy_is "$spid" 5
+check batch-threads-idle "the policy of $CGP's process $spid is $(policy_of "$spid") 20 s after priority = batch, want 5 (SCHED_IDLE)" \
+	policy_is "$spid" 5
+write_policy 62
+systemctl reload qosd
+wait_for 20 policy_is "$spid" 0
+check batch-threads-undone "the policy of $CGP's process $spid is $(policy_of "$spid") 20 s after no class sets priority, want 0 (SCHED_OTHER); qosd: $(journalctl -u qosd --no-pager -o cat | grep 'thread' | tail -2 | cut -c1-160 | tr '\n' ' ')" \
+	policy_is "$spid" 0
 qt_finish

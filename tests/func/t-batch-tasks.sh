@@ -1,0 +1,157 @@
+#!/bin/bash
+# qosd-vm: yes
+# priority = batch with cpu.idle 1 (implied: the class sets no weight) makes every thread of the
+# container SCHED_IDLE, keeping its nice value: those already there, and a process that joins
+# the cgroup later (an exec into the container). A batch class with a weight, a latency class
+# and a process outside every container stay SCHED_OTHER. qosctl show says how many threads are
+# SCHED_IDLE. What qosd set stays when qosd stops; a reload that takes priority = batch away puts
+# the threads back to SCHED_OTHER with their nice value. Why SCHED_IDLE threads on top of the
+# SCHED_IDLE group: bench/README.md, issue 17 round seven.
+source "$(dirname "$0")/lib.sh"
+qt_init batch-tasks
+
+SCHED_OTHER=0 SCHED_IDLE=5
+# "POLICY NICE" of thread TID: /proc/TID/stat fields 41 and 19 (the name in field 2 may hold blanks)
+pol_nice() {
+	local s
+	s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	set -- ${s##*) }
+	echo "${39} ${17}"
+}
+# every thread of PID has policy $2 (and nice $3 if given)
+threads_are() {
+	local t pn n=0
+	for t in /proc/"$1"/task/*; do
+		pn=$(pol_nice "${t##*/}") || return 1
+		[[ ${pn% *} == "$2" && (-z ${3:-} || ${pn#* } == "$3") ]] || return 1
+		n=$((n + 1))
+	done
+	((n > 0))
+}
+# "TID:POLICY/NICE ..." for the messages
+desc() {
+	local t out=
+	for t in /proc/"$1"/task/*; do out+="${t##*/}:$(pol_nice "${t##*/}" | tr ' ' /) "; done
+	echo "${out:-no threads}"
+}
+THREADS=$QOSD_HELPER_DIR/qt-threads
+NICE=()
+command -v nice >/dev/null && NICE=(nice -n 5)
+
+policy() { # policy BAT-PRIORITY [none: no class sets priority]
+	local p=priority
+	[[ ${2:-} == none ]] && p="# priority"
+	qt_policy qt <<EOF
+[class bat]
+$p = $1
+
+[class batw]
+$p = batch
+cpu.shares = 512
+
+[class lat]
+$p = latency
+
+[match]
+$QT_CGP/bat-* = bat
+$QT_CGP/batw-* = batw
+$QT_CGP/lat-* = lat
+EOF
+}
+policy batch
+printf 'drift_interval = 0s\npressure_interval = 200ms\n' >"$QT_TMP/qosd.conf"
+qt_start_qosd --config "$QT_TMP/qosd.conf" || {
+	fail start "qosd did not start"
+	exit 0
+}
+for g in bat-1 batw-1 lat-1; do qt_cg_mkdir "$QT_CGP/$g"; done
+nthreads_is() { [[ $(ls "/proc/$1/task" 2>/dev/null | wc -l) == "$2" ]]; }
+# into CGROUP once its N threads exist (a sweep never sees a half-made process): "$THREADS" N
+# started outside, its pid in LAST
+start_in() {
+	local g=$1 n=$2 c
+	shift 2
+	"$@" "$THREADS" "$n" &
+	LAST=$!
+	QT_PIDS+=("$LAST")
+	qt_wait 5 nthreads_is "$LAST" "$n" ||
+		note "$THREADS $n: $(ls "/proc/$LAST/task" 2>/dev/null | wc -l) threads after 5 s"
+	[[ -n $g ]] || return 0
+	for c in "${QT_CTRLS[@]}"; do echo "$LAST" >"$(qt_cgdir "$c" "$QT_CGP/$g")/cgroup.procs"; done
+}
+start_in bat-1 4 "${NICE[@]}"
+BAT=$LAST
+start_in batw-1 3
+BATW=$LAST
+start_in lat-1 3
+LAT=$LAST
+# outside every container: in the test's own cgroup
+start_in "" 2
+OUT=$LAST
+want_nice=${NICE:+5}
+want_nice=${want_nice:-0}
+
+qt_wait 10 threads_are "$BAT" $SCHED_IDLE
+check batch-threads-idle "bat-1's threads (TID:POLICY/NICE): $(desc "$BAT"); want all SCHED_IDLE ($SCHED_IDLE)" \
+	threads_are "$BAT" $SCHED_IDLE
+check batch-nice-kept "bat-1's threads: $(desc "$BAT"); want nice $want_nice kept" \
+	threads_are "$BAT" $SCHED_IDLE "$want_nice"
+[[ ${#NICE[@]} == 0 ]] && note "no nice(1) here: nice 0 checked only"
+# a few more sweeps before the others are judged
+sleep 1
+check weighted-batch-not-idle "batw-1 (priority = batch, cpu.shares = 512): $(desc "$BATW"); want SCHED_OTHER" \
+	threads_are "$BATW" $SCHED_OTHER
+check latency-not-idle "lat-1 (priority = latency): $(desc "$LAT"); want SCHED_OTHER" \
+	threads_are "$LAT" $SCHED_OTHER
+check outsider-not-idle "a process outside every container: $(desc "$OUT"); want SCHED_OTHER" \
+	threads_are "$OUT" $SCHED_OTHER
+out=$(qosctl show bat-1)
+check show-counts-threads "qosctl show bat-1 does not count 4 of 4 threads SCHED_IDLE: $(grep '^cpu.idle' <<<"$out")" \
+	grep -q '^cpu.idle.*4 of its 4 thread(s) SCHED_IDLE' <<<"$out"
+check logged "qosd did not log the threads it made SCHED_IDLE" \
+	grep -q '\[bat-1 qt/bat\] controller: 4 thread(s) made SCHED_IDLE' "$QT_QOSD_LOG"
+
+# a process that joins the container's cgroup later (as an exec into a container does)
+start_in bat-1 2
+JOIN=$LAST
+qt_wait 5 threads_are "$JOIN" $SCHED_IDLE
+check joined-later-idle "a process moved into bat-1: $(desc "$JOIN"); want SCHED_IDLE within a few sweeps" \
+	threads_are "$JOIN" $SCHED_IDLE
+
+# qosd stops: the threads stay SCHED_IDLE (a limit is not removed because qosd stops)
+qt_stop_qosd
+check stays-after-stop "bat-1 after qosd stopped: $(desc "$BAT"); want still SCHED_IDLE" \
+	threads_are "$BAT" $SCHED_IDLE
+qt_start_qosd --config "$QT_TMP/qosd.conf" || {
+	fail restart "qosd did not start again"
+	exit 0
+}
+
+# at once after the restart (before any sweep), a reload takes priority = batch away from bat:
+# its threads go back to SCHED_OTHER, nice kept
+policy normal
+kill -HUP "$QT_QOSD_PID"
+qt_wait 10 threads_are "$BAT" $SCHED_OTHER
+check undone-on-reload "bat-1 after its class lost priority = batch: $(desc "$BAT"); want SCHED_OTHER" \
+	threads_are "$BAT" $SCHED_OTHER "$want_nice"
+check joined-undone "the process that joined bat-1: $(desc "$JOIN"); want SCHED_OTHER" \
+	threads_are "$JOIN" $SCHED_OTHER
+check undone-logged "qosd did not log the threads it put back" \
+	grep -q '\[bat-1 qt/bat\] controller: 6 thread(s) back to SCHED_OTHER' "$QT_QOSD_LOG"
+
+# batch again, then a policy where no class sets priority: the controller stops and undoes
+policy batch
+kill -HUP "$QT_QOSD_PID"
+qt_wait 10 threads_are "$BAT" $SCHED_IDLE
+check idle-again "bat-1 after priority = batch came back: $(desc "$BAT"); want SCHED_IDLE" \
+	threads_are "$BAT" $SCHED_IDLE
+policy batch none
+kill -HUP "$QT_QOSD_PID"
+qt_wait 10 threads_are "$BAT" $SCHED_OTHER
+check undone-on-stop "bat-1 after no class sets priority: $(desc "$BAT"); want SCHED_OTHER" \
+	threads_are "$BAT" $SCHED_OTHER "$want_nice"
+check controller-stopped "qosd did not log that the controller stopped" \
+	grep -q 'controller: stopped' "$QT_QOSD_LOG"
+qt_stop_qosd
+check qosd-exit "qosd did not exit cleanly: $(tail -3 "$QT_QOSD_LOG")" test $? = 0
+qt_finish
