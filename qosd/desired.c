@@ -278,9 +278,10 @@ bool desired_idle_tasks(const struct qos_settings *base, const struct qos_settin
 	if (!p->set || p->num != QOS_PRIO_BATCH)
 		return false;
 	idle = either(base, ovr, QK_CPU_IDLE);
-	if (idle->set)
-		return idle->num == 1;
-	return !either(base, ovr, QK_CPU_SHARES)->set && !either(base, ovr, QK_CPU_WEIGHT)->set;
+	/* a weight with cpu.idle = 1 is refused (desired_compute): no SCHED_IDLE threads either */
+	if (either(base, ovr, QK_CPU_SHARES)->set || either(base, ovr, QK_CPU_WEIGHT)->set)
+		return false;
+	return !idle->set || idle->num == 1;
 }
 
 int desired_compute(const struct qos_settings *base, enum qos_source src_base,

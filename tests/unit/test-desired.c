@@ -339,6 +339,32 @@ static void nothing_given_nothing_owned_leaves_everything(void **state)
 	desired_done(&d);
 }
 
+/* SCHED_IDLE threads (controller.c) exactly where the group is idle for priority = batch */
+static void idle_tasks_follow_the_idle_group(void **state)
+{
+	struct qos_settings cls = { 0 }, ovr = { 0 };
+
+	assert_false(desired_idle_tasks(&cls, NULL));
+	put(&cls, QK_PRIORITY, "batch");
+	assert_true(desired_idle_tasks(&cls, NULL)); /* implied */
+	assert_true(desired_idle_tasks(&cls, &ovr));
+	put(&cls, QK_CPU_IDLE, "1");
+	assert_true(desired_idle_tasks(&cls, NULL));
+	put(&ovr, QK_CPU_IDLE, "0"); /* the override wins */
+	assert_false(desired_idle_tasks(&cls, &ovr));
+	qos_value_done(&ovr.v[QK_CPU_IDLE]);
+	put(&ovr, QK_CPU_WEIGHT, "10"); /* a weighted batch group */
+	assert_false(desired_idle_tasks(&cls, &ovr));
+	qos_value_done(&cls.v[QK_CPU_IDLE]);
+	put(&cls, QK_CPU_SHARES, "2");
+	assert_false(desired_idle_tasks(&cls, NULL));
+	qos_value_done(&cls.v[QK_CPU_SHARES]);
+	put(&cls, QK_PRIORITY, "latency");
+	assert_false(desired_idle_tasks(&cls, NULL));
+	qos_settings_done(&cls);
+	qos_settings_done(&ovr);
+}
+
 static void batch_without_weight_implies_idle(void **state)
 {
 	struct qos_settings cls = { 0 }, ovr = { 0 };
@@ -396,6 +422,7 @@ int main(void)
 		cmocka_unit_test(tenant_budget_is_marked_tenant),
 		cmocka_unit_test(nothing_given_nothing_owned_leaves_everything),
 		cmocka_unit_test(batch_without_weight_implies_idle),
+		cmocka_unit_test(idle_tasks_follow_the_idle_group),
 		cmocka_unit_test(leave_keys_in_groups),
 	};
 
