@@ -85,8 +85,10 @@ static int target(int policy, bool idle)
 }
 
 /* Change tid's policy. sched_setscheduler() keeps the nice value and a custom slice (the kernel
- * copies them over for the fair policies); reset-on-fork is kept by passing it back. 1 if
- * changed, 0 if nothing to do, -errno (-ESRCH: gone). */
+ * copies them over for the fair policies). A reset-on-fork flag is dropped: passed back, the
+ * policy value is above SCHED_IDLE, which the seccomp filter of systemd's RestrictRealtime=
+ * refuses (EPERM) in the unit qosd ships; and a batch thread's children should stay SCHED_IDLE.
+ * 1 if changed, 0 if nothing to do, -errno (-ESRCH: gone). */
 static int set_policy(int tid, bool idle)
 {
 	int cur = sched_getscheduler(tid), to = target(cur, idle);
@@ -96,7 +98,7 @@ static int set_policy(int tid, bool idle)
 		return negative_errno();
 	if (to < 0)
 		return 0;
-	if (sched_setscheduler(tid, to | (cur & SCHED_RESET_ON_FORK), &sp) < 0)
+	if (sched_setscheduler(tid, to, &sp) < 0)
 		return negative_errno();
 	return 1;
 }

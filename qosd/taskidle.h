@@ -8,8 +8,8 @@
  *
  * Only threads of the cgroup are touched, and never one that a reused thread id could stand
  * for: each thread is pinned by its /proc directory before its membership is read and checked
- * alive just before the change (taskidle.c says how). Each thread keeps its nice value, its
- * custom slice and its reset-on-fork flag. */
+ * alive just before the change (taskidle.c says how). Each thread keeps its nice value and its
+ * custom slice; a reset-on-fork flag is dropped (taskidle.c says why). */
 #pragma once
 
 #include <stdbool.h>

@@ -111,6 +111,9 @@ policy_of() {
 }
 policy_is() { [[ $(policy_of "$1") == "$2" ]]; }
 spid=$(head -1 "$CG$CGP/cgroup.procs")
+# with the reset-on-fork flag, which the unit's RestrictRealtime= seccomp filter would refuse to
+# see passed back (qosd drops it)
+chrt --reset-on-fork --other -p 0 "$spid" || note "chrt --reset-on-fork failed: the flag is not set"
 write_policy 62 "priority = batch"
 systemctl reload qosd
 wait_for 20 policy_is "$spid" 5

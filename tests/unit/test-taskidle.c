@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* taskidle: the strict parse of a cgroup's thread list, and a sweep over a list that names this
- * process's own threads and one id that no thread holds: the listed threads go SCHED_IDLE and
- * back with their nice values, the missing id is skipped without an error. */
+ * process's own threads and one id that no thread can hold: the listed threads go SCHED_IDLE and
+ * back with their nice values (a reset-on-fork flag dropped), the missing id is skipped without
+ * an error, and a thread that cannot be pinned (no /proc directory) is not changed. */
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
@@ -113,13 +114,23 @@ static void sweep_sets_listed_threads_and_undoes(void **state)
 	dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	assert_true(dfd >= 0);
 
+	/* a /proc without the threads' directories: nothing can be pinned, nothing changes */
+	assert_int_equal(taskidle_sweep(dfd, false, true, "/nonexistent-proc", &n), 0);
+	assert_int_equal(n.changed, 0);
+	assert_int_equal(n.failed, 0);
+	assert_int_equal(sched_getscheduler(self), SCHED_OTHER);
+
+	/* the child's reset-on-fork flag is dropped with the change (see taskidle.c) */
+	assert_int_equal(sched_setscheduler(child_tid, SCHED_OTHER | SCHED_RESET_ON_FORK,
+					    &(struct sched_param){ 0 }),
+			 0);
 	assert_int_equal(taskidle_sweep(dfd, false, true, "/proc", &n), 0);
 	assert_int_equal(n.threads, 3);
 	assert_int_equal(n.changed, 2);
 	assert_int_equal(n.idle, 2);
 	assert_int_equal(n.unsure, 0);
 	assert_int_equal(sched_getscheduler(self), SCHED_IDLE);
-	assert_int_equal(sched_getscheduler(child_tid), SCHED_IDLE);
+	assert_int_equal(sched_getscheduler(child_tid), SCHED_IDLE); /* no flag */
 	assert_int_equal(getpriority(PRIO_PROCESS, (id_t) child_tid), 3);
 	/* again: nothing left to change */
 	assert_int_equal(taskidle_sweep(dfd, false, true, "/proc", &n), 0);
