@@ -35,6 +35,7 @@ struct ctl_entry {
 	struct livelock_state ll;
 	bool relieved; /* the livelock guard raised memory.high (until a reload or the exit) */
 	bool have_tasks; /* tasks holds the last SCHED_IDLE sweep's read-back */
+	bool announced; /* its first threads made SCHED_IDLE were logged at info */
 	struct taskidle_count tasks;
 	int tasks_err; /* the last sweep's error, logged once per change */
 };
@@ -228,21 +229,31 @@ static void relieve(struct controller *ctl, struct manager *m, struct container 
 }
 
 /* Sweep c's threads: SCHED_IDLE while its class asks for it, back to SCHED_OTHER after it
- * stops (a reload that changes the class, or moves the container to another). c->tasks_idle
- * (persisted) says qosd made them SCHED_IDLE: set before the first change, cleared only once an
- * undo has gone through, so a restart or a partial failure never strands SCHED_IDLE threads. */
+ * stops (a reload that changes the class, or moves the container to another, or leaves no class
+ * with priority: the controller runs on until the threads are back, after a restart too).
+ * c->tasks_idle (persisted) says qosd made them SCHED_IDLE: written to the state before the
+ * first change, cleared only once a read-back finds none left, so neither a crash, a restart nor
+ * a partial failure strands SCHED_IDLE threads. */
 static void sweep_tasks(struct manager *m, struct container *c, struct ctl_entry *e, bool idle)
 {
 	struct log_ctx lc = { c->id, c->tenant, c->cls };
 	_cleanup_close_ int fd = -1;
 	struct taskidle_count n = { 0 };
-	bool news = idle != c->tasks_idle;
 	int r;
 
 	if (idle && !c->tasks_idle) {
 		c->tasks_idle = true;
 		registry_touch(m->reg, c);
-		m->state_dirty = true;
+		r = manager_save_state(m, false);
+		if (r < 0) {
+			/* not recorded: nothing is changed this tick (the save is retried) */
+			log_full(
+				LOG_WARNING, r, &lc,
+				"controller: cannot record in the state that its threads are to be "
+				"made SCHED_IDLE; not yet");
+			c->tasks_idle = false;
+			return;
+		}
 	}
 	r = cg_open(m->env.cg, CG_CPU, cg_paths_get(&c->hier, CG_CPU, c->cgpath), &fd);
 	if (r >= 0)
@@ -254,6 +265,7 @@ static void sweep_tasks(struct manager *m, struct container *c, struct ctl_entry
 				 "controller: cannot read its threads to make them %s",
 				 idle ? "SCHED_IDLE" : "SCHED_OTHER again");
 		e->tasks_err = r;
+		e->have_tasks = false;
 		return;
 	}
 	if (n.failed && n.err != e->tasks_err)
@@ -263,24 +275,28 @@ static void sweep_tasks(struct manager *m, struct container *c, struct ctl_entry
 	e->tasks_err = n.failed ? n.err : 0;
 	e->tasks = n;
 	e->have_tasks = idle;
-	if (!idle && !n.failed) {
-		c->tasks_idle = false;
-		registry_touch(m->reg, c);
-		m->state_dirty = true;
-	}
-	if (n.changed)
+	if (n.changed && idle)
 		log_full(
-			news ? LOG_INFO : LOG_DEBUG, 0, &lc,
-			idle ? "controller: %u thread(s) made SCHED_IDLE (priority = batch); %u of "
-			       "%u now"
-			     : "controller: %u thread(s) back to SCHED_OTHER (the class no longer "
-			       "sets priority = batch with cpu.idle 1); %u of %u still SCHED_IDLE",
+			e->announced ? LOG_DEBUG : LOG_INFO, 0, &lc,
+			"controller: %u thread(s) made SCHED_IDLE (priority = batch); %u of %u now",
 			n.changed, n.idle, n.threads);
+	else if (n.changed)
+		log_full(LOG_INFO, 0, &lc,
+			 "controller: %u thread(s) back to SCHED_OTHER (the class no longer sets "
+			 "priority = batch with cpu.idle 1); %u of %u still SCHED_IDLE",
+			 n.changed, n.idle, n.threads);
+	e->announced = idle && (e->announced || n.changed);
 	if (n.unsure)
 		log_full(LOG_WARNING, 0, &lc,
 			 "controller: %u thread(s) exited right after their policy was changed; "
 			 "their ids may name new threads now",
 			 n.unsure);
+	/* a thread forked from one still SCHED_IDLE during the sweep: the next tick */
+	if (!idle && !n.failed && !n.idle) {
+		c->tasks_idle = false;
+		registry_touch(m->reg, c);
+		manager_save_state_later(m);
+	}
 }
 
 /* Unassigned or orphaned containers (cls NULL) keep their threads as they are, as their
@@ -380,6 +396,9 @@ static void mark_batch(struct manager *m, const bool moved[_PR_MAX])
 	}
 }
 
+static bool tasks_to_undo(struct manager *m);
+static bool policy_uses_priority(const struct qos_policy *p);
+
 static int on_tick(sd_event_source *src, uint64_t usec, void *userdata)
 {
 	struct manager *m = userdata;
@@ -413,9 +432,31 @@ static int on_tick(sd_event_source *src, uint64_t usec, void *userdata)
 	}
 	if (changed)
 		mark_batch(m, moved);
+	if (!policy_uses_priority(m->policy) && !tasks_to_undo(m)) {
+		/* it ran on only to put threads back: done (sd-event frees the timer after this
+		 * callback returns) */
+		log_info("controller: stopped (no class sets priority; every thread it made "
+			 "SCHED_IDLE is back)");
+		controller_free(TAKE_PTR(m->ctl));
+		return 0;
+	}
 	sd_event_source_set_time_relative(src, ctl->interval);
 	sd_event_source_set_enabled(src, SD_EVENT_ON);
 	return 0;
+}
+
+/* A container still assigned to a class whose threads qosd made SCHED_IDLE: the controller runs
+ * on for it, even when no class sets priority, until they are back (orphaned and unassigned
+ * containers keep their threads as they are, as their limits). */
+static bool tasks_to_undo(struct manager *m)
+{
+	const struct qos_class *cls;
+	struct container *c;
+
+	for (size_t i = 0; (c = registry_at(m->reg, i)); i++)
+		if (c->tasks_idle && (priority_of(m, c, &cls), cls))
+			return true;
+	return false;
 }
 
 static bool policy_uses_priority(const struct qos_policy *p)
@@ -466,29 +507,13 @@ static int controller_new(struct manager *m, struct controller **ret)
 	return 0;
 }
 
-/* The controller stops (no class sets priority any more): the threads it made SCHED_IDLE go
- * back to SCHED_OTHER. Not on qosd's exit: what qosd set stays while it is down. */
-static void undo_tasks(struct manager *m)
-{
-	struct container *c;
-
-	for (size_t i = 0; (c = registry_at(m->reg, i)); i++) {
-		struct ctl_entry *e = c->tasks_idle ? entry(m->ctl, c->id, true) : NULL;
-
-		if (e)
-			sweep_tasks(m, c, e, false);
-	}
-}
-
 int controller_configure(struct manager *m)
 {
 	int r;
 
-	if (!policy_uses_priority(m->policy)) {
-		if (m->ctl) {
-			undo_tasks(m);
+	if (!policy_uses_priority(m->policy) && !tasks_to_undo(m)) {
+		if (m->ctl)
 			log_info("controller: stopped (no class sets priority)");
-		}
 		controller_free(TAKE_PTR(m->ctl));
 		return 0;
 	}
@@ -501,6 +526,11 @@ int controller_configure(struct manager *m)
 	r = controller_new(m, &m->ctl);
 	if (r < 0)
 		return log_error_errno(r, "controller: cannot start: %s", strerror(-r));
+	if (!policy_uses_priority(m->policy)) {
+		log_info("controller: started to put SCHED_IDLE threads back (no class sets "
+			 "priority)");
+		return 0;
+	}
 	log_info("controller: started (every %" PRIu64 " ms, tighten at %u.%u%%, give back at "
 		 "%u.%u%%, %u steps)",
 		 m->ctl->interval / 1000, m->ctl->cfg.high_pm / 10, m->ctl->cfg.high_pm % 10,

@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /* The batch-beside-latency controller's driver (part of the manager): samples the pressure of
  * latency-class containers, moves the level of pressure.c, and overlays the adjusted values on
- * batch-class containers' desired limits before reconcile writes them. Off (no timer, no state)
- * unless some class of the policy sets priority. Its state lives only in memory: after a restart
- * every batch container starts at its class's values, which lie within the class's bounds. */
+ * batch-class containers' desired limits before reconcile writes them; it also makes the threads
+ * of batch containers SCHED_IDLE (taskidle.h). Off (no timer, no state) unless some class of the
+ * policy sets priority, or threads it made SCHED_IDLE are still to be put back (then it runs on
+ * until they are, and stops). Its levels live only in memory: after a restart every batch
+ * container starts at its class's values, which lie within the class's bounds; which containers'
+ * threads it made SCHED_IDLE is in the state (struct container's tasks_idle). */
 #pragma once
 
 #include <stdint.h>
@@ -24,8 +27,8 @@ void controller_free(struct controller *ctl);
 
 /* What the controller changed in one container's desired limits, for the report. */
 struct ctl_adjust {
-	enum qos_key key[8];
-	char *note[8];
+	enum qos_key key[10];
+	char *note[10];
 	unsigned n;
 };
 

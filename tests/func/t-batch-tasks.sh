@@ -139,19 +139,27 @@ check joined-undone "the process that joined bat-1: $(desc "$JOIN"); want SCHED_
 check undone-logged "qosd did not log the threads it put back" \
 	grep -q '\[bat-1 qt/bat\] controller: 6 thread(s) back to SCHED_OTHER' "$QT_QOSD_LOG"
 
-# batch again, then a policy where no class sets priority: the controller stops and undoes
+# batch again; then qosd is killed (-9) right after, and comes back with a policy where no class
+# sets priority: it finds in its state that it made the threads SCHED_IDLE, runs the controller
+# only to put them back, and stops it
 policy batch
 kill -HUP "$QT_QOSD_PID"
 qt_wait 10 threads_are "$BAT" $SCHED_IDLE
 check idle-again "bat-1 after priority = batch came back: $(desc "$BAT"); want SCHED_IDLE" \
 	threads_are "$BAT" $SCHED_IDLE
+qt_kill9_qosd
 policy batch none
-kill -HUP "$QT_QOSD_PID"
+qt_start_qosd --config "$QT_TMP/qosd.conf" || {
+	fail restart-2 "qosd did not start after kill -9"
+	exit 0
+}
 qt_wait 10 threads_are "$BAT" $SCHED_OTHER
-check undone-on-stop "bat-1 after no class sets priority: $(desc "$BAT"); want SCHED_OTHER" \
+check undone-after-kill "bat-1 after kill -9 and a restart where no class sets priority: $(desc "$BAT"); want SCHED_OTHER" \
 	threads_are "$BAT" $SCHED_OTHER "$want_nice"
-check controller-stopped "qosd did not log that the controller stopped" \
-	grep -q 'controller: stopped' "$QT_QOSD_LOG"
+qt_wait 5 grep -q 'controller: stopped' "$QT_QOSD_LOG"
+check controller-stopped "qosd did not log that the controller stopped once the threads were back: $(grep 'controller:' "$QT_QOSD_LOG" | tail -3)" \
+	grep -q 'controller: stopped (no class sets priority; every thread it made SCHED_IDLE is back)' "$QT_QOSD_LOG"
 qt_stop_qosd
-check qosd-exit "qosd did not exit cleanly: $(tail -3 "$QT_QOSD_LOG")" test $? = 0
+rc=$?
+check qosd-exit "qosd exited with $rc: $(tail -3 "$QT_QOSD_LOG")" test "$rc" = 0
 qt_finish

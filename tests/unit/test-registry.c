@@ -792,7 +792,8 @@ static void test_registry_record_text(void **state)
 		"\"hook_tenant\":\"t2\",\"hook_class\":\"k2\",\"dir\":\"/var/x "
 		"y/\xc3\xa9\\\"q\\\\\","
 		"\"bundle\":\"/b\",\"projid\":7,\"owned\":3,\"pid\":42,\"matched\":true,"
-		"\"overrides\":{\"cpu.shares\":\"512\"},\"annotations\":{\"io.k/x\":\"v\\\\w\"},"
+		"\"tasks_idle\":true,\"overrides\":{\"cpu.shares\":\"512\"},\"annotations\":{\"io."
+		"k/x\":\"v\\\\w\"},"
 		"\"hierarchies\":{\"cpu\":\"/x/cpu\",\"memory\":\"/x/mem\"}}";
 	json_auto_t *o = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
 	_cleanup_free_ char *again = o ? json_dumps(o, JSON_COMPACT) : NULL;
@@ -803,8 +804,23 @@ static void test_registry_record_text(void **state)
 	assert_non_null(o);
 	assert_string_equal(again, text); /* the text is jansson's own form of it */
 	assert_int_equal(container_from_json(o, &c, &field), 0);
+	assert_true(c->tasks_idle);
 	assert_int_equal(container_put_json(&b, c), 0);
 	assert_string_equal(b.p, text);
+	/* tasks_idle must be a boolean; it is left out while false (state files before it load) */
+	{
+		json_auto_t *bad =
+			json_loads("{\"id\":\"c2\",\"cgroup\":\"/a\",\"tasks_idle\":1}", 0, NULL);
+		_cleanup_(container_freep) struct container *c2 = NULL;
+
+		assert_non_null(bad);
+		assert_int_equal(container_from_json(bad, &c2, &field), -EBADMSG);
+		assert_string_equal(field, "tasks_idle");
+	}
+	c->tasks_idle = false;
+	b.len = 0;
+	assert_int_equal(container_put_json(&b, c), 0);
+	assert_null(strstr(b.p, "tasks_idle"));
 	/* a string jansson could not hold fails the record and leaves the buffer as it was */
 	free(c->dir);
 	c->dir = strdup("/x\xc3");
