@@ -299,15 +299,15 @@ static void sweep_tasks(struct manager *m, struct container *c, struct ctl_entry
 	}
 }
 
-/* Unassigned or orphaned containers (cls NULL) keep their threads as they are, as their
- * limits. */
+/* Unassigned or orphaned containers (cls NULL), and those whose limits the last pass refused,
+ * keep their threads as they are, as their limits. */
 static void tasks_tick(struct controller *ctl, struct manager *m, struct container *c,
 		       const struct qos_class *cls)
 {
 	bool want = cls && desired_idle_tasks(&cls->s, container_ovr(c));
 	struct ctl_entry *e;
 
-	if (!cls || (!want && !c->tasks_idle))
+	if (!cls || c->refused || (!want && !c->tasks_idle))
 		return;
 	e = entry(ctl, c->id, true);
 	if (e)

@@ -27,6 +27,8 @@ struct container {
 	uint32_t projid;
 	uint32_t owned; /* keys qosd applied (bit 1u << enum qos_key) */
 	bool tasks_idle; /* qosd made its threads SCHED_IDLE (controller.c), until it undoes that */
+	bool refused; /* runtime: the last pass could not compute its limits (they stay as they
+		       * were; so do its threads' policies) */
 	pid_t pid; /* a process of the container, from the hook (hint only) */
 	/* the annotations the hook passed that tenants' [claim] rules name ("KEY=VALUE"): the
 	 * evidence a hook claim is checked against on every pass (assign.h) */

@@ -4,9 +4,11 @@
 # container SCHED_IDLE, keeping its nice value: those already there, and a process that joins
 # the cgroup later (an exec into the container). A batch class with a weight, a latency class
 # and a process outside every container stay SCHED_OTHER. qosctl show says how many threads are
-# SCHED_IDLE. What qosd set stays when qosd stops; a reload that takes priority = batch away puts
-# the threads back to SCHED_OTHER with their nice value. Why SCHED_IDLE threads on top of the
-# SCHED_IDLE group: bench/README.md, issue 17 round seven.
+# SCHED_IDLE. What qosd set stays when qosd stops; a reload that takes priority = batch away
+# (right after a restart too: qosd keeps in its state that it made them SCHED_IDLE), and a start
+# after kill -9 with no class setting priority at all, put the threads back to SCHED_OTHER with
+# their nice value; while a container's limits are refused, its threads stay as they are. Why
+# SCHED_IDLE threads on top of the SCHED_IDLE group: bench/README.md, issue 17 round seven.
 source "$(dirname "$0")/lib.sh"
 qt_init batch-tasks
 
@@ -38,12 +40,14 @@ THREADS=$QOSD_HELPER_DIR/qt-threads
 NICE=()
 command -v nice >/dev/null && NICE=(nice -n 5)
 
-policy() { # policy BAT-PRIORITY [none: no class sets priority]
-	local p=priority
+policy() { # policy BAT-PRIORITY [none: no class sets priority | noquota: bat sets no cpu.quota]
+	local p=priority q="cpu.quota = 50%"
 	[[ ${2:-} == none ]] && p="# priority"
+	[[ ${2:-} == noquota ]] && q=
 	qt_policy qt <<EOF
 [class bat]
 $p = $1
+$q
 
 [class batw]
 $p = batch
@@ -138,6 +142,25 @@ check joined-undone "the process that joined bat-1: $(desc "$JOIN"); want SCHED_
 	threads_are "$JOIN" $SCHED_OTHER
 check undone-logged "qosd did not log the threads it put back" \
 	grep -q '\[bat-1 qt/bat\] controller: 6 thread(s) back to SCHED_OTHER' "$QT_QOSD_LOG"
+
+# a reload that takes batch away but leaves bat-1's limits refused (its override cpu.burst needs
+# the cpu.quota the class no longer sets): its threads stay as they are, as its limits do, until
+# the limits can be computed again
+policy batch
+kill -HUP "$QT_QOSD_PID"
+qt_wait 10 threads_are "$BAT" $SCHED_IDLE
+out=$(qosctl set bat-1 cpu.burst=10ms 2>&1) || note "qosctl set bat-1 cpu.burst=10ms: $out"
+log0=$(($(wc -l <"$QT_QOSD_LOG") + 1))
+policy normal noquota
+kill -HUP "$QT_QOSD_PID"
+qt_wait 10 bash -c "tail -n +$log0 '$QT_QOSD_LOG' | grep -q 'bat-1.*cannot compute limits: cpu.burst'"
+sleep 1 # five sweeps at 200 ms
+check refused-kept "bat-1 while its limits are refused: $(desc "$BAT"); want still SCHED_IDLE; log: $(tail -n +"$log0" "$QT_QOSD_LOG" | grep -m2 'bat-1' | cut -c1-160)" \
+	threads_are "$BAT" $SCHED_IDLE
+out=$(qosctl unset bat-1 cpu.burst 2>&1) || note "qosctl unset bat-1 cpu.burst: $out"
+qt_wait 10 threads_are "$BAT" $SCHED_OTHER
+check undone-once-computed "bat-1 once its limits compute again (no longer batch): $(desc "$BAT"); want SCHED_OTHER" \
+	threads_are "$BAT" $SCHED_OTHER "$want_nice"
 
 # batch again; then qosd is killed (-9) right after, and comes back with a policy where no class
 # sets priority: it finds in its state that it made the threads SCHED_IDLE, runs the controller
