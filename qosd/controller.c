@@ -299,15 +299,16 @@ static void sweep_tasks(struct manager *m, struct container *c, struct ctl_entry
 	}
 }
 
-/* Unassigned or orphaned containers (cls NULL), and those whose limits the last pass refused,
- * keep their threads as they are, as their limits. */
+/* What the last pass decided (c->tasks_want). Unassigned or orphaned containers (cls NULL),
+ * and those whose limits the last pass refused, keep their threads as they are, as their
+ * limits. */
 static void tasks_tick(struct controller *ctl, struct manager *m, struct container *c,
 		       const struct qos_class *cls)
 {
-	bool want = cls && desired_idle_tasks(&cls->s, container_ovr(c));
+	bool want = c->tasks_want == TASKS_IDLE;
 	struct ctl_entry *e;
 
-	if (!cls || c->refused || (!want && !c->tasks_idle))
+	if (!cls || c->tasks_want == TASKS_LEAVE || (!want && !c->tasks_idle))
 		return;
 	e = entry(ctl, c->id, true);
 	if (e)

@@ -265,25 +265,6 @@ static int batch_idle_imply(struct qos_desired *d)
 	return 0;
 }
 
-static const struct qos_value *either(const struct qos_settings *base,
-				      const struct qos_settings *ovr, enum qos_key k)
-{
-	return ovr && ovr->v[k].set ? &ovr->v[k] : &base->v[k];
-}
-
-bool desired_idle_tasks(const struct qos_settings *base, const struct qos_settings *ovr)
-{
-	const struct qos_value *p = either(base, ovr, QK_PRIORITY), *idle;
-
-	if (!p->set || p->num != QOS_PRIO_BATCH)
-		return false;
-	idle = either(base, ovr, QK_CPU_IDLE);
-	/* a weight with cpu.idle = 1 is refused (desired_compute): no SCHED_IDLE threads either */
-	if (either(base, ovr, QK_CPU_SHARES)->set || either(base, ovr, QK_CPU_WEIGHT)->set)
-		return false;
-	return !idle->set || idle->num == 1;
-}
-
 int desired_compute(const struct qos_settings *base, enum qos_source src_base,
 		    const struct qos_settings *ovr, uint32_t owned, struct qos_desired *ret,
 		    char **ret_msg)
@@ -307,6 +288,9 @@ int desired_compute(const struct qos_settings *base, enum qos_source src_base,
 		desired_done(&d);
 		return r;
 	}
+	d.idle_tasks = d.merged.v[QK_PRIORITY].set &&
+		       d.merged.v[QK_PRIORITY].num == QOS_PRIO_BATCH &&
+		       d.merged.v[QK_CPU_IDLE].set && d.merged.v[QK_CPU_IDLE].num == 1;
 	*ret = d;
 	return 0;
 }

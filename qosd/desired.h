@@ -16,6 +16,9 @@ struct qos_desired {
 	enum qos_source src[_QK_MAX];
 	uint32_t keys; /* bit (1u << key) for every key that is SET now: the next "owned" mask */
 	bool idle_implied; /* cpu.idle = 1 comes from priority = batch, not from a cpu.idle key */
+	/* priority = batch with cpu.idle = 1 (set or implied): its threads run SCHED_IDLE too
+	 * (controller.c) */
+	bool idle_tasks;
 	char *cpu_note; /* "cpu.shares 512 -> cpu.weight 50 (weight = round(shares x 100 / 1024))" */
 };
 
@@ -27,10 +30,6 @@ int desired_compute(const struct qos_settings *base, enum qos_source src_base,
 		    const struct qos_settings *ovr, uint32_t owned, struct qos_desired *ret,
 		    char **ret_msg);
 void desired_done(struct qos_desired *d);
-/* priority = batch with cpu.idle 1, set or implied (no cpu.idle, cpu.shares or cpu.weight in
- * base or ovr, as desired_compute implies it): the container's threads run SCHED_IDLE too
- * (controller.c). base: the class's settings; ovr may be NULL. */
-bool desired_idle_tasks(const struct qos_settings *base, const struct qos_settings *ovr);
 /* Leave the cgroup knobs of keys (a mask) untouched (QOS_LEAVE): a pass that knows they hold
  * does not read them. Keys whose knobs go together (v1 memsw = limit + swap; quota, period and
  * burst; shares and weight, one knob) are left only when all of their group is in keys. */

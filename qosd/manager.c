@@ -343,7 +343,7 @@ static int compute(struct manager *m, struct container *c, const struct qos_clas
 	struct log_ctx lc = ctx_of(c);
 	int r = desired_compute(&cls->s, QOS_SRC_CLASS, container_ovr(c), c->owned, d, &msg);
 
-	c->refused = r < 0;
+	c->tasks_want = r < 0 ? TASKS_LEAVE : d->idle_tasks ? TASKS_IDLE : TASKS_OTHER;
 	if (r < 0) {
 		set_status(&c->status, "error: %s", msg ? msg : strerror(-r));
 		log_full(LOG_ERR, 0, &lc, "cannot compute limits: %s", msg ? msg : strerror(-r));

@@ -27,8 +27,10 @@ struct container {
 	uint32_t projid;
 	uint32_t owned; /* keys qosd applied (bit 1u << enum qos_key) */
 	bool tasks_idle; /* qosd made its threads SCHED_IDLE (controller.c), until it undoes that */
-	bool refused; /* runtime: the last pass could not compute its limits (they stay as they
-		       * were; so do its threads' policies) */
+	/* runtime, from the last pass that computed its limits (desired.h's idle_tasks): its
+	 * threads run SCHED_IDLE or not; TASKS_LEAVE before any, or when that pass refused its
+	 * limits (they stay as they were, and so do its threads' policies) */
+	enum { TASKS_LEAVE, TASKS_IDLE, TASKS_OTHER } tasks_want;
 	pid_t pid; /* a process of the container, from the hook (hint only) */
 	/* the annotations the hook passed that tenants' [claim] rules name ("KEY=VALUE"): the
 	 * evidence a hook claim is checked against on every pass (assign.h) */

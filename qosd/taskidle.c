@@ -73,6 +73,11 @@ int taskidle_parse(const char *text, int **ret, unsigned *ret_n)
 	return 0;
 }
 
+static bool is_idle(int policy)
+{
+	return policy >= 0 && (policy & ~SCHED_RESET_ON_FORK) == SCHED_IDLE;
+}
+
 /* The policy to move a thread of policy to, or -1: only the fair policies are touched. */
 static int target(int policy, bool idle)
 {
@@ -193,7 +198,7 @@ int taskidle_sweep(int dirfd, bool v2, bool idle, const char *proc, struct taski
 
 		if (target(pol, idle) >= 0)
 			cand[nc++] = tids[i];
-		else if (pol >= 0 && (pol & ~SCHED_RESET_ON_FORK) == SCHED_IDLE)
+		else if (is_idle(pol))
 			ret->idle++;
 	}
 	ret->threads = n;
@@ -212,11 +217,7 @@ int taskidle_sweep(int dirfd, bool v2, bool idle, const char *proc, struct taski
 		return r;
 	ret->threads = n;
 	ret->idle = 0;
-	for (unsigned i = 0; i < n; i++) {
-		int pol = sched_getscheduler(tids[i]);
-
-		if (pol >= 0 && (pol & ~SCHED_RESET_ON_FORK) == SCHED_IDLE)
-			ret->idle++;
-	}
+	for (unsigned i = 0; i < n; i++)
+		ret->idle += is_idle(sched_getscheduler(tids[i]));
 	return 0;
 }

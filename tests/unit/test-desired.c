@@ -339,28 +339,42 @@ static void nothing_given_nothing_owned_leaves_everything(void **state)
 	desired_done(&d);
 }
 
+/* desired_compute's idle_tasks for cls (and ovr): 1 or 0, or -1 when it refuses them */
+static int idle_tasks_of(const struct qos_settings *cls, const struct qos_settings *ovr)
+{
+	struct qos_desired d;
+	int r = desired_compute(cls, QOS_SRC_CLASS, ovr, 0, &d, NULL);
+
+	if (r < 0)
+		return -1;
+	r = d.idle_tasks;
+	desired_done(&d);
+	return r;
+}
+
 /* SCHED_IDLE threads (controller.c) exactly where the group is idle for priority = batch */
 static void idle_tasks_follow_the_idle_group(void **state)
 {
 	struct qos_settings cls = { 0 }, ovr = { 0 };
 
-	assert_false(desired_idle_tasks(&cls, NULL));
+	assert_int_equal(idle_tasks_of(&cls, NULL), 0);
 	put(&cls, QK_PRIORITY, "batch");
-	assert_true(desired_idle_tasks(&cls, NULL)); /* implied */
-	assert_true(desired_idle_tasks(&cls, &ovr));
+	assert_int_equal(idle_tasks_of(&cls, NULL), 1); /* implied */
+	assert_int_equal(idle_tasks_of(&cls, &ovr), 1);
 	put(&cls, QK_CPU_IDLE, "1");
-	assert_true(desired_idle_tasks(&cls, NULL));
+	assert_int_equal(idle_tasks_of(&cls, NULL), 1);
 	put(&ovr, QK_CPU_IDLE, "0"); /* the override wins */
-	assert_false(desired_idle_tasks(&cls, &ovr));
+	assert_int_equal(idle_tasks_of(&cls, &ovr), 0);
 	qos_value_done(&ovr.v[QK_CPU_IDLE]);
-	put(&ovr, QK_CPU_WEIGHT, "10"); /* a weighted batch group */
-	assert_false(desired_idle_tasks(&cls, &ovr));
+	put(&ovr, QK_CPU_WEIGHT, "10"); /* a weight with cpu.idle = 1: refused */
+	assert_int_equal(idle_tasks_of(&cls, &ovr), -1);
 	qos_value_done(&cls.v[QK_CPU_IDLE]);
+	assert_int_equal(idle_tasks_of(&cls, &ovr), 0); /* a weighted batch group */
 	put(&cls, QK_CPU_SHARES, "2");
-	assert_false(desired_idle_tasks(&cls, NULL));
+	assert_int_equal(idle_tasks_of(&cls, NULL), 0);
 	qos_value_done(&cls.v[QK_CPU_SHARES]);
 	put(&cls, QK_PRIORITY, "latency");
-	assert_false(desired_idle_tasks(&cls, NULL));
+	assert_int_equal(idle_tasks_of(&cls, NULL), 0);
 	qos_settings_done(&cls);
 	qos_settings_done(&ovr);
 }
